@@ -1,0 +1,93 @@
+// Package request defines [View], the small read-only view of a request that
+// duohuo's decision core (routing, gray rules, balancing) works on.
+//
+// The core never sees an *http.Request: it sees a View, so that any HTTP stack
+// (net/http today, a faster HTTP/1.1 path later, a gRPC interceptor) can drive
+// it. [FromHTTP] adapts a net/http request.
+package request
+
+import (
+	"net/http"
+	"net/netip"
+)
+
+// View is what the decision core may read of a request. Implementations must
+// be safe to call from the goroutine that handles the request; the core never
+// keeps a View after the decision returns.
+type View interface {
+	Method() string
+	// Host is the request's host without port, lower case.
+	Host() string
+	Path() string
+	// Header returns the first value of the named header, or "".
+	Header(name string) string
+	// Cookie returns the value of the named cookie, or "".
+	Cookie(name string) string
+	// Query returns the first value of the named query parameter, or "".
+	Query(name string) string
+	// RemoteAddr is the address of the peer that sent the request (the
+	// direct peer, not a forwarded-for value); the zero Addr when unknown.
+	RemoteAddr() netip.Addr
+}
+
+// FromHTTP returns a View of r. The View reads r lazily and does not copy it.
+func FromHTTP(r *http.Request) View { return httpView{r} }
+
+type httpView struct{ r *http.Request }
+
+func (v httpView) Method() string { return v.r.Method }
+func (v httpView) Path() string   { return v.r.URL.Path }
+func (v httpView) Host() string {
+	h := v.r.Host
+	if ap, err := netip.ParseAddrPort(h); err == nil {
+		return ap.Addr().String()
+	}
+	// Strip a port from "name:port"; a bare IPv6 literal has no port here.
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i] == ':' {
+			h = h[:i]
+			break
+		}
+		if h[i] < '0' || h[i] > '9' {
+			break
+		}
+	}
+	return lower(h)
+}
+func (v httpView) Header(name string) string { return v.r.Header.Get(name) }
+func (v httpView) Cookie(name string) string {
+	c, err := v.r.Cookie(name)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+func (v httpView) Query(name string) string {
+	if v.r.URL.RawQuery == "" {
+		return ""
+	}
+	return v.r.URL.Query().Get(name)
+}
+func (v httpView) RemoteAddr() netip.Addr {
+	ap, err := netip.ParseAddrPort(v.r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// lower returns s in ASCII lower case, without allocating when s already is.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}

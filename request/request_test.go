@@ -1,0 +1,51 @@
+package request_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+
+	"github.com/duohuo/duohuo/request"
+)
+
+func TestFromHTTP(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "http://API.Example.com:8080/v1/x?lane=gray&a=1", nil)
+	r.Header.Set("X-User-Id", "u42")
+	r.AddCookie(&http.Cookie{Name: "lane", Value: "v2"})
+	r.RemoteAddr = "[::ffff:10.1.2.3]:5555"
+	v := request.FromHTTP(r)
+	for _, c := range []struct{ name, got, want string }{
+		{"Method", v.Method(), "POST"},
+		{"Host", v.Host(), "api.example.com"},
+		{"Path", v.Path(), "/v1/x"},
+		{"Header", v.Header("x-user-id"), "u42"},
+		{"Header missing", v.Header("x-none"), ""},
+		{"Cookie", v.Cookie("lane"), "v2"},
+		{"Cookie missing", v.Cookie("none"), ""},
+		{"Query", v.Query("lane"), "gray"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if got, want := v.RemoteAddr(), netip.MustParseAddr("10.1.2.3"); got != want {
+		t.Errorf("RemoteAddr = %v, want %v", got, want)
+	}
+}
+
+func TestHostForms(t *testing.T) {
+	for _, c := range []struct{ host, want string }{
+		{"example.com", "example.com"},
+		{"example.com:80", "example.com"},
+		{"127.0.0.1:8080", "127.0.0.1"},
+		{"[::1]:8080", "::1"},
+		{"EXAMPLE.com", "example.com"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Host = c.host
+		if got := request.FromHTTP(r).Host(); got != c.want {
+			t.Errorf("Host(%q) = %q, want %q", c.host, got, c.want)
+		}
+	}
+}
