@@ -1,0 +1,347 @@
+package tcpproxy
+
+import (
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// conn is one proxied connection: the accepted client side, the dialled
+// server side, and per direction a reader and a writer goroutine joined by a
+// bounded channel of chunks. The reader stamps each chunk with the time it
+// was read, so that latency is measured per chunk and does not accumulate,
+// and keeps reading while the writer drops data for a blackhole.
+type conn struct {
+	p      *Proxy
+	client *net.TCPConn
+	start  time.Time
+	done   chan struct{} // closed by shutdown
+
+	mu     sync.Mutex // guards server and down
+	server *net.TCPConn
+	down   bool
+
+	halves atomic.Int32 // directions that ended with a clean FIN
+}
+
+// chunk is a piece of data read from one side, or the end of the stream.
+type chunk struct {
+	buf *[]byte
+	n   int
+	at  time.Time
+	eof bool
+}
+
+// chunkSize is the read size; queueLen chunks may wait per direction, which
+// bounds the memory of a connection to 2 × queueLen × chunkSize and gives
+// the sender back-pressure when a direction is throttled.
+const (
+	chunkSize = 32 << 10
+	queueLen  = 8
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+func (c *conn) run() {
+	defer c.p.wg.Done()
+	defer c.p.forget(c)
+
+	d := net.Dialer{Timeout: c.p.dialTimeout}
+	sc, err := d.DialContext(c.p.ctx, "tcp", c.p.upstream)
+	if err != nil {
+		// The upstream is down: the client sees a reset, as it would
+		// from a proxy whose backend refused.
+		c.shutdown(Downstream)
+		return
+	}
+	c.mu.Lock()
+	if c.down {
+		c.mu.Unlock()
+		sc.Close()
+		return
+	}
+	c.server = sc.(*net.TCPConn)
+	c.mu.Unlock()
+
+	snap := c.p.toxics.Load()
+	if due, dirs := c.resetDue(snap); dirs != 0 && !due.After(time.Now()) {
+		c.shutdown(dirs)
+		return
+	}
+	up := &pipe{c: c, dir: Upstream, idx: 0, src: c.client, dst: c.server, ch: make(chan chunk, queueLen)}
+	down := &pipe{c: c, dir: Downstream, idx: 1, src: c.server, dst: c.client, ch: make(chan chunk, queueLen)}
+	var wg sync.WaitGroup
+	wg.Go(up.read)
+	wg.Go(up.write)
+	wg.Go(down.read)
+	wg.Go(down.write)
+	c.supervise(snap)
+	wg.Wait()
+}
+
+// resetDue returns when the earliest ResetPeer toxic of snap fires for this
+// connection, and the directions that fire then (0 if none is set).
+func (c *conn) resetDue(s *snapshot) (time.Time, Direction) {
+	var due time.Time
+	var dirs Direction
+	for i, d := range [2]Direction{Upstream, Downstream} {
+		t := &s.dir[i]
+		if !t.reset {
+			continue
+		}
+		from := t.resetAt
+		if c.start.After(from) {
+			from = c.start
+		}
+		at := from.Add(t.resetAfter)
+		switch {
+		case dirs == 0 || at.Before(due):
+			due, dirs = at, d
+		case at.Equal(due):
+			dirs |= d
+		}
+	}
+	return due, dirs
+}
+
+// supervise fires ResetPeer toxics, re-arming whenever the toxics change,
+// until the connection is shut down.
+func (c *conn) supervise(snap *snapshot) {
+	for {
+		var timer *time.Timer
+		var fire <-chan time.Time
+		due, dirs := c.resetDue(snap)
+		if dirs != 0 {
+			timer = time.NewTimer(time.Until(due))
+			fire = timer.C
+		}
+		select {
+		case <-c.done:
+			if timer != nil {
+				timer.Stop()
+			}
+			return
+		case <-snap.changed:
+			if timer != nil {
+				timer.Stop()
+			}
+			snap = c.p.toxics.Load()
+		case <-fire:
+			c.shutdown(dirs)
+			return
+		}
+	}
+}
+
+// shutdown closes both sides once. The sides named in reset are closed with
+// SO_LINGER 0, which makes the kernel send RST instead of FIN.
+func (c *conn) shutdown(reset Direction) {
+	c.mu.Lock()
+	if c.down {
+		c.mu.Unlock()
+		return
+	}
+	c.down = true
+	close(c.done)
+	server := c.server
+	c.mu.Unlock()
+	if reset&Downstream != 0 {
+		c.client.SetLinger(0)
+	}
+	c.client.Close()
+	if server != nil {
+		if reset&Upstream != 0 {
+			server.SetLinger(0)
+		}
+		server.Close()
+	}
+}
+
+// sleep waits for d or until the connection is shut down, and reports
+// whether the connection is still up.
+func (c *conn) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// pipe is one direction of a conn.
+type pipe struct {
+	c        *conn
+	dir      Direction
+	idx      int // index into snapshot.dir
+	src, dst *net.TCPConn
+	ch       chan chunk
+
+	// Writer state.
+	sent    int64     // bytes forwarded, for LimitData
+	next    time.Time // earliest time of the next write, for Bandwidth
+	lastDue time.Time // due time of the previous chunk, keeps order under jitter
+}
+
+func (w *pipe) read() {
+	defer close(w.ch)
+	for {
+		bp := bufPool.Get().(*[]byte)
+		n, err := w.src.Read(*bp)
+		if n > 0 {
+			select {
+			case w.ch <- chunk{buf: bp, n: n, at: time.Now()}:
+			case <-w.c.done:
+				bufPool.Put(bp)
+				return
+			}
+		} else {
+			bufPool.Put(bp)
+		}
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			select {
+			case w.ch <- chunk{eof: true}:
+			case <-w.c.done:
+			}
+			return
+		}
+		// A reset from one side is passed on to the other, so that a
+		// client sees its server crash as it would without the proxy.
+		var reset Direction
+		if errors.Is(err, syscall.ECONNRESET) {
+			reset = w.dir
+		}
+		w.c.shutdown(reset)
+		return
+	}
+}
+
+func (w *pipe) write() {
+	for {
+		var ck chunk
+		var ok bool
+		select {
+		case ck, ok = <-w.ch:
+		case <-w.c.done:
+			return
+		}
+		if !ok {
+			return
+		}
+		if ck.eof {
+			w.finish()
+			return
+		}
+		if !w.forward(ck) {
+			return
+		}
+	}
+}
+
+// finish passes on the end of the stream, holding it while the direction is
+// blackholed, and shuts the connection down when both directions are done.
+func (w *pipe) finish() {
+	snap := w.c.p.toxics.Load()
+	for snap.dir[w.idx].blackhole {
+		select {
+		case <-snap.changed:
+			snap = w.c.p.toxics.Load()
+		case <-w.c.done:
+			return
+		}
+	}
+	w.dst.CloseWrite()
+	if w.c.halves.Add(1) == 2 {
+		w.c.shutdown(0)
+	}
+}
+
+// forward applies the direction's toxics to ck and writes it. It reports
+// whether the connection is still up.
+func (w *pipe) forward(ck chunk) bool {
+	defer bufPool.Put(ck.buf)
+	b := (*ck.buf)[:ck.n]
+	t := &w.c.p.toxics.Load().dir[w.idx]
+	if t.none() {
+		return w.writeAll(b)
+	}
+	if t.blackhole {
+		return true
+	}
+	if t.delay > 0 {
+		d := t.delay
+		if t.jitter > 0 {
+			d += time.Duration(rand.Int64N(int64(2*t.jitter)+1)) - t.jitter
+		}
+		due := ck.at.Add(d)
+		if due.Before(w.lastDue) {
+			due = w.lastDue
+		}
+		w.lastDue = due
+		if !w.c.sleep(time.Until(due)) {
+			return false
+		}
+	}
+	limited := false
+	if t.limit >= 0 && w.sent+int64(len(b)) >= t.limit {
+		b = b[:max(t.limit-w.sent, 0)]
+		limited = true
+	}
+	var ok bool
+	if t.rate > 0 {
+		ok = w.paced(b, t.rate)
+	} else {
+		ok = w.writeAll(b)
+	}
+	if ok && limited {
+		w.c.shutdown(0)
+		return false
+	}
+	return ok
+}
+
+func (w *pipe) writeAll(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	n, err := w.dst.Write(b)
+	w.sent += int64(n)
+	if err != nil {
+		w.c.shutdown(0)
+		return false
+	}
+	return true
+}
+
+// paced writes b at rate bytes per second in pieces of about 10ms each.
+func (w *pipe) paced(b []byte, rate int64) bool {
+	piece := int(max(rate/100, 1))
+	for len(b) > 0 {
+		n := min(len(b), piece)
+		now := time.Now()
+		if w.next.Before(now) {
+			w.next = now
+		}
+		if !w.c.sleep(w.next.Sub(now)) {
+			return false
+		}
+		if !w.writeAll(b[:n]) {
+			return false
+		}
+		w.next = w.next.Add(time.Duration(int64(n) * int64(time.Second) / rate))
+		b = b[n:]
+	}
+	return true
+}

@@ -1,0 +1,31 @@
+// Package tcpproxy is a TCP proxy for tests and drills that injects network
+// faults at run time: the "toxics" that Toxiproxy users know, as a Go
+// library with no server to run.
+//
+// A [Proxy] listens on a local address in front of one upstream server. Point
+// the client under test at [Proxy.Addr] and break the network between them:
+//
+//	p, err := tcpproxy.Listen("127.0.0.1:0", etcdAddr)
+//	if err != nil { … }
+//	defer p.Close()
+//	cli := connect(p.Addr().String())
+//
+//	p.Set("slow", tcpproxy.Both, tcpproxy.Latency{Delay: 50 * time.Millisecond, Jitter: 10 * time.Millisecond})
+//	p.Set("thin", tcpproxy.Downstream, tcpproxy.Bandwidth{BytesPerSecond: 64 << 10})
+//	p.Set("cut", tcpproxy.Both, tcpproxy.Blackhole{})       // partition: data vanishes, sockets stay open
+//	p.Set("rst", tcpproxy.Downstream, tcpproxy.ResetPeer{}) // client sees ECONNRESET
+//	p.Set("short", tcpproxy.Upstream, tcpproxy.LimitData{Bytes: 1024})
+//	p.Refuse(true)  // the port refuses new connections (ECONNREFUSED)
+//	p.ResetConns()  // RST every open connection now
+//	p.Clear()       // back to a clean wire
+//
+// Directions follow Toxiproxy: [Upstream] is client → server, [Downstream]
+// server → client. Toxic changes take effect on open connections (from the
+// next chunk of data), as Toxiproxy's do; [Proxy.Refuse] affects only new
+// connections. Unlike Toxiproxy there is no toxicity: a toxic applies to
+// every connection; run two proxies to poison only some.
+//
+// With no toxics set the proxy adds a few tens of microseconds to a loopback
+// round trip (see BenchmarkRoundTrip). [Proxy.Close] closes every connection
+// and waits for every goroutine the proxy started.
+package tcpproxy

@@ -1,0 +1,226 @@
+package tcpproxy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Direction says which way data flows through the proxy. The names follow
+// Toxiproxy: Upstream is client → server, Downstream is server → client.
+type Direction uint8
+
+// The directions. Both is the union; a toxic may apply to either or both.
+const (
+	Upstream   Direction = 1 << iota // client → server
+	Downstream                       // server → client
+	Both       = Upstream | Downstream
+)
+
+// String returns "upstream", "downstream", "both" or "none".
+func (d Direction) String() string {
+	switch d {
+	case Upstream:
+		return "upstream"
+	case Downstream:
+		return "downstream"
+	case Both:
+		return "both"
+	default:
+		return "none"
+	}
+}
+
+// ParseDirection parses the output of [Direction.String] (except "none").
+func ParseDirection(s string) (Direction, error) {
+	switch strings.ToLower(s) {
+	case "upstream", "up":
+		return Upstream, nil
+	case "downstream", "down":
+		return Downstream, nil
+	case "both":
+		return Both, nil
+	}
+	return 0, fmt.Errorf("tcpproxy: direction %q: want upstream, downstream or both: %w", s, ErrInvalidToxic)
+}
+
+// Toxic is a fault applied to the data of one direction of every connection
+// through a [Proxy]. The implementations are [Latency], [Bandwidth],
+// [Blackhole], [LimitData] and [ResetPeer]; the set is closed.
+//
+// Toxics are values: they are copied when set and never changed afterwards.
+type Toxic interface {
+	validate() error
+	kind() string
+}
+
+// Latency delays every chunk of data by Delay ± Jitter (uniformly drawn per
+// chunk), measured from when the proxy read the chunk, as Toxiproxy's
+// latency toxic does. Order is preserved: a chunk never overtakes an earlier
+// one, so a large jitter stretches the stream rather than reordering it.
+// Several Latency toxics in one direction add up.
+type Latency struct {
+	Delay  time.Duration
+	Jitter time.Duration // 0 = exactly Delay; must not exceed Delay
+}
+
+// Bandwidth limits the rate of one direction to BytesPerSecond. Several
+// Bandwidth toxics in one direction: the lowest rate wins.
+type Bandwidth struct {
+	BytesPerSecond int64 // must be > 0
+}
+
+// Blackhole silently drops all data of a direction while it is set, like a
+// network partition: the connection stays open, nothing arrives, and the
+// sender is not slowed down. An end of stream (FIN) read while the blackhole
+// is set is held back until the blackhole is removed.
+type Blackhole struct{}
+
+// LimitData closes the connection (both sides, with FIN) once Bytes bytes
+// have been forwarded in its direction since the connection was accepted.
+// Bytes 0 closes a connection as soon as any data would pass. Several
+// LimitData toxics in one direction: the lowest limit wins.
+type LimitData struct {
+	Bytes int64 // must be >= 0
+}
+
+// ResetPeer resets connections with a TCP RST (SO_LINGER 0) After the later
+// of the connection's start and the moment the toxic was set. The direction
+// says who sees the reset: Upstream resets the connection to the server,
+// Downstream the connection to the client, Both both; the other side, if
+// any, is closed normally. After 0 resets new connections as soon as they
+// are accepted.
+type ResetPeer struct {
+	After time.Duration // must be >= 0
+}
+
+func (t Latency) kind() string   { return "latency" }
+func (t Bandwidth) kind() string { return "bandwidth" }
+func (Blackhole) kind() string   { return "blackhole" }
+func (t LimitData) kind() string { return "limit_data" }
+func (t ResetPeer) kind() string { return "reset_peer" }
+
+func (t Latency) validate() error {
+	if t.Delay < 0 || t.Jitter < 0 {
+		return fmt.Errorf("tcpproxy: latency %v ± %v: negative duration: %w", t.Delay, t.Jitter, ErrInvalidToxic)
+	}
+	if t.Jitter > t.Delay {
+		return fmt.Errorf("tcpproxy: latency %v ± %v: jitter exceeds delay: %w", t.Delay, t.Jitter, ErrInvalidToxic)
+	}
+	return nil
+}
+
+func (t Bandwidth) validate() error {
+	if t.BytesPerSecond <= 0 {
+		return fmt.Errorf("tcpproxy: bandwidth %d B/s: must be positive: %w", t.BytesPerSecond, ErrInvalidToxic)
+	}
+	return nil
+}
+
+func (Blackhole) validate() error { return nil }
+
+func (t LimitData) validate() error {
+	if t.Bytes < 0 {
+		return fmt.Errorf("tcpproxy: limit_data %d bytes: negative: %w", t.Bytes, ErrInvalidToxic)
+	}
+	return nil
+}
+
+func (t ResetPeer) validate() error {
+	if t.After < 0 {
+		return fmt.Errorf("tcpproxy: reset_peer after %v: negative: %w", t.After, ErrInvalidToxic)
+	}
+	return nil
+}
+
+// Errors returned by [Proxy] methods; compare with errors.Is.
+var (
+	// ErrInvalidToxic wraps every validation error of a toxic or direction.
+	ErrInvalidToxic = errors.New("tcpproxy: invalid toxic")
+	// ErrNoToxic is returned by [Proxy.Remove] for a name that is not set.
+	ErrNoToxic = errors.New("tcpproxy: no such toxic")
+	// ErrClosed is returned by methods called after [Proxy.Close].
+	ErrClosed = errors.New("tcpproxy: proxy closed")
+)
+
+// Named is a toxic as set on a proxy, with its name and direction.
+type Named struct {
+	Name      string
+	Direction Direction
+	Toxic     Toxic
+}
+
+// dirToxics is the combined effect of all toxics of one direction, computed
+// once when the toxics change so that the data path does no work per chunk
+// beyond a few comparisons.
+type dirToxics struct {
+	delay, jitter time.Duration
+	rate          int64 // bytes/s, 0 = unlimited
+	blackhole     bool
+	limit         int64 // -1 = none
+	reset         bool
+	resetAt       time.Time // earliest reset time for connections started before it
+	resetAfter    time.Duration
+}
+
+func (d *dirToxics) none() bool {
+	return d.delay == 0 && d.rate == 0 && !d.blackhole && d.limit < 0
+}
+
+// snapshot is the immutable set of toxics of a proxy. changed is closed when
+// a newer snapshot replaces this one, so goroutines waiting on a toxic (a
+// held FIN, a reset timer) re-evaluate.
+type snapshot struct {
+	named   []Named
+	dir     [2]dirToxics // [0] upstream, [1] downstream
+	changed chan struct{}
+}
+
+func dirIndex(d Direction) int {
+	if d == Downstream {
+		return 1
+	}
+	return 0
+}
+
+func newSnapshot(named []Named, now time.Time, prev *snapshot) *snapshot {
+	s := &snapshot{named: named, changed: make(chan struct{})}
+	for i := range s.dir {
+		s.dir[i].limit = -1
+	}
+	for _, n := range named {
+		for i, d := range [2]Direction{Upstream, Downstream} {
+			if n.Direction&d == 0 {
+				continue
+			}
+			dt := &s.dir[i]
+			switch t := n.Toxic.(type) {
+			case Latency:
+				dt.delay += t.Delay
+				dt.jitter += t.Jitter
+			case Bandwidth:
+				if dt.rate == 0 || t.BytesPerSecond < dt.rate {
+					dt.rate = t.BytesPerSecond
+				}
+			case Blackhole:
+				dt.blackhole = true
+			case LimitData:
+				if dt.limit < 0 || t.Bytes < dt.limit {
+					dt.limit = t.Bytes
+				}
+			case ResetPeer:
+				// A reset that was already set keeps its original start, so
+				// that setting an unrelated toxic does not postpone it.
+				since := now
+				if prev != nil && prev.dir[i].reset && prev.dir[i].resetAfter == t.After {
+					since = prev.dir[i].resetAt
+				}
+				if !dt.reset || t.After < dt.resetAfter {
+					dt.reset, dt.resetAfter, dt.resetAt = true, t.After, since
+				}
+			}
+		}
+	}
+	return s
+}
