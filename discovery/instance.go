@@ -1,6 +1,12 @@
 package discovery
 
-import "net/netip"
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+)
 
 // Locality says where an instance runs. Priority between localities is, from
 // nearest: same zone, same region, same cloud, other clouds.
@@ -79,4 +85,88 @@ type ServiceView struct {
 	Service   string     `json:"service"`
 	Instances []Instance `json:"instances"` // sorted by ID
 	Revision  uint64     `json:"revision"`
+}
+
+// MaxWeight is the largest weight an instance may carry. It is the range of a
+// DNS SRV weight (RFC 2782), so every registry's weight maps onto it without
+// loss; Nacos' 0–10000 fits as is.
+const MaxWeight = 1<<16 - 1
+
+// Validate reports whether in can be published: a unicast address with a
+// port, a weight of at most [MaxWeight], and an ID, locality and labels free
+// of control characters. An empty ID is valid (the aggregator fills in
+// [AddrID]). The error wraps [ErrInvalidAddr], [ErrInvalidWeight] or
+// [ErrInvalidField].
+func (in Instance) Validate() error {
+	a := in.Addr.Addr()
+	switch {
+	case !in.Addr.IsValid():
+		return fmt.Errorf("%w: missing or malformed", ErrInvalidAddr)
+	case in.Addr.Port() == 0:
+		return fmt.Errorf("%w: %s has port 0", ErrInvalidAddr, in.Addr)
+	case a.IsUnspecified() || a.IsMulticast():
+		return fmt.Errorf("%w: %s is not a unicast address", ErrInvalidAddr, in.Addr)
+	}
+	if in.Weight > MaxWeight {
+		return fmt.Errorf("%w: %d is above %d", ErrInvalidWeight, in.Weight, MaxWeight)
+	}
+	if err := checkText("id", in.ID, 256); err != nil {
+		return err
+	}
+	for _, f := range [...]struct{ name, v string }{
+		{"cloud", in.Locality.Cloud}, {"region", in.Locality.Region}, {"zone", in.Locality.Zone},
+	} {
+		if err := checkText(f.name, f.v, 63); err != nil {
+			return err
+		}
+		if strings.Contains(f.v, "/") {
+			// Locality.String joins the parts with "/".
+			return fmt.Errorf("%w: %s %q contains '/'", ErrInvalidField, f.name, f.v)
+		}
+	}
+	for k, v := range in.Labels {
+		if k == "" {
+			return fmt.Errorf("%w: empty label name", ErrInvalidField)
+		}
+		if err := checkText("label name", k, 63); err != nil {
+			return err
+		}
+		if err := checkText("label "+k, v, 256); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckService reports whether name can name a service: 1 to 253 characters
+// from letters, digits, '.', '-' and '_'. The error wraps
+// [ErrInvalidService].
+func CheckService(name string) error {
+	if name == "" || len(name) > 253 {
+		return fmt.Errorf("%w: %q must have 1 to 253 characters", ErrInvalidService, name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') {
+			return fmt.Errorf("%w: %q contains %q", ErrInvalidService, name, r)
+		}
+	}
+	return nil
+}
+
+func checkText(field, v string, max int) error {
+	if len(v) > max {
+		return fmt.Errorf("%w: %s is longer than %d bytes", ErrInvalidField, field, max)
+	}
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return fmt.Errorf("%w: %s %q contains a control or invalid character", ErrInvalidField, field, v)
+		}
+	}
+	return nil
+}
+
+// equal reports whether two instances publish the same thing.
+func (in Instance) equal(o Instance) bool {
+	return in.ID == o.ID && in.Addr == o.Addr && in.Weight == o.Weight &&
+		in.Locality == o.Locality && in.Source == o.Source && maps.Equal(in.Labels, o.Labels)
 }
