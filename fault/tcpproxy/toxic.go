@@ -177,13 +177,6 @@ type snapshot struct {
 	changed chan struct{}
 }
 
-func dirIndex(d Direction) int {
-	if d == Downstream {
-		return 1
-	}
-	return 0
-}
-
 func newSnapshot(named []Named, now time.Time, prev *snapshot) *snapshot {
 	s := &snapshot{named: named, changed: make(chan struct{})}
 	for i := range s.dir {
