@@ -1,0 +1,337 @@
+package health_test
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/duohuo/duohuo/discovery"
+	"github.com/duohuo/duohuo/health"
+)
+
+// viewOf returns a view of n instances "i0", "i1", … of weight 100. The
+// addresses are never dialled: these tests disable probes.
+func viewOf(n int) discovery.ServiceView {
+	v := discovery.ServiceView{Service: "api", Revision: 1}
+	for i := range n {
+		v.Instances = append(v.Instances, discovery.Instance{
+			ID:     fmt.Sprintf("i%d", i),
+			Addr:   netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(10000+i)),
+			Weight: 100,
+		})
+	}
+	return v
+}
+
+// passive returns a started Tracker with probes off, tracking viewOf(n).
+// Call it inside a synctest bubble; it is closed when the test ends.
+func passive(t *testing.T, n int, o health.OutlierConfig) *health.Tracker {
+	t.Helper()
+	tr, err := health.New(health.Config{Probe: health.ProbeConfig{Disabled: true}, Outlier: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	tr.Update(viewOf(n))
+	return tr
+}
+
+func observe(tr *health.Tracker, id string, c health.Class, n int) {
+	for range n {
+		tr.Observe(id, health.Outcome{Class: c, Latency: time.Millisecond})
+	}
+	synctest.Wait() // let the Tracker's goroutine act
+}
+
+func mustState(t *testing.T, tr *health.Tracker, id string) health.State {
+	t.Helper()
+	s, ok := tr.State(id)
+	if !ok {
+		t.Fatalf("State(%q): unknown", id)
+	}
+	return s
+}
+
+func wantStatus(t *testing.T, tr *health.Tracker, id string, want health.Status) {
+	t.Helper()
+	if s := mustState(t, tr, id); s.Status != want {
+		t.Fatalf("State(%q).Status = %v (%s), want %v", id, s.Status, s.Reason, want)
+	}
+}
+
+func TestConsecutiveDetectors(t *testing.T) {
+	all := health.OutlierConfig{MaxEjectionPercent: 100}
+	for _, c := range []struct {
+		name  string
+		cfg   health.OutlierConfig
+		class health.Class
+		n     int
+		want  health.Status
+	}{
+		{"4 consecutive 5xx do not eject", all, health.ServerError, 4, health.Healthy},
+		{"5 consecutive 5xx eject", all, health.ServerError, 5, health.Ejected},
+		{"5 consecutive gateway failures eject", all, health.GatewayFailure, 5, health.Ejected},
+		{"gateway failures also count as 5xx", health.OutlierConfig{MaxEjectionPercent: 100, ConsecutiveGatewayFailure: -1}, health.GatewayFailure, 5, health.Ejected},
+		{"a disabled 5xx detector does not eject", health.OutlierConfig{MaxEjectionPercent: 100, Consecutive5xx: -1}, health.ServerError, 50, health.Healthy},
+		{"4xx are ignored", all, health.ClientError, 1000, health.Healthy},
+		{"a custom threshold of 2 ejects at 2", health.OutlierConfig{MaxEjectionPercent: 100, Consecutive5xx: 2}, health.ServerError, 2, health.Ejected},
+		{"the default 10% cap ejects nothing among 3", health.OutlierConfig{}, health.ServerError, 50, health.Healthy},
+		{"AlwaysEjectOne ejects one among 3", health.OutlierConfig{AlwaysEjectOne: true}, health.ServerError, 5, health.Ejected},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tr := passive(t, 3, c.cfg)
+				observe(tr, "i0", c.class, c.n)
+				wantStatus(t, tr, "i0", c.want)
+				wantStatus(t, tr, "i1", health.Healthy)
+			})
+		})
+	}
+}
+
+func TestSuccessBetweenFailuresResetsTheCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := passive(t, 3, health.OutlierConfig{MaxEjectionPercent: 100})
+		for range 10 {
+			observe(tr, "i0", health.ServerError, 4)
+			observe(tr, "i0", health.Success, 1)
+		}
+		wantStatus(t, tr, "i0", health.Healthy)
+	})
+}
+
+func TestEjectionProbationAndReturn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := passive(t, 3, health.OutlierConfig{MaxEjectionPercent: 100})
+		start := time.Now()
+		observe(tr, "i0", health.ServerError, 5)
+		s := mustState(t, tr, "i0")
+		if s.Status != health.Ejected || s.Weight != 0 || s.Ejections != 1 || !s.EjectedUntil.Equal(start.Add(30*time.Second)) {
+			t.Fatalf("after 5 × 5xx: %+v, want Ejected, weight 0, 1 ejection, until start+30s", s)
+		}
+
+		time.Sleep(30*time.Second - time.Nanosecond)
+		synctest.Wait()
+		wantStatus(t, tr, "i0", health.Ejected)
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		s = mustState(t, tr, "i0")
+		if s.Status != health.Probation || s.Weight == 0 || s.Weight >= 100 {
+			t.Fatalf("after 30s: %+v, want Probation with a reduced, non-zero weight", s)
+		}
+
+		observe(tr, "i0", health.Success, 4)
+		wantStatus(t, tr, "i0", health.Probation)
+		observe(tr, "i0", health.Success, 1)
+		wantStatus(t, tr, "i0", health.Healthy)
+	})
+}
+
+func TestEjectionTimeGrowsAndIsCapped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := passive(t, 3, health.OutlierConfig{
+			MaxEjectionPercent: 100,
+			BaseEjectionTime:   10 * time.Second,
+			MaxEjectionTime:    25 * time.Second,
+		})
+		for i, want := range []time.Duration{10 * time.Second, 20 * time.Second, 25 * time.Second, 25 * time.Second} {
+			now := time.Now()
+			// The first ejection needs 5 × 5xx; later ones happen on the
+			// first failure during probation.
+			observe(tr, "i0", health.ServerError, 5)
+			s := mustState(t, tr, "i0")
+			if s.Status != health.Ejected || s.Ejections != i+1 {
+				t.Fatalf("ejection %d: %+v, want Ejected with multiplier %d", i+1, s, i+1)
+			}
+			if got := s.EjectedUntil.Sub(now); got != want {
+				t.Fatalf("ejection %d lasts %v, want %v", i+1, got, want)
+			}
+			time.Sleep(want)
+			synctest.Wait()
+			wantStatus(t, tr, "i0", health.Probation)
+		}
+	})
+}
+
+func TestFailureDuringProbationEjectsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := passive(t, 3, health.OutlierConfig{MaxEjectionPercent: 100})
+		observe(tr, "i0", health.GatewayFailure, 5)
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		wantStatus(t, tr, "i0", health.Probation)
+		observe(tr, "i0", health.GatewayFailure, 1)
+		s := mustState(t, tr, "i0")
+		if s.Status != health.Ejected || s.Ejections != 2 {
+			t.Fatalf("after a failure in probation: %+v, want Ejected, multiplier 2", s)
+		}
+	})
+}
+
+func TestEjectionMultiplierDecaysWhileHealthy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := passive(t, 3, health.OutlierConfig{MaxEjectionPercent: 100, ProbationSuccesses: 1})
+		observe(tr, "i0", health.ServerError, 5)
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		observe(tr, "i0", health.Success, 1)
+		s := mustState(t, tr, "i0")
+		if s.Status != health.Healthy || s.Ejections != 1 {
+			t.Fatalf("back from ejection: %+v, want Healthy with multiplier 1", s)
+		}
+		time.Sleep(10 * time.Second) // one outlier interval
+		synctest.Wait()
+		if s := mustState(t, tr, "i0"); s.Ejections != 0 {
+			t.Fatalf("after an interval Healthy: multiplier %d, want 0", s.Ejections)
+		}
+	})
+}
+
+func TestMaxEjectionPercent(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		instances int
+		percent   int
+		failing   int
+		want      int
+	}{
+		{"10% of 10 ejects 1", 10, 10, 3, 1},
+		{"10% of 20 ejects 2", 20, 10, 5, 2},
+		{"50% of 4 ejects 2", 4, 50, 4, 2},
+		{"100% of 3 ejects all", 3, 100, 3, 3},
+		{"34% of 3 ejects 1", 3, 34, 3, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tr := passive(t, c.instances, health.OutlierConfig{MaxEjectionPercent: c.percent})
+				for i := range c.failing {
+					observe(tr, fmt.Sprintf("i%d", i), health.GatewayFailure, 5)
+				}
+				got := 0
+				for _, s := range tr.Snapshot() {
+					if s.Status == health.Ejected {
+						got++
+					}
+				}
+				if got != c.want {
+					t.Fatalf("%d of %d instances failing, cap %d%%: %d ejected, want %d", c.failing, c.instances, c.percent, got, c.want)
+				}
+			})
+		})
+	}
+}
+
+func TestSuccessRateOutlier(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		instances int
+		volume    int      // requests per instance in the interval
+		rates     []float64 // success rate of i0, i1, …; others 1
+		ejected   []string
+	}{
+		{"an instance far below the others is ejected", 6, 100, []float64{0.5}, []string{"i0"}},
+		{"equal rates eject nobody", 6, 100, []float64{0.9, 0.9, 0.9, 0.9, 0.9, 0.9}, nil},
+		{"fewer than 5 hosts with volume: no detection", 4, 100, []float64{0.1}, nil},
+		{"below the request volume: no detection", 6, 99, []float64{0.1}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				// Consecutive detectors off, so that only the success rate acts.
+				tr := passive(t, c.instances, health.OutlierConfig{MaxEjectionPercent: 100, Consecutive5xx: -1, ConsecutiveGatewayFailure: -1})
+				for i := range c.instances {
+					rate := 1.0
+					if i < len(c.rates) {
+						rate = c.rates[i]
+					}
+					ok := int(rate * float64(c.volume))
+					id := fmt.Sprintf("i%d", i)
+					observe(tr, id, health.Success, ok)
+					observe(tr, id, health.ServerError, c.volume-ok)
+				}
+				time.Sleep(10 * time.Second) // the sweep runs after a weight tick
+				synctest.Wait()
+				var got []string
+				for _, s := range tr.Snapshot() {
+					if s.Status == health.Ejected {
+						got = append(got, s.ID)
+					}
+				}
+				if fmt.Sprint(got) != fmt.Sprint(c.ejected) {
+					t.Fatalf("ejected %v, want %v", got, c.ejected)
+				}
+			})
+		})
+	}
+}
+
+func TestChangesAnnounceEjections(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := passive(t, 3, health.OutlierConfig{MaxEjectionPercent: 100})
+		synctest.Wait()
+		select { // the first Update is a change
+		case <-tr.Changes():
+		default:
+			t.Fatal("no change notice after Update")
+		}
+		observe(tr, "i1", health.Success, 10)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		select {
+		case <-tr.Changes():
+			t.Fatal("change notice without a change")
+		default:
+		}
+		observe(tr, "i0", health.ServerError, 5)
+		select {
+		case <-tr.Changes():
+		default:
+			t.Fatal("no change notice after an ejection")
+		}
+	})
+}
+
+func TestUpdateAddsAndForgetsInstances(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := passive(t, 3, health.OutlierConfig{MaxEjectionPercent: 100})
+		observe(tr, "i2", health.ServerError, 5)
+		wantStatus(t, tr, "i2", health.Ejected)
+
+		v := viewOf(2)
+		v.Instances[1].Weight = 0 // drained
+		tr.Update(v)
+		if _, ok := tr.State("i2"); ok {
+			t.Fatal("i2 still tracked after it left the view")
+		}
+		if s := mustState(t, tr, "i1"); s.Weight != 0 || s.Configured != 0 {
+			t.Fatalf("drained i1: %+v, want weight 0", s)
+		}
+		tr.Observe("i2", health.Outcome{Class: health.ServerError}) // unknown: ignored
+
+		tr.Update(viewOf(3))
+		if s := mustState(t, tr, "i2"); s.Status != health.Healthy || s.Ejections != 0 {
+			t.Fatalf("i2 back in the view: %+v, want a fresh Healthy instance", s)
+		}
+		if n := len(tr.Snapshot()); n != 3 {
+			t.Fatalf("Snapshot has %d states, want 3", n)
+		}
+	})
+}
+
+func TestCloseIsIdempotentAndStopsUpdates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr, err := health.New(health.Config{Probe: health.ProbeConfig{Disabled: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Update(viewOf(2))
+		tr.Close()
+		tr.Close()
+		tr.Update(viewOf(5))
+		tr.Observe("i0", health.Outcome{Class: health.GatewayFailure})
+		if n := len(tr.Snapshot()); n != 2 {
+			t.Fatalf("Snapshot after Close has %d states, want the last 2", n)
+		}
+	})
+}

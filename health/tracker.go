@@ -1,0 +1,568 @@
+package health
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/duohuo/duohuo/discovery"
+)
+
+// Tracker tracks the health of the instances of one service: it probes them
+// (active health checking), learns from real traffic reported through
+// [Tracker.Observe] (passive outlier detection), and computes a dynamic
+// weight per instance.
+//
+// All methods are safe for concurrent use. Observe is the hot path: it
+// neither locks nor allocates. Every decision (ejection, return, weight)
+// is taken by one goroutine owned by the Tracker, on its timers; the
+// result is published as an immutable snapshot read by [Tracker.Snapshot]
+// and [Tracker.State], and announced on [Tracker.Changes]. [Tracker.Close]
+// stops the Tracker's goroutines and waits for them.
+type Tracker struct {
+	cfg Config
+	// Thresholds copied for Observe, as int64 to compare with counters.
+	n5xx, nGw, nProb int64
+
+	table   atomic.Pointer[map[string]*inst] // for Observe; replaced by Update
+	states  atomic.Pointer[[]State]          // published snapshot, sorted by ID
+	changes chan struct{}                    // cap 1: coalesced change notices
+	wake    chan struct{}                    // cap 1: Observe crossed a threshold
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	transport *http.Transport
+	client    *http.Client
+
+	mu      sync.Mutex       // guards the fields below and the loop-owned fields of every inst
+	insts   map[string]*inst // by ID
+	order   []string         // IDs, sorted
+	closed  bool
+	latBuf  []time.Duration // scratch for the reference latency
+	timer   *time.Timer     // fires at the earliest end of an ejection
+	timerAt time.Time       // when timer fires; zero when stopped
+}
+
+// inst is the per-instance state. The atomics are written by Observe; the
+// rest is owned by the Tracker's goroutines under Tracker.mu.
+type inst struct {
+	id string
+
+	reqs, succ       atomic.Uint64 // outcomes that count for the success rate; successes
+	latSum, latN     atomic.Uint64 // measured latency, ns, and how many samples
+	consec5xx, conGw atomic.Int64  // consecutive failure counters
+	inProbation      atomic.Bool   // mirrors probation for Observe
+	probSucc         atomic.Int64  // successes since entering probation
+	probFail         atomic.Bool   // a failure since entering probation
+
+	// Guarded by Tracker.mu.
+	addr        netip.AddrPort
+	configured  uint32
+	stopProbe   context.CancelFunc
+	activeOK    bool
+	probeOK     int
+	probeFail   int
+	probeReason string
+	ejected     bool
+	until       time.Time
+	ejections   int
+	probation   bool
+	reason      string // passive reason
+	lat         float64
+	latSeeded   bool
+	sr          float64
+	srSeeded    bool
+	winReqs     uint64 // success-rate detector window
+	winSucc     uint64
+	notified    uint32 // weight at the last change notice
+	notifiedSt  Status
+	notifiedSet bool
+}
+
+// New returns a running Tracker with no instances; call [Tracker.Update] to
+// give it some. It fails with an error wrapping [ErrConfig] when cfg is
+// invalid.
+func New(cfg Config) (*Tracker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	tr := &http.Transport{
+		// A probe measures whether a new connection gets an answer, as a
+		// new client would; a kept-alive connection would hide a
+		// listener that stopped accepting.
+		DisableKeepAlives:  true,
+		DisableCompression: true,
+		Proxy:              nil,
+	}
+	t := &Tracker{
+		cfg:       cfg,
+		n5xx:      int64(cfg.Outlier.Consecutive5xx),
+		nGw:       int64(cfg.Outlier.ConsecutiveGatewayFailure),
+		nProb:     int64(cfg.Outlier.ProbationSuccesses),
+		changes:   make(chan struct{}, 1),
+		wake:      make(chan struct{}, 1),
+		ctx:       ctx,
+		cancel:    cancel,
+		transport: tr,
+		client: &http.Client{
+			Transport: tr,
+			// A redirect is an answer: judge the status the instance gave.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		insts: map[string]*inst{},
+		timer: time.NewTimer(time.Hour),
+	}
+	t.timer.Stop()
+	empty := map[string]*inst{}
+	t.table.Store(&empty)
+	t.states.Store(&[]State{})
+	t.wg.Add(1)
+	go t.run()
+	return t, nil
+}
+
+// Close stops all probes and the Tracker's goroutine and waits for them. It
+// is idempotent. After Close, Update does nothing and Observe is ignored;
+// Snapshot keeps returning the last states.
+func (t *Tracker) Close() error {
+	t.mu.Lock()
+	t.closed = true
+	t.cancel()
+	t.mu.Unlock()
+	t.wg.Wait()
+	t.timer.Stop()
+	t.transport.CloseIdleConnections()
+	return nil
+}
+
+// Changes returns a channel that receives a value after the status or the
+// effective weight of some instance changed (by more than a tenth), or the
+// set of instances changed. Notices coalesce: one value may stand for many
+// changes, so the receiver should read [Tracker.Snapshot] after each.
+func (t *Tracker) Changes() <-chan struct{} { return t.changes }
+
+// Snapshot returns the states of all instances, sorted by ID. The slice is
+// the caller's to keep or modify. It does not block on the Tracker.
+func (t *Tracker) Snapshot() []State { return slices.Clone(*t.states.Load()) }
+
+// State returns the state of the instance with the given ID, and false if
+// the Tracker does not know it.
+func (t *Tracker) State(id string) (State, bool) {
+	ss := *t.states.Load()
+	i, ok := slices.BinarySearchFunc(ss, id, func(s State, id string) int {
+		switch {
+		case s.ID < id:
+			return -1
+		case s.ID > id:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return State{}, false
+	}
+	return ss[i], true
+}
+
+// Update makes the Tracker track exactly the instances of view: it starts
+// probing new instances (which start Healthy, so that a new instance takes
+// traffic at once), stops probing removed ones and forgets them, and takes
+// configured weights from the view. Instances are matched by ID. Update
+// may be called with views of any service; it does not block on probes.
+func (t *Tracker) Update(view discovery.ServiceView) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	seen := make(map[string]bool, len(view.Instances))
+	changed := false
+	for _, vi := range view.Instances {
+		seen[vi.ID] = true
+		in, ok := t.insts[vi.ID]
+		if !ok {
+			in = &inst{id: vi.ID, activeOK: true, sr: 1}
+			t.insts[vi.ID] = in
+			changed = true
+		}
+		if in.configured != vi.Weight {
+			in.configured = vi.Weight
+			changed = true
+		}
+		if !ok || in.addr != vi.Addr {
+			in.addr = vi.Addr
+			t.startProbe(in)
+		}
+	}
+	for id, in := range t.insts {
+		if !seen[id] {
+			if in.stopProbe != nil {
+				in.stopProbe()
+			}
+			delete(t.insts, id)
+			changed = true
+		}
+	}
+	if !changed {
+		return
+	}
+	t.order = t.order[:0]
+	m := make(map[string]*inst, len(t.insts))
+	for id, in := range t.insts {
+		t.order = append(t.order, id)
+		m[id] = in
+	}
+	slices.Sort(t.order)
+	t.table.Store(&m)
+	t.recomputeLocked(time.Now())
+}
+
+// Observe records the outcome of one request to the instance with the given
+// ID, as the proxy saw it. Unknown IDs are ignored. Observe does not block,
+// lock or allocate.
+func (t *Tracker) Observe(id string, o Outcome) {
+	in := (*t.table.Load())[id]
+	if in == nil {
+		return
+	}
+	switch o.Class {
+	case Success:
+		in.reqs.Add(1)
+		in.succ.Add(1)
+		in.measure(o.Latency)
+		// Loads first: an uncontended read keeps the cache line shared.
+		if in.consec5xx.Load() != 0 {
+			in.consec5xx.Store(0)
+		}
+		if in.conGw.Load() != 0 {
+			in.conGw.Store(0)
+		}
+		if in.inProbation.Load() && in.probSucc.Add(1) == t.nProb {
+			t.signal()
+		}
+	case GatewayFailure:
+		in.reqs.Add(1)
+		g, f := in.conGw.Add(1), in.consec5xx.Add(1)
+		t.failed(in, g == t.nGw || f == t.n5xx)
+	case ServerError:
+		in.reqs.Add(1)
+		in.measure(o.Latency)
+		if in.conGw.Load() != 0 {
+			in.conGw.Store(0)
+		}
+		t.failed(in, in.consec5xx.Add(1) == t.n5xx)
+	case ClientError:
+		in.measure(o.Latency)
+	}
+}
+
+func (in *inst) measure(d time.Duration) {
+	if d > 0 {
+		in.latSum.Add(uint64(d))
+		in.latN.Add(1)
+	}
+}
+
+func (t *Tracker) failed(in *inst, crossed bool) {
+	if in.inProbation.Load() && !in.probFail.Swap(true) {
+		crossed = true
+	}
+	if crossed {
+		t.signal()
+	}
+}
+
+func (t *Tracker) signal() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run is the Tracker's goroutine: it owns every decision.
+func (t *Tracker) run() {
+	defer t.wg.Done()
+	wt := time.NewTicker(t.cfg.Weight.Interval)
+	defer wt.Stop()
+	var sweep <-chan time.Time
+	if !t.cfg.Outlier.Disabled {
+		ot := time.NewTicker(t.cfg.Outlier.Interval)
+		defer ot.Stop()
+		sweep = ot.C
+	}
+	for {
+		var now time.Time
+		weights, sweepNow := false, false
+		select {
+		case <-t.ctx.Done():
+			return
+		case now = <-wt.C:
+			weights = true
+		case now = <-sweep:
+			sweepNow = true
+		case <-t.wake:
+			now = time.Now()
+		case now = <-t.timer.C:
+			t.timerAt = time.Time{}
+		}
+		t.mu.Lock()
+		if weights {
+			t.drainLocked(now)
+		}
+		if sweepNow {
+			t.successRateLocked(now)
+		}
+		t.recomputeLocked(now)
+		t.mu.Unlock()
+	}
+}
+
+// drainLocked folds the counters Observe wrote since the last call into the
+// averages and the success-rate window.
+func (t *Tracker) drainLocked(time.Time) {
+	alpha := 1 - math.Exp(-float64(t.cfg.Weight.Interval)/float64(t.cfg.Weight.Decay))
+	for _, in := range t.insts {
+		r, s := in.reqs.Swap(0), in.succ.Swap(0)
+		ls, ln := in.latSum.Swap(0), in.latN.Swap(0)
+		in.winReqs += r
+		in.winSucc += min(s, r)
+		if ln > 0 {
+			in.lat = peakEWMA(in.lat, float64(ls)/float64(ln), alpha, true, in.latSeeded)
+			in.latSeeded = true
+		}
+		if r > 0 {
+			in.sr = peakEWMA(in.sr, float64(min(s, r))/float64(r), alpha, false, in.srSeeded)
+			in.srSeeded = true
+		}
+	}
+}
+
+// recomputeLocked applies passive triggers and ejection ends, recomputes
+// the weights, publishes the
+// snapshot and sends a change notice when something significant changed.
+func (t *Tracker) recomputeLocked(now time.Time) {
+	if t.closed {
+		return
+	}
+	if !t.cfg.Outlier.Disabled {
+		t.passiveLocked(now)
+	}
+	t.armTimerLocked()
+
+	lats := make([]time.Duration, 0, len(t.insts))
+	for _, id := range t.order {
+		in := t.insts[id]
+		if in.latSeeded && in.status().InService() {
+			lats = append(lats, time.Duration(in.lat))
+		}
+	}
+	ref, buf := median(lats, t.latBuf)
+	t.latBuf = buf
+
+	states := make([]State, 0, len(t.order))
+	notify := len(t.order) != len(*t.states.Load())
+	for _, id := range t.order {
+		in := t.insts[id]
+		st := in.state(ref, &t.cfg)
+		if !in.notifiedSet || st.Status != in.notifiedSt || significant(in.notified, st.Weight) {
+			in.notifiedSet, in.notifiedSt, in.notified = true, st.Status, st.Weight
+			notify = true
+		}
+		states = append(states, st)
+	}
+	t.states.Store(&states)
+	if notify {
+		select {
+		case t.changes <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// significant reports whether a weight moved from old to new by more than a
+// tenth, or to or from 0, so that the balancer is not rebuilt for noise.
+func significant(old, new uint32) bool {
+	if old == new {
+		return false
+	}
+	if old == 0 || new == 0 {
+		return true
+	}
+	d := int64(new) - int64(old)
+	return d*10 > int64(old) || -d*10 > int64(old)
+}
+
+func (in *inst) status() Status {
+	switch {
+	case !in.activeOK:
+		return Unhealthy
+	case in.ejected:
+		return Ejected
+	case in.probation:
+		return Probation
+	}
+	return Healthy
+}
+
+func (in *inst) state(ref time.Duration, c *Config) State {
+	st := State{
+		ID:          in.id,
+		Status:      in.status(),
+		Configured:  in.configured,
+		Latency:     time.Duration(in.lat),
+		SuccessRate: in.sr,
+		Ejections:   in.ejections,
+		Reason:      in.reason,
+	}
+	if in.ejected {
+		st.EjectedUntil = in.until
+	}
+	if st.Status == Unhealthy {
+		st.Reason = in.probeReason
+	}
+	if st.Status.InService() && in.configured > 0 {
+		st.Weight = dynamicWeight(in.configured, st.Latency, ref, in.sr, &c.Weight)
+		if st.Status == Probation {
+			st.Weight = max(1, uint32(math.Round(float64(st.Weight)*c.Weight.ProbationFactor)))
+		}
+	}
+	return st
+}
+
+// passiveLocked ends ejections that are over, moves probation instances
+// on, and ejects instances whose consecutive counters crossed a threshold.
+func (t *Tracker) passiveLocked(now time.Time) {
+	for _, id := range t.order {
+		in := t.insts[id]
+		switch {
+		case in.ejected:
+			if !now.Before(in.until) {
+				in.ejected = false
+				in.until = time.Time{}
+				in.probation = true
+				in.probSucc.Store(0)
+				in.probFail.Store(false)
+				in.consec5xx.Store(0)
+				in.conGw.Store(0)
+				in.inProbation.Store(true)
+				in.reason = fmt.Sprintf("probation after ejection %d", in.ejections)
+			}
+		case in.probation && in.probFail.Load():
+			t.ejectLocked(in, now, "failure during probation")
+		case in.probation && in.probSucc.Load() >= t.nProb:
+			in.probation = false
+			in.inProbation.Store(false)
+			in.reason = ""
+		case t.nGw > 0 && in.conGw.Load() >= t.nGw:
+			t.ejectLocked(in, now, fmt.Sprintf("%d consecutive gateway failures", in.conGw.Load()))
+		case t.n5xx > 0 && in.consec5xx.Load() >= t.n5xx:
+			t.ejectLocked(in, now, fmt.Sprintf("%d consecutive 5xx", in.consec5xx.Load()))
+		}
+	}
+}
+
+// ejectLocked ejects in unless that would exceed MaxEjectionPercent. It
+// reports whether it did.
+func (t *Tracker) ejectLocked(in *inst, now time.Time, why string) bool {
+	o := &t.cfg.Outlier
+	ejected := 0
+	for _, x := range t.insts {
+		if x.ejected {
+			ejected++
+		}
+	}
+	total := len(t.insts)
+	if (ejected+1)*100 > o.MaxEjectionPercent*total && !(o.AlwaysEjectOne && ejected == 0) {
+		return false
+	}
+	in.ejected = true
+	in.ejections++
+	d := min(time.Duration(in.ejections)*o.BaseEjectionTime, o.MaxEjectionTime)
+	in.until = now.Add(d)
+	in.probation = false
+	in.inProbation.Store(false)
+	in.consec5xx.Store(0)
+	in.conGw.Store(0)
+	in.reason = fmt.Sprintf("ejected for %v: %s", d, why)
+	return true
+}
+
+// successRateLocked runs the success-rate detector over the window that
+// ends now, then starts a new window, and lets the ejection multiplier of
+// healthy instances decay (as Envoy does each interval).
+func (t *Tracker) successRateLocked(now time.Time) {
+	o := &t.cfg.Outlier
+	type cand struct {
+		in   *inst
+		rate float64
+	}
+	var cs []cand
+	for _, id := range t.order {
+		in := t.insts[id]
+		if !in.ejected && in.winReqs >= uint64(o.SuccessRateRequestVolume) && in.winReqs > 0 {
+			cs = append(cs, cand{in, float64(in.winSucc) / float64(in.winReqs)})
+		}
+		in.winReqs, in.winSucc = 0, 0
+		if in.status() == Healthy && in.ejections > 0 {
+			in.ejections--
+		}
+	}
+	if o.SuccessRateMinimumHosts < 0 || len(cs) < o.SuccessRateMinimumHosts || len(cs) == 0 {
+		return
+	}
+	var sum float64
+	for _, c := range cs {
+		sum += c.rate
+	}
+	mean := sum / float64(len(cs))
+	var v float64
+	for _, c := range cs {
+		v += (c.rate - mean) * (c.rate - mean)
+	}
+	stdev := math.Sqrt(v / float64(len(cs)))
+	threshold := mean - o.SuccessRateStdevFactor*stdev
+	// Worst first, so that the ejection cap keeps the best.
+	slices.SortFunc(cs, func(a, b cand) int {
+		switch {
+		case a.rate < b.rate:
+			return -1
+		case a.rate > b.rate:
+			return 1
+		}
+		return 0
+	})
+	for _, c := range cs {
+		if c.rate >= threshold {
+			break
+		}
+		t.ejectLocked(c.in, now, fmt.Sprintf("success rate %.3f below %.3f", c.rate, threshold))
+	}
+}
+
+// armTimerLocked makes the timer fire at the earliest end of an ejection.
+func (t *Tracker) armTimerLocked() {
+	var at time.Time
+	for _, in := range t.insts {
+		if in.ejected && (at.IsZero() || in.until.Before(at)) {
+			at = in.until
+		}
+	}
+	if at.Equal(t.timerAt) {
+		return
+	}
+	t.timerAt = at
+	if at.IsZero() {
+		t.timer.Stop()
+		return
+	}
+	t.timer.Reset(max(time.Until(at), 0))
+}
