@@ -227,7 +227,7 @@ func TestSuccessRateOutlier(t *testing.T) {
 	for _, c := range []struct {
 		name      string
 		instances int
-		volume    int      // requests per instance in the interval
+		volume    int       // requests per instance in the interval
 		rates     []float64 // success rate of i0, i1, …; others 1
 		ejected   []string
 	}{
