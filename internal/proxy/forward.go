@@ -1,0 +1,264 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Header names the proxy reads or writes.
+const (
+	HeaderRequestID = "X-Request-Id"
+	headerXFF       = "X-Forwarded-For"
+	headerXFProto   = "X-Forwarded-Proto"
+	headerXFHost    = "X-Forwarded-Host"
+	headerVia       = "Via"
+)
+
+// Forwarder carries out attempts: it builds the upstream request, sends it
+// and streams the response back. It is safe for concurrent use.
+type Forwarder struct {
+	// Transport sends upstream requests. Required.
+	Transport http.RoundTripper
+	// Via is this hop's pseudonym in the Via header, e.g. "duohuo", sent
+	// as "1.1 duohuo". Empty: no Via.
+	Via string
+
+	bufs sync.Pool // *[]byte of bufSize, reused across responses
+}
+
+const bufSize = 32 << 10
+
+// Body wraps a client request body so that it can be offered to several
+// attempts: Close does nothing (the server closes the real body when the
+// handler returns), and Touched says whether any attempt read from it, after
+// which another attempt cannot resend it.
+type Body struct {
+	rc      io.ReadCloser
+	touched atomic.Bool
+}
+
+// NewBody wraps rc; nil or http.NoBody give nil (no body to track).
+func NewBody(rc io.ReadCloser) *Body {
+	if rc == nil || rc == http.NoBody {
+		return nil
+	}
+	return &Body{rc: rc}
+}
+
+// Read reads from the client body and marks it touched.
+func (b *Body) Read(p []byte) (int, error) {
+	b.touched.Store(true)
+	return b.rc.Read(p)
+}
+
+// Close does nothing: see [Body].
+func (b *Body) Close() error { return nil }
+
+// Touched reports whether an attempt has read from the body. A nil Body is
+// never touched.
+func (b *Body) Touched() bool { return b != nil && b.touched.Load() }
+
+// Outbound returns the request for one attempt at the instance addr
+// ("10.0.0.1:8080") over scheme ("http" or "https"). body is the client body
+// as wrapped by [NewBody] (nil when there is none). The headers are the
+// client's end-to-end headers plus the forwarding headers and requestID.
+func (f *Forwarder) Outbound(ctx context.Context, in *http.Request, scheme, addr, requestID string, body *Body) *http.Request {
+	out := new(http.Request)
+	*out = *in // shallow: Method, Proto, ContentLength, Host, Trailer…
+	out = out.WithContext(ctx)
+	out.URL = &url.URL{Scheme: scheme, Host: addr, Path: in.URL.Path, RawPath: in.URL.RawPath, RawQuery: in.URL.RawQuery}
+	out.RequestURI = ""
+	out.Close = false
+	if body != nil {
+		out.Body = body
+	} else {
+		out.Body = nil
+		out.ContentLength = 0
+	}
+	h := make(http.Header, len(in.Header)+5)
+	copyEndToEnd(h, in.Header)
+	if up := upgradeType(in.Header); up != "" {
+		h["Connection"] = []string{"Upgrade"}
+		h["Upgrade"] = []string{up}
+	}
+	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+		if prior := in.Header[headerXFF]; len(prior) > 0 {
+			ip = joinComma(prior) + ", " + ip
+		}
+		h[headerXFF] = []string{ip}
+	}
+	if _, ok := h[headerXFProto]; !ok {
+		proto := "http"
+		if in.TLS != nil {
+			proto = "https"
+		}
+		h[headerXFProto] = []string{proto}
+	}
+	if _, ok := h[headerXFHost]; !ok && in.Host != "" {
+		h[headerXFHost] = []string{in.Host}
+	}
+	if f.Via != "" {
+		h[headerVia] = appendVia(in.Header[headerVia], in, f.Via)
+	}
+	h[HeaderRequestID] = []string{requestID}
+	out.Header = h
+	return out
+}
+
+func joinComma(vv []string) string {
+	if len(vv) == 1 {
+		return vv[0]
+	}
+	s := vv[0]
+	for _, v := range vv[1:] {
+		s += ", " + v
+	}
+	return s
+}
+
+// appendVia returns the Via values with this hop added, as "1.1 duohuo"
+// (RFC 9110, section 7.6.3: the protocol received, then our pseudonym).
+func appendVia(prior []string, r *http.Request, pseudonym string) []string {
+	entry := "1.1 " + pseudonym
+	if r.ProtoMajor == 2 {
+		entry = "2 " + pseudonym
+	}
+	if len(prior) == 0 {
+		return []string{entry}
+	}
+	return []string{joinComma(prior) + ", " + entry}
+}
+
+// RequestID returns the client's X-Request-Id, or a new random one.
+func RequestID(in *http.Request) string {
+	if v := in.Header[HeaderRequestID]; len(v) > 0 && v[0] != "" && len(v[0]) <= 128 {
+		return v[0]
+	}
+	var b [16]byte
+	return string(strconv.AppendUint(b[:0], rand.Uint64(), 16))
+}
+
+// ErrUpstreamBody is returned by [Forwarder.Respond] when the upstream broke
+// off while the response body was being copied, after the status line was
+// sent: the client response cannot be repaired and must be aborted.
+var ErrUpstreamBody = errors.New("proxy: upstream response body broken")
+
+// Respond writes resp to w: status, end-to-end headers, the body (flushed as
+// it arrives when its length is unknown) and trailers. A 101 Switching
+// Protocols response is tunnelled until either side closes or ctx ends. It
+// closes resp.Body. It returns the number of body bytes written.
+func (f *Forwarder) Respond(ctx context.Context, w http.ResponseWriter, in *http.Request, resp *http.Response) (int64, error) {
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return 0, f.tunnel(ctx, w, in, resp)
+	}
+	h := w.Header()
+	copyEndToEnd(h, resp.Header)
+	if f.Via != "" {
+		h[headerVia] = appendVia(resp.Header[headerVia], in, f.Via)
+	}
+	if len(resp.Trailer) > 0 {
+		names := make([]string, 0, len(resp.Trailer))
+		for k := range resp.Trailer {
+			names = append(names, k)
+		}
+		h["Trailer"] = names
+	}
+	w.WriteHeader(resp.StatusCode)
+	n, err := f.copyBody(w, resp.Body, resp.ContentLength == -1)
+	if err != nil {
+		return n, err
+	}
+	for k, vv := range resp.Trailer {
+		h[http.TrailerPrefix+k] = vv
+	}
+	return n, nil
+}
+
+func (f *Forwarder) copyBody(w http.ResponseWriter, src io.Reader, flushEach bool) (int64, error) {
+	bp, _ := f.bufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, bufSize)
+		bp = &b
+	}
+	defer f.bufs.Put(bp)
+	buf := *bp
+	var rc *http.ResponseController
+	if flushEach {
+		rc = http.NewResponseController(w)
+	}
+	var n int64
+	for {
+		nr, rerr := src.Read(buf)
+		if nr > 0 {
+			nw, werr := w.Write(buf[:nr])
+			n += int64(nw)
+			if werr != nil {
+				return n, werr // the client went away
+			}
+			if rc != nil {
+				if err := rc.Flush(); err != nil {
+					return n, err
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, fmt.Errorf("%w: %v", ErrUpstreamBody, rerr)
+		}
+	}
+}
+
+// tunnel serves a protocol switch (WebSocket): it sends the 101 to the client
+// and copies bytes both ways until one side closes or ctx ends.
+func (f *Forwarder) tunnel(ctx context.Context, w http.ResponseWriter, in *http.Request, resp *http.Response) error {
+	if up, want := upgradeType(resp.Header), upgradeType(in.Header); up == "" || !strings.EqualFold(up, want) {
+		return fmt.Errorf("upstream switched to %q, client asked for %q", up, want)
+	}
+	back, ok := resp.Body.(io.ReadWriteCloser)
+	if !ok {
+		return errors.New("upstream 101 response body is not writable")
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return fmt.Errorf("hijack client connection: %w", err)
+	}
+	defer conn.Close()
+	defer back.Close()
+	h := make(http.Header, len(resp.Header))
+	copyEndToEnd(h, resp.Header)
+	h["Connection"] = []string{"Upgrade"}
+	h["Upgrade"] = resp.Header["Upgrade"]
+	head := &http.Response{StatusCode: resp.StatusCode, ProtoMajor: 1, ProtoMinor: 1, Header: h}
+	if err := head.Write(brw); err != nil {
+		return err
+	}
+	if err := brw.Flush(); err != nil {
+		return err
+	}
+	// Whichever side ends first, or the gateway shutting down, ends both.
+	stop := context.AfterFunc(ctx, func() { conn.Close(); back.Close() })
+	defer stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		io.Copy(conn, back)
+		conn.Close()
+	}()
+	io.Copy(back, brw.Reader) // brw.Reader holds what the client sent after its request
+	back.Close()
+	<-done
+	return nil
+}
