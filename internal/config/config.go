@@ -1,0 +1,233 @@
+package config
+
+// The schema of duohuo.yaml. Each field carries, besides its yaml key:
+//
+//	doc:"…"       one sentence for the JSON Schema and docs/configuration.md
+//	default:"…"   the value used when the key is absent (in the file's syntax)
+//	enum:"a,b"    the allowed values of a string
+//	min:"…" max:"…" the allowed range of a number, duration or size
+//	required:"true" the key must be present
+//
+// Defaults are filled before a file is decoded, so an explicit zero ("attempts:
+// 0") is kept. A section whose presence switches a feature on is a pointer
+// (nil: off). Checks that involve more than one field live in the section's
+// validate method. To add a section: add a struct here with these tags, a field
+// on Config, and, if needed, a validate method; then run
+// "go generate ./internal/config" to refresh the JSON Schema and the reference
+// in docs/configuration.md.
+
+// Config is a whole duohuo configuration file after defaults are filled and
+// the file is validated. A Config returned by [Load] or [Parse] is not changed
+// by this package afterwards; callers that share one between goroutines must
+// not modify it either.
+type Config struct {
+	Version   int        `yaml:"version" default:"1" min:"1" max:"1" doc:"Schema version of this file; only 1 exists."`
+	Site      Site       `yaml:"site" doc:"Where this gateway runs; instances in the same zone, region and cloud are preferred, in that order."`
+	Log       Log        `yaml:"log" doc:"Structured logging (log/slog) to standard error."`
+	Admin     Admin      `yaml:"admin" doc:"The admin HTTP API and web console."`
+	Crypto    Crypto     `yaml:"crypto" doc:"Which cipher suites TLS listeners and upstream connections offer."`
+	Metrics   Metrics    `yaml:"metrics" doc:"Prometheus metrics served on the admin listener at /metrics."`
+	Listeners []Listener `yaml:"listeners" doc:"Where the gateway accepts client traffic. Every route is served on every listener."`
+	Services  []Service  `yaml:"services" doc:"The upstream services: where their instances come from and how they are picked."`
+	Routes    []Route    `yaml:"routes" doc:"How a request is matched to a service, first match wins, in file order."`
+}
+
+// Site says where this gateway runs. A zone needs a region and a region needs a
+// cloud, because locality compares them in that order.
+type Site struct {
+	Cloud  string `yaml:"cloud" doc:"Cloud this gateway runs in, e.g. ctyun, ecloud, huawei."`
+	Region string `yaml:"region" doc:"Region within the cloud, e.g. cn-north-1."`
+	Zone   string `yaml:"zone" doc:"Availability zone within the region, e.g. cn-north-1a."`
+}
+
+// Log configures the process log.
+type Log struct {
+	Level  string `yaml:"level" default:"info" enum:"debug,info,warn,error" doc:"Lowest level written."`
+	Format string `yaml:"format" default:"text" enum:"text,json" doc:"text for people, json for log collectors."`
+}
+
+// Admin configures the admin API. It listens on loopback by default because it
+// can change routing; listening anywhere else requires a token.
+type Admin struct {
+	Listen string `yaml:"listen" default:"127.0.0.1:9900" doc:"host:port of the admin API; loopback unless a token is set."`
+	Token  string `yaml:"token" doc:"Bearer token required on every admin request; write ${DUOHUO_ADMIN_TOKEN} to keep it out of the file. Required when listen is not a loopback address."`
+}
+
+// Crypto chooses cipher suites.
+type Crypto struct {
+	Suites string `yaml:"suites" default:"auto" enum:"auto,gm,international" doc:"auto offers both and lets the peer choose; gm offers only SM2/SM3/SM4 (GB/T 38636 TLCP); international offers only the TLS 1.2/1.3 suites."`
+}
+
+// Metrics configures what the Prometheus endpoint exports.
+type Metrics struct {
+	InstanceLabels InstanceLabels `yaml:"instance_labels" default:"true" doc:"Label per-instance series with the instance address: false, true (at most 256 instances), or the largest number of distinct instances; beyond it series fold into instance=\"other\"."`
+}
+
+// Listener is one address where clients connect.
+type Listener struct {
+	Name   string `yaml:"name" required:"true" doc:"Unique name, used in metrics and logs."`
+	Listen string `yaml:"listen" required:"true" doc:"host:port to listen on; an empty host means every interface."`
+	// Go's http.Server has no header deadline unless asked: a slow client
+	// could hold a connection forever (slowloris).
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout" default:"10s" doc:"Time to read a request's headers; bounds slow clients (slowloris)."`
+	ReadTimeout       Duration `yaml:"read_timeout" default:"0s" doc:"Time to read a whole request including its body; 0 means none, as uploads may be long and the route timeout applies."`
+	WriteTimeout      Duration `yaml:"write_timeout" default:"0s" doc:"Time to write a response; 0 means none, since the route timeout already bounds the upstream call and streaming responses must not be cut."`
+	// Go's http.Transport closes idle connections after 90s; a server that
+	// waits longer lets the client close first, avoiding the race where a
+	// request is sent on a connection the server is closing.
+	IdleTimeout    Duration `yaml:"idle_timeout" default:"120s" doc:"How long an idle keep-alive connection is kept; longer than Go clients' 90s so that they close first."`
+	MaxHeaderBytes Size     `yaml:"max_header_bytes" default:"64KiB" min:"1KiB" max:"16MiB" doc:"Largest request header block; Envoy's default is 60 KiB."`
+	TLS            *TLS     `yaml:"tls" doc:"Serve TLS (or TLCP, see crypto.suites) with this certificate; absent means plain TCP."`
+}
+
+// TLS names a certificate and key in PEM files. Relative paths are relative to
+// the configuration file's directory.
+type TLS struct {
+	CertFile string `yaml:"cert_file" required:"true" doc:"PEM certificate chain."`
+	KeyFile  string `yaml:"key_file" required:"true" doc:"PEM private key of the certificate."`
+}
+
+// Service is one upstream service.
+type Service struct {
+	Name      string            `yaml:"name" required:"true" doc:"Unique name that routes refer to."`
+	Balancer  string            `yaml:"balancer" default:"p2c_ewma" enum:"round_robin,p2c_ewma,least_request" doc:"How an instance is picked within a locality: p2c_ewma (power of two choices on peak-EWMA latency, as Finagle and Linkerd), least_request, or smooth weighted round_robin."`
+	Locality  Locality          `yaml:"locality" doc:"When traffic spills from the nearest locality to the next."`
+	Discovery []DiscoverySource `yaml:"discovery" required:"true" doc:"Where instances come from; the sources' answers are merged and de-duplicated by address."`
+	Health    Health            `yaml:"health" doc:"How unhealthy instances are found and taken out of rotation."`
+	Upstream  Upstream          `yaml:"upstream" doc:"Connections from the gateway to the instances."`
+}
+
+// Locality sets the spill rules between locality tiers (same zone, same
+// region, same cloud, other clouds), with Envoy's semantics.
+type Locality struct {
+	OverprovisioningFactor float64 `yaml:"overprovisioning_factor" default:"1.4" min:"1" max:"10" doc:"A tier takes all its traffic while healthy share × factor ≥ 100%; with 1.4 (Envoy's default) it starts to spill below 72% healthy."`
+	PanicThreshold         Percent `yaml:"panic_threshold" default:"50%" min:"0" max:"100" doc:"Below this healthy share in every tier, route to all instances, healthy or not, rather than overload the few left (Envoy's default 50%); 0 disables panic mode."`
+}
+
+// DiscoverySource is one source of instances: exactly one of Static, File and
+// DNS is set.
+type DiscoverySource struct {
+	Static *StaticSource `yaml:"static" doc:"Instances listed in this file."`
+	File   *FileSource   `yaml:"file" doc:"Instances listed in another file, re-read when it changes."`
+	DNS    *DNSSource    `yaml:"dns" doc:"Instances from DNS SRV or A/AAAA records, re-resolved as their TTL expires."`
+}
+
+// StaticSource lists instances inline.
+type StaticSource struct {
+	Instances []StaticInstance `yaml:"instances" required:"true" doc:"The instances."`
+}
+
+// StaticInstance is one instance written in the configuration.
+type StaticInstance struct {
+	Addr   string            `yaml:"addr" required:"true" doc:"ip:port of the instance; use a dns source for host names."`
+	Weight int               `yaml:"weight" default:"100" min:"0" max:"10000" doc:"Relative weight; 0 drains the instance. Default and range as in Polaris."`
+	Cloud  string            `yaml:"cloud" doc:"Cloud the instance runs in."`
+	Region string            `yaml:"region" doc:"Region the instance runs in."`
+	Zone   string            `yaml:"zone" doc:"Zone the instance runs in."`
+	Labels map[string]string `yaml:"labels" doc:"Free labels (version, lane, …) that gray rules select on."`
+}
+
+// FileSource reads instances from a file of the form
+// "instances: [{addr: …, weight: …}]", with the fields of a static instance.
+type FileSource struct {
+	Path string `yaml:"path" required:"true" doc:"YAML or JSON file of instances, re-read when it changes; relative to this file's directory."`
+}
+
+// DNSSource resolves instances from DNS.
+type DNSSource struct {
+	Name     string   `yaml:"name" required:"true" doc:"Name to resolve, e.g. _http._tcp.api.example.com for SRV."`
+	Type     string   `yaml:"type" default:"srv" enum:"srv,a,aaaa" doc:"srv takes port and weight from the records; a and aaaa need port."`
+	Port     int      `yaml:"port" min:"0" max:"65535" doc:"Port of the instances for a and aaaa records."`
+	Resolver string   `yaml:"resolver" doc:"host:port of the DNS server; default the system resolver (/etc/resolv.conf)."`
+	MinTTL   Duration `yaml:"min_ttl" default:"5s" doc:"Re-resolve no more often than this, whatever the records' TTL, to bound load on the resolver."`
+	Cloud    string   `yaml:"cloud" doc:"Cloud given to every answer."`
+	Region   string   `yaml:"region" doc:"Region given to every answer."`
+	Zone     string   `yaml:"zone" doc:"Zone given to every answer."`
+}
+
+// Health configures active probing and passive outlier detection.
+type Health struct {
+	Active  *ActiveHealth `yaml:"active" doc:"Probe every instance periodically; absent means only passive outlier detection."`
+	Outlier Outlier       `yaml:"outlier" doc:"Eject instances whose real traffic fails; on by default with Envoy's defaults."`
+}
+
+// ActiveHealth is a periodic probe.
+type ActiveHealth struct {
+	Type               string   `yaml:"type" default:"http" enum:"http,tcp" doc:"http sends GET path and checks the status; tcp only connects."`
+	Path               string   `yaml:"path" doc:"Path probed by http checks; required for type http."`
+	ExpectedStatus     []int    `yaml:"expected_status" default:"[200]" doc:"Statuses that count as healthy for http checks."`
+	Interval           Duration `yaml:"interval" default:"5s" min:"100ms" doc:"Time between probes (Nacos heartbeats every 5s)."`
+	Timeout            Duration `yaml:"timeout" default:"1s" min:"1ms" doc:"Deadline of one probe (APISIX's default); must be below interval."`
+	HealthyThreshold   int      `yaml:"healthy_threshold" default:"2" min:"1" max:"100" doc:"Consecutive successes that return an instance to rotation."`
+	UnhealthyThreshold int      `yaml:"unhealthy_threshold" default:"3" min:"1" max:"100" doc:"Consecutive failures that take an instance out; more than one so a single lost probe does not eject (Traefik PR #13387)."`
+	Jitter             Duration `yaml:"jitter" default:"500ms" doc:"Random extra delay added to each interval so that gateways do not probe in lockstep."`
+}
+
+// Outlier configures passive outlier detection, with the defaults of Envoy's
+// outlier_detection.proto.
+type Outlier struct {
+	Consecutive5xx             int            `yaml:"consecutive_5xx" default:"5" min:"0" max:"1000" doc:"Eject after this many 5xx responses in a row (Envoy default 5); 0 disables."`
+	ConsecutiveGatewayFailures int            `yaml:"consecutive_gateway_failures" default:"5" min:"0" max:"1000" doc:"Eject after this many 502/503/504 or connect failures in a row (Envoy default 5); 0 disables."`
+	Interval                   Duration       `yaml:"interval" default:"10s" min:"100ms" doc:"Time between sweeps of the success-rate detector and ejection expiries (Envoy default 10s)."`
+	BaseEjectionTime           Duration       `yaml:"base_ejection_time" default:"30s" min:"1ms" doc:"An ejection lasts this times the number of times the instance was ejected (Envoy default 30s)."`
+	MaxEjectionTime            Duration       `yaml:"max_ejection_time" default:"300s" min:"1ms" doc:"Cap on one ejection (Envoy default 300s)."`
+	MaxEjectionPercent         Percent        `yaml:"max_ejection_percent" default:"10%" min:"0" max:"100" doc:"Never eject more than this share of the instances at once (Envoy default 10%), so detection cannot empty a service."`
+	SuccessRate                *SuccessRate   `yaml:"success_rate" doc:"Also eject instances whose success rate is far below their peers'; absent means off."`
+}
+
+// SuccessRate is the statistical outlier detector: an instance is ejected
+// when its success rate is below mean − stdev_factor × stdev of its peers'.
+type SuccessRate struct {
+	MinimumHosts  int     `yaml:"minimum_hosts" default:"5" min:"1" doc:"Only run when at least this many instances have enough requests (Envoy default 5)."`
+	RequestVolume int     `yaml:"request_volume" default:"100" min:"1" doc:"Requests an instance needs in one interval to be judged (Envoy default 100)."`
+	StdevFactor   float64 `yaml:"stdev_factor" default:"1.9" min:"0.1" max:"10" doc:"How many standard deviations below the mean ejects (Envoy default 1.9)."`
+}
+
+// Upstream configures the connection pool to a service's instances.
+type Upstream struct {
+	DialTimeout             Duration `yaml:"dial_timeout" default:"5s" min:"1ms" doc:"Deadline to connect to an instance (Envoy's connect_timeout default 5s)."`
+	TLSHandshakeTimeout     Duration `yaml:"tls_handshake_timeout" default:"10s" min:"1ms" doc:"Deadline of the TLS handshake (Go's http.DefaultTransport)."`
+	ResponseHeaderTimeout   Duration `yaml:"response_header_timeout" default:"0s" doc:"Deadline for response headers after the request is written; 0 means none beyond the route timeout."`
+	IdleConnTimeout         Duration `yaml:"idle_conn_timeout" default:"90s" doc:"Idle keep-alive connections are closed after this (Go's http.DefaultTransport); 0 keeps them."`
+	MaxIdleConnsPerInstance int      `yaml:"max_idle_conns_per_instance" default:"64" min:"0" max:"100000" doc:"Idle connections kept per instance; Go's default of 2 is too small for a proxy and forces new connections under load."`
+	TLS                     bool     `yaml:"tls" doc:"Connect to instances with TLS (or TLCP, see crypto.suites)."`
+}
+
+// Route sends matching requests to a service.
+type Route struct {
+	Name    string   `yaml:"name" required:"true" doc:"Unique name, used in metrics and logs."`
+	Match   Match    `yaml:"match" doc:"Which requests this route takes; absent keys match everything."`
+	Service string   `yaml:"service" required:"true" doc:"Name of the service that serves the route."`
+	Timeout Duration `yaml:"timeout" default:"15s" min:"1ms" doc:"Deadline of the whole request, retries included (Envoy's route timeout default 15s)."`
+	Retry   Retry    `yaml:"retry" doc:"Retries on another instance when an attempt fails."`
+}
+
+// Match selects requests.
+type Match struct {
+	Host       string   `yaml:"host" doc:"Exact host, or *.example.com for any subdomain; empty matches every host. Compared without port, case-insensitively."`
+	PathPrefix string   `yaml:"path_prefix" default:"/" doc:"Path prefix; / matches everything."`
+	Methods    []string `yaml:"methods" doc:"HTTP methods, upper case; empty matches every method."`
+}
+
+// Retry configures retries of one route. Only idempotent requests (RFC 9110,
+// section 9.2.2) are retried, and only while the budget allows.
+type Retry struct {
+	Attempts      int      `yaml:"attempts" default:"1" min:"0" max:"10" doc:"Retries after the first try; 0 disables. Envoy and Linkerd default to 1."`
+	PerTryTimeout Duration `yaml:"per_try_timeout" default:"0s" doc:"Deadline of each try; 0 means what is left of the route timeout."`
+	RetryOn       []string `yaml:"retry_on" default:"[connect_failure,reset,gateway_error]" enum:"connect_failure,reset,gateway_error,5xx,timeout" doc:"Which failures are retried: connect_failure, reset (connection reset before a response), gateway_error (502, 503, 504), 5xx, timeout (per-try timeout)."`
+	Backoff       Backoff  `yaml:"backoff" doc:"Wait between tries."`
+	Budget        Budget   `yaml:"budget" doc:"Cap on retries relative to requests, so retries cannot multiply an outage (envoy#10869 asks for this by default)."`
+}
+
+// Backoff is fully jittered exponential backoff: the nth retry waits a random
+// time in [0, min(max, base × 2^n)).
+type Backoff struct {
+	Base Duration `yaml:"base" default:"25ms" min:"1ms" doc:"First backoff (Envoy's default 25ms)."`
+	Max  Duration `yaml:"max" default:"250ms" min:"1ms" doc:"Largest backoff (Envoy's default, 10 × base)."`
+}
+
+// Budget limits retries to a share of requests.
+type Budget struct {
+	Ratio        float64 `yaml:"ratio" default:"0.2" min:"0" max:"1" doc:"Retries allowed per request over the last 10s (Envoy's budget_percent 20%)."`
+	MinPerSecond int     `yaml:"min_per_second" default:"3" min:"0" max:"100000" doc:"Retries always allowed per second, so that low traffic can still retry (Envoy's min_retry_concurrency 3)."`
+}

@@ -1,0 +1,110 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+)
+
+// field is what the struct tags of one configuration field say.
+type field struct {
+	name     string // yaml key
+	index    []int
+	typ      reflect.Type
+	doc      string
+	def      string   // default, in the file's syntax; "" for none
+	enum     []string // allowed values; nil for any
+	min, max string   // bounds in the file's syntax; "" for none
+	required bool
+}
+
+var fieldCache sync.Map // reflect.Type → map[string]field
+
+// fieldsOf returns the fields of struct type t by yaml key.
+func fieldsOf(t reflect.Type) map[string]field {
+	if fs, ok := fieldCache.Load(t); ok {
+		return fs.(map[string]field)
+	}
+	fs := map[string]field{}
+	for _, f := range orderedFields(t) {
+		fs[f.name] = f
+	}
+	fieldCache.Store(t, fs)
+	return fs
+}
+
+// orderedFields returns the fields of struct type t in declaration order.
+func orderedFields(t reflect.Type) []field {
+	var out []field
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" || !sf.IsExported() {
+			continue
+		}
+		f := field{
+			name:     name,
+			index:    sf.Index,
+			typ:      sf.Type,
+			doc:      sf.Tag.Get("doc"),
+			def:      sf.Tag.Get("default"),
+			min:      sf.Tag.Get("min"),
+			max:      sf.Tag.Get("max"),
+			required: sf.Tag.Get("required") == "true",
+		}
+		if e := sf.Tag.Get("enum"); e != "" {
+			f.enum = strings.Split(e, ",")
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// newDefault returns a pointer to a new value of type t with its defaults.
+func newDefault(t reflect.Type) reflect.Value {
+	p := reflect.New(t)
+	applyDefaults(p.Elem())
+	return p
+}
+
+// applyDefaults sets the fields of struct v that have a default tag, and
+// recurses into nested sections. Optional sections (pointers) and lists stay
+// empty. The tags are fixed at compile time and checked by TestDefaults, so
+// a bad default is a programming error and panics.
+func applyDefaults(v reflect.Value) {
+	if v.Kind() != reflect.Struct {
+		return
+	}
+	if _, ok := v.Addr().Interface().(scalar); ok {
+		return
+	}
+	for _, f := range orderedFields(v.Type()) {
+		fv := v.FieldByIndex(f.index)
+		if f.def != "" {
+			if err := setDefault(fv, f.def); err != nil {
+				panic(fmt.Sprintf("config: default of %s.%s: %v", v.Type().Name(), f.name, err))
+			}
+			continue
+		}
+		if fv.Kind() == reflect.Struct {
+			applyDefaults(fv)
+		}
+	}
+}
+
+// setDefault sets v from a default tag: a scalar, or "[a,b]" for a list.
+func setDefault(v reflect.Value, def string) error {
+	if v.Kind() != reflect.Slice {
+		return setText(v, def)
+	}
+	items := strings.Split(strings.TrimSuffix(strings.TrimPrefix(def, "["), "]"), ",")
+	s := reflect.MakeSlice(v.Type(), len(items), len(items))
+	for i, it := range items {
+		if err := setText(s.Index(i), strings.TrimSpace(it)); err != nil {
+			return err
+		}
+	}
+	v.Set(s)
+	return nil
+}

@@ -1,0 +1,98 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+)
+
+// maxFileSize bounds what Load reads: a configuration is hand-written text,
+// and a mistaken path to a large file should fail fast.
+const maxFileSize = 16 << 20
+
+// Load reads, decodes and validates the configuration file at path, with
+// ${VAR} taken from the process environment, and returns it with every
+// default filled. Relative file paths inside it (TLS certificates, file
+// discovery sources) are made relative to the file's directory.
+//
+// A file that cannot be read gives an error wrapping the os error. An invalid
+// file gives an [Errors] listing every problem; the Config is then nil.
+// Load is safe for concurrent use.
+func Load(path string) (*Config, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if st.Size() > maxFileSize {
+		return nil, fmt.Errorf("read config %s: %d bytes is larger than the %d allowed", path, st.Size(), maxFileSize)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	cfg.resolvePaths(filepath.Dir(path))
+	return cfg, nil
+}
+
+// Parse decodes and validates a configuration held in data, with ${VAR}
+// taken from the process environment. name is used only in error messages.
+// Relative paths are left as written. It returns an [Errors] when data is
+// invalid. Parse is safe for concurrent use.
+func Parse(name string, data []byte) (*Config, error) {
+	return parse(name, data, os.LookupEnv)
+}
+
+func parse(name string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	d := newDecoder(name, lookup)
+	cfg := newDefault(reflect.TypeFor[Config]()).Interface().(*Config)
+	d.parseDocument(data, cfg)
+	if len(d.errs) == 0 || !hasSyntaxError(d.errs) {
+		(&checker{d: d}).walk("", reflect.ValueOf(cfg).Elem())
+	}
+	if len(d.errs) > 0 {
+		return nil, d.errs.sorted()
+	}
+	return cfg, nil
+}
+
+func hasSyntaxError(es Errors) bool {
+	for _, e := range es {
+		if e.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Default returns a Config with every default filled and nothing else: no
+// listeners, services or routes.
+func Default() *Config {
+	return newDefault(reflect.TypeFor[Config]()).Interface().(*Config)
+}
+
+// resolvePaths makes relative file paths absolute against dir.
+func (c *Config) resolvePaths(dir string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	for i := range c.Listeners {
+		if t := c.Listeners[i].TLS; t != nil {
+			abs(&t.CertFile)
+			abs(&t.KeyFile)
+		}
+	}
+	for i := range c.Services {
+		for _, src := range c.Services[i].Discovery {
+			if src.File != nil {
+				abs(&src.File.Path)
+			}
+		}
+	}
+}

@@ -1,0 +1,294 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// namePattern is what listener, service and route names look like: they
+// appear in metric labels, logs and admin URLs.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+func (c *checker) checkName(path, name string) {
+	if name != "" && !namePattern.MatchString(name) {
+		c.errorf(path, "invalid name %q: use up to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+	}
+}
+
+// checkHostPort checks a "host:port" listen or server address. An empty host
+// is allowed only when emptyHost is set (listen on every interface).
+func (c *checker) checkHostPort(path, addr string, emptyHost bool) (host string, ok bool) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		c.errorf(path, "invalid address %q: want host:port, e.g. 127.0.0.1:8080 or [::1]:8080", addr)
+		return "", false
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		c.errorf(path, "invalid port %q in %q: want 0 to 65535", p, addr)
+		return "", false
+	}
+	if h == "" && !emptyHost {
+		c.errorf(path, "missing host in %q", addr)
+		return "", false
+	}
+	if _, err := netip.ParseAddr(h); h != "" && err != nil && !validHostname(h) {
+		c.errorf(path, "invalid host %q in %q", h, addr)
+		return "", false
+	}
+	return h, true
+}
+
+func validHostname(h string) bool {
+	if len(h) == 0 || len(h) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkLocality checks that a zone comes with a region and a region with a
+// cloud: locality compares cloud, then region, then zone.
+func (c *checker) checkLocality(path, cloud, region, zone string) {
+	if zone != "" && region == "" {
+		c.errorf(join(path, "zone"), "zone %q needs a region: locality compares cloud, region, then zone", zone)
+	}
+	if region != "" && cloud == "" {
+		c.errorf(join(path, "region"), "region %q needs a cloud: locality compares cloud, region, then zone", region)
+	}
+}
+
+func (s *Site) validate(c *checker, path string) {
+	c.checkLocality(path, s.Cloud, s.Region, s.Zone)
+}
+
+func (a *Admin) validate(c *checker, path string) {
+	host, ok := c.checkHostPort(join(path, "listen"), a.Listen, true)
+	if !ok || a.Token != "" {
+		return
+	}
+	if host == "localhost" {
+		return
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+		return
+	}
+	c.errorf(join(path, "listen"), "%q is reachable from other machines but admin.token is not set: set token (e.g. ${DUOHUO_ADMIN_TOKEN}) or listen on 127.0.0.1", a.Listen)
+}
+
+func (l *Listener) validate(c *checker, path string) {
+	c.checkName(join(path, "name"), l.Name)
+	if l.Listen != "" {
+		c.checkHostPort(join(path, "listen"), l.Listen, true)
+	}
+}
+
+func (s *Service) validate(c *checker, path string) {
+	c.checkName(join(path, "name"), s.Name)
+	seen := map[netip.AddrPort]string{}
+	for i, src := range s.Discovery {
+		if src.Static == nil {
+			continue
+		}
+		for j, in := range src.Static.Instances {
+			ap, err := netip.ParseAddrPort(in.Addr)
+			if err != nil {
+				continue // reported by StaticInstance.validate
+			}
+			p := fmt.Sprintf("%s.discovery[%d].static.instances[%d].addr", path, i, j)
+			if first, dup := seen[ap]; dup {
+				c.errorf(p, "duplicate instance %s (also at %s)", ap, first)
+				continue
+			}
+			seen[ap] = strings.TrimPrefix(p, path+".")
+		}
+	}
+}
+
+func (s *DiscoverySource) validate(c *checker, path string) {
+	var set []string
+	if s.Static != nil {
+		set = append(set, "static")
+	}
+	if s.File != nil {
+		set = append(set, "file")
+	}
+	if s.DNS != nil {
+		set = append(set, "dns")
+	}
+	switch len(set) {
+	case 0:
+		c.errorf(path, "a discovery source needs one of static, file or dns")
+	case 1:
+	default:
+		c.errorf(path, "a discovery source is exactly one of static, file or dns; this one sets %s", strings.Join(set, " and "))
+	}
+}
+
+func (in *StaticInstance) validate(c *checker, path string) {
+	if in.Addr != "" {
+		ap, err := netip.ParseAddrPort(in.Addr)
+		switch {
+		case err != nil:
+			c.errorf(join(path, "addr"), "invalid address %q: want ip:port, e.g. 10.0.0.1:8080 or [fd00::1]:8080 (use a dns source for host names)", in.Addr)
+		case ap.Port() == 0:
+			c.errorf(join(path, "addr"), "port 0 in %q: an instance needs its real port", in.Addr)
+		}
+	}
+	c.checkLocality(path, in.Cloud, in.Region, in.Zone)
+	for k := range in.Labels {
+		if k == "" {
+			c.errorf(join(path, "labels"), "empty label name")
+		}
+	}
+}
+
+func (s *DNSSource) validate(c *checker, path string) {
+	if s.Name != "" && !validHostname(s.Name) {
+		c.errorf(join(path, "name"), "invalid DNS name %q", s.Name)
+	}
+	switch {
+	case s.Type == "srv" && c.written(join(path, "port")):
+		c.errorf(join(path, "port"), "srv records carry their own port; remove port or use type a or aaaa")
+	case (s.Type == "a" || s.Type == "aaaa") && s.Port == 0:
+		c.errorf(join(path, "port"), "type %s needs the instances' port (1 to 65535)", s.Type)
+	}
+	if s.Resolver != "" {
+		c.checkHostPort(join(path, "resolver"), s.Resolver, false)
+	}
+	c.checkLocality(path, s.Cloud, s.Region, s.Zone)
+}
+
+func (h *ActiveHealth) validate(c *checker, path string) {
+	switch {
+	case h.Type == "http" && h.Path == "":
+		c.errorf(join(path, "path"), "is required for type http, e.g. /healthz")
+	case h.Type == "http" && !strings.HasPrefix(h.Path, "/"):
+		c.errorf(join(path, "path"), "%q must start with /", h.Path)
+	case h.Type == "tcp" && h.Path != "":
+		c.errorf(join(path, "path"), "tcp checks only connect; remove path or use type http")
+	}
+	for i, s := range h.ExpectedStatus {
+		if s < 100 || s > 599 {
+			c.errorf(fmt.Sprintf("%s.expected_status[%d]", path, i), "%d is not an HTTP status (100 to 599)", s)
+		}
+	}
+	if h.Timeout >= h.Interval {
+		c.errorf(join(path, "timeout"), "%s must be shorter than interval %s, or probes overlap", h.Timeout, h.Interval)
+	}
+	if h.Jitter >= h.Interval {
+		c.errorf(join(path, "jitter"), "%s must be shorter than interval %s", h.Jitter, h.Interval)
+	}
+}
+
+func (o *Outlier) validate(c *checker, path string) {
+	if o.BaseEjectionTime > o.MaxEjectionTime {
+		c.errorf(join(path, "base_ejection_time"), "%s is longer than max_ejection_time %s", o.BaseEjectionTime, o.MaxEjectionTime)
+	}
+}
+
+func (r *Route) validate(c *checker, path string) {
+	c.checkName(join(path, "name"), r.Name)
+	if r.Retry.PerTryTimeout > r.Timeout {
+		c.errorf(join(path, "retry.per_try_timeout"), "%s is longer than the route timeout %s", r.Retry.PerTryTimeout, r.Timeout)
+	}
+}
+
+func (m *Match) validate(c *checker, path string) {
+	if m.Host != "" {
+		h := strings.TrimPrefix(m.Host, "*.")
+		if strings.Contains(h, "*") || strings.Contains(h, ":") || !validHostname(h) {
+			c.errorf(join(path, "host"), "invalid host %q: want a host name without port, or *.example.com", m.Host)
+		}
+	}
+	if !strings.HasPrefix(m.PathPrefix, "/") {
+		c.errorf(join(path, "path_prefix"), "%q must start with /", m.PathPrefix)
+	}
+	for i, meth := range m.Methods {
+		if meth == "" || strings.ToUpper(meth) != meth || strings.ContainsAny(meth, " \t/:") {
+			c.errorf(fmt.Sprintf("%s.methods[%d]", path, i), "invalid method %q: want an upper-case HTTP method such as GET", meth)
+		}
+	}
+}
+
+func (b *Backoff) validate(c *checker, path string) {
+	if b.Base > b.Max {
+		c.errorf(join(path, "base"), "%s is longer than max %s", b.Base, b.Max)
+	}
+}
+
+// validate checks what spans sections: unique names and addresses, and that
+// every route names a defined service.
+func (cfg *Config) validate(c *checker, _ string) {
+	listens := map[string]string{}
+	if cfg.Admin.Listen != "" {
+		listens[cfg.Admin.Listen] = "admin.listen"
+	}
+	names := map[string]string{}
+	for i, l := range cfg.Listeners {
+		p := fmt.Sprintf("listeners[%d]", i)
+		c.unique(names, join(p, "name"), l.Name, "listener")
+		if first, dup := listens[l.Listen]; dup && l.Listen != "" && !strings.HasSuffix(l.Listen, ":0") {
+			c.errorf(join(p, "listen"), "address %s is already used by %s", l.Listen, first)
+		} else if l.Listen != "" {
+			listens[l.Listen] = join(p, "listen")
+		}
+	}
+	services := map[string]string{}
+	for i, s := range cfg.Services {
+		c.unique(services, fmt.Sprintf("services[%d].name", i), s.Name, "service")
+	}
+	routes := map[string]string{}
+	matches := map[string]string{}
+	for i, r := range cfg.Routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		c.unique(routes, join(p, "name"), r.Name, "route")
+		if _, ok := services[r.Service]; r.Service != "" && !ok {
+			msg := fmt.Sprintf("unknown service %q", r.Service)
+			if s := closest(r.Service, services); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			c.errorf(join(p, "service"), "%s", msg)
+		}
+		key := fmt.Sprintf("%s|%s|%s", strings.ToLower(r.Match.Host), r.Match.PathPrefix, strings.Join(r.Match.Methods, ","))
+		if first, dup := matches[key]; dup {
+			c.errorf(join(p, "match"), "never used: %s matches the same requests first", first)
+		} else {
+			matches[key] = p
+		}
+	}
+}
+
+// unique reports name at path if seen already holds it, and records it.
+func (c *checker) unique(seen map[string]string, path, name, what string) {
+	if name == "" {
+		return
+	}
+	if first, dup := seen[name]; dup {
+		c.errorf(path, "duplicate %s name %q (first at %s)", what, name, first)
+		return
+	}
+	seen[name] = path
+}
+
+// closest returns the key of names nearest to s, if close enough to be a typo.
+func closest(s string, names map[string]string) string {
+	fs := make(map[string]field, len(names))
+	for n := range names {
+		fs[n] = field{}
+	}
+	return suggest(s, fs)
+}
