@@ -1,0 +1,172 @@
+package gateway
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the gateway's Prometheus series (docs/metrics.md lists them).
+// Children that the request path touches are resolved once and cached, so a
+// request costs a few atomic adds, not label hashing under a lock.
+type metrics struct {
+	requests  *prometheus.CounterVec   // route, service, cloud, code
+	duration  *prometheus.HistogramVec // route, service, cloud
+	attempts  *prometheus.CounterVec   // service, instance, cloud, result
+	retries   *prometheus.CounterVec   // route, service
+	ejections *prometheus.CounterVec   // service
+	healthy   *prometheus.GaugeVec     // service, tier
+	instances *prometheus.GaugeVec     // service, tier
+	active    prometheus.Gauge
+	reloads   *prometheus.CounterVec // result
+
+	// instanceLabels bounds the distinct instance label values: the first
+	// maxInstances instances seen get their own, the rest share "other".
+	maxInstances int
+	instMu       sync.Mutex // guards instSeen
+	instSeen     map[string]struct{}
+}
+
+// codeClasses are the values of the code label, indexed by status/100; 0
+// stands for "no response" (the gateway answered itself or the client left).
+var codeClasses = [6]string{"none", "1xx", "2xx", "3xx", "4xx", "5xx"}
+
+func newMetrics(reg prometheus.Registerer, maxInstances int) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_requests_total",
+			Help: "Client requests answered by the gateway, by route, service, cloud of the instance that answered (none when no instance did) and status class.",
+		}, []string{"route", "service", "cloud", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "duohuo_request_duration_seconds",
+			Help:    "Time from receiving a client request to the end of its response, by route, service and cloud of the instance that answered.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "service", "cloud"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_upstream_attempts_total",
+			Help: "Attempts sent to upstream instances, by service, instance (bounded by metrics.instance_labels; \"other\" beyond it, \"\" when off), cloud and result (success, gateway_failure, server_error, client_error).",
+		}, []string{"service", "instance", "cloud", "result"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_retries_total",
+			Help: "Attempts after the first, by route and service.",
+		}, []string{"route", "service"}),
+		ejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_ejections_total",
+			Help: "Instances taken out of service by health checking (active probe or outlier detection), by service.",
+		}, []string{"service"}),
+		healthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "duohuo_healthy_instances",
+			Help: "Healthy instances per service and locality tier as seen from this gateway (same_zone, same_region, same_cloud, other_cloud).",
+		}, []string{"service", "locality"}),
+		instances: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "duohuo_instances",
+			Help: "Known instances per service and locality tier, healthy or not.",
+		}, []string{"service", "locality"}),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "duohuo_active_connections",
+			Help: "Client connections open on the gateway's listeners.",
+		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_config_reloads_total",
+			Help: "Configuration reloads by result (applied, rejected).",
+		}, []string{"result"}),
+		maxInstances: maxInstances,
+		instSeen:     map[string]struct{}{},
+	}
+	reg.MustRegister(m.requests, m.duration, m.attempts, m.retries, m.ejections, m.healthy, m.instances, m.active, m.reloads)
+	return m
+}
+
+// instanceLabel returns the label value for instance id under the bound.
+func (m *metrics) instanceLabel(id string) string {
+	if m.maxInstances <= 0 {
+		return ""
+	}
+	m.instMu.Lock()
+	defer m.instMu.Unlock()
+	if _, ok := m.instSeen[id]; ok {
+		return id
+	}
+	if len(m.instSeen) < m.maxInstances {
+		m.instSeen[id] = struct{}{}
+		return id
+	}
+	return "other"
+}
+
+// routeSeries caches the children of one route × service × cloud.
+type routeSeries struct {
+	codes    [len(codeClasses)]prometheus.Counter
+	duration prometheus.Observer
+}
+
+// seriesCache is a copy-on-write map from cloud to the route's series: reads
+// are a map lookup on an immutable map, writes (a new cloud) are rare.
+type seriesCache struct {
+	m       *metrics
+	route   string
+	service string
+	mu      sync.Mutex // serialises writers
+	byCloud atomic.Pointer[map[string]*routeSeries]
+}
+
+func (c *seriesCache) get(cloud string) *routeSeries {
+	if mp := c.byCloud.Load(); mp != nil {
+		if s, ok := (*mp)[cloud]; ok {
+			return s
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.byCloud.Load()
+	if old != nil {
+		if s, ok := (*old)[cloud]; ok {
+			return s
+		}
+	}
+	s := &routeSeries{duration: c.m.duration.WithLabelValues(c.route, c.service, cloud)}
+	for i, cl := range codeClasses {
+		s.codes[i] = c.m.requests.WithLabelValues(c.route, c.service, cloud, cl)
+	}
+	next := make(map[string]*routeSeries, 1)
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	next[cloud] = s
+	c.byCloud.Store(&next)
+	return s
+}
+
+func codeIndex(status int) int {
+	if status < 100 || status > 599 {
+		return 0
+	}
+	return status / 100
+}
+
+// attemptSeries caches the attempt counters of one instance.
+type attemptSeries [4]prometheus.Counter // indexed by health.Class
+
+var attemptResults = [4]string{"success", "gateway_failure", "server_error", "client_error"}
+
+func (m *metrics) attemptSeriesFor(service, id, cloud string) *attemptSeries {
+	inst := m.instanceLabel(id)
+	var s attemptSeries
+	for i, r := range attemptResults {
+		s[i] = m.attempts.WithLabelValues(service, inst, cloud, r)
+	}
+	return &s
+}
+
+var tierNames = [...]string{"same_zone", "same_region", "same_cloud", "other_cloud"}
+
+func tierName(t int) string {
+	if t >= 0 && t < len(tierNames) {
+		return tierNames[t]
+	}
+	return strconv.Itoa(t)
+}
