@@ -1,0 +1,256 @@
+package static
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+
+	"github.com/duohuo/duohuo/discovery"
+)
+
+// Errors that a [*ParseError] wraps besides the discovery validation
+// sentinels (discovery.ErrInvalidAddr, ErrInvalidWeight, ErrInvalidField,
+// ErrInvalidService, ErrDuplicate).
+var (
+	// ErrSyntax means the file is not valid YAML (or JSON), or does not
+	// have the instances file's shape (an unknown field, a wrong type).
+	ErrSyntax = errors.New("static: syntax error")
+	// ErrEmpty means the file is empty or holds only comments. An empty
+	// file is refused rather than read as "no instances", so that a file
+	// caught between truncate and write never empties a service; write
+	// "services: {}" to remove every service on purpose.
+	ErrEmpty = errors.New("static: empty file")
+)
+
+// ParseError is a refused instances file, with the position of the fault.
+type ParseError struct {
+	File string // as given to Parse
+	Line int    // 1-based
+	Col  int    // 1-based
+	Err  error  // wraps ErrSyntax, ErrEmpty or a discovery validation sentinel
+}
+
+// Error returns "file:line:col: message".
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %v", e.File, e.Line, e.Col, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// fileDoc is the instances file: a list of instances per service.
+type fileDoc struct {
+	Services map[string][]fileInstance `yaml:"services"`
+}
+
+type fileInstance struct {
+	ID     string            `yaml:"id"`
+	Addr   string            `yaml:"addr"`
+	Weight *int64            `yaml:"weight"` // nil: discovery.DefaultWeight
+	Cloud  string            `yaml:"cloud"`
+	Region string            `yaml:"region"`
+	Zone   string            `yaml:"zone"`
+	Labels map[string]string `yaml:"labels"`
+}
+
+// Parse reads an instances file (YAML, or JSON, which is YAML) and returns
+// its instances per service, each validated as [discovery.Instance.Validate]
+// does, with IDs left empty unless given. name is used in errors only. Parse
+// is a pure function, safe for concurrent use.
+//
+// The format, with every field but addr optional:
+//
+//	services:
+//	  api:                        # service name
+//	    - addr: 10.0.0.1:8080     # IP:port or [IPv6]:port, no host names
+//	      weight: 100             # 0 (drained) to 65535; default 100
+//	      cloud: ctyun
+//	      region: cn-north-1
+//	      zone: cn-north-1a
+//	      labels: {version: v2, lane: gray}
+//	      id: api-1               # default: the address
+//
+// A refused file yields a [*ParseError] naming file:line:col.
+func Parse(name string, data []byte) (map[string][]discovery.Instance, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, &ParseError{File: name, Line: 1, Col: 1, Err: ErrEmpty}
+	}
+	f, err := parseYAML(data)
+	if err != nil {
+		return nil, yamlError(name, err)
+	}
+	var body ast.Node
+	for _, d := range f.Docs {
+		if d == nil || d.Body == nil {
+			continue
+		}
+		if body != nil {
+			return nil, at(name, d.Body, fmt.Errorf("%w: more than one document", ErrSyntax))
+		}
+		body = d.Body
+	}
+	if body == nil {
+		return nil, &ParseError{File: name, Line: 1, Col: 1, Err: ErrEmpty}
+	}
+	var doc fileDoc
+	if err := decode(body, &doc); err != nil {
+		return nil, yamlError(name, err)
+	}
+	if doc.Services == nil {
+		return nil, at(name, body, fmt.Errorf(`%w: missing "services" (write "services: {}" for none)`, ErrSyntax))
+	}
+
+	out := make(map[string][]discovery.Instance, len(doc.Services))
+	var errs []*ParseError
+	for svc, list := range doc.Services {
+		svcPath := (&yaml.PathBuilder{}).Root().Child("services").Child(svc)
+		if err := discovery.CheckService(svc); err != nil {
+			errs = append(errs, at(name, lookup(f, svcPath.Build()), err))
+			continue
+		}
+		ins := make([]discovery.Instance, 0, len(list))
+		ids := make(map[string]bool, len(list))
+		addrs := make(map[netip.AddrPort]bool, len(list))
+		for i, fi := range list {
+			field := func(name string) ast.Node {
+				p := (&yaml.PathBuilder{}).Root().Child("services").Child(svc).Index(uint(i))
+				if name != "" {
+					p = p.Child(name)
+				}
+				return lookup(f, p.Build())
+			}
+			in, fieldName, err := fi.instance()
+			if err == nil {
+				id := cmp.Or(in.ID, discovery.AddrID(in.Addr))
+				key := netip.AddrPortFrom(in.Addr.Addr().Unmap().WithZone(""), in.Addr.Port())
+				switch {
+				case addrs[key]:
+					fieldName, err = "addr", fmt.Errorf("%w: address %s listed twice", discovery.ErrDuplicate, in.Addr)
+				case ids[id]:
+					fieldName, err = "id", fmt.Errorf("%w: id %q listed twice", discovery.ErrDuplicate, id)
+				}
+				addrs[key], ids[id] = true, true
+			}
+			if err != nil {
+				n := field(fieldName)
+				if n == nil {
+					n = field("")
+				}
+				errs = append(errs, at(name, n, fmt.Errorf("service %q instance %d: %w", svc, i, err)))
+				continue
+			}
+			ins = append(ins, in)
+		}
+		out[svc] = ins
+	}
+	if len(errs) > 0 {
+		// Map order is random; report the first fault in file order.
+		return nil, slices.MinFunc(errs, func(x, y *ParseError) int {
+			return cmp.Or(cmp.Compare(x.Line, y.Line), cmp.Compare(x.Col, y.Col), cmp.Compare(x.Err.Error(), y.Err.Error()))
+		})
+	}
+	return out, nil
+}
+
+// instance converts and validates one entry; on error it names the field
+// at fault ("" for the entry as a whole).
+func (fi fileInstance) instance() (discovery.Instance, string, error) {
+	if fi.Addr == "" {
+		return discovery.Instance{}, "", fmt.Errorf("%w: missing addr", discovery.ErrInvalidAddr)
+	}
+	ap, err := netip.ParseAddrPort(fi.Addr)
+	if err != nil {
+		return discovery.Instance{}, "addr", fmt.Errorf("%w: %q is not IP:port", discovery.ErrInvalidAddr, fi.Addr)
+	}
+	w := int64(discovery.DefaultWeight)
+	if fi.Weight != nil {
+		w = *fi.Weight
+	}
+	if w < 0 || w > discovery.MaxWeight {
+		return discovery.Instance{}, "weight", fmt.Errorf("%w: %d is outside 0..%d", discovery.ErrInvalidWeight, w, discovery.MaxWeight)
+	}
+	in := discovery.Instance{
+		ID:       fi.ID,
+		Addr:     ap,
+		Weight:   uint32(w),
+		Locality: discovery.Locality{Cloud: fi.Cloud, Region: fi.Region, Zone: fi.Zone},
+		Labels:   fi.Labels,
+	}
+	if err := in.Validate(); err != nil {
+		f := ""
+		if errors.Is(err, discovery.ErrInvalidAddr) {
+			f = "addr"
+		}
+		return discovery.Instance{}, f, err
+	}
+	return in, "", nil
+}
+
+// yamlError turns a go-yaml error into a positioned ParseError.
+func yamlError(name string, err error) *ParseError {
+	pe := &ParseError{File: name, Line: 1, Col: 1, Err: fmt.Errorf("%w: %v", ErrSyntax, err)}
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		pe.Err = fmt.Errorf("%w: %s", ErrSyntax, ye.GetMessage())
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			pe.Line, pe.Col = max(tk.Position.Line, 1), max(tk.Position.Column, 1)
+		}
+	}
+	return pe
+}
+
+// lookup returns the node at p, or nil.
+func lookup(f *ast.File, p *yaml.Path) ast.Node {
+	n, err := p.FilterFile(f)
+	if err != nil {
+		return nil
+	}
+	return n
+}
+
+// at returns err positioned at n (1:1 when n is nil).
+func at(name string, n ast.Node, err error) *ParseError {
+	pe := &ParseError{File: name, Line: 1, Col: 1, Err: err}
+	// A mapping's own token is its first ':'; point at its first key.
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		if len(m.Values) > 0 {
+			n = m.Values[0].Key
+		}
+	case *ast.MappingValueNode:
+		n = m.Key
+	}
+	if n != nil {
+		if tk := n.GetToken(); tk != nil && tk.Position != nil {
+			pe.Line, pe.Col = max(tk.Position.Line, 1), max(tk.Position.Column, 1)
+		}
+	}
+	return pe
+}
+
+// parseYAML and decode call go-yaml, turning a panic into an error: fuzzing
+// found inputs on which go-yaml v1.19.2 dereferences nil (for example a tag
+// with no value inside a list, testdata/fuzz/FuzzParse/328f775da0c1e7ea), and
+// a bad file must be refused, never crash the gateway.
+func parseYAML(data []byte) (f *ast.File, err error) {
+	defer recoverInto(&err)
+	return parser.ParseBytes(data, 0)
+}
+
+func decode(body ast.Node, doc *fileDoc) (err error) {
+	defer recoverInto(&err)
+	return yaml.NodeToValue(body, doc, yaml.DisallowUnknownField())
+}
+
+func recoverInto(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("yaml library panic: %v", r)
+	}
+}

@@ -1,0 +1,50 @@
+package static_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/duohuo/duohuo/discovery"
+	"github.com/duohuo/duohuo/discovery/static"
+)
+
+// FuzzParse checks that Parse never panics, that a refusal is always a
+// positioned *ParseError, and that whatever it accepts is valid and free of
+// duplicates, which is what the aggregator requires.
+func FuzzParse(f *testing.F) {
+	for _, tt := range parseOK {
+		f.Add([]byte(tt.in))
+	}
+	for _, tt := range parseBad {
+		f.Add([]byte(tt.in))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := static.Parse("f.yaml", data)
+		if err != nil {
+			var pe *static.ParseError
+			if !errors.As(err, &pe) || pe.Line < 1 || pe.Col < 1 || pe.File != "f.yaml" {
+				t.Fatalf("Parse(%q) = %v, want a positioned *ParseError", data, err)
+			}
+			return
+		}
+		for svc, list := range got {
+			if err := discovery.CheckService(svc); err != nil {
+				t.Fatalf("Parse(%q) accepted service %q: %v", data, svc, err)
+			}
+			ids := map[string]bool{}
+			for _, in := range list {
+				if err := in.Validate(); err != nil {
+					t.Fatalf("Parse(%q) accepted %+v: %v", data, in, err)
+				}
+				id := in.ID
+				if id == "" {
+					id = discovery.AddrID(in.Addr)
+				}
+				if ids[id] {
+					t.Fatalf("Parse(%q) accepted duplicate id %q", data, id)
+				}
+				ids[id] = true
+			}
+		}
+	})
+}
