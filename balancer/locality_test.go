@@ -157,7 +157,7 @@ func TestPanicThreshold(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := newBalancer(t, balancer.Config{Local: local, PanicThreshold: tc.threshold, Rand: seeded(2)}, eps)
+			b := newBalancer(t, balancer.Config{Local: local, PanicThreshold: tc.threshold, Rand: seeded(2), Now: new(manualClock).Now}, eps)
 			if got := b.State().Panic; got != tc.wantPanic {
 				t.Fatalf("State().Panic = %v, want %v", got, tc.wantPanic)
 			}
