@@ -166,13 +166,13 @@ type ActiveHealth struct {
 // Outlier configures passive outlier detection, with the defaults of Envoy's
 // outlier_detection.proto.
 type Outlier struct {
-	Consecutive5xx             int            `yaml:"consecutive_5xx" default:"5" min:"0" max:"1000" doc:"Eject after this many 5xx responses in a row (Envoy default 5); 0 disables."`
-	ConsecutiveGatewayFailures int            `yaml:"consecutive_gateway_failures" default:"5" min:"0" max:"1000" doc:"Eject after this many 502/503/504 or connect failures in a row (Envoy default 5); 0 disables."`
-	Interval                   Duration       `yaml:"interval" default:"10s" min:"100ms" doc:"Time between sweeps of the success-rate detector and ejection expiries (Envoy default 10s)."`
-	BaseEjectionTime           Duration       `yaml:"base_ejection_time" default:"30s" min:"1ms" doc:"An ejection lasts this times the number of times the instance was ejected (Envoy default 30s)."`
-	MaxEjectionTime            Duration       `yaml:"max_ejection_time" default:"300s" min:"1ms" doc:"Cap on one ejection (Envoy default 300s)."`
-	MaxEjectionPercent         Percent        `yaml:"max_ejection_percent" default:"10%" min:"0" max:"100" doc:"Never eject more than this share of the instances at once (Envoy default 10%), so detection cannot empty a service."`
-	SuccessRate                *SuccessRate   `yaml:"success_rate" doc:"Also eject instances whose success rate is far below their peers'; absent means off."`
+	Consecutive5xx             int          `yaml:"consecutive_5xx" default:"5" min:"0" max:"1000" doc:"Eject after this many 5xx responses in a row (Envoy default 5); 0 disables."`
+	ConsecutiveGatewayFailures int          `yaml:"consecutive_gateway_failures" default:"5" min:"0" max:"1000" doc:"Eject after this many 502/503/504 or connect failures in a row (Envoy default 5); 0 disables."`
+	Interval                   Duration     `yaml:"interval" default:"10s" min:"100ms" doc:"Time between sweeps of the success-rate detector and ejection expiries (Envoy default 10s)."`
+	BaseEjectionTime           Duration     `yaml:"base_ejection_time" default:"30s" min:"1ms" doc:"An ejection lasts this times the number of times the instance was ejected (Envoy default 30s)."`
+	MaxEjectionTime            Duration     `yaml:"max_ejection_time" default:"300s" min:"1ms" doc:"Cap on one ejection (Envoy default 300s)."`
+	MaxEjectionPercent         Percent      `yaml:"max_ejection_percent" default:"10%" min:"0" max:"100" doc:"Never eject more than this share of the instances at once (Envoy default 10%), so detection cannot empty a service."`
+	SuccessRate                *SuccessRate `yaml:"success_rate" doc:"Also eject instances whose success rate is far below their peers'; absent means off."`
 }
 
 // SuccessRate is the statistical outlier detector: an instance is ejected

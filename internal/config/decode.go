@@ -71,9 +71,20 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// placeOfNode returns where n starts: for a mapping, its first key rather
+// than goccy's token (the first ':').
 func placeOfNode(n ast.Node) place {
-	if n == nil {
+	switch m := n.(type) {
+	case nil:
 		return place{1, 1}
+	case *ast.MappingNode:
+		if len(m.Values) > 0 && m.Values[0].Key != nil && !m.IsFlowStyle {
+			return placeOfNode(m.Values[0].Key)
+		}
+	case *ast.MappingValueNode:
+		if m.Key != nil {
+			return placeOfNode(m.Key)
+		}
 	}
 	tk := n.GetToken()
 	if tk == nil || tk.Position == nil {
@@ -82,8 +93,9 @@ func placeOfNode(n ast.Node) place {
 	return place{tk.Position.Line, tk.Position.Column}
 }
 
-// parseDocument parses data and decodes its single document into cfg.
-func (d *decoder) parseDocument(data []byte, cfg *Config) {
+// parseDocument parses data and decodes its single document into the struct
+// that ptr points to.
+func (d *decoder) parseDocument(data []byte, ptr reflect.Value) {
 	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
 	if err != nil {
 		var ye yaml.Error
@@ -113,7 +125,21 @@ func (d *decoder) parseDocument(data []byte, cfg *Config) {
 	if body == nil {
 		return // an empty file: all defaults
 	}
-	d.decode("", body, reflect.ValueOf(cfg).Elem())
+	d.decode("", body, ptr.Elem())
+}
+
+// extensionPrefix starts top-level keys that the decoder ignores, so that a
+// file can hold YAML anchors to reuse (as in Docker Compose).
+const extensionPrefix = "x-"
+
+// anchorCollector records every anchor under a node.
+type anchorCollector map[string]ast.Node
+
+func (a anchorCollector) Visit(n ast.Node) ast.Visitor {
+	if an, ok := n.(*ast.AnchorNode); ok && an.Name != nil {
+		a[an.Name.String()] = an.Value
+	}
+	return a
 }
 
 // resolve follows anchors, aliases and tags to the node that holds the value.
@@ -266,6 +292,14 @@ func (d *decoder) decodeStruct(path string, n ast.Node, v reflect.Value) {
 			continue
 		}
 		seen[key] = kp
+		if path == "" && strings.HasPrefix(key, extensionPrefix) {
+			// An extension key holds anchors for the rest of the file;
+			// its value is not configuration.
+			if kv.Value != nil {
+				ast.Walk(anchorCollector(d.anchors), kv.Value)
+			}
+			continue
+		}
 		f, ok := fields[key]
 		if !ok {
 			msg := fmt.Sprintf("unknown key %q", key)

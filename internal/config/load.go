@@ -48,16 +48,51 @@ func Parse(name string, data []byte) (*Config, error) {
 }
 
 func parse(name string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	return decodeFile[Config](name, data, lookup)
+}
+
+// decodeFile decodes and checks a file whose top level is a T.
+func decodeFile[T any](name string, data []byte, lookup func(string) (string, bool)) (*T, error) {
 	d := newDecoder(name, lookup)
-	cfg := newDefault(reflect.TypeFor[Config]()).Interface().(*Config)
-	d.parseDocument(data, cfg)
-	if len(d.errs) == 0 || !hasSyntaxError(d.errs) {
-		(&checker{d: d}).walk("", reflect.ValueOf(cfg).Elem())
+	v := newDefault(reflect.TypeFor[T]())
+	d.parseDocument(data, v)
+	if !hasSyntaxError(d.errs) {
+		(&checker{d: d}).walk("", v.Elem())
 	}
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
 	}
-	return cfg, nil
+	return v.Interface().(*T), nil
+}
+
+// InstancesFile is the content of the file named by a [FileSource].
+type InstancesFile struct {
+	Instances []StaticInstance `yaml:"instances" doc:"The instances; an empty list is allowed (the service has none right now)."`
+}
+
+func (f *InstancesFile) validate(c *checker, _ string) {
+	c.uniqueAddrs("instances", f.Instances)
+}
+
+// LoadInstances reads the instances file of a [FileSource], with the same
+// syntax, checks and error reporting as [Load]. An empty list is valid. It is
+// safe for concurrent use.
+func LoadInstances(path string) ([]StaticInstance, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read instances: %w", err)
+	}
+	return ParseInstances(path, data)
+}
+
+// ParseInstances is [LoadInstances] on data already read; name is used only
+// in error messages.
+func ParseInstances(name string, data []byte) ([]StaticInstance, error) {
+	f, err := decodeFile[InstancesFile](name, data, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	return f.Instances, nil
 }
 
 func hasSyntaxError(es Errors) bool {

@@ -61,6 +61,7 @@ const durationPattern = `^(0|([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h
 
 func (Duration) schema() map[string]any {
 	return map[string]any{
+		"title":    "duration",
 		"type":     "string",
 		"pattern":  durationPattern,
 		"examples": []any{"250ms", "5s", "1m30s"},
@@ -136,6 +137,7 @@ func (s Size) number() float64 { return float64(s) }
 
 func (Size) schema() map[string]any {
 	return map[string]any{
+		"title": "size",
 		"anyOf": []any{
 			map[string]any{"type": "integer", "minimum": 0},
 			map[string]any{"type": "string", "pattern": `(?i)^[0-9]+(\.[0-9]+)?\s*(b|kb?|mb?|gb?|tb?|kib|mib|gib|tib)?$|\$\{`},
@@ -175,6 +177,7 @@ func (p Percent) number() float64 { return float64(p) }
 
 func (Percent) schema() map[string]any {
 	return map[string]any{
+		"title": "percent",
 		"anyOf": []any{
 			map[string]any{"type": "number", "minimum": 0, "maximum": 100},
 			map[string]any{"type": "string", "pattern": `^[0-9]+(\.[0-9]+)?\s*%$|\$\{`},
@@ -227,6 +230,7 @@ func (l InstanceLabels) number() float64 { return float64(l) }
 
 func (InstanceLabels) schema() map[string]any {
 	return map[string]any{
+		"title": "boolean or count",
 		"anyOf": []any{
 			map[string]any{"type": "boolean"},
 			map[string]any{"type": "integer", "minimum": 0, "maximum": 1000000},

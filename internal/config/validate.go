@@ -98,23 +98,27 @@ func (l *Listener) validate(c *checker, path string) {
 
 func (s *Service) validate(c *checker, path string) {
 	c.checkName(join(path, "name"), s.Name)
-	seen := map[netip.AddrPort]string{}
 	for i, src := range s.Discovery {
-		if src.Static == nil {
+		if src.Static != nil {
+			c.uniqueAddrs(fmt.Sprintf("%s.discovery[%d].static.instances", path, i), src.Static.Instances)
+		}
+	}
+}
+
+// uniqueAddrs reports instances of one list that have the same address.
+func (c *checker) uniqueAddrs(path string, ins []StaticInstance) {
+	seen := map[netip.AddrPort]string{}
+	for j, in := range ins {
+		ap, err := netip.ParseAddrPort(in.Addr)
+		if err != nil {
+			continue // reported by StaticInstance.validate
+		}
+		p := fmt.Sprintf("%s[%d].addr", path, j)
+		if first, dup := seen[ap]; dup {
+			c.errorf(p, "duplicate instance %s (first at %s)", ap, first)
 			continue
 		}
-		for j, in := range src.Static.Instances {
-			ap, err := netip.ParseAddrPort(in.Addr)
-			if err != nil {
-				continue // reported by StaticInstance.validate
-			}
-			p := fmt.Sprintf("%s.discovery[%d].static.instances[%d].addr", path, i, j)
-			if first, dup := seen[ap]; dup {
-				c.errorf(p, "duplicate instance %s (also at %s)", ap, first)
-				continue
-			}
-			seen[ap] = strings.TrimPrefix(p, path+".")
-		}
+		seen[ap] = p
 	}
 }
 

@@ -1,0 +1,519 @@
+package config
+
+import (
+	"errors"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// env is a fixed environment for ${VAR} expansion in tests.
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+var testEnv = env(map[string]string{"TOKEN": "s3cret", "EMPTY": "", "PORT": "9001", "RETRIES": "3"})
+
+// wantErr is the part of an Error a test pins: its place, path, and a
+// fragment of its message.
+type wantErr struct {
+	Line, Col int
+	Path      string
+	Msg       string // substring of the message
+}
+
+func errorsOf(t *testing.T, err error) Errors {
+	t.Helper()
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("error %v (%T) is not a config.Errors", err, err)
+	}
+	return es
+}
+
+func TestParseReportsEveryErrorWithItsPlace(t *testing.T) {
+	const service = "services:\n  - name: api\n    discovery:\n      - static:\n          instances:\n            - addr: 127.0.0.1:9001\n"
+	tests := []struct {
+		name string
+		yaml string
+		want []wantErr
+	}{
+		{
+			name: "unknown key is refused with a suggestion",
+			yaml: "lgo:\n  level: info\n",
+			want: []wantErr{{1, 1, "lgo", `unknown key "lgo"; did you mean "log"?`}},
+		},
+		{
+			name: "unknown key far from any field has no suggestion",
+			yaml: "log:\n  colour_scheme: dark\n",
+			want: []wantErr{{2, 3, "log.colour_scheme", `unknown key "colour_scheme"`}},
+		},
+		{
+			name: "duplicate key points at the second one",
+			yaml: "log:\n  level: info\n  level: debug\n",
+			want: []wantErr{{3, 3, "log.level", "duplicate key (first at line 2)"}},
+		},
+		{
+			name: "enum value outside the list",
+			yaml: "log:\n  format: xml\n",
+			want: []wantErr{{2, 11, "log.format", `"xml" is not one of text, json`}},
+		},
+		{
+			name: "duration without unit",
+			yaml: "listeners:\n  - name: a\n    listen: :80\n    idle_timeout: 30\n",
+			want: []wantErr{{4, 19, "listeners[0].idle_timeout", `invalid duration "30"`}},
+		},
+		{
+			name: "negative duration",
+			yaml: "listeners:\n  - name: a\n    listen: :80\n    idle_timeout: -1s\n",
+			want: []wantErr{{4, 19, "listeners[0].idle_timeout", "must not be negative"}},
+		},
+		{
+			name: "size with unknown unit",
+			yaml: "listeners:\n  - name: a\n    listen: :80\n    max_header_bytes: 4 parsecs\n",
+			want: []wantErr{{4, 23, "listeners[0].max_header_bytes", `invalid size "4 parsecs"`}},
+		},
+		{
+			name: "size below its minimum",
+			yaml: "listeners:\n  - name: a\n    listen: :80\n    max_header_bytes: 100\n",
+			want: []wantErr{{4, 23, "listeners[0].max_header_bytes", "must be between 1KiB and 16MiB"}},
+		},
+		{
+			name: "integer out of range",
+			yaml: service + "routes:\n  - name: r\n    service: api\n    retry:\n      attempts: 11\n",
+			want: []wantErr{{11, 17, "routes[0].retry.attempts", "must be between 0 and 10"}},
+		},
+		{
+			name: "wrong type: list where a value is wanted",
+			yaml: "log:\n  level: [info]\n",
+			want: []wantErr{{2, 10, "log.level", "want a single value, got a list"}},
+		},
+		{
+			name: "wrong type: value where a section is wanted",
+			yaml: "log: loud\n",
+			want: []wantErr{{1, 6, "log", "want a mapping of keys, got a single value"}},
+		},
+		{
+			name: "wrong type: text where a number is wanted",
+			yaml: service + "routes:\n  - name: r\n    service: api\n    retry:\n      attempts: many\n",
+			want: []wantErr{{11, 17, "routes[0].retry.attempts", `invalid integer "many"`}},
+		},
+		{
+			name: "yes is not a boolean",
+			yaml: "services:\n  - name: api\n    upstream:\n      tls: yes\n    discovery:\n      - dns: {name: api.internal}\n",
+			want: []wantErr{{4, 12, "services[0].upstream.tls", `invalid boolean "yes": write true or false`}},
+		},
+		{
+			name: "missing required keys point at the enclosing mapping",
+			yaml: "routes:\n  - match:\n      path_prefix: /x\n",
+			want: []wantErr{
+				{2, 5, "routes[0].name", "is required"},
+				{2, 5, "routes[0].service", "is required"},
+			},
+		},
+		{
+			name: "required key written empty",
+			yaml: "listeners:\n  - name: \"\"\n    listen: :80\n",
+			want: []wantErr{{2, 11, "listeners[0].name", "must not be empty"}},
+		},
+		{
+			name: "route to an undefined service, with a suggestion",
+			yaml: service + "routes:\n  - name: r\n    service: apj\n",
+			want: []wantErr{{9, 14, "routes[0].service", `unknown service "apj"; did you mean "api"?`}},
+		},
+		{
+			name: "duplicate service names",
+			yaml: service + "  - name: api\n    discovery:\n      - dns: {name: api.internal}\n",
+			want: []wantErr{{7, 11, "services[1].name", `duplicate service name "api" (first at services[0].name)`}},
+		},
+		{
+			name: "duplicate instance addresses in one source",
+			yaml: service + "            - addr: 127.0.0.1:9001\n",
+			want: []wantErr{{7, 21, "services[0].discovery[0].static.instances[1].addr", "duplicate instance 127.0.0.1:9001"}},
+		},
+		{
+			name: "discovery source with two kinds",
+			yaml: "services:\n  - name: api\n    discovery:\n      - dns: {name: a.internal}\n        file: {path: x.yaml}\n",
+			want: []wantErr{{4, 9, "services[0].discovery[0]", "exactly one of static, file or dns; this one sets file and dns"}},
+		},
+		{
+			name: "static instance with a host name",
+			yaml: "services:\n  - name: api\n    discovery:\n      - static:\n          instances: [{addr: \"api.internal:80\"}]\n",
+			want: []wantErr{{5, 30, "services[0].discovery[0].static.instances[0].addr", "use a dns source for host names"}},
+		},
+		{
+			name: "dns a record without port",
+			yaml: "services:\n  - name: api\n    discovery:\n      - dns: {name: api.internal, type: a}\n",
+			want: []wantErr{{4, 9, "services[0].discovery[0].dns.port", "type a needs the instances' port"}},
+		},
+		{
+			name: "dns srv record with port",
+			yaml: "services:\n  - name: api\n    discovery:\n      - dns: {name: _http._tcp.api.internal, port: 80}\n",
+			want: []wantErr{{4, 52, "services[0].discovery[0].dns.port", "srv records carry their own port"}},
+		},
+		{
+			name: "non-loopback admin without token",
+			yaml: "admin:\n  listen: 0.0.0.0:9900\n",
+			want: []wantErr{{2, 11, "admin.listen", "admin.token is not set"}},
+		},
+		{
+			name: "zone without region",
+			yaml: "site:\n  cloud: ctyun\n  zone: a\n",
+			want: []wantErr{{3, 9, "site.zone", "needs a region"}},
+		},
+		{
+			name: "listen address without port",
+			yaml: "listeners:\n  - name: a\n    listen: 127.0.0.1\n",
+			want: []wantErr{{3, 13, "listeners[0].listen", `invalid address "127.0.0.1"`}},
+		},
+		{
+			name: "two listeners on one address",
+			yaml: "listeners:\n  - {name: a, listen: \":80\"}\n  - {name: b, listen: \":80\"}\n",
+			want: []wantErr{{3, 23, "listeners[1].listen", "already used by listeners[0].listen"}},
+		},
+		{
+			name: "probe timeout not below interval",
+			yaml: "services:\n  - name: api\n    discovery: [{dns: {name: a.internal}}]\n    health:\n      active: {path: /h, interval: 1s, timeout: 2s}\n",
+			want: []wantErr{{5, 49, "services[0].health.active.timeout", "must be shorter than interval"}},
+		},
+		{
+			name: "http probe without path",
+			yaml: "services:\n  - name: api\n    discovery: [{dns: {name: a.internal}}]\n    health:\n      active: {type: http}\n",
+			want: []wantErr{{5, 7, "services[0].health.active.path", "is required for type http"}},
+		},
+		{
+			name: "retry_on entry outside the list",
+			yaml: service + "routes:\n  - name: r\n    service: api\n    retry:\n      retry_on: [5xx, always]\n",
+			want: []wantErr{{11, 23, "routes[0].retry.retry_on[1]", `"always" is not one of`}},
+		},
+		{
+			name: "second route with the same match is never used",
+			yaml: service + "routes:\n  - {name: a, service: api}\n  - {name: b, service: api}\n",
+			want: []wantErr{{9, 5, "routes[1].match", "never used: routes[0] matches the same requests first"}},
+		},
+		{
+			name: "unset environment variable",
+			yaml: "admin:\n  token: ${NOPE}\n",
+			want: []wantErr{{2, 10, "admin.token", "environment variable NOPE is not set"}},
+		},
+		{
+			name: "unterminated variable",
+			yaml: "admin:\n  token: ${TOKEN\n",
+			want: []wantErr{{2, 10, "admin.token", "unterminated ${"}},
+		},
+		{
+			name: "two documents",
+			yaml: "log: {level: info}\n---\nlog: {level: debug}\n",
+			want: []wantErr{{3, 1, "", "holds one YAML document"}},
+		},
+		{
+			name: "yaml syntax error stops before checks",
+			yaml: "log:\n  level: \"info\n",
+			want: []wantErr{{2, 10, "", "yaml:"}},
+		},
+		{
+			name: "alias to an unknown anchor",
+			yaml: "log: *nothing\n",
+			want: []wantErr{{1, 6, "log", "alias *nothing refers to no anchor defined before it"}},
+		},
+		{
+			name: "errors from several sections are all reported, in file order",
+			yaml: "log:\n  level: loud\nadmin:\n  listen: nowhere\nversion: 2\n",
+			want: []wantErr{
+				{2, 10, "log.level", "is not one of"},
+				{4, 11, "admin.listen", "invalid address"},
+				{5, 10, "version", "must be between 1 and 1"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parse("test.yaml", []byte(tt.yaml), testEnv)
+			if err == nil {
+				t.Fatalf("parse(%q) = %+v, nil; want errors %+v", tt.yaml, cfg, tt.want)
+			}
+			if cfg != nil {
+				t.Errorf("parse(%q) returned a Config with its error", tt.yaml)
+			}
+			es := errorsOf(t, err)
+			var got []wantErr
+			for i, e := range es {
+				if e.File != "test.yaml" {
+					t.Errorf("error %d: File = %q, want test.yaml", i, e.File)
+				}
+				g := wantErr{e.Line, e.Col, e.Path, e.Msg}
+				if i < len(tt.want) && strings.Contains(e.Msg, tt.want[i].Msg) {
+					g.Msg = tt.want[i].Msg
+				}
+				got = append(got, g)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("parse(%q) errors (-want +got):\n%s\nall:\n%v", tt.yaml, diff, err)
+			}
+		})
+	}
+}
+
+func TestErrorsFormatOneLinePerError(t *testing.T) {
+	_, err := parse("duohuo.yaml", []byte("log:\n  level: loud\n  format: xml\n"), testEnv)
+	want := "duohuo.yaml:2:10: log.level: \"loud\" is not one of debug, info, warn, error\n" +
+		"duohuo.yaml:3:11: log.format: \"xml\" is not one of text, json"
+	if err == nil || err.Error() != want {
+		t.Errorf("Error() = %q, want %q", err, want)
+	}
+}
+
+func TestParseFillsDefaultsAndKeepsExplicitZeros(t *testing.T) {
+	const yaml = `
+services:
+  - name: api
+    discovery:
+      - static:
+          instances:
+            - addr: 127.0.0.1:${PORT}
+              weight: 0
+    health:
+      outlier:
+        success_rate:
+routes:
+  - name: r
+    service: api
+    retry:
+      attempts: 0
+`
+	cfg, err := parse("t.yaml", []byte(yaml), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Services = []Service{{
+		Name:      "api",
+		Balancer:  "p2c_ewma",
+		Locality:  Locality{OverprovisioningFactor: 1.4, PanicThreshold: 50},
+		Discovery: []DiscoverySource{{Static: &StaticSource{Instances: []StaticInstance{{Addr: "127.0.0.1:9001", Weight: 0}}}}},
+		Health: Health{Outlier: Outlier{
+			Consecutive5xx: 5, ConsecutiveGatewayFailures: 5,
+			Interval: Duration(10 * time.Second), BaseEjectionTime: Duration(30 * time.Second),
+			MaxEjectionTime: Duration(300 * time.Second), MaxEjectionPercent: 10,
+			SuccessRate: &SuccessRate{MinimumHosts: 5, RequestVolume: 100, StdevFactor: 1.9},
+		}},
+		Upstream: Upstream{
+			DialTimeout: Duration(5 * time.Second), TLSHandshakeTimeout: Duration(10 * time.Second),
+			IdleConnTimeout: Duration(90 * time.Second), MaxIdleConnsPerInstance: 64,
+		},
+	}}
+	want.Routes = []Route{{
+		Name: "r", Service: "api", Match: Match{PathPrefix: "/"},
+		Timeout: Duration(15 * time.Second),
+		Retry: Retry{
+			Attempts: 0,
+			RetryOn:  []string{"connect_failure", "reset", "gateway_error"},
+			Backoff:  Backoff{Base: Duration(25 * time.Millisecond), Max: Duration(250 * time.Millisecond)},
+			Budget:   Budget{Ratio: 0.2, MinPerSecond: 3},
+		},
+	}}
+	if diff := cmp.Diff(want, cfg); diff != "" {
+		t.Errorf("parse (-want +got):\n%s", diff)
+	}
+}
+
+func TestDefault(t *testing.T) {
+	want := &Config{
+		Version: 1,
+		Log:     Log{Level: "info", Format: "text"},
+		Admin:   Admin{Listen: "127.0.0.1:9900"},
+		Crypto:  Crypto{Suites: "auto"},
+		Metrics: Metrics{InstanceLabels: DefaultInstanceLabels},
+	}
+	if diff := cmp.Diff(want, Default()); diff != "" {
+		t.Errorf("Default() (-want +got):\n%s", diff)
+	}
+	if cfg, err := parse("empty.yaml", nil, testEnv); err != nil || !cmp.Equal(cfg, want) {
+		t.Errorf("parse(empty) = %+v, %v; want the defaults", cfg, err)
+	}
+}
+
+// TestEveryTagParses checks the default, min and max tags of every section
+// against their field types, so that a mistyped tag fails here and not as a
+// panic in Load.
+func TestEveryTagParses(t *testing.T) {
+	checked := 0
+	var visit func(typ reflect.Type)
+	seen := map[reflect.Type]bool{}
+	visit = func(typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || seen[typ] {
+			return
+		}
+		seen[typ] = true
+		for _, f := range orderedFields(typ) {
+			v := reflect.New(f.typ).Elem()
+			if f.def != "" {
+				if err := setDefault(v, f.def); err != nil {
+					t.Errorf("%s.%s: default %q: %v", typ.Name(), f.name, f.def, err)
+				}
+				checked++
+			}
+			for _, b := range []string{f.min, f.max} {
+				if b != "" {
+					if err := setText(v, b); err != nil {
+						t.Errorf("%s.%s: bound %q: %v", typ.Name(), f.name, b, err)
+					}
+					checked++
+				}
+			}
+			if f.doc == "" {
+				t.Errorf("%s.%s has no doc tag", typ.Name(), f.name)
+			}
+			if f.def != "" && f.enum != nil && f.typ.Kind() == reflect.String {
+				found := false
+				for _, e := range f.enum {
+					found = found || e == f.def
+				}
+				if !found {
+					t.Errorf("%s.%s: default %q is not in its enum %v", typ.Name(), f.name, f.def, f.enum)
+				}
+			}
+			visit(f.typ)
+		}
+	}
+	visit(reflect.TypeFor[Config]())
+	visit(reflect.TypeFor[InstancesFile]())
+	if checked < 40 {
+		t.Errorf("checked %d tags; the walk missed sections", checked)
+	}
+}
+
+func TestExpand(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		wantErr        string
+	}{
+		{name: "text without dollar is unchanged", in: "plain", want: "plain"},
+		{name: "variable is replaced", in: "Bearer ${TOKEN}", want: "Bearer s3cret"},
+		{name: "default is used when unset", in: "${NOPE:-fallback}", want: "fallback"},
+		{name: "default is used when empty", in: "${EMPTY:-fallback}", want: "fallback"},
+		{name: "set value wins over default", in: "${TOKEN:-fallback}", want: "s3cret"},
+		{name: "empty default is allowed", in: "x${NOPE:-}y", want: "xy"},
+		{name: "set but empty variable is empty", in: "[${EMPTY}]", want: "[]"},
+		{name: "double dollar escapes", in: "$${TOKEN} costs $$5", want: "${TOKEN} costs $5"},
+		{name: "lone dollar is literal", in: "a$b $5 end$", want: "a$b $5 end$"},
+		{name: "default is not expanded again", in: "${NOPE:-${TOKEN}}", want: "${TOKEN}"},
+		{name: "several variables", in: "${PORT}/${RETRIES}", want: "9001/3"},
+		{name: "unset without default is an error", in: "${NOPE}", wantErr: "NOPE is not set"},
+		{name: "unterminated is an error", in: "${TOKEN", wantErr: "unterminated"},
+		{name: "empty name is an error", in: "${}", wantErr: "invalid variable name"},
+		{name: "name with a dash is an error", in: "${A-B}", wantErr: "invalid variable name"},
+		{name: "name starting with a digit is an error", in: "${1A}", wantErr: "invalid variable name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := expand(tt.in, testEnv)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("expand(%q) = %q, %v; want error containing %q", tt.in, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("expand(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEnvironmentExpandsTypedValues(t *testing.T) {
+	const yaml = `
+admin:
+  listen: 0.0.0.0:9900
+  token: ${TOKEN}
+services:
+  - name: api
+    discovery: [{dns: {name: a.internal, type: a, port: "${PORT}"}}]
+routes:
+  - name: r
+    service: api
+    timeout: ${TIMEOUT:-250ms}
+    retry: {attempts: "${RETRIES}"}
+`
+	cfg, err := parse("t.yaml", []byte(yaml), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []any{cfg.Admin.Token, cfg.Services[0].Discovery[0].DNS.Port, cfg.Routes[0].Timeout, cfg.Routes[0].Retry.Attempts}
+	want := []any{"s3cret", 9001, Duration(250 * time.Millisecond), 3}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("expanded values (-want +got):\n%s", diff)
+	}
+}
+
+func TestAnchorsAndMergeKeys(t *testing.T) {
+	const yaml = `
+x-upstream: &up
+  dial_timeout: 2s
+  max_idle_conns_per_instance: 8
+services:
+  - name: a
+    discovery: [{dns: {name: a.internal}}]
+    upstream:
+      <<: *up
+      dial_timeout: 3s
+  - name: b
+    discovery: [{dns: {name: b.internal}}]
+    upstream: *up
+`
+	cfg, err := parse("t.yaml", []byte(yaml), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := cfg.Services[0].Upstream, cfg.Services[1].Upstream
+	got := []any{a.DialTimeout, a.MaxIdleConnsPerInstance, b.DialTimeout, b.MaxIdleConnsPerInstance}
+	want := []any{Duration(3 * time.Second), 8, Duration(2 * time.Second), 8}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("anchored values (-want +got):\n%s", diff)
+	}
+}
+
+func TestAliasExpansionIsBounded(t *testing.T) {
+	// 600 routes × 200 methods through one alias: a small file that would
+	// decode to 120,000 values.
+	var b strings.Builder
+	b.WriteString("x-methods: &m [" + strings.Repeat("GET, ", 199) + "GET]\nroutes:\n")
+	for i := range 600 {
+		b.WriteString("  - {name: r" + strconv.Itoa(i) + ", service: s, match: {methods: *m}}\n")
+	}
+	_, err := parse("bomb.yaml", []byte(b.String()), testEnv)
+	es := errorsOf(t, err)
+	found := 0
+	for _, e := range es {
+		if strings.Contains(e.Msg, "too many values") {
+			found++
+		}
+	}
+	if found != 1 {
+		t.Errorf("parse(alias bomb) has %d errors saying too many values, want 1; first: %v", found, es[0])
+	}
+}
+
+func TestParseInstances(t *testing.T) {
+	ins, err := ParseInstances("i.yaml", []byte("instances:\n  - {addr: 10.0.0.1:80, zone: z}\n  - {addr: 10.0.0.1:80}\n"))
+	es := errorsOf(t, err)
+	got := []wantErr{}
+	for _, e := range es {
+		got = append(got, wantErr{e.Line, e.Col, e.Path, ""})
+	}
+	want := []wantErr{{2, 31, "instances[0].zone", ""}, {3, 12, "instances[1].addr", ""}}
+	if diff := cmp.Diff(want, got); diff != "" || ins != nil {
+		t.Errorf("ParseInstances errors (-want +got):\n%s\n%v", diff, err)
+	}
+	ins, err = ParseInstances("i.yaml", []byte("instances: []\n"))
+	if err != nil || len(ins) != 0 {
+		t.Errorf("ParseInstances(empty list) = %v, %v; want no instances, no error", ins, err)
+	}
+}
