@@ -1,0 +1,241 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"text/template"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/duohuo/duohuo/internal/config"
+	"github.com/duohuo/duohuo/internal/gateway"
+)
+
+// Cloud is one simulated cloud of the demo.
+type Cloud struct {
+	Name   string
+	Region string
+	Zones  []string // one instance per zone
+}
+
+// Clouds are the demo's three clouds; the gateway runs in the first one.
+var Clouds = []Cloud{
+	{Name: "ctyun", Region: "cn-north-1", Zones: []string{"cn-north-1a", "cn-north-1b", "cn-north-1c"}},
+	{Name: "ecloud", Region: "cn-east-2", Zones: []string{"cn-east-2a", "cn-east-2b", "cn-east-2c"}},
+	{Name: "huawei", Region: "cn-south-1", Zones: []string{"cn-south-1a", "cn-south-1b", "cn-south-1c"}},
+}
+
+// Options configure the demo topology. The zero value gives the defaults
+// written on each field.
+type Options struct {
+	// Listen is the gateway's address. Default 127.0.0.1:8080.
+	Listen string
+	// AdminListen is the admin listener's address. Default 127.0.0.1:9900.
+	AdminListen string
+	// BasePort puts the backends on 127.0.0.1:BasePort, BasePort+1, …
+	// Default 18001. -1 picks free ports (tests).
+	BasePort int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:8080"
+	}
+	if o.AdminListen == "" {
+		o.AdminListen = "127.0.0.1:9900"
+	}
+	if o.BasePort == 0 {
+		o.BasePort = 18001
+	}
+	return o
+}
+
+// instance is one backend as the config template sees it.
+type instance struct {
+	Addr, Cloud, Region, Zone string
+}
+
+var configTemplate = template.Must(template.New("demo").Parse(`# duohuo demo: three clouds on loopback, the gateway in ctyun/cn-north-1.
+# Start it all with "duohuo demo"; this file is what "duohuo demo --print-config"
+# prints, and "duohuo serve -c FILE" accepts it as is.
+version: 1
+# No zone: the gateway serves its whole region, so traffic spreads over the
+# three ctyun instances and spills to ecloud and huawei only when ctyun fails.
+site:
+  cloud: ctyun
+  region: cn-north-1
+log:
+  level: info
+admin:
+  listen: {{.Admin}}
+listeners:
+  - name: public
+    listen: {{.Listen}}
+services:
+  - name: demo
+    balancer: p2c_ewma
+    discovery:
+      - static:
+          instances:
+{{- range .Instances}}
+            - addr: {{.Addr}}
+              cloud: {{.Cloud}}
+              region: {{.Region}}
+              zone: {{.Zone}}
+              labels: {version: v1}
+{{- end}}
+    health:
+      active:
+        type: http
+        path: /healthz
+        interval: 1s
+        timeout: 250ms
+        unhealthy_threshold: 2
+        healthy_threshold: 2
+        jitter: 100ms
+      outlier:
+        consecutive_gateway_failures: 3
+        consecutive_5xx: 5
+        interval: 1s
+        base_ejection_time: 5s
+        # A whole cloud is a third of the instances: let it be ejected.
+        max_ejection_percent: 50%
+    upstream:
+      dial_timeout: 250ms
+routes:
+  - name: demo
+    match:
+      path_prefix: /
+    service: demo
+    timeout: 5s
+    retry:
+      attempts: 2
+      per_try_timeout: 1s
+      retry_on: [connect_failure, reset, gateway_error]
+`))
+
+// ConfigYAML returns the demo's configuration for backends at addrs (in the
+// order of Clouds and their zones).
+func ConfigYAML(o Options, addrs []string) ([]byte, error) {
+	o = o.withDefaults()
+	var ins []instance
+	i := 0
+	for _, c := range Clouds {
+		for _, z := range c.Zones {
+			if i >= len(addrs) {
+				return nil, errors.New("demo: fewer addresses than instances")
+			}
+			ins = append(ins, instance{Addr: addrs[i], Cloud: c.Name, Region: c.Region, Zone: z})
+			i++
+		}
+	}
+	var b bytes.Buffer
+	err := configTemplate.Execute(&b, struct {
+		Admin, Listen string
+		Instances     []instance
+	}{o.AdminListen, o.Listen, ins})
+	return b.Bytes(), err
+}
+
+// DefaultAddrs returns the backend addresses for o.BasePort.
+func DefaultAddrs(o Options) []string {
+	o = o.withDefaults()
+	var addrs []string
+	n := 0
+	for _, c := range Clouds {
+		for range c.Zones {
+			addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(o.BasePort+n)))
+			n++
+		}
+	}
+	return addrs
+}
+
+// Topology is a running demo: backends and the gateway.
+type Topology struct {
+	Backends []*Backend // in the order of Clouds and their zones
+	Gateway  *gateway.Gateway
+	Config   *config.Config
+	YAML     []byte
+}
+
+// Start starts the backends and the gateway. reg receives the gateway's
+// metrics (nil: none exported).
+func Start(o Options, reg prometheus.Registerer, log *slog.Logger) (*Topology, error) {
+	o = o.withDefaults()
+	t := &Topology{}
+	fail := func(err error) (*Topology, error) {
+		t.stopBackends()
+		return nil, err
+	}
+	addrs := DefaultAddrs(o)
+	for ci, c := range Clouds {
+		for zi, z := range c.Zones {
+			b := NewBackend(Identity{
+				Name: fmt.Sprintf("%s-%d", c.Name, zi+1), Cloud: c.Name, Region: c.Region, Zone: z, Version: "v1",
+			})
+			addr := addrs[ci*len(c.Zones)+zi]
+			if o.BasePort < 0 {
+				addr = "127.0.0.1:0"
+			}
+			if err := b.Start(addr); err != nil {
+				return fail(err)
+			}
+			t.Backends = append(t.Backends, b)
+		}
+	}
+	addrs = addrs[:0]
+	for _, b := range t.Backends {
+		addrs = append(addrs, b.Addr())
+	}
+	yml, err := ConfigYAML(o, addrs)
+	if err != nil {
+		return fail(err)
+	}
+	cfg, err := config.Parse("demo.yaml", yml)
+	if err != nil {
+		return fail(fmt.Errorf("demo config: %w", err))
+	}
+	g, err := gateway.New(gateway.Options{Config: cfg, Registerer: reg, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	if err := g.Start(); err != nil {
+		g.Shutdown(context.Background())
+		return fail(err)
+	}
+	t.Gateway, t.Config, t.YAML = g, cfg, yml
+	return t, nil
+}
+
+// Cloud returns the backends of the named cloud.
+func (t *Topology) Cloud(name string) []*Backend {
+	var out []*Backend
+	for _, b := range t.Backends {
+		if b.Identity().Cloud == name {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// URL returns the gateway's base URL.
+func (t *Topology) URL() string { return "http://" + t.Gateway.Addrs()[0] }
+
+// Shutdown stops the gateway (draining until ctx ends) and the backends.
+func (t *Topology) Shutdown(ctx context.Context) error {
+	err := t.Gateway.Shutdown(ctx)
+	t.stopBackends()
+	return err
+}
+
+func (t *Topology) stopBackends() {
+	for _, b := range t.Backends {
+		b.Stop()
+	}
+}

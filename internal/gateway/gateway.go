@@ -1,0 +1,336 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/duohuo/duohuo/balancer"
+	"github.com/duohuo/duohuo/discovery"
+	"github.com/duohuo/duohuo/internal/config"
+	"github.com/duohuo/duohuo/internal/proxy"
+)
+
+// Options configure a Gateway.
+type Options struct {
+	// Config is the validated configuration (config.Load). Required.
+	Config *config.Config
+	// BaseDir resolves relative paths in Config (instances files): the
+	// config file's directory. "" means the working directory.
+	BaseDir string
+	// Registerer receives the gateway's metrics. nil means a private
+	// registry (metrics are then not exported).
+	Registerer prometheus.Registerer
+	// Logger receives the gateway's logs. nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Gateway is the data plane of `duohuo serve`: an http.Handler that routes
+// each request to a healthy instance of its service, plus the listeners that
+// feed it. Create it with New, bind with Start, change it with Reload, stop
+// it with Shutdown. Its methods are safe for concurrent use.
+type Gateway struct {
+	log *slog.Logger
+	m   *metrics
+	fwd *proxy.Forwarder
+	agg *discovery.Aggregator
+
+	table atomic.Pointer[table] // the live routing snapshot
+
+	mu        sync.Mutex // guards the fields below, reloads and shutdown
+	cfg       *config.Config
+	baseDir   string
+	services  map[string]*service
+	gen       uint64 // reload generation, for unique source names
+	servers   []*http.Server
+	addrs     []string
+	serveWG   sync.WaitGroup // Serve goroutines
+	retireWG  sync.WaitGroup // goroutines closing replaced services
+	stopping  chan struct{}  // closed by Shutdown: retirements stop waiting
+	shutdown  bool
+	tunnelCtx context.Context // ends upgraded connections on Shutdown
+	endTunnel context.CancelFunc
+}
+
+// New builds a gateway from opts.Config and starts its control plane
+// (discovery sources, health probes). It does not listen yet: see Start.
+func New(opts Options) (*Gateway, error) {
+	if opts.Config == nil {
+		return nil, errors.New("gateway: no config")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	reg := opts.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	g := &Gateway{
+		log:      log,
+		m:        newMetrics(reg, int(opts.Config.Metrics.InstanceLabels)),
+		fwd:      &proxy.Forwarder{Via: "duohuo"},
+		agg:      discovery.NewAggregator(discovery.AggregatorConfig{}),
+		services: map[string]*service{},
+		baseDir:  opts.BaseDir,
+		stopping: make(chan struct{}),
+	}
+	g.tunnelCtx, g.endTunnel = context.WithCancel(context.Background())
+	if err := g.apply(opts.Config); err != nil {
+		g.agg.Close()
+		g.endTunnel()
+		return nil, err
+	}
+	return g, nil
+}
+
+// Reload applies a new configuration: services whose configuration did not
+// change keep running with their health and latency state; new ones start;
+// changed or removed ones stop once their in-flight requests finish. The new
+// routing table is swapped in atomically: no request fails because of a
+// reload. Listener changes need a restart and are reported as an error after
+// everything else was applied.
+func (g *Gateway) Reload(cfg *config.Config) error {
+	if err := g.apply(cfg); err != nil {
+		g.m.reloads.WithLabelValues("rejected").Inc()
+		return err
+	}
+	g.m.reloads.WithLabelValues("applied").Inc()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.servers) > 0 && !reflect.DeepEqual(g.cfg.Listeners, cfg.Listeners) {
+		return errors.New("gateway: listeners changed: restart to apply (routes and services were reloaded)")
+	}
+	return nil
+}
+
+func (g *Gateway) apply(cfg *config.Config) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.shutdown {
+		return errors.New("gateway: shut down")
+	}
+	g.gen++
+	site := discovery.Locality{Cloud: cfg.Site.Cloud, Region: cfg.Site.Region, Zone: cfg.Site.Zone}
+	sameSite := g.cfg != nil && g.cfg.Site == cfg.Site
+	next := make(map[string]*service, len(cfg.Services))
+	var created []*service
+	for _, sc := range cfg.Services {
+		if old, ok := g.services[sc.Name]; ok && sameSite && reflect.DeepEqual(old.cfg, sc) {
+			next[sc.Name] = old
+			continue
+		}
+		s, err := newService(sc, site, g.agg, g.baseDir, g.gen, g.m, g.log)
+		if err != nil {
+			for _, c := range created {
+				c.close()
+			}
+			return err
+		}
+		created = append(created, s)
+		next[sc.Name] = s
+	}
+	oldRoutes := map[string]*route{}
+	if t := g.table.Load(); t != nil {
+		for _, rt := range t.routes {
+			oldRoutes[rt.name] = rt
+		}
+	}
+	t := &table{}
+	for _, rc := range cfg.Routes {
+		svc, ok := next[rc.Service]
+		if !ok { // config.Load checks this; a hand-built Config may not
+			for _, c := range created {
+				c.close()
+			}
+			return fmt.Errorf("route %q: unknown service %q", rc.Name, rc.Service)
+		}
+		t.routes = append(t.routes, compileRoute(rc, svc, g.m, oldRoutes[rc.Name]))
+	}
+	g.table.Store(t)
+	for name, old := range g.services {
+		if next[name] != old {
+			g.retire(old)
+		}
+	}
+	g.services = next
+	g.cfg = cfg
+	return nil
+}
+
+// retire closes s once the requests that still use it have finished (or
+// Shutdown gives up waiting).
+func (g *Gateway) retire(s *service) {
+	g.retireWG.Add(1)
+	go func() {
+		defer g.retireWG.Done()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for s.inflight.Load() > 0 {
+			select {
+			case <-tick.C:
+			case <-g.stopping:
+				s.close()
+				return
+			}
+		}
+		s.close()
+	}()
+}
+
+// Start binds every configured listener and serves on each in a goroutine
+// that Shutdown stops. It returns the first bind error, having closed what
+// it had bound.
+func (g *Gateway) Start() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.shutdown {
+		return errors.New("gateway: shut down")
+	}
+	if len(g.servers) > 0 {
+		return errors.New("gateway: already started")
+	}
+	var lns []net.Listener
+	for _, lc := range g.cfg.Listeners {
+		ln, err := net.Listen("tcp", lc.Listen)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return fmt.Errorf("listener %q: %w", lc.Name, err)
+		}
+		lns = append(lns, ln)
+	}
+	for i, lc := range g.cfg.Listeners {
+		srv := &http.Server{
+			Handler:           g,
+			ReadHeaderTimeout: time.Duration(lc.ReadHeaderTimeout),
+			ReadTimeout:       time.Duration(lc.ReadTimeout),
+			WriteTimeout:      time.Duration(lc.WriteTimeout),
+			IdleTimeout:       time.Duration(lc.IdleTimeout),
+			MaxHeaderBytes:    int(lc.MaxHeaderBytes),
+			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+			ConnState:         g.connState,
+		}
+		// HTTP/2 from clients: over TLS by ALPN, and in clear text with
+		// prior knowledge (h2c), as Envoy and nginx accept.
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetHTTP2(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+		ln := lns[i]
+		g.servers = append(g.servers, srv)
+		g.addrs = append(g.addrs, ln.Addr().String())
+		g.serveWG.Add(1)
+		go func() {
+			defer g.serveWG.Done()
+			var err error
+			if lc.TLS != nil {
+				err = srv.ServeTLS(ln, lc.TLS.CertFile, lc.TLS.KeyFile)
+			} else {
+				err = srv.Serve(ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				g.log.Error("listener stopped", "listener", lc.Name, "err", err)
+			}
+		}()
+		g.log.Info("listening", "listener", lc.Name, "addr", ln.Addr().String())
+	}
+	return nil
+}
+
+func (g *Gateway) connState(_ net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		g.m.active.Inc()
+	case http.StateClosed, http.StateHijacked:
+		g.m.active.Dec()
+	}
+}
+
+// Addrs returns the bound addresses of the listeners, in config order.
+func (g *Gateway) Addrs() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.addrs...)
+}
+
+// Ready reports whether the gateway can serve: started, and every routed
+// service has at least one instance it may pick.
+func (g *Gateway) Ready() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.shutdown {
+		return errors.New("shutting down")
+	}
+	if len(g.servers) == 0 {
+		return errors.New("not started")
+	}
+	for name, s := range g.services {
+		st := s.bal.State()
+		n := 0
+		for _, ts := range st.Tiers {
+			n += ts.Total
+		}
+		if n == 0 {
+			return fmt.Errorf("service %q has no instances", name)
+		}
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections, lets in-flight requests finish until
+// ctx ends, then stops every service, source and probe and waits for all of
+// the gateway's goroutines.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	if g.shutdown {
+		g.mu.Unlock()
+		return nil
+	}
+	g.shutdown = true
+	servers := g.servers
+	g.mu.Unlock()
+
+	var err error
+	for _, srv := range servers {
+		if e := srv.Shutdown(ctx); e != nil {
+			err = errors.Join(err, e)
+			srv.Close()
+		}
+	}
+	g.endTunnel()
+	g.serveWG.Wait()
+	close(g.stopping)
+	g.retireWG.Wait()
+	g.mu.Lock()
+	for _, s := range g.services {
+		s.close()
+	}
+	g.services = nil
+	g.mu.Unlock()
+	g.agg.Close()
+	return err
+}
+
+// Stats returns the balancer state of the named service (locality tiers,
+// healthy counts, traffic shares), and the zero State if there is no such
+// service.
+func (g *Gateway) Stats(service string) balancer.State {
+	g.mu.Lock()
+	s := g.services[service]
+	g.mu.Unlock()
+	if s == nil {
+		return balancer.State{}
+	}
+	return s.bal.State()
+}

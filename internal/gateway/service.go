@@ -1,0 +1,329 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/duohuo/duohuo/balancer"
+	"github.com/duohuo/duohuo/discovery"
+	"github.com/duohuo/duohuo/discovery/static"
+	"github.com/duohuo/duohuo/health"
+	"github.com/duohuo/duohuo/internal/config"
+	"github.com/duohuo/duohuo/internal/proxy"
+)
+
+// service is one upstream service at run time: its balancer, health tracker,
+// transport and the goroutine that keeps the balancer in step with discovery
+// and health. It lives from one reload to the reload that changes or removes
+// its configuration.
+type service struct {
+	name    string
+	cfg     config.Service // as configured, to tell whether a reload changed it
+	scheme  string
+	bal     *balancer.Balancer
+	tracker *health.Tracker
+	tr      *http.Transport
+	agg     *discovery.Aggregator
+	sources []string // names of this service's sources in agg
+	m       *metrics
+	log     *slog.Logger
+
+	inflight atomic.Int64 // requests using the service now; retire waits for 0
+
+	attemptsMu sync.Mutex // serialises writers of attempts
+	attempts   atomic.Pointer[map[string]*attemptSeries]
+
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the sync loop returns
+}
+
+// newService builds a service and starts its sources and sync loop. gen makes
+// source names unique across reloads.
+func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggregator, baseDir string, gen uint64, m *metrics, log *slog.Logger) (*service, error) {
+	pol, err := policy(sc.Balancer)
+	if err != nil {
+		return nil, fmt.Errorf("service %q: %w", sc.Name, err)
+	}
+	bal, err := balancer.New(balancer.Config{
+		Policy:                 pol,
+		Local:                  site,
+		OverprovisioningFactor: sc.Locality.OverprovisioningFactor,
+		PanicThreshold:         panicThreshold(sc.Locality.PanicThreshold),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("service %q: %w", sc.Name, err)
+	}
+	tracker, err := health.New(healthConfig(sc.Health))
+	if err != nil {
+		return nil, fmt.Errorf("service %q: %w", sc.Name, err)
+	}
+	s := &service{
+		name:    sc.Name,
+		cfg:     sc,
+		scheme:  "http",
+		bal:     bal,
+		tracker: tracker,
+		tr: proxy.NewTransport(proxy.TransportOptions{
+			DialTimeout:             time.Duration(sc.Upstream.DialTimeout),
+			TLSHandshakeTimeout:     time.Duration(sc.Upstream.TLSHandshakeTimeout),
+			ResponseHeaderTimeout:   time.Duration(sc.Upstream.ResponseHeaderTimeout),
+			IdleConnTimeout:         time.Duration(sc.Upstream.IdleConnTimeout),
+			MaxIdleConnsPerInstance: sc.Upstream.MaxIdleConnsPerInstance,
+		}),
+		agg:  agg,
+		m:    m,
+		log:  log.With("service", sc.Name),
+		done: make(chan struct{}),
+	}
+	if sc.Upstream.TLS {
+		s.scheme = "https"
+	}
+	empty := map[string]*attemptSeries{}
+	s.attempts.Store(&empty)
+
+	// Subscribe before adding sources so that no change is missed.
+	changes, unsubscribe := agg.Subscribe()
+	for i, ds := range sc.Discovery {
+		src, err := sourceFor(sc.Name, i, ds, baseDir, gen)
+		if err == nil {
+			err = agg.Add(src)
+		}
+		if err != nil {
+			unsubscribe()
+			s.removeSources()
+			tracker.Close()
+			return nil, fmt.Errorf("service %q: discovery[%d]: %w", sc.Name, i, err)
+		}
+		s.sources = append(s.sources, src.Name())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.sync() // a static source has reported already: serve it at once
+	go s.loop(ctx, changes, unsubscribe)
+	return s, nil
+}
+
+// policy maps the config file's balancer names to the balancer's policies.
+func policy(name string) (balancer.Policy, error) {
+	switch name {
+	case "", "p2c_ewma":
+		return balancer.PeakEWMA, nil
+	case "round_robin":
+		return balancer.RoundRobin, nil
+	case "least_request":
+		return balancer.LeastRequest, nil
+	}
+	return 0, fmt.Errorf("unknown balancer %q", name)
+}
+
+func panicThreshold(p config.Percent) float64 {
+	if p == 0 {
+		return -1 // config: 0 disables panic mode; balancer: negative disables
+	}
+	return p.Fraction()
+}
+
+// sourceFor builds the discovery source for one entry of a service's
+// discovery list. Every source is restricted to its own service, so that a
+// shared instances file cannot add instances to another service.
+func sourceFor(service string, i int, ds config.DiscoverySource, baseDir string, gen uint64) (discovery.Source, error) {
+	name := fmt.Sprintf("%s/%d#%d", service, i, gen)
+	switch {
+	case ds.Static != nil:
+		ins := make([]discovery.Instance, 0, len(ds.Static.Instances))
+		for _, si := range ds.Static.Instances {
+			ap, err := netip.ParseAddrPort(si.Addr)
+			if err != nil {
+				return nil, fmt.Errorf("static instance %q: %w", si.Addr, err)
+			}
+			ins = append(ins, discovery.Instance{
+				ID:       discovery.AddrID(ap),
+				Addr:     ap,
+				Weight:   uint32(si.Weight),
+				Locality: discovery.Locality{Cloud: si.Cloud, Region: si.Region, Zone: si.Zone},
+				Labels:   si.Labels,
+				Source:   "static",
+			})
+		}
+		return static.New("static:"+name, map[string][]discovery.Instance{service: ins}), nil
+	case ds.File != nil:
+		path := ds.File.Path
+		if baseDir != "" && len(path) > 0 && path[0] != '/' {
+			path = baseDir + "/" + path
+		}
+		return only{static.NewFile(path, static.FileConfig{Name: "file:" + name}), service}, nil
+	case ds.DNS != nil:
+		return newDNSSource(service, name, ds.DNS)
+	}
+	return nil, fmt.Errorf("no source given")
+}
+
+// only restricts a source that reports several services to one of them.
+type only struct {
+	discovery.Source
+	service string
+}
+
+func (o only) Watch(ctx context.Context, u discovery.Updater) error {
+	return o.Source.Watch(ctx, onlyUpdater{u, o.service})
+}
+
+type onlyUpdater struct {
+	discovery.Updater
+	service string
+}
+
+func (o onlyUpdater) Update(services map[string][]discovery.Instance) error {
+	ins, ok := services[o.service]
+	if !ok {
+		return o.Updater.Update(map[string][]discovery.Instance{})
+	}
+	return o.Updater.Update(map[string][]discovery.Instance{o.service: ins})
+}
+
+func healthConfig(h config.Health) health.Config {
+	var c health.Config
+	if a := h.Active; a != nil {
+		if a.Type == "http" {
+			c.Probe.Path = a.Path
+		}
+		if len(a.ExpectedStatus) == 1 {
+			c.Probe.ExpectStatus = a.ExpectedStatus[0]
+		}
+		c.Probe.Interval = time.Duration(a.Interval)
+		c.Probe.Timeout = time.Duration(a.Timeout)
+		c.Probe.Jitter = time.Duration(a.Jitter)
+		if a.Jitter == 0 {
+			c.Probe.Jitter = -1
+		}
+		c.Probe.HealthyThreshold = a.HealthyThreshold
+		c.Probe.UnhealthyThreshold = a.UnhealthyThreshold
+	} else {
+		c.Probe.Disabled = true
+	}
+	o := h.Outlier
+	c.Outlier.Interval = time.Duration(o.Interval)
+	c.Outlier.BaseEjectionTime = time.Duration(o.BaseEjectionTime)
+	c.Outlier.MaxEjectionTime = time.Duration(o.MaxEjectionTime)
+	c.Outlier.MaxEjectionPercent = int(o.MaxEjectionPercent)
+	if o.MaxEjectionPercent == 0 {
+		c.Outlier.Disabled = true
+	}
+	// A 1-instance-in-10 cap would never eject anything in the small
+	// services most sites run; let one always go, as Envoy's
+	// always_eject_one_host does.
+	c.Outlier.AlwaysEjectOne = true
+	c.Outlier.ConsecutiveGatewayFailure = o.ConsecutiveGatewayFailures
+	if o.ConsecutiveGatewayFailures == 0 {
+		c.Outlier.ConsecutiveGatewayFailure = -1
+	}
+	c.Outlier.Consecutive5xx = o.Consecutive5xx
+	if o.Consecutive5xx == 0 {
+		c.Outlier.Consecutive5xx = -1
+	}
+	if sr := o.SuccessRate; sr != nil {
+		c.Outlier.SuccessRateMinimumHosts = sr.MinimumHosts
+		c.Outlier.SuccessRateRequestVolume = sr.RequestVolume
+		c.Outlier.SuccessRateStdevFactor = sr.StdevFactor
+	} else {
+		c.Outlier.SuccessRateMinimumHosts = -1
+	}
+	return c
+}
+
+// loop keeps the balancer in step with discovery and health until ctx ends.
+func (s *service) loop(ctx context.Context, changes <-chan struct{}, unsubscribe func()) {
+	defer close(s.done)
+	defer unsubscribe()
+	hc := s.tracker.Changes()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-changes:
+			if !ok {
+				return
+			}
+		case <-hc:
+		}
+		s.sync()
+	}
+}
+
+// sync rebuilds the balancer's endpoints from the current view and health.
+func (s *service) sync() {
+	view := s.agg.View(s.name)
+	if view == nil {
+		view = &discovery.ServiceView{Service: s.name}
+	}
+	s.tracker.Update(*view)
+	states := s.tracker.Snapshot()
+	byID := make(map[string]health.State, len(states))
+	for _, st := range states {
+		byID[st.ID] = st
+	}
+	eps := make([]balancer.Endpoint, 0, len(view.Instances))
+	for _, in := range view.Instances {
+		ep := balancer.Endpoint{Instance: in, Healthy: true}
+		if st, ok := byID[in.ID]; ok {
+			ep.Healthy = st.Status == health.Healthy || st.Status == health.Probation
+			ep.Weight = st.Weight
+		}
+		eps = append(eps, ep)
+	}
+	if err := s.bal.Update(eps); err != nil {
+		s.log.Warn("balancer update refused; the previous instances keep serving", "err", err)
+		return
+	}
+	st := s.bal.State()
+	for t, ts := range st.Tiers {
+		s.m.healthy.WithLabelValues(s.name, tierName(t)).Set(float64(ts.Healthy))
+		s.m.instances.WithLabelValues(s.name, tierName(t)).Set(float64(ts.Total))
+	}
+}
+
+// attemptSeries returns the attempt counters of an instance.
+func (s *service) attemptSeries(in *discovery.Instance) *attemptSeries {
+	if a, ok := (*s.attempts.Load())[in.ID]; ok {
+		return a
+	}
+	s.attemptsMu.Lock()
+	defer s.attemptsMu.Unlock()
+	old := *s.attempts.Load()
+	if a, ok := old[in.ID]; ok {
+		return a
+	}
+	a := s.m.attemptSeriesFor(s.name, in.ID, in.Locality.Cloud)
+	next := make(map[string]*attemptSeries, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[in.ID] = a
+	s.attempts.Store(&next)
+	return a
+}
+
+func (s *service) removeSources() {
+	for _, n := range s.sources {
+		s.agg.Remove(n)
+	}
+	s.sources = nil
+}
+
+// close stops the service: its sync loop, sources, probes and idle
+// connections. Requests still using it must have finished (see retire).
+func (s *service) close() {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+	}
+	s.removeSources()
+	s.tracker.Close()
+	s.tr.CloseIdleConnections()
+}
