@@ -1,0 +1,337 @@
+package fault
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/duohuo/duohuo/request"
+)
+
+// The request headers that drive a rule whose Spec has HeaderTrigger set,
+// after Envoy's x-envoy-fault-* headers. Clients that do not send them are
+// never faulted by such a rule.
+const (
+	// HeaderDelay asks for a delay in milliseconds, at most the rule's
+	// Delay.Duration (larger values are clamped to it).
+	HeaderDelay = "x-duohuo-fault-delay-request"
+	// HeaderDelayPercent lowers the rule's delay percentage for this request.
+	HeaderDelayPercent = "x-duohuo-fault-delay-request-percentage"
+	// HeaderAbort asks for an abort: an HTTP status in [200, 600), or
+	// "reset". An invalid value uses the rule's own abort.
+	HeaderAbort = "x-duohuo-fault-abort-request"
+	// HeaderAbortPercent lowers the rule's abort percentage for this request.
+	HeaderAbortPercent = "x-duohuo-fault-abort-request-percentage"
+	// HeaderInjected is set on responses the filter wrote itself ("abort").
+	HeaderInjected = "x-duohuo-fault"
+)
+
+// Kind names what the filter did to a request, for an [Observer].
+type Kind uint8
+
+// The kinds of injected fault.
+const (
+	KindDelay    Kind = iota // the request was delayed
+	KindAbort                // the request was answered with an error status
+	KindReset                // the request's connection was reset
+	KindOverflow             // a fault was due but MaxActive was reached
+	numKinds
+)
+
+var kindNames = [numKinds]string{"delay", "abort", "reset", "overflow"}
+
+// String returns "delay", "abort", "reset" or "overflow".
+func (k Kind) String() string {
+	if k < numKinds {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Observer is told about every injected fault, e.g. to count it in a metric
+// labelled by rule and kind. Injected is called on the request path, from
+// many goroutines at once: it must be safe for concurrent use and must not
+// block.
+type Observer interface {
+	Injected(rule string, kind Kind)
+}
+
+// ObserverFunc adapts a function to [Observer].
+type ObserverFunc func(rule string, kind Kind)
+
+// Injected calls f(rule, kind).
+func (f ObserverFunc) Injected(rule string, kind Kind) { f(rule, kind) }
+
+// Options configures a [Filter]. The zero Options is valid.
+type Options struct {
+	// Rand returns a uniform number in [0, 1) for percentage sampling. It
+	// must be safe for concurrent use. Nil means math/rand/v2.Float64; tests
+	// inject a scripted source to make sampling deterministic. A percentage
+	// of 100 does not draw.
+	Rand func() float64
+	// Observer, if not nil, is told about every injected fault.
+	Observer Observer
+}
+
+// Filter decides, per request, whether to inject a fault, from a [Table]
+// that can be replaced at any time. It is off (injects nothing) until a
+// Table with rules is set.
+//
+// All methods are safe for concurrent use. [Filter.Decide] reads an
+// immutable snapshot through an atomic pointer and takes no lock; the
+// methods that change the table serialise among themselves.
+type Filter struct {
+	rand func() float64
+	obs  Observer
+
+	table  atomic.Pointer[Table] // never nil after New
+	active atomic.Int64          // faults in progress, for MaxActive
+	counts [numKinds]atomic.Uint64
+
+	mu sync.Mutex // serialises read-modify-write of table
+}
+
+// New returns a Filter with an empty table.
+func New(opts Options) *Filter {
+	f := &Filter{rand: opts.Rand, obs: opts.Observer}
+	if f.rand == nil {
+		f.rand = rand.Float64
+	}
+	f.table.Store(&Table{})
+	return f
+}
+
+// Update validates t and, if it is valid, makes it the filter's table;
+// requests already decided are not affected. On error the previous table
+// stays in force.
+func (f *Filter) Update(t Table) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	c := t.clone()
+	f.mu.Lock()
+	f.table.Store(&c)
+	f.mu.Unlock()
+	return nil
+}
+
+// Table returns a copy of the current table.
+func (f *Filter) Table() Table { return f.table.Load().clone() }
+
+// SetRule adds r, or replaces the rule of the same name in place.
+func (f *Filter) SetRule(r Rule) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := f.table.Load().clone()
+	replaced := false
+	for i := range t.Rules {
+		if t.Rules[i].Name == r.Name {
+			t.Rules[i], replaced = r, true
+			break
+		}
+	}
+	if !replaced {
+		t.Rules = append(t.Rules, r)
+	}
+	t = t.clone()
+	f.table.Store(&t)
+	return nil
+}
+
+// DeleteRule removes the rule called name, or returns [ErrNoRule].
+func (f *Filter) DeleteRule(name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := f.table.Load().clone()
+	for i := range t.Rules {
+		if t.Rules[i].Name == name {
+			t.Rules = append(t.Rules[:i], t.Rules[i+1:]...)
+			f.table.Store(&t)
+			return nil
+		}
+	}
+	return ErrNoRule
+}
+
+// Decision is what the filter decided for one request. The zero Decision
+// injects nothing. When [Decision.Faulty] is true the caller must apply it
+// (wait Delay, then abort if Status or Reset is set, else pass the request
+// on) and call [Decision.Done] once when the request is finished.
+type Decision struct {
+	Rule   string        // name of the rule that fired
+	Delay  time.Duration // delay before anything else; 0 for none
+	Status int           // answer with this status instead of passing on; 0 for none
+	Reset  bool          // reset the connection instead of passing on
+
+	active *atomic.Int64
+}
+
+// Faulty reports whether d injects anything.
+func (d Decision) Faulty() bool { return d.Delay > 0 || d.Status != 0 || d.Reset }
+
+// Done releases the fault's slot under MaxActive. Call it exactly once for a
+// faulty Decision; it does nothing for the zero Decision.
+func (d Decision) Done() {
+	if d.active != nil {
+		d.active.Add(-1)
+	}
+}
+
+// Decide returns the faults to inject into r: it finds the first rule that
+// matches, then draws the delay and the abort independently. It does not
+// block and does not allocate.
+func (f *Filter) Decide(r request.View) Decision {
+	t := f.table.Load()
+	if len(t.Rules) == 0 {
+		return Decision{}
+	}
+	method, path := r.Method(), r.Path()
+	// The host is read only if a rule needs it: deriving it may cost more
+	// than the rest of the decision.
+	var host string
+	hostRead := false
+	var rule *Rule
+	for i := range t.Rules {
+		ru := &t.Rules[i]
+		if !ru.matchesPath(method, path) {
+			continue
+		}
+		if ru.Host != "" {
+			if !hostRead {
+				host, hostRead = r.Host(), true
+			}
+			if ru.Host != host {
+				continue
+			}
+		}
+		rule = ru
+		break
+	}
+	if rule == nil {
+		return Decision{}
+	}
+	sp := &rule.Spec
+	d := Decision{Rule: rule.Name}
+	if sp.Delay != nil {
+		dur, pct, ok := sp.Delay.Duration, percentOr100(sp.Delay.Percent), true
+		if sp.HeaderTrigger {
+			dur, ok = headerDelay(r.Header(HeaderDelay), dur)
+			pct = lowerPercent(pct, r.Header(HeaderDelayPercent))
+		}
+		if ok && f.sample(pct) {
+			d.Delay = dur
+		}
+	}
+	if sp.Abort != nil {
+		a, pct, ok := *sp.Abort, percentOr100(sp.Abort.Percent), true
+		if sp.HeaderTrigger {
+			a, ok = headerAbort(r.Header(HeaderAbort), a)
+			pct = lowerPercent(pct, r.Header(HeaderAbortPercent))
+		}
+		if ok && f.sample(pct) {
+			d.Status, d.Reset = a.Status, a.Reset
+		}
+	}
+	if !d.Faulty() {
+		return Decision{}
+	}
+	if t.MaxActive > 0 {
+		if f.active.Add(1) > int64(t.MaxActive) {
+			f.active.Add(-1)
+			f.note(rule.Name, KindOverflow)
+			return Decision{}
+		}
+	} else {
+		f.active.Add(1)
+	}
+	d.active = &f.active
+	if d.Delay > 0 {
+		f.note(rule.Name, KindDelay)
+	}
+	switch {
+	case d.Reset:
+		f.note(rule.Name, KindReset)
+	case d.Status != 0:
+		f.note(rule.Name, KindAbort)
+	}
+	return d
+}
+
+func (f *Filter) sample(pct float64) bool {
+	return pct >= 100 || f.rand()*100 < pct
+}
+
+func (f *Filter) note(rule string, k Kind) {
+	f.counts[k].Add(1)
+	if f.obs != nil {
+		f.obs.Injected(rule, k)
+	}
+}
+
+// headerDelay reads a delay in milliseconds from a request header, clamped
+// to max. ok is false when the header is absent or invalid.
+func headerDelay(v string, max time.Duration) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms <= 0 {
+		return 0, false
+	}
+	if ms > int64(max/time.Millisecond) {
+		return max, true
+	}
+	return time.Duration(ms) * time.Millisecond, true
+}
+
+// headerAbort reads an abort from a request header. ok is false when the
+// header is absent; an empty-after-trim or invalid value keeps def.
+func headerAbort(v string, def Abort) (Abort, bool) {
+	switch {
+	case v == "":
+		return def, false
+	case v == "reset":
+		return Abort{Reset: true}, true
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 200 && s < 600 {
+		return Abort{Status: s}, true
+	}
+	return def, true
+}
+
+// lowerPercent returns the header's percentage if it is valid and lower
+// than pct, else pct: a request may ask for less than the rule allows,
+// never more.
+func lowerPercent(pct float64, v string) float64 {
+	if v == "" {
+		return pct
+	}
+	h, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(h >= 0) || h >= pct {
+		return pct
+	}
+	return h
+}
+
+// Stats counts what a Filter has done since New.
+type Stats struct {
+	Delays, Aborts, Resets uint64 // faults injected, by kind
+	Overflow               uint64 // faults skipped because MaxActive was reached
+	Active                 int64  // faulty requests not yet Done
+}
+
+// Stats returns the filter's counters.
+func (f *Filter) Stats() Stats {
+	return Stats{
+		Delays:   f.counts[KindDelay].Load(),
+		Aborts:   f.counts[KindAbort].Load(),
+		Resets:   f.counts[KindReset].Load(),
+		Overflow: f.counts[KindOverflow].Load(),
+		Active:   f.active.Load(),
+	}
+}

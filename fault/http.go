@@ -1,0 +1,183 @@
+package fault
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/duohuo/duohuo/request"
+)
+
+// Handler returns net/http middleware that applies the filter's decision to
+// each request before next sees it: it waits the delay (returning early,
+// without calling next, if the client goes away), then either answers with
+// the abort status, resets the connection, or calls next.
+//
+// An abort answer has the header x-duohuo-fault: abort and a short text
+// body. A reset hijacks the connection and closes it with SO_LINGER 0 so
+// the client sees a TCP RST; where the connection cannot be hijacked
+// (HTTP/2) it panics with http.ErrAbortHandler, which makes net/http
+// reset the stream.
+func (f *Filter) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d := f.Decide(request.FromHTTP(r))
+		if !d.Faulty() {
+			next.ServeHTTP(w, r)
+			return
+		}
+		defer d.Done()
+		if d.Delay > 0 {
+			t := time.NewTimer(d.Delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		switch {
+		case d.Reset:
+			resetConn(w)
+		case d.Status != 0:
+			h := w.Header()
+			h.Set("Content-Type", "text/plain; charset=utf-8")
+			h.Set(HeaderInjected, "abort")
+			w.WriteHeader(d.Status)
+			io.WriteString(w, "fault filter abort\n")
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+func resetConn(w http.ResponseWriter) {
+	c, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	// Unwrap TLS to reach the TCP socket.
+	if nc, ok := c.(interface{ NetConn() net.Conn }); ok {
+		c.Close() // nothing more will be written; the TCP close below is what counts
+		c = nc.NetConn()
+	}
+	if tc, ok := c.(interface{ SetLinger(int) error }); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
+}
+
+// maxAdminBody bounds the request bodies the admin handler reads.
+const maxAdminBody = 1 << 20
+
+// AdminHandler returns the HTTP API that reads and changes the filter's
+// table at run time, for the gateway's admin listener (mount it on both
+// "/v1/faults" and "/v1/faults/"):
+//
+//	GET    /v1/faults         the Table as JSON
+//	PUT    /v1/faults         replace the Table (body: Table JSON, see ParseTable)
+//	DELETE /v1/faults         remove every rule (fault injection off)
+//	GET    /v1/faults/{name}  one Rule
+//	PUT    /v1/faults/{name}  add or replace one Rule (body: Rule JSON; its name
+//	                          may be left out, and must match {name} if given)
+//	DELETE /v1/faults/{name}  remove one Rule
+//
+// Successful changes answer 200 with the resulting Table or Rule. Invalid
+// input answers 400 with {"error": "…"} naming the place, and changes
+// nothing. The handler does no authentication: the admin listener does.
+func (f *Filter) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/faults", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, f.Table())
+	})
+	mux.HandleFunc("PUT /v1/faults", func(w http.ResponseWriter, r *http.Request) {
+		body, ok := readBody(w, r)
+		if !ok {
+			return
+		}
+		t, err := ParseTable(body)
+		if err == nil {
+			err = f.Update(t)
+		}
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, f.Table())
+	})
+	mux.HandleFunc("DELETE /v1/faults", func(w http.ResponseWriter, r *http.Request) {
+		f.Update(Table{})
+		writeJSON(w, http.StatusOK, f.Table())
+	})
+	mux.HandleFunc("GET /v1/faults/{name}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		for _, rule := range f.Table().Rules {
+			if rule.Name == name {
+				writeJSON(w, http.StatusOK, rule)
+				return
+			}
+		}
+		writeError(w, http.StatusNotFound, fmt.Errorf("rule %q: %w", name, ErrNoRule))
+	})
+	mux.HandleFunc("PUT /v1/faults/{name}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		body, ok := readBody(w, r)
+		if !ok {
+			return
+		}
+		var rule Rule
+		err := strictUnmarshal(body, &rule)
+		switch {
+		case err != nil:
+		case rule.Name == "":
+			rule.Name = name
+		case rule.Name != name:
+			err = fmt.Errorf("%w: body names rule %q, path names %q", ErrInvalidSpec, rule.Name, name)
+		}
+		if err == nil {
+			err = f.SetRule(rule)
+		}
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, rule)
+	})
+	mux.HandleFunc("DELETE /v1/faults/{name}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		if err := f.DeleteRule(name); err != nil {
+			writeError(w, http.StatusNotFound, fmt.Errorf("rule %q: %w", name, err))
+			return
+		}
+		writeJSON(w, http.StatusOK, f.Table())
+	})
+	return mux
+}
+
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	if err != nil {
+		status := http.StatusBadRequest
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			status = http.StatusRequestEntityTooLarge
+		}
+		writeError(w, status, fmt.Errorf("read body: %w", err))
+		return nil, false
+	}
+	return body, true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, map[string]string{"error": err.Error()})
+}
