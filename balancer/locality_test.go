@@ -73,7 +73,7 @@ func TestStateLoads(t *testing.T) {
 // documented proportions, for every policy, and never on an unhealthy
 // instance outside panic mode.
 func TestPickSharesFollowTierLoads(t *testing.T) {
-	const picks = 100_000
+	const picks = 40_000
 	for _, policy := range policies {
 		for _, tc := range append(localSpillCases, envoyPanicCases...) {
 			t.Run(policy.String()+"/"+tc.name, func(t *testing.T) {
@@ -90,8 +90,9 @@ func TestPickSharesFollowTierLoads(t *testing.T) {
 					p.Done(0, true)
 				}
 				for tier := range got {
-					// 0.01 is over 6 standard deviations of a share at 100k picks.
-					if share := float64(got[tier]) / picks; math.Abs(share-tc.load[tier]) > 0.01 {
+					// 0.012 is over 4.8 standard deviations of a share at 40k
+					// picks; the random source is seeded.
+					if share := float64(got[tier]) / picks; math.Abs(share-tc.load[tier]) > 0.012 {
 						t.Errorf("tier %d got %.4f of picks, want %.4f", tier, share, tc.load[tier])
 					}
 				}

@@ -87,7 +87,13 @@ func (p *picker) pickTwo(pl *pool, exclude func(string) bool) int {
 		}
 	}
 	if b < 0 {
-		return int(pl.members[a])
+		// The draws kept hitting a (a heavy weight) or excluded members:
+		// take the next allowed member after a, so that a is still compared
+		// with someone rather than chosen unopposed.
+		b = p.scanOther(pl, a, exclude)
+		if b < 0 {
+			return int(pl.members[a])
+		}
 	}
 	ea, eb := &p.entries[pl.members[a]], &p.entries[pl.members[b]]
 	if p.policy == LeastRequest {
@@ -109,4 +115,16 @@ func (p *picker) pickTwo(pl *pool, exclude func(string) bool) int {
 		return int(pl.members[b])
 	}
 	return int(pl.members[a])
+}
+
+// scanOther returns the first member after a (cyclically) other than a that
+// exclude does not reject, or -1.
+func (p *picker) scanOther(pl *pool, a int32, exclude func(string) bool) int32 {
+	n := int32(len(pl.members))
+	for k := int32(1); k < n; k++ {
+		if m := (a + k) % n; !p.excluded(pl, m, exclude) {
+			return m
+		}
+	}
+	return -1
 }
