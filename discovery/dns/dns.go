@@ -24,11 +24,11 @@ type Type uint8
 const (
 	// Auto is SRV when the name starts with "_" (as in
 	// "_http._tcp.api.example.com"), A and AAAA otherwise.
-	Auto Type = iota
-	SRV       // SRV records, then the targets' addresses
-	A         // IPv4 addresses, with Config.Port
-	AAAA      // IPv6 addresses, with Config.Port
-	AAndAAAA  // both, with Config.Port
+	Auto     Type = iota
+	SRV           // SRV records, then the targets' addresses
+	A             // IPv4 addresses, with Config.Port
+	AAAA          // IPv6 addresses, with Config.Port
+	AAndAAAA      // both, with Config.Port
 )
 
 // String returns the type's name, as in "SRV".
