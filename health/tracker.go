@@ -301,7 +301,7 @@ func (t *Tracker) run() {
 	}
 	for {
 		var now time.Time
-		weights, sweepNow := false, false
+		weights, sweepNow, timerFired := false, false, false
 		select {
 		case <-t.ctx.Done():
 			return
@@ -312,9 +312,12 @@ func (t *Tracker) run() {
 		case <-t.wake:
 			now = time.Now()
 		case now = <-t.timer.C:
-			t.timerAt = time.Time{}
+			timerFired = true
 		}
 		t.mu.Lock()
+		if timerFired {
+			t.timerAt = time.Time{} // guarded by mu: armTimerLocked reads it
+		}
 		if weights {
 			t.drainLocked(now)
 		}
