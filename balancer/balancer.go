@@ -247,13 +247,16 @@ func (b *Balancer) Pick(r request.View, exclude func(id string) bool) (Pick, err
 	if p == nil {
 		return Pick{}, ErrNoInstance
 	}
-	i, panicked := p.pick(exclude)
+	// One clock read per attempt: peak-EWMA costs decay to it, and Done
+	// dates its observation from it.
+	now := b.nowMs()
+	i, panicked := p.pick(exclude, now)
 	if i < 0 {
 		return Pick{}, ErrNoInstance
 	}
 	e := &p.entries[i]
 	e.stats.inflight.Add(1)
-	return Pick{Instance: &e.inst, Tier: e.tier, Panic: panicked, b: b, s: e.stats}, nil
+	return Pick{Instance: &e.inst, Tier: e.tier, Panic: panicked, b: b, s: e.stats, at: now}, nil
 }
 
 // Pick is the result of [Balancer.Pick]. It is a small value; copying it is
@@ -268,13 +271,15 @@ type Pick struct {
 	// the instance may be unhealthy.
 	Panic bool
 
-	b *Balancer
-	s *stats
+	b  *Balancer
+	s  *stats
+	at uint32 // when it was picked, as Balancer.nowMs
 }
 
 // Done reports the outcome of the attempt: how long it took and whether it
 // succeeded. It updates the instance's in-flight count, peak-EWMA latency
-// and recent success without allocating. Call it exactly once per
+// and recent success without allocating or reading the clock: the
+// observation is dated pick time + latency. Call it exactly once per
 // successful Pick; on the zero Pick it does nothing. Safe for concurrent
 // use.
 func (p Pick) Done(latency time.Duration, ok bool) {
@@ -285,7 +290,7 @@ func (p Pick) Done(latency time.Duration, ok bool) {
 	if latency < 0 {
 		latency = 0
 	}
-	p.s.observe(p.b.nowMs(), float64(latency), p.b.tau)
+	p.s.observe(p.at+uint32(latency/time.Millisecond), float64(latency), p.b.tau)
 	p.s.record(ok)
 }
 

@@ -418,3 +418,23 @@ func TestConcurrentPickAndUpdate(t *testing.T) {
 		})
 	}
 }
+
+func TestPickAndDoneDoNotAllocate(t *testing.T) {
+	eps := tiered([4]int{5, 5, 5, 5}, [4]int{2, 5, 5, 5})
+	failed := eps[0].Instance.ID
+	exclude := func(id string) bool { return id == failed }
+	for _, policy := range policies {
+		b := newBalancer(t, balancer.Config{Local: local, Policy: policy}, eps)
+		allocs := testing.AllocsPerRun(1000, func() {
+			p, err := b.Pick(nil, exclude)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Done(time.Millisecond, true)
+			_ = b.State()
+		})
+		if allocs != 0 {
+			t.Errorf("%s: Pick+Done+State allocate %v times per run, want 0", policy, allocs)
+		}
+	}
+}

@@ -71,7 +71,7 @@ func (p *picker) drawAllowed(pl *pool, exclude func(string) bool) int32 {
 // in Randomized Load Balancing", 2001): draw two distinct members in
 // proportion to weight and keep the less loaded; on a tie the first drawn,
 // so that an idle pool is picked exactly in proportion to weight.
-func (p *picker) pickTwo(pl *pool, exclude func(string) bool) int {
+func (p *picker) pickTwo(pl *pool, exclude func(string) bool, now uint32) int {
 	a := p.drawAllowed(pl, exclude)
 	if a < 0 {
 		return -1
@@ -108,7 +108,7 @@ func (p *picker) pickTwo(pl *pool, exclude func(string) bool) int {
 		return int(pl.members[a])
 	}
 	// Peak-EWMA cost as in Finagle: latency × (in-flight + 1).
-	now, tau := p.b.nowMs(), p.b.tau
+	tau := p.b.tau
 	ca := ea.stats.latency(now, tau) * float64(ea.stats.inflight.Load()+1)
 	cb := eb.stats.latency(now, tau) * float64(eb.stats.inflight.Load()+1)
 	if cb < ca {

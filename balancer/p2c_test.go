@@ -10,9 +10,10 @@ import (
 
 const tau = balancer.DefaultDecayTime
 
-// observe picks until id comes up and reports latency for it; other picks
-// are finished with a latency equal to their current estimate (no change).
-func observe(t *testing.T, b *balancer.Balancer, id string, latency time.Duration) {
+// observe picks until id comes up, lets latency pass on clock and reports
+// it; other picks are finished at once with their current estimate (no
+// change).
+func observe(t *testing.T, b *balancer.Balancer, clock *manualClock, id string, latency time.Duration) {
 	t.Helper()
 	for range 10_000 {
 		p, err := b.Pick(nil, nil)
@@ -20,6 +21,7 @@ func observe(t *testing.T, b *balancer.Balancer, id string, latency time.Duratio
 			t.Fatal(err)
 		}
 		if p.Instance.ID == id {
+			clock.Advance(latency)
 			p.Done(latency, true)
 			return
 		}
@@ -33,6 +35,8 @@ func TestPeakEWMAEstimate(t *testing.T) {
 	e := math.Exp(-1)
 	tests := []struct {
 		name  string
+		// Each step advances the clock, then (if rtt > 0) picks and
+		// answers after rtt more.
 		steps []struct {
 			advance time.Duration
 			rtt     time.Duration // 0: no observation
@@ -43,10 +47,10 @@ func TestPeakEWMAEstimate(t *testing.T) {
 		{"a slower observation replaces the estimate at once (peak)",
 			[]struct{ advance, rtt time.Duration }{{0, 100 * time.Millisecond}}, 100 * time.Millisecond},
 		{"a faster observation one τ later weighs 1-1/e",
-			[]struct{ advance, rtt time.Duration }{{0, 100 * time.Millisecond}, {tau, 10 * time.Millisecond}},
+			[]struct{ advance, rtt time.Duration }{{0, 100 * time.Millisecond}, {tau - 10*time.Millisecond, 10 * time.Millisecond}},
 			time.Duration(e*100e6 + (1-e)*10e6)},
-		{"a faster observation at the same instant changes nothing",
-			[]struct{ advance, rtt time.Duration }{{0, 100 * time.Millisecond}, {0, 10 * time.Millisecond}}, 100 * time.Millisecond},
+		{"a faster observation right after changes almost nothing",
+			[]struct{ advance, rtt time.Duration }{{0, 100 * time.Millisecond}, {0, time.Millisecond}}, time.Duration(100e6*math.Exp(-0.0001) + 1e6*(1-math.Exp(-0.0001)))},
 		{"an idle estimate decays towards zero: e^-2 after 2τ",
 			[]struct{ advance, rtt time.Duration }{{0, 100 * time.Millisecond}, {2 * tau, 0}}, time.Duration(100e6 * e * e)},
 	}
@@ -58,7 +62,7 @@ func TestPeakEWMAEstimate(t *testing.T) {
 			for _, s := range tc.steps {
 				clock.Advance(s.advance)
 				if s.rtt > 0 {
-					observe(t, b, ep.Instance.ID, s.rtt)
+					observe(t, b, clock, ep.Instance.ID, s.rtt)
 				}
 			}
 			got, _ := b.Stats(ep.Instance.ID)
@@ -81,7 +85,7 @@ func TestPeakEWMAAvoidsTheSlowInstance(t *testing.T) {
 	clock.Advance(10 * tau) // let the first observations replace the default RTT
 	latency := map[string]time.Duration{eps[0].Instance.ID: 10 * time.Millisecond, eps[1].Instance.ID: 12 * time.Millisecond, slow: 100 * time.Millisecond}
 	for id, l := range latency {
-		observe(t, b, id, l)
+		observe(t, b, clock, id, l)
 	}
 
 	for range 1000 {
@@ -127,8 +131,8 @@ func TestPeakEWMARetriesARecoveredInstance(t *testing.T) {
 	fast, slow := eps[0].Instance.ID, eps[1].Instance.ID
 	b := newBalancer(t, balancer.Config{Local: local, Now: clock.Now, Rand: seeded(8)}, eps)
 	clock.Advance(10 * tau) // let the first observations replace the default RTT
-	observe(t, b, fast, 10*time.Millisecond)
-	observe(t, b, slow, time.Second)
+	observe(t, b, clock, fast, 10*time.Millisecond)
+	observe(t, b, clock, slow, time.Second)
 	for step := range 100 {
 		clock.Advance(time.Second)
 		p, err := b.Pick(nil, nil)

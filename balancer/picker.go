@@ -131,9 +131,9 @@ func (p *picker) buildPool(keep func(*entry) bool) pool {
 
 // pick returns the index of the chosen entry, or -1, and whether the
 // chosen pool ignores health.
-func (p *picker) pick(exclude func(string) bool) (int, bool) {
+func (p *picker) pick(exclude func(string) bool, now uint32) (int, bool) {
 	if p.state.Panic {
-		return p.pickIn(&p.all, exclude), true
+		return p.pickIn(&p.all, exclude, now), true
 	}
 	u := p.b.cfg.Rand() >> 32
 	first := -1
@@ -146,7 +146,7 @@ func (p *picker) pick(exclude func(string) bool) (int, bool) {
 	if first < 0 {
 		return -1, false // no tier has load: nothing healthy and no panic
 	}
-	if i := p.pickIn(&p.tiers[first], exclude); i >= 0 {
+	if i := p.pickIn(&p.tiers[first], exclude, now); i >= 0 {
 		return i, p.state.Tiers[first].Panic
 	}
 	// Everything in the chosen tier is excluded (a retry): try the other
@@ -155,7 +155,7 @@ func (p *picker) pick(exclude func(string) bool) (int, bool) {
 		if t == first {
 			continue
 		}
-		if i := p.pickIn(&p.tiers[t], exclude); i >= 0 {
+		if i := p.pickIn(&p.tiers[t], exclude, now); i >= 0 {
 			return i, p.state.Tiers[t].Panic
 		}
 	}
@@ -163,8 +163,9 @@ func (p *picker) pick(exclude func(string) bool) (int, bool) {
 }
 
 // pickIn returns the index in p.entries of a member of pl that exclude does
-// not reject, chosen by the policy, or -1.
-func (p *picker) pickIn(pl *pool, exclude func(string) bool) int {
+// not reject, chosen by the policy, or -1. now is the clock in
+// milliseconds (Balancer.nowMs).
+func (p *picker) pickIn(pl *pool, exclude func(string) bool, now uint32) int {
 	if len(pl.members) == 0 {
 		return -1
 	}
@@ -172,7 +173,7 @@ func (p *picker) pickIn(pl *pool, exclude func(string) bool) int {
 	case RoundRobin:
 		return p.pickRoundRobin(pl, exclude)
 	default:
-		return p.pickTwo(pl, exclude)
+		return p.pickTwo(pl, exclude, now)
 	}
 }
 
