@@ -2,7 +2,6 @@ package balancer_test
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -85,45 +84,18 @@ func BenchmarkUpdate(b *testing.B) {
 	}
 }
 
-// mutexWRR is the baseline for RoundRobin: nginx's smooth weighted
-// round-robin as nginx runs it, current weights updated under a lock on
-// every pick. It exists only to compare with the lock-free precomputed
-// cycle; it is not used by the package.
-type mutexWRR struct {
-	mu      sync.Mutex
-	weight  []int64
-	current []int64 // guarded by mu
-	total   int64
-}
-
-func (w *mutexWRR) pick() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	best := 0
-	for i := range w.weight {
-		w.current[i] += w.weight[i]
-		if w.current[i] > w.current[best] {
-			best = i
+// BenchmarkBaselineClockRead is what one clock read costs on this machine:
+// every attempt makes one (Pick), so it is the floor of BenchmarkPick.
+func BenchmarkBaselineClockRead(b *testing.B) {
+	epoch := time.Now()
+	var sink time.Duration
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var d time.Duration
+		for pb.Next() {
+			d += time.Since(epoch)
 		}
-	}
-	w.current[best] -= w.total
-	return best
-}
-
-func BenchmarkBaselineMutexSmoothWRR(b *testing.B) {
-	for _, n := range []int{3, 30, 300} {
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			w := &mutexWRR{weight: make([]int64, n), current: make([]int64, n)}
-			for i := range w.weight {
-				w.weight[i] = 100
-				w.total += 100
-			}
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					_ = w.pick()
-				}
-			})
-		})
-	}
+		sink += d
+	})
+	_ = sink
 }
