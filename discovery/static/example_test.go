@@ -19,7 +19,7 @@ services:
       labels: {version: v2}
     - addr: 10.0.0.2:8080
       weight: 0
-`))
+`), "")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -28,7 +28,7 @@ services:
 		fmt.Println(in.Addr, in.Weight, in.Locality, in.Labels)
 	}
 
-	_, err = static.Parse("instances.yaml", []byte("services:\n  api:\n    - addr: 10.0.0.1\n"))
+	_, err = static.Parse("instances.yaml", []byte("services:\n  api:\n    - addr: 10.0.0.1\n"), "")
 	fmt.Println(err)
 	// Output:
 	// 10.0.0.1:8080 100 ctyun/cn-north-1 map[version:v2]

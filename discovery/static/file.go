@@ -2,7 +2,6 @@ package static
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,8 +17,14 @@ import (
 
 // FileConfig configures a [File] source. The zero value is ready to use.
 type FileConfig struct {
-	// Name is the source's name. If empty, "file:" followed by the path.
+	// Name is the source's name. If empty, "file:" followed by the path,
+	// and "#" and Service when Service is set.
 	Name string
+	// Service, if set, makes the source report that one service: the file
+	// may then be an "instances" list, or a "services" map that must
+	// contain it (see [Parse]). If empty, the file is a "services" map and
+	// every service in it is reported.
+	Service string
 	// Debounce is how long the file must stay quiet after a change before
 	// it is read, so that an editor's or a deploy tool's burst of writes
 	// is read once. If zero, 100ms.
@@ -54,7 +59,12 @@ var _ discovery.Source = (*File)(nil)
 
 // NewFile returns a File source for path.
 func NewFile(path string, cfg FileConfig) *File {
-	cfg.Name = cmp.Or(cfg.Name, "file:"+path)
+	if cfg.Name == "" {
+		cfg.Name = "file:" + path
+		if cfg.Service != "" {
+			cfg.Name += "#" + cfg.Service
+		}
+	}
 	if cfg.Debounce <= 0 {
 		cfg.Debounce = 100 * time.Millisecond
 	}
@@ -94,7 +104,7 @@ func (f *File) Watch(ctx context.Context, u discovery.Updater) error {
 			return
 		}
 		last = data
-		services, err := Parse(f.path, data)
+		services, err := Parse(f.path, data, f.cfg.Service)
 		if err != nil {
 			f.refuse(u, err)
 			return

@@ -256,3 +256,20 @@ func TestStaticSource(t *testing.T) {
 		t.Errorf("View(api).Instances[0] = %+v, want default weight from source static", v.Instances[0])
 	}
 }
+
+func TestFileWithOneService(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "api.yaml")
+	write(t, path, []byte("instances:\n  - addr: 127.0.0.1:1001\n"))
+	a := discovery.NewAggregator(discovery.AggregatorConfig{Logger: discard})
+	defer a.Close()
+	src := static.NewFile(path, static.FileConfig{Service: "api", Debounce: 10 * time.Millisecond, Logger: discard})
+	if got, want := src.Name(), "file:"+path+"#api"; got != want {
+		t.Errorf("Name() = %q, want %q", got, want)
+	}
+	if err := a.Add(src); err != nil {
+		t.Fatal(err)
+	}
+	discoverytest.WaitView(t, a, "api", hasPorts(1001))
+	write(t, path, []byte("instances:\n  - addr: 127.0.0.1:1002\n"))
+	discoverytest.WaitView(t, a, "api", hasPorts(1002))
+}

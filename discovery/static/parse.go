@@ -45,9 +45,11 @@ func (e *ParseError) Error() string {
 // Unwrap returns the cause.
 func (e *ParseError) Unwrap() error { return e.Err }
 
-// fileDoc is the instances file: a list of instances per service.
+// fileDoc is the instances file: a list of instances per service, or one
+// service's list.
 type fileDoc struct {
-	Services map[string][]fileInstance `yaml:"services"`
+	Services  map[string][]fileInstance `yaml:"services"`
+	Instances *[]fileInstance           `yaml:"instances"`
 }
 
 type fileInstance struct {
@@ -65,7 +67,8 @@ type fileInstance struct {
 // does, with IDs left empty unless given. name is used in errors only. Parse
 // is a pure function, safe for concurrent use.
 //
-// The format, with every field but addr optional:
+// The file lists the instances of several services under "services", with
+// every field but addr optional:
 //
 //	services:
 //	  api:                        # service name
@@ -77,8 +80,18 @@ type fileInstance struct {
 //	      labels: {version: v2, lane: gray}
 //	      id: api-1               # default: the address
 //
+// or, when service is not empty, the instances of that one service under
+// "instances" (the form the gateway config's file source names):
+//
+//	instances:
+//	  - addr: 10.0.0.1:8080
+//
+// With a service and a "services" file, only that service is returned (the
+// whole file is still checked), and a file without it is refused, so that a
+// misspelt name is not read as "no instances".
+//
 // A refused file yields a [*ParseError] naming file:line:col.
-func Parse(name string, data []byte) (map[string][]discovery.Instance, error) {
+func Parse(name string, data []byte, service string) (map[string][]discovery.Instance, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &ParseError{File: name, Line: 1, Col: 1, Err: ErrEmpty}
 	}
@@ -103,60 +116,96 @@ func Parse(name string, data []byte) (map[string][]discovery.Instance, error) {
 	if err := decode(body, &doc); err != nil {
 		return nil, yamlError(name, err)
 	}
-	if doc.Services == nil {
+	root := func() *yaml.PathBuilder { return (&yaml.PathBuilder{}).Root() }
+	switch {
+	case doc.Services != nil && doc.Instances != nil:
+		return nil, at(name, body, fmt.Errorf(`%w: both "services" and "instances"; use one`, ErrSyntax))
+	case doc.Instances != nil && service == "":
+		return nil, at(name, lookup(f, root().Child("instances").Build()),
+			fmt.Errorf(`%w: "instances" lists one service, but no service name was given; use "services" to list several`, ErrSyntax))
+	case doc.Instances != nil:
+		if err := discovery.CheckService(service); err != nil {
+			return nil, &ParseError{File: name, Line: 1, Col: 1, Err: err}
+		}
+		list, errs := convert(name, f, service, *doc.Instances, func() *yaml.PathBuilder { return root().Child("instances") })
+		if len(errs) > 0 {
+			return nil, first(errs)
+		}
+		return map[string][]discovery.Instance{service: list}, nil
+	case doc.Services == nil:
 		return nil, at(name, body, fmt.Errorf(`%w: missing "services" (write "services: {}" for none)`, ErrSyntax))
 	}
 
 	out := make(map[string][]discovery.Instance, len(doc.Services))
 	var errs []*ParseError
 	for svc, list := range doc.Services {
-		svcPath := (&yaml.PathBuilder{}).Root().Child("services").Child(svc)
 		if err := discovery.CheckService(svc); err != nil {
-			errs = append(errs, at(name, lookup(f, svcPath.Build()), err))
+			errs = append(errs, at(name, lookup(f, root().Child("services").Child(svc).Build()), err))
 			continue
 		}
-		ins := make([]discovery.Instance, 0, len(list))
-		ids := make(map[string]bool, len(list))
-		addrs := make(map[netip.AddrPort]bool, len(list))
-		for i, fi := range list {
-			field := func(name string) ast.Node {
-				p := (&yaml.PathBuilder{}).Root().Child("services").Child(svc).Index(uint(i))
-				if name != "" {
-					p = p.Child(name)
-				}
-				return lookup(f, p.Build())
-			}
-			in, fieldName, err := fi.instance()
-			if err == nil {
-				id := cmp.Or(in.ID, discovery.AddrID(in.Addr))
-				key := netip.AddrPortFrom(in.Addr.Addr().Unmap().WithZone(""), in.Addr.Port())
-				switch {
-				case addrs[key]:
-					fieldName, err = "addr", fmt.Errorf("%w: address %s listed twice", discovery.ErrDuplicate, in.Addr)
-				case ids[id]:
-					fieldName, err = "id", fmt.Errorf("%w: id %q listed twice", discovery.ErrDuplicate, id)
-				}
-				addrs[key], ids[id] = true, true
-			}
-			if err != nil {
-				n := field(fieldName)
-				if n == nil {
-					n = field("")
-				}
-				errs = append(errs, at(name, n, fmt.Errorf("service %q instance %d: %w", svc, i, err)))
-				continue
-			}
-			ins = append(ins, in)
-		}
+		ins, ierrs := convert(name, f, svc, list, func() *yaml.PathBuilder { return root().Child("services").Child(svc) })
+		errs = append(errs, ierrs...)
 		out[svc] = ins
 	}
 	if len(errs) > 0 {
-		// Map order is random; report the first fault in file order.
-		return nil, slices.MinFunc(errs, func(x, y *ParseError) int {
-			return cmp.Or(cmp.Compare(x.Line, y.Line), cmp.Compare(x.Col, y.Col), cmp.Compare(x.Err.Error(), y.Err.Error()))
-		})
+		return nil, first(errs)
+	}
+	if service != "" {
+		list, ok := out[service]
+		if !ok {
+			return nil, at(name, lookup(f, root().Child("services").Build()),
+				fmt.Errorf("%w: service %q is not in the file", discovery.ErrInvalidService, service))
+		}
+		return map[string][]discovery.Instance{service: list}, nil
 	}
 	return out, nil
+}
+
+// convert converts and checks one service's entries; base returns the
+// path of the list, for positions.
+func convert(name string, f *ast.File, svc string, list []fileInstance, base func() *yaml.PathBuilder) ([]discovery.Instance, []*ParseError) {
+	ins := make([]discovery.Instance, 0, len(list))
+	var errs []*ParseError
+	ids := make(map[string]bool, len(list))
+	addrs := make(map[netip.AddrPort]bool, len(list))
+	for i, fi := range list {
+		field := func(name string) ast.Node {
+			p := base().Index(uint(i))
+			if name != "" {
+				p = p.Child(name)
+			}
+			return lookup(f, p.Build())
+		}
+		in, fieldName, err := fi.instance()
+		if err == nil {
+			id := cmp.Or(in.ID, discovery.AddrID(in.Addr))
+			key := netip.AddrPortFrom(in.Addr.Addr().Unmap().WithZone(""), in.Addr.Port())
+			switch {
+			case addrs[key]:
+				fieldName, err = "addr", fmt.Errorf("%w: address %s listed twice", discovery.ErrDuplicate, in.Addr)
+			case ids[id]:
+				fieldName, err = "id", fmt.Errorf("%w: id %q listed twice", discovery.ErrDuplicate, id)
+			}
+			addrs[key], ids[id] = true, true
+		}
+		if err != nil {
+			n := field(fieldName)
+			if n == nil {
+				n = field("")
+			}
+			errs = append(errs, at(name, n, fmt.Errorf("service %q instance %d: %w", svc, i, err)))
+			continue
+		}
+		ins = append(ins, in)
+	}
+	return ins, errs
+}
+
+// first returns the first error in file order (map order is random).
+func first(errs []*ParseError) *ParseError {
+	return slices.MinFunc(errs, func(x, y *ParseError) int {
+		return cmp.Or(cmp.Compare(x.Line, y.Line), cmp.Compare(x.Col, y.Col), cmp.Compare(x.Err.Error(), y.Err.Error()))
+	})
 }
 
 // instance converts and validates one entry; on error it names the field

@@ -13,19 +13,26 @@ import (
 // duplicates, which is what the aggregator requires.
 func FuzzParse(f *testing.F) {
 	for _, tt := range parseOK {
-		f.Add([]byte(tt.in))
+		f.Add([]byte(tt.in), tt.service != "")
 	}
 	for _, tt := range parseBad {
-		f.Add([]byte(tt.in))
+		f.Add([]byte(tt.in), tt.service != "")
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := static.Parse("f.yaml", data)
+	f.Fuzz(func(t *testing.T, data []byte, one bool) {
+		service := ""
+		if one {
+			service = "api"
+		}
+		got, err := static.Parse("f.yaml", data, service)
 		if err != nil {
 			var pe *static.ParseError
 			if !errors.As(err, &pe) || pe.Line < 1 || pe.Col < 1 || pe.File != "f.yaml" {
 				t.Fatalf("Parse(%q) = %v, want a positioned *ParseError", data, err)
 			}
 			return
+		}
+		if one && len(got) != 1 {
+			t.Fatalf("Parse(%q, api) = %d services, want exactly api", data, len(got))
 		}
 		for svc, list := range got {
 			if err := discovery.CheckService(svc); err != nil {

@@ -14,9 +14,10 @@ import (
 var cmpAddr = cmp.Comparer(func(x, y netip.AddrPort) bool { return x == y })
 
 var parseOK = []struct {
-	name string
-	in   string
-	want map[string][]discovery.Instance
+	name    string
+	service string // the one service asked for; "" for all
+	in      string
+	want    map[string][]discovery.Instance
 }{
 	{
 		name: "a full entry sets every field",
@@ -64,12 +65,30 @@ var parseOK = []struct {
 		in:   "# comment\nservices:\n  user.v1:\n    - addr: 10.0.0.1:80\n",
 		want: map[string][]discovery.Instance{"user.v1": {{Addr: netip.MustParseAddrPort("10.0.0.1:80"), Weight: 100}}},
 	},
+	{
+		name:    "an instances list is the named service's",
+		service: "api",
+		in:      "instances:\n  - addr: 10.0.0.1:80\n    zone: a\n",
+		want:    map[string][]discovery.Instance{"api": {{Addr: netip.MustParseAddrPort("10.0.0.1:80"), Weight: 100, Locality: discovery.Locality{Zone: "a"}}}},
+	},
+	{
+		name:    "an empty instances list gives the named service no instances",
+		service: "api",
+		in:      "instances: []\n",
+		want:    map[string][]discovery.Instance{"api": {}},
+	},
+	{
+		name:    "with a service, only it is taken from a services map",
+		service: "api",
+		in:      "services:\n  api:\n    - addr: 10.0.0.1:80\n  web:\n    - addr: 10.0.0.2:80\n",
+		want:    map[string][]discovery.Instance{"api": {{Addr: netip.MustParseAddrPort("10.0.0.1:80"), Weight: 100}}},
+	},
 }
 
 func TestParseAccepts(t *testing.T) {
 	for _, tt := range parseOK {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := static.Parse("i.yaml", []byte(tt.in))
+			got, err := static.Parse("i.yaml", []byte(tt.in), tt.service)
 			if err != nil {
 				t.Fatalf("Parse(%q) = %v", tt.in, err)
 			}
@@ -85,31 +104,37 @@ var parseBad = []struct {
 	in        string
 	want      error
 	line, col int
+	service   string // the one service asked for; "" for all
 }{
-	{"an empty file is refused", "", static.ErrEmpty, 1, 1},
-	{"a file of comments only is refused", "# nothing\n", static.ErrEmpty, 1, 1},
-	{"a missing services key is refused", "instances: {}\n", static.ErrSyntax, 1, 1},
-	{"a tab-broken YAML is refused at the fault", "services:\n  api:\n    - addr: [10.0.0.1:80\n", static.ErrSyntax, 3, 13},
-	{"an unknown field is refused at the field", "services:\n  api:\n    - addr: 10.0.0.1:80\n      wieght: 3\n", static.ErrSyntax, 4, 7},
-	{"a weight of the wrong type is refused at the value", "services:\n  api:\n    - addr: 10.0.0.1:80\n      weight: heavy\n", static.ErrSyntax, 4, 15},
-	{"a host name instead of an IP is refused at addr", "services:\n  api:\n    - addr: api.local:80\n", discovery.ErrInvalidAddr, 3, 13},
-	{"a missing addr is refused at the entry", "services:\n  api:\n    - weight: 3\n", discovery.ErrInvalidAddr, 3, 7},
-	{"port 0 is refused at addr", "services:\n  api:\n    - addr: 10.0.0.1:0\n", discovery.ErrInvalidAddr, 3, 13},
-	{"a negative weight is refused at weight", "services:\n  api:\n    - addr: 10.0.0.1:80\n      weight: -1\n", discovery.ErrInvalidWeight, 4, 15},
-	{"a weight above 65535 is refused at weight", "services:\n  api:\n    - addr: 10.0.0.1:80\n      weight: 65536\n", discovery.ErrInvalidWeight, 4, 15},
-	{"an address listed twice is refused at the second", "services:\n  api:\n    - addr: 10.0.0.1:80\n    - addr: 10.0.0.1:80\n", discovery.ErrDuplicate, 4, 13},
-	{"an id listed twice is refused at the second", "services:\n  api:\n    - {addr: 10.0.0.1:80, id: a}\n    - {addr: 10.0.0.2:80, id: a}\n", discovery.ErrDuplicate, 4, 31},
-	{"a bad service name is refused", "services:\n  a b:\n    - addr: 10.0.0.1:80\n", discovery.ErrInvalidService, 3, 5},
-	{"a zone with a slash is refused at the entry", "services:\n  api:\n    - addr: 10.0.0.1:80\n      zone: a/b\n", discovery.ErrInvalidField, 3, 7},
-	{"two documents are refused", "services: {}\n---\nservices: {}\n", static.ErrSyntax, 3, 1},
-	{"input that panics inside go-yaml is refused, not a crash", "services:\n 0:\n    ! 0000000000000000000000", static.ErrSyntax, 1, 1},
-	{"the first fault in file order is reported", "services:\n  b:\n    - addr: x\n  a:\n    - addr: y\n", discovery.ErrInvalidAddr, 3, 13},
+	{"an empty file is refused", "", static.ErrEmpty, 1, 1, ""},
+	{"a file of comments only is refused", "# nothing\n", static.ErrEmpty, 1, 1, ""},
+	{"a file with neither services nor instances is refused", "hosts: {}\n", static.ErrSyntax, 1, 1, ""},
+	{"a tab-broken YAML is refused at the fault", "services:\n  api:\n    - addr: [10.0.0.1:80\n", static.ErrSyntax, 3, 13, ""},
+	{"an unknown field is refused at the field", "services:\n  api:\n    - addr: 10.0.0.1:80\n      wieght: 3\n", static.ErrSyntax, 4, 7, ""},
+	{"a weight of the wrong type is refused at the value", "services:\n  api:\n    - addr: 10.0.0.1:80\n      weight: heavy\n", static.ErrSyntax, 4, 15, ""},
+	{"a host name instead of an IP is refused at addr", "services:\n  api:\n    - addr: api.local:80\n", discovery.ErrInvalidAddr, 3, 13, ""},
+	{"a missing addr is refused at the entry", "services:\n  api:\n    - weight: 3\n", discovery.ErrInvalidAddr, 3, 7, ""},
+	{"port 0 is refused at addr", "services:\n  api:\n    - addr: 10.0.0.1:0\n", discovery.ErrInvalidAddr, 3, 13, ""},
+	{"a negative weight is refused at weight", "services:\n  api:\n    - addr: 10.0.0.1:80\n      weight: -1\n", discovery.ErrInvalidWeight, 4, 15, ""},
+	{"a weight above 65535 is refused at weight", "services:\n  api:\n    - addr: 10.0.0.1:80\n      weight: 65536\n", discovery.ErrInvalidWeight, 4, 15, ""},
+	{"an address listed twice is refused at the second", "services:\n  api:\n    - addr: 10.0.0.1:80\n    - addr: 10.0.0.1:80\n", discovery.ErrDuplicate, 4, 13, ""},
+	{"an id listed twice is refused at the second", "services:\n  api:\n    - {addr: 10.0.0.1:80, id: a}\n    - {addr: 10.0.0.2:80, id: a}\n", discovery.ErrDuplicate, 4, 31, ""},
+	{"a bad service name is refused", "services:\n  a b:\n    - addr: 10.0.0.1:80\n", discovery.ErrInvalidService, 3, 5, ""},
+	{"a zone with a slash is refused at the entry", "services:\n  api:\n    - addr: 10.0.0.1:80\n      zone: a/b\n", discovery.ErrInvalidField, 3, 7, ""},
+	{"two documents are refused", "services: {}\n---\nservices: {}\n", static.ErrSyntax, 3, 1, ""},
+	{"input that panics inside go-yaml is refused, not a crash", "services:\n 0:\n    ! 0000000000000000000000", static.ErrSyntax, 1, 1, ""},
+	{"an instances list without a service name is refused", "instances:\n  - addr: 10.0.0.1:80\n", static.ErrSyntax, 2, 3, ""},
+	{"both services and instances are refused", "services: {}\ninstances: []\n", static.ErrSyntax, 1, 1, "api"},
+	{"a bad instance in an instances list is refused at it", "instances:\n  - addr: 10.0.0.1:80\n  - addr: 10.0.0.1:0\n", discovery.ErrInvalidAddr, 3, 11, "api"},
+	{"a services map without the named service is refused", "services:\n  web: []\n", discovery.ErrInvalidService, 2, 3, "api"},
+	{"a bad entry in another service still refuses the file", "services:\n  api: []\n  web:\n    - addr: x\n", discovery.ErrInvalidAddr, 4, 13, "api"},
+	{"the first fault in file order is reported", "services:\n  b:\n    - addr: x\n  a:\n    - addr: y\n", discovery.ErrInvalidAddr, 3, 13, ""},
 }
 
 func TestParseRefuses(t *testing.T) {
 	for _, tt := range parseBad {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := static.Parse("i.yaml", []byte(tt.in))
+			got, err := static.Parse("i.yaml", []byte(tt.in), tt.service)
 			var pe *static.ParseError
 			if !errors.As(err, &pe) || !errors.Is(err, tt.want) {
 				t.Fatalf("Parse(%q) = %v, %v; want a *ParseError wrapping %v", tt.in, got, err, tt.want)
