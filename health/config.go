@@ -3,6 +3,7 @@ package health
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 )
 
@@ -140,6 +141,8 @@ func (c Config) Validate() error {
 	switch {
 	case p.Path != "" && p.Path[0] != '/':
 		return bad("Probe.Path", p.Path, `must start with "/"`)
+	case p.Path != "" && !validPath(p.Path):
+		return bad("Probe.Path", p.Path, "not a valid request path")
 	case p.ExpectStatus != 0 && (p.ExpectStatus < 100 || p.ExpectStatus > 599):
 		return bad("Probe.ExpectStatus", p.ExpectStatus, "not an HTTP status")
 	case p.Interval < 0:
@@ -176,6 +179,17 @@ func (c Config) Validate() error {
 		return bad("Weight.ProbationFactor", w.ProbationFactor, "not in 0..1")
 	}
 	return nil
+}
+
+// validPath reports whether p can go on an HTTP request line as is.
+func validPath(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] <= ' ' || p[i] == 0x7f {
+			return false
+		}
+	}
+	u, err := url.ParseRequestURI(p)
+	return err == nil && u.Host == "" && u.Scheme == ""
 }
 
 // withDefaults returns c with every zero field replaced by its default.

@@ -64,6 +64,17 @@ const (
 	ClientError
 )
 
+var classNames = [...]string{"success", "gateway_failure", "server_error", "client_error"}
+
+// String returns "success", "gateway_failure", "server_error" or
+// "client_error".
+func (c Class) String() string {
+	if int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return fmt.Sprintf("class(%d)", uint8(c))
+}
+
 // ClassOfStatus returns the Class of an HTTP response status.
 func ClassOfStatus(code int) Class {
 	switch {
