@@ -58,8 +58,11 @@ func (s *stats) observe(nowMs uint32, rtt, tau float64) {
 		cost, stamp := unpackEWMA(old)
 		next := rtt
 		if rtt <= cost {
-			w := math.Exp(-elapsed(nowMs, stamp) / tau)
-			next = cost*w + rtt*(1-w)
+			next = cost // no time has passed: the old estimate weighs 1
+			if d := elapsed(nowMs, stamp); d > 0 {
+				w := math.Exp(-d / tau)
+				next = cost*w + rtt*(1-w)
+			}
 		}
 		if int32(nowMs-stamp) < 0 {
 			nowMs = stamp
@@ -75,7 +78,12 @@ func (s *stats) observe(nowMs uint32, rtt, tau float64) {
 // for a while looks cheaper and is tried again (Finagle's get()).
 func (s *stats) latency(nowMs uint32, tau float64) float64 {
 	cost, stamp := unpackEWMA(s.ewma.Load())
-	return cost * math.Exp(-elapsed(nowMs, stamp)/tau)
+	if d := elapsed(nowMs, stamp); d > 0 {
+		// Skipped within the same millisecond, the common case under load:
+		// math.Exp is the largest cost of a pick after the clock read.
+		cost *= math.Exp(-d / tau)
+	}
+	return cost
 }
 
 // record folds one outcome into the success rate with weight 1/16.
