@@ -34,7 +34,7 @@ func observe(t *testing.T, b *balancer.Balancer, clock *manualClock, id string, 
 func TestPeakEWMAEstimate(t *testing.T) {
 	e := math.Exp(-1)
 	tests := []struct {
-		name  string
+		name string
 		// Each step advances the clock, then (if rtt > 0) picks and
 		// answers after rtt more.
 		steps []struct {
