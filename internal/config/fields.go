@@ -19,23 +19,35 @@ type field struct {
 	required bool
 }
 
-var fieldCache sync.Map // reflect.Type → map[string]field
-
-// fieldsOf returns the fields of struct type t by yaml key.
-func fieldsOf(t reflect.Type) map[string]field {
-	if fs, ok := fieldCache.Load(t); ok {
-		return fs.(map[string]field)
-	}
-	fs := map[string]field{}
-	for _, f := range orderedFields(t) {
-		fs[f.name] = f
-	}
-	fieldCache.Store(t, fs)
-	return fs
+// fields is what a struct type's tags say, computed once per type.
+type fields struct {
+	ordered []field          // declaration order
+	byName  map[string]field // by yaml key
 }
 
+var fieldCache sync.Map // reflect.Type → *fields
+
+func fieldInfo(t reflect.Type) *fields {
+	if fs, ok := fieldCache.Load(t); ok {
+		return fs.(*fields)
+	}
+	fs := &fields{ordered: parseFields(t), byName: map[string]field{}}
+	for _, f := range fs.ordered {
+		fs.byName[f.name] = f
+	}
+	fs2, _ := fieldCache.LoadOrStore(t, fs)
+	return fs2.(*fields)
+}
+
+// fieldsOf returns the fields of struct type t by yaml key. The map is
+// shared: callers must not modify it.
+func fieldsOf(t reflect.Type) map[string]field { return fieldInfo(t).byName }
+
 // orderedFields returns the fields of struct type t in declaration order.
-func orderedFields(t reflect.Type) []field {
+// The slice is shared: callers must not modify it.
+func orderedFields(t reflect.Type) []field { return fieldInfo(t).ordered }
+
+func parseFields(t reflect.Type) []field {
 	var out []field
 	for i := range t.NumField() {
 		sf := t.Field(i)

@@ -35,202 +35,206 @@ func errorsOf(t *testing.T, err error) Errors {
 	return es
 }
 
+const service = "services:\n  - name: api\n    discovery:\n      - static:\n          instances:\n            - addr: 127.0.0.1:9001\n"
+
+// parseErrorCases are invalid files and what Parse must say about them; they
+// also seed FuzzParse.
+var parseErrorCases = []struct {
+	name string
+	yaml string
+	want []wantErr
+}{
+	{
+		name: "unknown key is refused with a suggestion",
+		yaml: "lgo:\n  level: info\n",
+		want: []wantErr{{1, 1, "lgo", `unknown key "lgo"; did you mean "log"?`}},
+	},
+	{
+		name: "unknown key far from any field has no suggestion",
+		yaml: "log:\n  colour_scheme: dark\n",
+		want: []wantErr{{2, 3, "log.colour_scheme", `unknown key "colour_scheme"`}},
+	},
+	{
+		name: "duplicate key points at the second one",
+		yaml: "log:\n  level: info\n  level: debug\n",
+		want: []wantErr{{3, 3, "log.level", "duplicate key (first at line 2)"}},
+	},
+	{
+		name: "enum value outside the list",
+		yaml: "log:\n  format: xml\n",
+		want: []wantErr{{2, 11, "log.format", `"xml" is not one of text, json`}},
+	},
+	{
+		name: "duration without unit",
+		yaml: "listeners:\n  - name: a\n    listen: :80\n    idle_timeout: 30\n",
+		want: []wantErr{{4, 19, "listeners[0].idle_timeout", `invalid duration "30"`}},
+	},
+	{
+		name: "negative duration",
+		yaml: "listeners:\n  - name: a\n    listen: :80\n    idle_timeout: -1s\n",
+		want: []wantErr{{4, 19, "listeners[0].idle_timeout", "must not be negative"}},
+	},
+	{
+		name: "size with unknown unit",
+		yaml: "listeners:\n  - name: a\n    listen: :80\n    max_header_bytes: 4 parsecs\n",
+		want: []wantErr{{4, 23, "listeners[0].max_header_bytes", `invalid size "4 parsecs"`}},
+	},
+	{
+		name: "size below its minimum",
+		yaml: "listeners:\n  - name: a\n    listen: :80\n    max_header_bytes: 100\n",
+		want: []wantErr{{4, 23, "listeners[0].max_header_bytes", "must be between 1KiB and 16MiB"}},
+	},
+	{
+		name: "integer out of range",
+		yaml: service + "routes:\n  - name: r\n    service: api\n    retry:\n      attempts: 11\n",
+		want: []wantErr{{11, 17, "routes[0].retry.attempts", "must be between 0 and 10"}},
+	},
+	{
+		name: "wrong type: list where a value is wanted",
+		yaml: "log:\n  level: [info]\n",
+		want: []wantErr{{2, 10, "log.level", "want a single value, got a list"}},
+	},
+	{
+		name: "wrong type: value where a section is wanted",
+		yaml: "log: loud\n",
+		want: []wantErr{{1, 6, "log", "want a mapping of keys, got a single value"}},
+	},
+	{
+		name: "wrong type: text where a number is wanted",
+		yaml: service + "routes:\n  - name: r\n    service: api\n    retry:\n      attempts: many\n",
+		want: []wantErr{{11, 17, "routes[0].retry.attempts", `invalid integer "many"`}},
+	},
+	{
+		name: "yes is not a boolean",
+		yaml: "services:\n  - name: api\n    upstream:\n      tls: yes\n    discovery:\n      - dns: {name: api.internal}\n",
+		want: []wantErr{{4, 12, "services[0].upstream.tls", `invalid boolean "yes": write true or false`}},
+	},
+	{
+		name: "missing required keys point at the enclosing mapping",
+		yaml: "routes:\n  - match:\n      path_prefix: /x\n",
+		want: []wantErr{
+			{2, 5, "routes[0].name", "is required"},
+			{2, 5, "routes[0].service", "is required"},
+		},
+	},
+	{
+		name: "required key written empty",
+		yaml: "listeners:\n  - name: \"\"\n    listen: :80\n",
+		want: []wantErr{{2, 11, "listeners[0].name", "must not be empty"}},
+	},
+	{
+		name: "route to an undefined service, with a suggestion",
+		yaml: service + "routes:\n  - name: r\n    service: apj\n",
+		want: []wantErr{{9, 14, "routes[0].service", `unknown service "apj"; did you mean "api"?`}},
+	},
+	{
+		name: "duplicate service names",
+		yaml: service + "  - name: api\n    discovery:\n      - dns: {name: api.internal}\n",
+		want: []wantErr{{7, 11, "services[1].name", `duplicate service name "api" (first at services[0].name)`}},
+	},
+	{
+		name: "duplicate instance addresses in one source",
+		yaml: service + "            - addr: 127.0.0.1:9001\n",
+		want: []wantErr{{7, 21, "services[0].discovery[0].static.instances[1].addr", "duplicate instance 127.0.0.1:9001"}},
+	},
+	{
+		name: "discovery source with two kinds",
+		yaml: "services:\n  - name: api\n    discovery:\n      - dns: {name: a.internal}\n        file: {path: x.yaml}\n",
+		want: []wantErr{{4, 9, "services[0].discovery[0]", "exactly one of static, file or dns; this one sets file and dns"}},
+	},
+	{
+		name: "static instance with a host name",
+		yaml: "services:\n  - name: api\n    discovery:\n      - static:\n          instances: [{addr: \"api.internal:80\"}]\n",
+		want: []wantErr{{5, 30, "services[0].discovery[0].static.instances[0].addr", "use a dns source for host names"}},
+	},
+	{
+		name: "dns a record without port",
+		yaml: "services:\n  - name: api\n    discovery:\n      - dns: {name: api.internal, type: a}\n",
+		want: []wantErr{{4, 9, "services[0].discovery[0].dns.port", "type a needs the instances' port"}},
+	},
+	{
+		name: "dns srv record with port",
+		yaml: "services:\n  - name: api\n    discovery:\n      - dns: {name: _http._tcp.api.internal, port: 80}\n",
+		want: []wantErr{{4, 52, "services[0].discovery[0].dns.port", "srv records carry their own port"}},
+	},
+	{
+		name: "non-loopback admin without token",
+		yaml: "admin:\n  listen: 0.0.0.0:9900\n",
+		want: []wantErr{{2, 11, "admin.listen", "admin.token is not set"}},
+	},
+	{
+		name: "zone without region",
+		yaml: "site:\n  cloud: ctyun\n  zone: a\n",
+		want: []wantErr{{3, 9, "site.zone", "needs a region"}},
+	},
+	{
+		name: "listen address without port",
+		yaml: "listeners:\n  - name: a\n    listen: 127.0.0.1\n",
+		want: []wantErr{{3, 13, "listeners[0].listen", `invalid address "127.0.0.1"`}},
+	},
+	{
+		name: "two listeners on one address",
+		yaml: "listeners:\n  - {name: a, listen: \":80\"}\n  - {name: b, listen: \":80\"}\n",
+		want: []wantErr{{3, 23, "listeners[1].listen", "already used by listeners[0].listen"}},
+	},
+	{
+		name: "probe timeout not below interval",
+		yaml: "services:\n  - name: api\n    discovery: [{dns: {name: a.internal}}]\n    health:\n      active: {path: /h, interval: 1s, timeout: 2s}\n",
+		want: []wantErr{{5, 49, "services[0].health.active.timeout", "must be shorter than interval"}},
+	},
+	{
+		name: "http probe without path",
+		yaml: "services:\n  - name: api\n    discovery: [{dns: {name: a.internal}}]\n    health:\n      active: {type: http}\n",
+		want: []wantErr{{5, 7, "services[0].health.active.path", "is required for type http"}},
+	},
+	{
+		name: "retry_on entry outside the list",
+		yaml: service + "routes:\n  - name: r\n    service: api\n    retry:\n      retry_on: [5xx, always]\n",
+		want: []wantErr{{11, 23, "routes[0].retry.retry_on[1]", `"always" is not one of`}},
+	},
+	{
+		name: "second route with the same match is never used",
+		yaml: service + "routes:\n  - {name: a, service: api}\n  - {name: b, service: api}\n",
+		want: []wantErr{{9, 5, "routes[1].match", "never used: routes[0] matches the same requests first"}},
+	},
+	{
+		name: "unset environment variable",
+		yaml: "admin:\n  token: ${NOPE}\n",
+		want: []wantErr{{2, 10, "admin.token", "environment variable NOPE is not set"}},
+	},
+	{
+		name: "unterminated variable",
+		yaml: "admin:\n  token: ${TOKEN\n",
+		want: []wantErr{{2, 10, "admin.token", "unterminated ${"}},
+	},
+	{
+		name: "two documents",
+		yaml: "log: {level: info}\n---\nlog: {level: debug}\n",
+		want: []wantErr{{3, 1, "", "holds one YAML document"}},
+	},
+	{
+		name: "yaml syntax error stops before checks",
+		yaml: "log:\n  level: \"info\n",
+		want: []wantErr{{2, 10, "", "yaml:"}},
+	},
+	{
+		name: "alias to an unknown anchor",
+		yaml: "log: *nothing\n",
+		want: []wantErr{{1, 6, "log", "alias *nothing refers to no anchor defined before it"}},
+	},
+	{
+		name: "errors from several sections are all reported, in file order",
+		yaml: "log:\n  level: loud\nadmin:\n  listen: nowhere\nversion: 2\n",
+		want: []wantErr{
+			{2, 10, "log.level", "is not one of"},
+			{4, 11, "admin.listen", "invalid address"},
+			{5, 10, "version", "must be between 1 and 1"},
+		},
+	},
+}
+
 func TestParseReportsEveryErrorWithItsPlace(t *testing.T) {
-	const service = "services:\n  - name: api\n    discovery:\n      - static:\n          instances:\n            - addr: 127.0.0.1:9001\n"
-	tests := []struct {
-		name string
-		yaml string
-		want []wantErr
-	}{
-		{
-			name: "unknown key is refused with a suggestion",
-			yaml: "lgo:\n  level: info\n",
-			want: []wantErr{{1, 1, "lgo", `unknown key "lgo"; did you mean "log"?`}},
-		},
-		{
-			name: "unknown key far from any field has no suggestion",
-			yaml: "log:\n  colour_scheme: dark\n",
-			want: []wantErr{{2, 3, "log.colour_scheme", `unknown key "colour_scheme"`}},
-		},
-		{
-			name: "duplicate key points at the second one",
-			yaml: "log:\n  level: info\n  level: debug\n",
-			want: []wantErr{{3, 3, "log.level", "duplicate key (first at line 2)"}},
-		},
-		{
-			name: "enum value outside the list",
-			yaml: "log:\n  format: xml\n",
-			want: []wantErr{{2, 11, "log.format", `"xml" is not one of text, json`}},
-		},
-		{
-			name: "duration without unit",
-			yaml: "listeners:\n  - name: a\n    listen: :80\n    idle_timeout: 30\n",
-			want: []wantErr{{4, 19, "listeners[0].idle_timeout", `invalid duration "30"`}},
-		},
-		{
-			name: "negative duration",
-			yaml: "listeners:\n  - name: a\n    listen: :80\n    idle_timeout: -1s\n",
-			want: []wantErr{{4, 19, "listeners[0].idle_timeout", "must not be negative"}},
-		},
-		{
-			name: "size with unknown unit",
-			yaml: "listeners:\n  - name: a\n    listen: :80\n    max_header_bytes: 4 parsecs\n",
-			want: []wantErr{{4, 23, "listeners[0].max_header_bytes", `invalid size "4 parsecs"`}},
-		},
-		{
-			name: "size below its minimum",
-			yaml: "listeners:\n  - name: a\n    listen: :80\n    max_header_bytes: 100\n",
-			want: []wantErr{{4, 23, "listeners[0].max_header_bytes", "must be between 1KiB and 16MiB"}},
-		},
-		{
-			name: "integer out of range",
-			yaml: service + "routes:\n  - name: r\n    service: api\n    retry:\n      attempts: 11\n",
-			want: []wantErr{{11, 17, "routes[0].retry.attempts", "must be between 0 and 10"}},
-		},
-		{
-			name: "wrong type: list where a value is wanted",
-			yaml: "log:\n  level: [info]\n",
-			want: []wantErr{{2, 10, "log.level", "want a single value, got a list"}},
-		},
-		{
-			name: "wrong type: value where a section is wanted",
-			yaml: "log: loud\n",
-			want: []wantErr{{1, 6, "log", "want a mapping of keys, got a single value"}},
-		},
-		{
-			name: "wrong type: text where a number is wanted",
-			yaml: service + "routes:\n  - name: r\n    service: api\n    retry:\n      attempts: many\n",
-			want: []wantErr{{11, 17, "routes[0].retry.attempts", `invalid integer "many"`}},
-		},
-		{
-			name: "yes is not a boolean",
-			yaml: "services:\n  - name: api\n    upstream:\n      tls: yes\n    discovery:\n      - dns: {name: api.internal}\n",
-			want: []wantErr{{4, 12, "services[0].upstream.tls", `invalid boolean "yes": write true or false`}},
-		},
-		{
-			name: "missing required keys point at the enclosing mapping",
-			yaml: "routes:\n  - match:\n      path_prefix: /x\n",
-			want: []wantErr{
-				{2, 5, "routes[0].name", "is required"},
-				{2, 5, "routes[0].service", "is required"},
-			},
-		},
-		{
-			name: "required key written empty",
-			yaml: "listeners:\n  - name: \"\"\n    listen: :80\n",
-			want: []wantErr{{2, 11, "listeners[0].name", "must not be empty"}},
-		},
-		{
-			name: "route to an undefined service, with a suggestion",
-			yaml: service + "routes:\n  - name: r\n    service: apj\n",
-			want: []wantErr{{9, 14, "routes[0].service", `unknown service "apj"; did you mean "api"?`}},
-		},
-		{
-			name: "duplicate service names",
-			yaml: service + "  - name: api\n    discovery:\n      - dns: {name: api.internal}\n",
-			want: []wantErr{{7, 11, "services[1].name", `duplicate service name "api" (first at services[0].name)`}},
-		},
-		{
-			name: "duplicate instance addresses in one source",
-			yaml: service + "            - addr: 127.0.0.1:9001\n",
-			want: []wantErr{{7, 21, "services[0].discovery[0].static.instances[1].addr", "duplicate instance 127.0.0.1:9001"}},
-		},
-		{
-			name: "discovery source with two kinds",
-			yaml: "services:\n  - name: api\n    discovery:\n      - dns: {name: a.internal}\n        file: {path: x.yaml}\n",
-			want: []wantErr{{4, 9, "services[0].discovery[0]", "exactly one of static, file or dns; this one sets file and dns"}},
-		},
-		{
-			name: "static instance with a host name",
-			yaml: "services:\n  - name: api\n    discovery:\n      - static:\n          instances: [{addr: \"api.internal:80\"}]\n",
-			want: []wantErr{{5, 30, "services[0].discovery[0].static.instances[0].addr", "use a dns source for host names"}},
-		},
-		{
-			name: "dns a record without port",
-			yaml: "services:\n  - name: api\n    discovery:\n      - dns: {name: api.internal, type: a}\n",
-			want: []wantErr{{4, 9, "services[0].discovery[0].dns.port", "type a needs the instances' port"}},
-		},
-		{
-			name: "dns srv record with port",
-			yaml: "services:\n  - name: api\n    discovery:\n      - dns: {name: _http._tcp.api.internal, port: 80}\n",
-			want: []wantErr{{4, 52, "services[0].discovery[0].dns.port", "srv records carry their own port"}},
-		},
-		{
-			name: "non-loopback admin without token",
-			yaml: "admin:\n  listen: 0.0.0.0:9900\n",
-			want: []wantErr{{2, 11, "admin.listen", "admin.token is not set"}},
-		},
-		{
-			name: "zone without region",
-			yaml: "site:\n  cloud: ctyun\n  zone: a\n",
-			want: []wantErr{{3, 9, "site.zone", "needs a region"}},
-		},
-		{
-			name: "listen address without port",
-			yaml: "listeners:\n  - name: a\n    listen: 127.0.0.1\n",
-			want: []wantErr{{3, 13, "listeners[0].listen", `invalid address "127.0.0.1"`}},
-		},
-		{
-			name: "two listeners on one address",
-			yaml: "listeners:\n  - {name: a, listen: \":80\"}\n  - {name: b, listen: \":80\"}\n",
-			want: []wantErr{{3, 23, "listeners[1].listen", "already used by listeners[0].listen"}},
-		},
-		{
-			name: "probe timeout not below interval",
-			yaml: "services:\n  - name: api\n    discovery: [{dns: {name: a.internal}}]\n    health:\n      active: {path: /h, interval: 1s, timeout: 2s}\n",
-			want: []wantErr{{5, 49, "services[0].health.active.timeout", "must be shorter than interval"}},
-		},
-		{
-			name: "http probe without path",
-			yaml: "services:\n  - name: api\n    discovery: [{dns: {name: a.internal}}]\n    health:\n      active: {type: http}\n",
-			want: []wantErr{{5, 7, "services[0].health.active.path", "is required for type http"}},
-		},
-		{
-			name: "retry_on entry outside the list",
-			yaml: service + "routes:\n  - name: r\n    service: api\n    retry:\n      retry_on: [5xx, always]\n",
-			want: []wantErr{{11, 23, "routes[0].retry.retry_on[1]", `"always" is not one of`}},
-		},
-		{
-			name: "second route with the same match is never used",
-			yaml: service + "routes:\n  - {name: a, service: api}\n  - {name: b, service: api}\n",
-			want: []wantErr{{9, 5, "routes[1].match", "never used: routes[0] matches the same requests first"}},
-		},
-		{
-			name: "unset environment variable",
-			yaml: "admin:\n  token: ${NOPE}\n",
-			want: []wantErr{{2, 10, "admin.token", "environment variable NOPE is not set"}},
-		},
-		{
-			name: "unterminated variable",
-			yaml: "admin:\n  token: ${TOKEN\n",
-			want: []wantErr{{2, 10, "admin.token", "unterminated ${"}},
-		},
-		{
-			name: "two documents",
-			yaml: "log: {level: info}\n---\nlog: {level: debug}\n",
-			want: []wantErr{{3, 1, "", "holds one YAML document"}},
-		},
-		{
-			name: "yaml syntax error stops before checks",
-			yaml: "log:\n  level: \"info\n",
-			want: []wantErr{{2, 10, "", "yaml:"}},
-		},
-		{
-			name: "alias to an unknown anchor",
-			yaml: "log: *nothing\n",
-			want: []wantErr{{1, 6, "log", "alias *nothing refers to no anchor defined before it"}},
-		},
-		{
-			name: "errors from several sections are all reported, in file order",
-			yaml: "log:\n  level: loud\nadmin:\n  listen: nowhere\nversion: 2\n",
-			want: []wantErr{
-				{2, 10, "log.level", "is not one of"},
-				{4, 11, "admin.listen", "invalid address"},
-				{5, 10, "version", "must be between 1 and 1"},
-			},
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range parseErrorCases {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, err := parse("test.yaml", []byte(tt.yaml), testEnv)
 			if err == nil {
