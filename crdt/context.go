@@ -87,23 +87,21 @@ func (c *CausalContext) Merge(o *CausalContext) {
 			c.vv[r] = n
 		}
 	}
-	touched := make(map[ReplicaID]struct{})
 	for d := range o.cloud {
 		if c.cloud == nil {
 			c.cloud = make(map[Dot]struct{}, len(o.cloud))
 		}
 		c.cloud[d] = struct{}{}
-		touched[d.Replica] = struct{}{}
 	}
+	// The vector may have grown past cloud dots, and cloud dots may now
+	// extend the vector. Deleting during range is safe in Go.
 	for d := range c.cloud {
 		if d.Counter <= c.vv[d.Replica] {
 			delete(c.cloud, d)
-		} else {
-			touched[d.Replica] = struct{}{}
 		}
 	}
-	for r := range touched {
-		c.compactReplica(r)
+	for d := range c.cloud {
+		c.compactReplica(d.Replica)
 	}
 }
 

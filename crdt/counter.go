@@ -139,7 +139,7 @@ func (c *PNCounter) Add(r ReplicaID, n int64) *PNCounter {
 	case n > 0:
 		return &PNCounter{p: *c.p.Add(r, uint64(n))}
 	case n < 0:
-		return &PNCounter{n: *c.n.Add(r, uint64(-(n + 1))+1)}
+		return &PNCounter{n: *c.n.Add(r, uint64(-(n+1))+1)}
 	}
 	return &PNCounter{}
 }

@@ -143,12 +143,21 @@ func (s *dotStore[V]) add(r ReplicaID, key string, v V) dotStore[V] {
 
 // remove returns the delta that removes every dot of key seen here, applies
 // it to s and returns it. Adds of key that s has not seen survive it: add
-// wins.
-func (s *dotStore[V]) remove(key string) dotStore[V] {
+// wins. The remove consumes a dot of r of its own, held by no key: that way
+// every event is in the context, so two replicas with equal contexts hold
+// equal states, and comparing contexts is enough for anti-entropy to see
+// who is behind. Removing an absent key is no event and returns an empty
+// delta.
+func (s *dotStore[V]) remove(r ReplicaID, key string) dotStore[V] {
 	delta := dotStore[V]{pick: s.pick}
-	for _, e := range s.keys[key] {
+	es := s.keys[key]
+	if len(es) == 0 {
+		return delta
+	}
+	for _, e := range es {
 		delta.ctx.Add(e.dot)
 	}
+	delta.ctx.Add(s.ctx.Next(r))
 	s.merge(&delta)
 	return delta
 }

@@ -440,5 +440,9 @@ func (d *decoder) dot(ids []ReplicaID, what string) Dot {
 		d.fail(fmt.Sprintf("%s: replica index %d out of range", what, i), ErrMalformed)
 		return Dot{}
 	}
+	if n == 0 {
+		d.fail(what+": counter 0 (counters start at 1)", ErrMalformed)
+		return Dot{}
+	}
 	return Dot{ids[i], n}
 }

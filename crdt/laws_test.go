@@ -3,7 +3,9 @@ package crdt_test
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -66,13 +68,13 @@ func (h *history) mutate(i int, op, arg byte) {
 		if op%3 != 0 {
 			d = o.Add(r, key)
 		} else {
-			d = o.Remove(key)
+			d = o.Remove(r, key)
 		}
 	case *crdt.ORMap:
 		if op%3 != 0 {
 			d = o.Put(r, clk.Now(), key, val)
 		} else {
-			d = o.Delete(key)
+			d = o.Delete(r, key)
 		}
 	}
 	h.deltas = append(h.deltas, d)
@@ -179,6 +181,29 @@ func checkLaws(t *testing.T, h *history, rng *rand.Rand) {
 	}
 	eq("deltas in any order with duplicates = join of full states", fromDeltas, all)
 
+	for _, x := range rs {
+		for _, d := range h.deltas {
+			nv, ok, err := crdt.Novel(x, d)
+			if err != nil {
+				t.Fatalf("%v: Novel: %v", h.kind, err)
+			}
+			eq("x ⊔ Novel(x, δ) = x ⊔ δ", join(x, nv), join(x, d))
+			if !ok && join(x, d).Digest() != x.Digest() {
+				t.Fatalf("%v: Novel said nothing new but δ changes x", h.kind)
+			}
+			if _, again, _ := crdt.Novel(join(x, d), d); again {
+				t.Fatalf("%v: Novel(x ⊔ δ, δ) is not empty", h.kind)
+			}
+		}
+		if x.Kind() == crdt.KindORSet || x.Kind() == crdt.KindORMap {
+			for _, y := range rs {
+				if sameContext(x, y) && x.Digest() != y.Digest() {
+					t.Fatalf("%v: equal causal contexts but different states:\n  %s\n  %s", h.kind, describe(x), describe(y))
+				}
+			}
+		}
+	}
+
 	for _, x := range append(rs, all) {
 		enc, _ := x.AppendBinary(nil)
 		dec, err := crdt.Decode(enc)
@@ -190,6 +215,17 @@ func checkLaws(t *testing.T, h *history, rng *rand.Rand) {
 			t.Fatalf("%v: encoding not canonical after round trip:\n  %x\n  %x", h.kind, enc, re)
 		}
 	}
+}
+
+func sameContext(x, y crdt.Object) bool {
+	ctx := func(o crdt.Object) *crdt.CausalContext {
+		if s, ok := o.(*crdt.ORSet); ok {
+			return s.Context()
+		}
+		return o.(*crdt.ORMap).Context()
+	}
+	a, b := ctx(x), ctx(y)
+	return maps.Equal(a.VersionVector(), b.VersionVector()) && slices.Equal(a.Cloud(), b.Cloud())
 }
 
 // converge runs anti-entropy rounds (every replica merges every other's

@@ -71,9 +71,9 @@ func (m *ORMap) Put(r ReplicaID, ts Timestamp, key string, value []byte) *ORMap 
 	return &ORMap{s: m.store().add(r, key, v)}
 }
 
-// Delete removes key as far as this replica has seen it and returns the
-// delta. Deleting an absent key returns an empty delta.
-func (m *ORMap) Delete(key string) *ORMap { return &ORMap{s: m.store().remove(key)} }
+// Delete removes key on behalf of replica r, as far as r has seen it, and
+// returns the delta. Deleting an absent key returns an empty delta.
+func (m *ORMap) Delete(r ReplicaID, key string) *ORMap { return &ORMap{s: m.store().remove(r, key)} }
 
 // winner returns the index of key's winning entry.
 func winner(es []dotted[mapValue]) int {

@@ -36,9 +36,9 @@ func (o *ORSet) Add(r ReplicaID, e string) *ORSet {
 	return &ORSet{s: o.store().add(r, e, struct{}{})}
 }
 
-// Remove removes e as far as this replica has seen it and returns the delta.
-// Removing an absent element returns an empty delta.
-func (o *ORSet) Remove(e string) *ORSet { return &ORSet{s: o.store().remove(e)} }
+// Remove removes e on behalf of replica r, as far as r has seen it, and
+// returns the delta. Removing an absent element returns an empty delta.
+func (o *ORSet) Remove(r ReplicaID, e string) *ORSet { return &ORSet{s: o.store().remove(r, e)} }
 
 // Contains reports whether e is in the set.
 func (o *ORSet) Contains(e string) bool { _, ok := o.s.keys[e]; return ok }

@@ -27,27 +27,27 @@ func TestORSet(t *testing.T) {
 		{"a concurrent add wins over a remove", func(a, b *crdt.ORSet) {
 			b.Merge(a.Add(siteA, "x"))
 			a.Add(siteA, "x") // re-add with a new dot, not seen by b
-			b.Remove("x")
+			b.Remove(siteB, "x")
 		}, []string{"x"}},
 		{"concurrent adds at two sites and a remove at one keep the other's add", func(a, b *crdt.ORSet) {
 			a.Add(siteA, "x")
 			b.Add(siteB, "x")
-			a.Remove("x")
+			a.Remove(siteA, "x")
 		}, []string{"x"}},
 		{"a remove after seeing every add removes the element", func(a, b *crdt.ORSet) {
 			a.Add(siteA, "x")
 			b.Add(siteB, "x")
 			b.Merge(a)
-			b.Remove("x")
+			b.Remove(siteB, "x")
 		}, nil},
 		{"an element can be added again after its removal", func(a, b *crdt.ORSet) {
 			b.Merge(a.Add(siteA, "x"))
-			a.Merge(b.Remove("x"))
+			a.Merge(b.Remove(siteB, "x"))
 			b.Merge(a.Add(siteA, "x"))
 		}, []string{"x"}},
 		{"removing an absent element changes nothing", func(a, b *crdt.ORSet) {
 			a.Add(siteA, "y")
-			b.Remove("x")
+			b.Remove(siteB, "x")
 		}, []string{"y"}},
 	}
 	for _, tt := range tests {
@@ -70,13 +70,13 @@ func TestORSetForgetsRemovedElements(t *testing.T) {
 	s := crdt.NewORSet()
 	for range 100 {
 		s.Add(siteA, "x")
-		s.Remove("x")
+		s.Remove(siteA, "x")
 	}
 	if s.Len() != 0 || len(s.Context().Cloud()) != 0 {
 		t.Errorf("after 100 add/remove: Len() = %d, cloud = %v; want an empty set with no tombstones", s.Len(), s.Context().Cloud())
 	}
-	if vv := s.Context().VersionVector(); vv[siteA] != 100 {
-		t.Errorf("VersionVector()[A] = %d, want 100", vv[siteA])
+	if vv := s.Context().VersionVector(); vv[siteA] != 200 {
+		t.Errorf("VersionVector()[A] = %d, want 200 (one dot per add and per remove)", vv[siteA])
 	}
 }
 
@@ -115,11 +115,11 @@ func TestORMap(t *testing.T) {
 		{"a put concurrent with a delete survives it", func(a, b *crdt.ORMap) {
 			b.Merge(a.Put(siteA, ts(10), "k", []byte("v1")))
 			a.Put(siteA, ts(20), "k", []byte("v2"))
-			b.Delete("k")
+			b.Delete(siteB, "k")
 		}, want{"v2", true, 0}},
 		{"a delete after seeing the put removes the key", func(a, b *crdt.ORMap) {
 			b.Merge(a.Put(siteA, ts(10), "k", []byte("v1")))
-			b.Delete("k")
+			b.Delete(siteB, "k")
 		}, want{"", false, 0}},
 		{"an empty value is a present key", func(a, b *crdt.ORMap) {
 			a.Put(siteA, ts(10), "k", nil)
