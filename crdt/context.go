@@ -165,6 +165,9 @@ func (c *CausalContext) dots(yield func(Dot) bool) {
 	}
 }
 
-func (c *CausalContext) equal(o *CausalContext) bool {
+// Equal reports whether c and o hold the same dots. For [ORSet] and [ORMap]
+// states reached by their mutators and merges, equal contexts mean equal
+// states.
+func (c *CausalContext) Equal(o *CausalContext) bool {
 	return maps.Equal(c.vv, o.vv) && maps.Equal(c.cloud, o.cloud)
 }

@@ -225,7 +225,10 @@ func sameContext(x, y crdt.Object) bool {
 		return o.(*crdt.ORMap).Context()
 	}
 	a, b := ctx(x), ctx(y)
-	return maps.Equal(a.VersionVector(), b.VersionVector()) && slices.Equal(a.Cloud(), b.Cloud())
+	if want := maps.Equal(a.VersionVector(), b.VersionVector()) && slices.Equal(a.Cloud(), b.Cloud()); a.Equal(b) != want {
+		panic("CausalContext.Equal disagrees with its parts")
+	}
+	return a.Equal(b)
 }
 
 // converge runs anti-entropy rounds (every replica merges every other's
