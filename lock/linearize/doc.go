@@ -1,0 +1,36 @@
+// Package linearize checks a distributed lock the way Jepsen and etcd's
+// robustness tests do: clients use the lock to protect a register while
+// faults are injected, every operation's invoke and return times are
+// recorded, and the histories are checked with Porcupine
+// (github.com/anishathalye/porcupine) against two models:
+//
+//   - a mutex model ([MutexModel]): a holder whose Unlock succeeded held the
+//     lock alone from its acquire to its release; a lock lost to lease expiry
+//     (Unlock reports [lock.ErrLost]) or with an unknown outcome may have been
+//     freed at any time since its acquire began;
+//   - an increment model ([RegisterModel]): each critical section reads the
+//     register and writes the value plus one; a write the resource refused
+//     (stale fencing token) changes nothing, an unknown one may or may not
+//     have landed. A lost update is not linearizable.
+//
+// A checker timeout counts as a failure, as in etcd's robustness tests, and
+// every failing history is written as Porcupine's HTML visualisation.
+//
+// [Etcdlock] is the lock under test (lock/etcdlock with fencing). [TTLOnly]
+// and [GetThenPut] are deliberately unsafe controls: the same harness must
+// report them as violating, which proves the checker bites. Faults ([Faults])
+// are client pauses longer than the TTL (the process stops, keep-alives
+// included), leader kill and restart, member kill, latency on peer traffic
+// (1–5 ms and 75±50 ms), and a partition that isolates the leader; all but
+// pauses need an embedded cluster ([StartCluster]) whose members sit behind
+// fault proxies (fault/tcpproxy).
+//
+// # Usage
+//
+//	c, err := linearize.StartCluster(dir)
+//	if err != nil { ... }
+//	defer c.Close()
+//	res, err := linearize.Run(ctx, c.Env(), linearize.Etcdlock, linearize.Faults["pause"],
+//		linearize.Config{Clients: 8, Duration: 10 * time.Second, TTL: time.Second})
+//	if !res.Linearizable() { ... res.Visualizations ... }
+package linearize

@@ -1,0 +1,40 @@
+package linearize_test
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/duohuo/duohuo/internal/etcdtest"
+	"github.com/duohuo/duohuo/lock/linearize"
+)
+
+// cluster is the one real 3-member etcd cluster, each member behind fault
+// proxies, shared by every test of the package: runs use fresh keys and the
+// faults heal before a run ends, so runs do not see each other.
+var cluster *linearize.EmbeddedCluster
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "linearize-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cluster, err = linearize.StartCluster(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	cluster.Close()
+	os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(etcdtest.LeakOptions()...); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
