@@ -72,17 +72,22 @@ func ParseCPUInfo(data []byte) (CPU, error) {
 	var c CPU
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	var key []byte // reused: lower-cased key of the current line
 	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
+		k, v, ok := bytes.Cut(sc.Bytes(), []byte(":"))
 		if !ok {
 			continue
 		}
-		k = strings.ToLower(strings.TrimSpace(k))
-		if k == "processor" {
-			c.Processors++
+		key = appendLower(key[:0], bytes.TrimSpace(k))
+		// Count "processor : N" entries only: old arm64 kernels also print a
+		// "Processor : AArch64 Processor rev 1" header line.
+		if string(key) == "processor" {
+			if _, err := strconv.Atoi(string(bytes.TrimSpace(v))); err == nil {
+				c.Processors++
+			}
 		}
-		if _, seen := first[k]; !seen {
-			first[k] = strings.TrimSpace(v)
+		if _, seen := first[string(key)]; !seen { // no allocation for the lookup
+			first[string(key)] = string(bytes.TrimSpace(v))
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -117,6 +122,17 @@ func ParseCPUInfo(data []byte) (CPU, error) {
 		c.Model = model
 	}
 	return c, nil
+}
+
+// appendLower appends the ASCII lower case of b to dst.
+func appendLower(dst, b []byte) []byte {
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // x86Vendor classifies an x86 vendor_id. Sources: Linux

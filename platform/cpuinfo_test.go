@@ -57,6 +57,9 @@ var cpuInfoCases = []struct {
 	{"lines without a colon are ignored",
 		"some header line\nvendor_id : GenuineIntel\n",
 		platform.CPU{Vendor: platform.VendorIntel, Arch: "amd64", VendorID: "GenuineIntel"}},
+	{"old arm64 kernels' Processor header is not a CPU",
+		"Processor\t: AArch64 Processor rev 1 (aarch64)\nprocessor\t: 0\nprocessor\t: 1\nCPU implementer\t: 0x48\nCPU part\t: 0xd01\n",
+		platform.CPU{Vendor: platform.VendorHiSilicon, Model: "Kunpeng 920", Arch: "arm64", Processors: 2, Implementer: "0x48", Part: "0xd01"}},
 	{"empty input is unknown", "", platform.CPU{Vendor: platform.VendorUnknown}},
 }
 

@@ -73,22 +73,30 @@ func Detect(fsys fs.FS) (Info, error) {
 	}
 
 	in.OS = ClassifyOS(nil)
+	// etc/os-release first, usr/lib/os-release as os-release(5) prescribes.
+	// An unreadable etc/os-release (for example an absolute symlink that an
+	// os.Root refuses to follow) also falls back; its error is reported only
+	// if the fallback is unreadable too.
+	var osErr error
 	for _, name := range []string{"etc/os-release", "usr/lib/os-release"} {
 		data, err := readFile(fsys, name, maxOSRelease)
-		if errors.Is(err, fs.ErrNotExist) {
+		if err != nil {
+			if osErr == nil && !errors.Is(err, fs.ErrNotExist) {
+				osErr = err
+			}
 			continue
 		}
-		if err != nil {
-			errs = append(errs, err)
-			break
-		}
+		osErr = nil
 		kv, err := ParseOSRelease(data)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			osErr = fmt.Errorf("%s: %w", name, err)
 			break
 		}
 		in.OS = ClassifyOS(kv)
 		break
+	}
+	if osErr != nil {
+		errs = append(errs, osErr)
 	}
 
 	in.CPU = CPU{Vendor: VendorUnknown}

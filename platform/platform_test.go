@@ -231,6 +231,48 @@ func TestDetectMalformedFilesNameTheFileAndKeepTheRest(t *testing.T) {
 	}
 }
 
+func TestDetectFallsBackWhenEtcOSReleaseIsUnreadable(t *testing.T) {
+	fsys := errFS{fstest.MapFS{"usr/lib/os-release": {Data: []byte("ID=openEuler\nVERSION_ID=\"22.03\"\n")}}, "etc/os-release"}
+	in, err := platform.Detect(fsys)
+	if err != nil {
+		t.Fatalf("Detect(etc unreadable, usr/lib readable) error = %v, want nil", err)
+	}
+	if in.OS.Distro != platform.DistroOpenEuler {
+		t.Errorf("Detect(etc unreadable, usr/lib readable).OS.Distro = %q, want %q", in.OS.Distro, platform.DistroOpenEuler)
+	}
+}
+
+func TestDetectRootRefusesSymlinksOutOfTheRoot(t *testing.T) {
+	// An image whose etc/os-release is an absolute symlink must not be
+	// fingerprinted with the host's file: through os.Root the link is
+	// refused and usr/lib/os-release inside the image is read instead.
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "usr", "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "usr", "lib", "os-release"), []byte("ID=anolis\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/usr/lib/os-release", filepath.Join(dir, "etc", "os-release")); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	in, err := platform.Detect(root.FS())
+	if err != nil {
+		t.Fatalf("Detect(image) error: %v", err)
+	}
+	if in.OS.Distro != platform.DistroAnolis {
+		t.Errorf("Detect(image).OS.Distro = %q, want %q (the image's own file)", in.OS.Distro, platform.DistroAnolis)
+	}
+}
+
 func TestDetectPassesThroughUnreadableFiles(t *testing.T) {
 	fsys := errFS{fstest.MapFS{"proc/cpuinfo": {Data: []byte("vendor_id : GenuineIntel\n")}}, "etc/os-release"}
 	in, err := platform.Detect(fsys)

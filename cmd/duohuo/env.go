@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -54,7 +56,19 @@ still printed and the command exits 1 naming the file.`,
 			if !st.IsDir() {
 				return usagef("--root %s: not a directory", root)
 			}
-			info, detectErr := platform.Detect(os.DirFS(root))
+			// Another root is opened with os.Root so that an absolute
+			// symlink in it (etc/os-release -> /usr/lib/os-release) cannot
+			// make us read this machine's file instead of the image's.
+			var fsys fs.FS = os.DirFS(root)
+			if filepath.Clean(root) != "/" {
+				r, err := os.OpenRoot(root)
+				if err != nil {
+					return usagef("--root %s: %w", root, err)
+				}
+				defer r.Close()
+				fsys = r.FS()
+			}
+			info, detectErr := platform.Detect(fsys)
 			rep := envReport{Info: info, Domestic: info.Domestic(), Defaults: platform.Defaults(info)}
 			out := cmd.OutOrStdout()
 			if asJSON {

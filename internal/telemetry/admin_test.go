@@ -223,11 +223,18 @@ func TestAdminShutdownDrainsInFlightRequests(t *testing.T) {
 	type result struct {
 		code int
 		body string
+		err  error
 	}
 	got := make(chan result, 1)
-	go func() {
-		code, body := get(t, c, base+"/v1/slow", "")
-		got <- result{code, body}
+	go func() { // no t.Fatal here: it must run on the test goroutine
+		resp, err := c.Get(base + "/v1/slow")
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		got <- result{resp.StatusCode, string(body), err}
 	}()
 	<-entered
 
@@ -258,8 +265,8 @@ func TestAdminShutdownDrainsInFlightRequests(t *testing.T) {
 	default:
 	}
 	close(release)
-	if r := <-got; r.code != 200 || r.body != "finished" {
-		t.Errorf("in-flight request = %d %q, want 200 \"finished\"", r.code, r.body)
+	if r := <-got; r.err != nil || r.code != 200 || r.body != "finished" {
+		t.Errorf("in-flight request = %d %q (err %v), want 200 \"finished\"", r.code, r.body, r.err)
 	}
 	if err := <-shutdownDone; err != nil {
 		t.Errorf("Shutdown = %v, want nil", err)
