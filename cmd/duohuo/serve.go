@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/duohuo/duohuo/internal/config"
+	"github.com/duohuo/duohuo/internal/gateway"
+	"github.com/duohuo/duohuo/internal/reload"
+	"github.com/duohuo/duohuo/internal/telemetry"
+	"github.com/duohuo/duohuo/platform"
+)
+
+func init() { subcommands = append(subcommands, newServeCmd) }
+
+func newServeCmd() *cobra.Command {
+	var (
+		path     string
+		drain    time.Duration
+		noWatch  bool
+		justBind bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway / sidecar from a config file",
+		Long: `Run the gateway: load and validate the config file, start the admin listener
+(/metrics, /healthz, /readyz, /debug/pprof/) and the traffic listeners, and
+route requests to healthy instances of each service, nearest locality first.
+
+The config file is watched: when it changes (or on SIGHUP) it is loaded again;
+a valid file is applied without dropping requests, an invalid one is refused
+with its errors and the running config keeps serving. SIGTERM or SIGINT drains
+in-flight requests (up to --drain-timeout) and exits 0.`,
+		Example: `  duohuo serve -c /etc/duohuo/duohuo.yaml
+  duohuo demo --print-config > demo.yaml && duohuo serve -c demo.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if path == "" {
+				return usagef("serve needs a config file: -c FILE")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			return serve(ctx, serveOptions{
+				path: path, drain: drain, watch: !noWatch, hup: hup,
+				stderr: cmd.ErrOrStderr(), exitAfterStart: justBind,
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&path, "config", "c", "", "config file (YAML); see docs/configuration.md")
+	cmd.Flags().DurationVar(&drain, "drain-timeout", 30*time.Second, "how long to let in-flight requests finish on shutdown")
+	cmd.Flags().BoolVar(&noWatch, "no-watch", false, "do not reload the config file when it changes (SIGHUP still reloads)")
+	cmd.Flags().BoolVar(&justBind, "check-start", false, "start everything, then shut down at once (a smoke test for deployments)")
+	return cmd
+}
+
+type serveOptions struct {
+	path           string
+	drain          time.Duration
+	watch          bool
+	hup            <-chan os.Signal
+	stderr         io.Writer
+	exitAfterStart bool
+	// started, if set, receives the admin and gateway addresses once both
+	// listen (tests).
+	started func(admin string, gw []string)
+}
+
+// serve runs the gateway until ctx ends.
+func serve(ctx context.Context, o serveOptions) error {
+	cfg, err := config.Load(o.path)
+	if err != nil {
+		var ce config.Errors
+		if errors.As(err, &ce) {
+			fmt.Fprintln(o.stderr, err)
+			return usagef("%s: %d configuration error(s)", o.path, len(ce))
+		}
+		return usagef("%v", err)
+	}
+	log, err := telemetry.NewLogger(o.stderr, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	info, perr := platform.Detect(os.DirFS("/"))
+	if perr != nil {
+		log.Warn("platform fingerprint incomplete", "err", perr)
+	}
+	mode := map[string]string{"auto": "auto", "gm": "gm-first", "international": "standard-first"}[cfg.Crypto.Suites]
+	if pref, why, err := platform.ResolveCrypto(mode, info); err == nil {
+		log.Info("platform", "distro", info.OS.Distro, "cpu", info.CPU.Vendor, "arch", info.Arch,
+			"domestic", info.Domestic(), "crypto", pref, "why", why)
+	}
+	reg := telemetry.NewRegistry(info)
+
+	g, err := gateway.New(gateway.Options{Config: cfg, BaseDir: filepath.Dir(o.path), Registerer: reg, Logger: log})
+	if err != nil {
+		return fmt.Errorf("start gateway: %w", err)
+	}
+	admin, err := telemetry.NewAdmin(telemetry.AdminOptions{
+		Addr: cfg.Admin.Listen, Token: cfg.Admin.Token, Registry: reg, Logger: log, Ready: g.Ready,
+	})
+	if err != nil {
+		g.Shutdown(context.Background())
+		return usagef("admin: %v", err)
+	}
+	if err := admin.Start(ctx); err != nil {
+		g.Shutdown(context.Background())
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	if err := g.Start(); err != nil {
+		admin.Shutdown(context.Background())
+		g.Shutdown(context.Background())
+		return err
+	}
+	log.Info("serving", "admin", admin.Addr(), "listeners", g.Addrs(), "config", o.path)
+	if o.started != nil {
+		o.started(admin.Addr(), g.Addrs())
+	}
+
+	apply := func(why string) {
+		next, err := config.Load(o.path)
+		if err != nil {
+			log.Error("config reload refused; the running config keeps serving", "why", why, "err", err)
+			return
+		}
+		if err := g.Reload(next); err != nil {
+			log.Warn("config reload", "why", why, "err", err)
+			return
+		}
+		log.Info("config reloaded", "why", why)
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		if !o.watch {
+			<-watchCtx.Done()
+			return
+		}
+		last, _ := os.ReadFile(o.path)
+		err := reload.Watch(watchCtx, o.path, 0, func() {
+			cur, err := os.ReadFile(o.path)
+			if err != nil || string(cur) == string(last) {
+				return
+			}
+			last = cur
+			apply("file changed")
+		})
+		if err != nil && watchCtx.Err() == nil {
+			log.Warn("config file not watched; SIGHUP still reloads", "err", err)
+		}
+	}()
+
+	if !o.exitAfterStart {
+	loop:
+		for {
+			select {
+			case <-ctx.Done():
+				break loop
+			case <-o.hup:
+				apply("SIGHUP")
+			}
+		}
+	}
+	stopWatch()
+	<-watchDone
+	log.Info("shutting down", "drain_timeout", o.drain)
+	dctx, cancel := context.WithTimeout(context.Background(), o.drain)
+	defer cancel()
+	gerr := g.Shutdown(dctx)
+	aerr := admin.Shutdown(dctx)
+	if err := errors.Join(gerr, aerr); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
