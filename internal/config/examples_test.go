@@ -16,22 +16,26 @@ var update = flag.Bool("update", false, "rewrite testdata golden files")
 const examplesDir = "../../examples"
 
 // TestExamples loads every file in examples/: configurations must be valid,
-// *-instances.yaml files must be valid instances files, and bad*.yaml must
-// fail with exactly the errors in testdata/NAME.golden.
+// files in examples/instances/ must be valid instances files, and bad*.yaml
+// must fail with exactly the errors in testdata/NAME.golden.
 func TestExamples(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(examplesDir, "*.yaml"))
 	if err != nil || len(files) < 4 {
 		t.Fatalf("examples: %v, %v; want at least 4 files", files, err)
 	}
-	for _, path := range files {
-		name := filepath.Base(path)
+	instances, err := filepath.Glob(filepath.Join(examplesDir, "instances", "*.yaml"))
+	if err != nil || len(instances) == 0 {
+		t.Fatalf("examples/instances: %v, %v; want at least 1 file", instances, err)
+	}
+	for _, path := range append(files, instances...) {
+		name, _ := filepath.Rel(examplesDir, path)
 		t.Run(name, func(t *testing.T) {
 			switch {
-			case strings.HasSuffix(name, "-instances.yaml"):
+			case filepath.Base(filepath.Dir(path)) == "instances":
 				if _, err := config.LoadInstances(path); err != nil {
 					t.Errorf("LoadInstances(%s):\n%v", name, err)
 				}
-			case strings.HasPrefix(name, "bad"):
+			case strings.HasPrefix(filepath.Base(path), "bad"):
 				checkGolden(t, path)
 			default:
 				cfg, err := config.Load(path)

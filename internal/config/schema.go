@@ -11,7 +11,7 @@ import (
 //go:generate go run ./gen -schema ../../docs/duohuo.schema.json -docs ../../docs/configuration.md
 
 // SchemaID is the $id of the generated JSON Schema.
-const SchemaID = "https://github.com/duohuo/duohuo/blob/main/docs/duohuo.schema.json"
+const SchemaID = "https://raw.githubusercontent.com/duohuo/duohuo/main/docs/duohuo.schema.json"
 
 // JSONSchema returns the JSON Schema (draft 2020-12) of the configuration
 // file, generated from the Go types and their tags: descriptions, defaults,
