@@ -5,37 +5,42 @@ import (
 	"fmt"
 )
 
-// CryptoPreference orders the TLS cipher-suite families a listener offers
-// and a client tries.
+// CryptoPreference says which cipher-suite families a TLS listener or
+// upstream connection offers, and which family comes first.
 type CryptoPreference string
 
-// Crypto preferences and the configuration values that select them.
+// Crypto preferences. The "-first" ones offer both families; the "-only"
+// ones come from an explicit configuration.
 const (
-	// CryptoGMFirst offers the Chinese national (GM: SM2/SM3/SM4, TLCP)
-	// suites first and standard TLS after them.
+	// CryptoGMFirst offers the Chinese national (GM: SM2/SM3/SM4, TLCP
+	// GB/T 38636) suites first and the international TLS suites after them.
 	CryptoGMFirst CryptoPreference = "gm-first"
-	// CryptoStandardFirst offers standard TLS (ECDHE, AES-GCM, ChaCha20)
+	// CryptoInternationalFirst offers the international TLS 1.2/1.3 suites
 	// first and the GM suites after them.
-	CryptoStandardFirst CryptoPreference = "standard-first"
-	// CryptoAuto is the configuration value that asks for [Defaults].
-	CryptoAuto = "auto"
+	CryptoInternationalFirst CryptoPreference = "international-first"
+	// CryptoGMOnly offers only the GM suites (config crypto.suites: gm).
+	CryptoGMOnly CryptoPreference = "gm-only"
+	// CryptoInternationalOnly offers only the international suites (config
+	// crypto.suites: international).
+	CryptoInternationalOnly CryptoPreference = "international-only"
 )
 
-// ErrCryptoMode is returned by [ResolveCrypto] for a mode it does not know.
-var ErrCryptoMode = errors.New("platform: unknown crypto mode")
+// ErrCryptoMode is returned by [ResolveCrypto] for a crypto.suites value it
+// does not know.
+var ErrCryptoMode = errors.New("platform: unknown crypto suites mode")
 
-// Policy holds the settings duohuo derives from the platform when
-// the configuration says "auto". It is a plain value.
+// Policy holds the settings duohuo derives from the platform when the
+// configuration leaves them at "auto". It is a plain value.
 type Policy struct {
 	Crypto CryptoPreference `json:"crypto"`
-	// Reason says in a few words why, for the serve command's log line.
+	// Reason says in a few words why, for a startup log line.
 	Reason string `json:"reason"`
 }
 
-// Defaults returns the platform-derived defaults for in: GM suites first on
-// a domestic distribution or CPU, where peers and regulators (MLPS 2.0 /
-// 等保, GM/T 0024) expect them, standard first elsewhere. Defaults is a pure
-// function, safe for concurrent use.
+// Defaults returns the platform-derived settings for in: GM suites first on
+// a domestic distribution or CPU, where peers and regulators (MLPS 2.0 / 等保,
+// GM/T 0024) expect them; international suites first elsewhere. Defaults is
+// a pure function, safe for concurrent use.
 func Defaults(in Info) Policy {
 	switch {
 	case in.OS.Domestic:
@@ -43,19 +48,24 @@ func Defaults(in Info) Policy {
 	case in.CPU.Vendor.Domestic():
 		return Policy{CryptoGMFirst, fmt.Sprintf("domestic CPU %s", in.CPU.Vendor)}
 	}
-	return Policy{CryptoStandardFirst, "non-domestic platform"}
+	return Policy{CryptoInternationalFirst, "non-domestic platform"}
 }
 
-// ResolveCrypto turns a configured crypto mode into a preference: "auto" (or
-// "") takes [Defaults]; "gm-first" and "standard-first" are taken as given.
-// Anything else wraps [ErrCryptoMode]. The reason is meant for a log line.
-func ResolveCrypto(mode string, in Info) (CryptoPreference, string, error) {
-	switch mode {
-	case "", CryptoAuto:
+// ResolveCrypto turns the configured crypto.suites value (see
+// internal/config) into a preference: "auto" (or "") offers both families
+// in the order [Defaults] picks for in; "gm" and "international" offer one
+// family only, whatever the platform. Anything else wraps [ErrCryptoMode].
+// The returned reason is meant for a startup log line. ResolveCrypto is a
+// pure function, safe for concurrent use.
+func ResolveCrypto(suites string, in Info) (CryptoPreference, string, error) {
+	switch suites {
+	case "", "auto":
 		d := Defaults(in)
 		return d.Crypto, "auto: " + d.Reason, nil
-	case string(CryptoGMFirst), string(CryptoStandardFirst):
-		return CryptoPreference(mode), "configured", nil
+	case "gm":
+		return CryptoGMOnly, "configured", nil
+	case "international":
+		return CryptoInternationalOnly, "configured", nil
 	}
-	return "", "", fmt.Errorf("crypto mode %q (want auto, gm-first or standard-first): %w", mode, ErrCryptoMode)
+	return "", "", fmt.Errorf("crypto suites %q (want auto, gm or international): %w", suites, ErrCryptoMode)
 }

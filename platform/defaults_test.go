@@ -23,10 +23,10 @@ func TestResolveCrypto(t *testing.T) {
 	}{
 		{"auto on a domestic distribution prefers GM", "auto", kylinOnIntel, platform.CryptoGMFirst, "auto: domestic distribution kylin-desktop"},
 		{"auto on a domestic CPU prefers GM", "auto", ubuntuOnKunpeng, platform.CryptoGMFirst, "auto: domestic CPU hisilicon"},
-		{"auto elsewhere prefers standard TLS", "auto", ubuntuOnAMD, platform.CryptoStandardFirst, "auto: non-domestic platform"},
-		{"empty mode means auto", "", ubuntuOnAMD, platform.CryptoStandardFirst, "auto: non-domestic platform"},
-		{"explicit gm-first wins over the platform", "gm-first", ubuntuOnAMD, platform.CryptoGMFirst, "configured"},
-		{"explicit standard-first wins over the platform", "standard-first", kylinOnIntel, platform.CryptoStandardFirst, "configured"},
+		{"auto elsewhere prefers international TLS", "auto", ubuntuOnAMD, platform.CryptoInternationalFirst, "auto: non-domestic platform"},
+		{"empty mode means auto", "", ubuntuOnAMD, platform.CryptoInternationalFirst, "auto: non-domestic platform"},
+		{"explicit gm offers only GM whatever the platform", "gm", ubuntuOnAMD, platform.CryptoGMOnly, "configured"},
+		{"explicit international offers only international whatever the platform", "international", kylinOnIntel, platform.CryptoInternationalOnly, "configured"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -42,7 +42,7 @@ func TestResolveCrypto(t *testing.T) {
 }
 
 func TestResolveCryptoRejectsUnknownModes(t *testing.T) {
-	for _, mode := range []string{"gm", "AUTO", "tlcp-only"} {
+	for _, mode := range []string{"gm-first", "AUTO", "tlcp"} {
 		if _, _, err := platform.ResolveCrypto(mode, platform.Info{}); !errors.Is(err, platform.ErrCryptoMode) {
 			t.Errorf("ResolveCrypto(%q) error = %v, want ErrCryptoMode", mode, err)
 		}

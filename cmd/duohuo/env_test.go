@@ -24,7 +24,7 @@ func TestEnvJSONReportsArchAndDistribution(t *testing.T) {
 		{"Kylin V10 server on Kunpeng 920", filepath.Join(fixtures, "kylin-v10-server-kunpeng920"), "arm64", "kylin-server", true, "gm-first"},
 		{"UOS server on Hygon", filepath.Join(fixtures, "uos-server-20-hygon"), "amd64", "uos-server", true, "gm-first"},
 		{"deepin 23 on Loongson 3A6000", filepath.Join(fixtures, "deepin-23-3a6000"), "loong64", "deepin", true, "gm-first"},
-		{"RHEL 9 on AMD", filepath.Join(fixtures, "rhel-9-amd"), "amd64", "rhel", false, "standard-first"},
+		{"RHEL 9 on AMD", filepath.Join(fixtures, "rhel-9-amd"), "amd64", "rhel", false, "international-first"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
