@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain lets a test re-run this binary as `duohuo` (DUOHUO_TEST_AS_MAIN=1)
+// so that signals are tested on a real process.
+func TestMain(m *testing.M) {
+	if os.Getenv("DUOHUO_TEST_AS_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+const serveConfig = `
+admin:
+  listen: 127.0.0.1:0
+listeners:
+  - name: public
+    listen: 127.0.0.1:0
+services:
+  - name: api
+    discovery:
+      - static:
+          instances:
+            - addr: 127.0.0.1:9
+routes:
+  - name: all
+    service: api
+`
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "duohuo.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// serve starts the admin listener with duohuo_platform_info on /metrics,
+// and SIGTERM shuts it down cleanly with exit code 0.
+func TestServeMetricsAndSIGTERM(t *testing.T) {
+	cfg := writeConfig(t, serveConfig)
+	cmd := exec.Command(os.Args[0], "serve", "-c", cfg, "--drain-timeout", "5s")
+	cmd.Env = append(os.Environ(), "DUOHUO_TEST_AS_MAIN=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+
+	adminRE := regexp.MustCompile(`msg=serving admin=(\S+)`)
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var admin string
+	var log bytes.Buffer
+	deadline := time.After(20 * time.Second)
+	for admin == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("serve exited before listening:\n%s", log.String())
+			}
+			log.WriteString(l + "\n")
+			if m := adminRE.FindStringSubmatch(l); m != nil {
+				admin = m[1]
+			}
+		case <-deadline:
+			t.Fatalf("serve did not start in time:\n%s", log.String())
+		}
+	}
+	resp, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "duohuo_platform_info{") {
+		t.Errorf("/metrics has no duohuo_platform_info")
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		r, err := http.Get("http://" + admin + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != 200 {
+			t.Errorf("GET %s = %d, want 200", p, r.StatusCode)
+		}
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		for l := range lines {
+			log.WriteString(l + "\n")
+		}
+		waited <- cmd.Wait()
+	}()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("serve after SIGTERM: %v, want exit 0\n%s", err, log.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("serve did not exit after SIGTERM\n%s", log.String())
+	}
+	if !strings.Contains(log.String(), "msg=stopped") {
+		t.Errorf("no clean stop in the log:\n%s", log.String())
+	}
+}
+
+func TestServeRefusesBadConfig(t *testing.T) {
+	cfg := writeConfig(t, "listeners:\n  - name: x\n    listen: 127.0.0.1:0\n    bogus: 1\n")
+	var out, errb bytes.Buffer
+	if code := run([]string{"serve", "-c", cfg}, &out, &errb); code != exitUsage {
+		t.Errorf("serve with a bad config exited %d, want %d; stderr:\n%s", code, exitUsage, errb.String())
+	}
+	if !strings.Contains(errb.String(), "duohuo.yaml:4:5") {
+		t.Errorf("stderr does not name the place (duohuo.yaml:4:5):\n%s", errb.String())
+	}
+}
+
+func TestServeNeedsConfig(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"serve"}, &out, &errb); code != exitUsage {
+		t.Errorf("serve without -c exited %d, want %d", code, exitUsage)
+	}
+}
+
+// A config change on disk is applied without a restart, and a bad one is
+// refused while the running config keeps serving.
+func TestServeReloadsConfigFile(t *testing.T) {
+	up := newEcho(t, "v1")
+	up2 := newEcho(t, "v2")
+	text := func(addr string) string {
+		return strings.Replace(serveConfig, "127.0.0.1:9", addr, 1)
+	}
+	cfg := writeConfig(t, text(up))
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan []string, 1)
+	done := make(chan error, 1)
+	var errb syncBuffer
+	go func() {
+		done <- serve(ctx, serveOptions{path: cfg, drain: 5 * time.Second, watch: true, stderr: &errb,
+			started: func(_ string, gw []string) { started <- gw }})
+	}()
+	var gw string
+	select {
+	case a := <-started:
+		gw = a[0]
+	case err := <-done:
+		t.Fatalf("serve: %v\n%s", err, errb.String())
+	}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	if got := getBody(t, "http://"+gw+"/"); got != "v1" {
+		t.Fatalf("before reload: %q, want v1", got)
+	}
+	os.WriteFile(cfg, []byte("listeners: [oops"), 0o600)
+	waitLog(t, &errb, "config reload refused")
+	if got := getBody(t, "http://"+gw+"/"); got != "v1" {
+		t.Fatalf("after a bad reload: %q, want v1 still", got)
+	}
+	os.WriteFile(cfg, []byte(text(up2)), 0o600)
+	deadline := time.Now().Add(10 * time.Second)
+	for getBody(t, "http://"+gw+"/") != "v2" {
+		if time.Now().After(deadline) {
+			t.Fatalf("config change not applied:\n%s", errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The demo's printed configuration is one that serve and validate accept.
+func TestDemoPrintConfigValidates(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"demo", "--print-config"}, &out, &errb); code != exitOK {
+		t.Fatalf("demo --print-config exited %d: %s", code, errb.String())
+	}
+	p := writeConfig(t, out.String())
+	out.Reset()
+	if code := run([]string{"validate", p}, &out, &errb); code != exitOK {
+		t.Fatalf("validate of the demo config exited %d:\n%s%s", code, out.String(), errb.String())
+	}
+}
