@@ -96,8 +96,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	if perr != nil {
 		log.Warn("platform fingerprint incomplete", "err", perr)
 	}
-	mode := map[string]string{"auto": "auto", "gm": "gm-first", "international": "standard-first"}[cfg.Crypto.Suites]
-	if pref, why, err := platform.ResolveCrypto(mode, info); err == nil {
+	if pref, why, err := platform.ResolveCrypto(cfg.Crypto.Suites, info); err == nil {
 		log.Info("platform", "distro", info.OS.Distro, "cpu", info.CPU.Vendor, "arch", info.Arch,
 			"domestic", info.Domestic(), "crypto", pref, "why", why)
 	}
@@ -186,4 +185,3 @@ func serve(ctx context.Context, o serveOptions) error {
 	log.Info("stopped")
 	return nil
 }
-
