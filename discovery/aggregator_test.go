@@ -74,20 +74,24 @@ func startB(t testing.TB, a *discovery.Aggregator, reports ...report) []*discove
 	return srcs
 }
 
-// waitStatus polls Status until ok, with a deadline; sources report on
-// their own goroutines.
+// waitStatus polls Status every millisecond until ok, with a deadline;
+// sources report on their own goroutines and status changes wake no
+// subscriber.
 func waitStatus(t testing.TB, a *discovery.Aggregator, ok func([]discovery.SourceStatus) bool) []discovery.SourceStatus {
 	t.Helper()
-	deadline := time.Now().Add(discoverytest.WaitTimeout)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(discoverytest.WaitTimeout)
 	for {
 		st := a.Status()
 		if ok(st) {
 			return st
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-tick.C:
+		case <-deadline:
 			t.Fatalf("status condition not met: %+v", st)
 		}
-		runtimeGosched()
 	}
 }
 

@@ -6,12 +6,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"io"
 	"log/slog"
-	"runtime"
 )
 
 var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-func runtimeGosched() { runtime.Gosched() }
 
 // cmpAddr lets cmp.Diff compare netip values, whose fields are unexported.
 var cmpAddr = cmp.Options{

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -62,19 +61,22 @@ func hasPorts(want ...int) func(*discovery.ServiceView) bool {
 	}
 }
 
-// waitErr polls the source's status until its latest error wraps target.
+// waitErr polls, every millisecond, the source's status until its latest error wraps target.
 func waitErr(t *testing.T, a *discovery.Aggregator, target error) discovery.SourceStatus {
 	t.Helper()
-	deadline := time.Now().Add(discoverytest.WaitTimeout)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(discoverytest.WaitTimeout)
 	for {
 		st := a.Status()[0]
 		if st.Stale && errors.Is(st.Err, target) {
 			return st
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-tick.C:
+		case <-deadline:
 			t.Fatalf("status %+v: no error wrapping %v", st, target)
 		}
-		runtime.Gosched()
 	}
 }
 
