@@ -93,4 +93,3 @@ func TestLockOperatorCommands(t *testing.T) {
 		t.Fatalf("acquire = %q", got)
 	}
 }
-
