@@ -91,3 +91,26 @@ func FuzzUpdatePick(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePolicy checks that ParsePolicy never panics, refuses with
+// ErrInvalidConfig, and that what it accepts round-trips through String.
+func FuzzParsePolicy(f *testing.F) {
+	for _, s := range []string{"", "peak_ewma", "round_robin", "least_request", "Round_Robin", "random", "peak_ewma\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := balancer.ParsePolicy(s)
+		if err != nil {
+			if !errors.Is(err, balancer.ErrInvalidConfig) {
+				t.Fatalf("ParsePolicy(%q) error %v does not wrap ErrInvalidConfig", s, err)
+			}
+			return
+		}
+		if s != "" && p.String() != s {
+			t.Fatalf("ParsePolicy(%q) = %v, which prints as %q", s, p, p.String())
+		}
+		if err := (balancer.Config{Policy: p}).Validate(); err != nil {
+			t.Fatalf("ParsePolicy(%q) = %v, which Validate refuses: %v", s, p, err)
+		}
+	})
+}

@@ -196,3 +196,30 @@ func TestNoHealthyInstanceWithoutPanicFails(t *testing.T) {
 		t.Errorf("State().Serving() reports a tier with nothing healthy and panic off")
 	}
 }
+
+// TestSpillIsMonotonic is a property of the spill rule: as the local zone
+// heals, its share never falls and the tiers' shares always add up to 1,
+// for any overprovisioning factor and health of the next tier.
+func TestSpillIsMonotonic(t *testing.T) {
+	for _, factor := range []float64{1, 1.2, 1.4, 2, 5} {
+		for next := 0; next <= 10; next++ {
+			prev := -1.0
+			for h := 0; h <= 10; h++ {
+				b := newBalancer(t, balancer.Config{Local: local, OverprovisioningFactor: factor},
+					tiered([4]int{10, 10, 10}, [4]int{h, next, 10}))
+				st := b.State()
+				var sum float64
+				for _, ts := range st.Tiers {
+					sum += ts.Load
+				}
+				if math.Abs(sum-1) > 1e-9 {
+					t.Fatalf("factor %v, local %d/10, region %d/10: loads add up to %v, want 1", factor, h, next, sum)
+				}
+				if st.Tiers[0].Load < prev-1e-12 {
+					t.Fatalf("factor %v, region %d/10: local load fell from %v to %v as local went to %d/10 healthy", factor, next, prev, st.Tiers[0].Load, h)
+				}
+				prev = st.Tiers[0].Load
+			}
+		}
+	}
+}
