@@ -96,12 +96,16 @@ func placeOfNode(n ast.Node) place {
 // parseDocument parses data and decodes its single document into the struct
 // that ptr points to.
 func (d *decoder) parseDocument(data []byte, ptr reflect.Value) {
-	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	f, err := parseYAML(data)
 	if err != nil {
 		var ye yaml.Error
 		if errors.As(err, &ye) && ye.GetToken() != nil && ye.GetToken().Position != nil {
 			pos := ye.GetToken().Position
-			d.errorAt(place{pos.Line, pos.Column}, "", "yaml: %s", ye.GetMessage())
+			msg := ye.GetMessage()
+			if strings.Contains(msg, "'\t'") {
+				msg = "a tab cannot indent YAML; use spaces"
+			}
+			d.errorAt(place{pos.Line, pos.Column}, "", "yaml: %s", msg)
 		} else {
 			d.errorAt(place{}, "", "yaml: %v", err)
 		}
@@ -140,6 +144,20 @@ func (a anchorCollector) Visit(n ast.Node) ast.Visitor {
 		a[an.Name.String()] = an.Value
 	}
 	return a
+}
+
+// parseYAML calls goccy/go-yaml's parser, turning a panic into an error:
+// fuzzing (here and in discovery/static) found inputs on which v1.19.2
+// dereferences nil, and a bad file must be refused, never crash the gateway.
+// Duplicate keys are allowed by the parser so that the decoder reports them
+// all, with the rest of the file's errors.
+func parseYAML(data []byte) (f *ast.File, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("the YAML parser failed on this file (%v); check its syntax", r)
+		}
+	}()
+	return parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
 }
 
 // resolve follows anchors, aliases and tags to the node that holds the value.
@@ -363,7 +381,9 @@ func (d *decoder) scalarText(path string, n ast.Node) (string, bool) {
 	case *ast.StringNode:
 		text = m.Value
 	case *ast.LiteralNode:
-		text = m.Value.Value
+		if m.Value != nil {
+			text = m.Value.Value
+		}
 	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
 		text = m.GetToken().Value
 	default:

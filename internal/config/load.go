@@ -14,7 +14,7 @@ const maxFileSize = 16 << 20
 // Load reads, decodes and validates the configuration file at path, with
 // ${VAR} taken from the process environment, and returns it with every
 // default filled. Relative file paths inside it (TLS certificates, file
-// discovery sources) are made relative to the file's directory.
+// discovery sources) are made absolute, relative to the file's directory.
 //
 // A file that cannot be read gives an error wrapping the os error. An invalid
 // file gives an [Errors] listing every problem; the Config is then nil.
@@ -35,7 +35,11 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.resolvePaths(filepath.Dir(path))
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg.resolvePaths(dir)
 	return cfg, nil
 }
 

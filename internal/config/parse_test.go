@@ -218,6 +218,11 @@ var parseErrorCases = []struct {
 		want: []wantErr{{2, 10, "", "yaml:"}},
 	},
 	{
+		name: "tab indentation is named as such",
+		yaml: "log:\n\tlevel: info\n",
+		want: []wantErr{{2, 1, "", "yaml: a tab cannot indent YAML; use spaces"}},
+	},
+	{
 		name: "alias to an unknown anchor",
 		yaml: "log: *nothing\n",
 		want: []wantErr{{1, 6, "log", "alias *nothing refers to no anchor defined before it"}},
