@@ -135,12 +135,14 @@ func (s *Size) parseScalar(text string) error {
 
 func (s Size) number() float64 { return float64(s) }
 
+// The schema's patterns are ECMA-262 regular expressions (JSON Schema's
+// dialect), which have no inline flags: case-insensitive units are spelt out.
 func (Size) schema() map[string]any {
 	return map[string]any{
 		"title": "size",
 		"anyOf": []any{
 			map[string]any{"type": "integer", "minimum": 0},
-			map[string]any{"type": "string", "pattern": `(?i)^[0-9]+(\.[0-9]+)?\s*(b|kb?|mb?|gb?|tb?|kib|mib|gib|tib)?$|\$\{`},
+			map[string]any{"type": "string", "pattern": `^[0-9]+(\.[0-9]+)?\s*([bB]|[kKmMgGtT]([bB]|[iI][bB])?)?$|\$\{`},
 		},
 		"examples": []any{"64KiB", "4MiB", 1024},
 	}
