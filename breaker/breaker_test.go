@@ -345,3 +345,30 @@ func TestStrings(t *testing.T) {
 		}
 	}
 }
+
+func TestDoneAtUsesTheCallersClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, r := newBreaker(t, breaker.Config{ConsecutiveFailures: -1, MinRequests: 4})
+		start := time.Now()
+		// Two failures reported as 11s old have left the 10s window by
+		// the time two successes and a failure arrive now.
+		for _, c := range []breaker.Class{breaker.Network, breaker.Network} {
+			tk, _ := b.Allow()
+			b.DoneAt(tk, c, time.Millisecond, start)
+		}
+		time.Sleep(11 * time.Second)
+		for _, c := range []breaker.Class{breaker.Success, breaker.Success, breaker.Network} {
+			tk, _ := b.Allow()
+			b.DoneAt(tk, c, time.Millisecond, time.Now())
+		}
+		if b.State() != breaker.Closed {
+			t.Fatalf("old failures counted: %v (events %v)", b.State(), r)
+		}
+		tk, _ := b.Allow()
+		b.DoneAt(tk, breaker.Network, time.Millisecond, time.Now())
+		if b.State() != breaker.Open || !strings.Contains(r.events[0].Reason, "failure ratio 0.50 ≥ 0.50 over 4 calls") {
+			t.Fatalf("2 failures in 4 calls now: %v (events %+v), want open on the ratio", b.State(), r.events)
+		}
+		b.DoneAt(breaker.Ticket{}, breaker.Network, 0, time.Now()) // the zero Ticket is ignored
+	})
+}
