@@ -186,7 +186,11 @@ type pipe struct {
 	src, dst *net.TCPConn
 	ch       chan chunk
 
-	// Writer state.
+	// pending counts chunks queued or being written by the writer; while
+	// it is 0 the reader may write itself (see read).
+	pending atomic.Int32
+
+	// Writer state; the reader touches sent only while pending is 0.
 	sent    int64     // bytes forwarded, for LimitData
 	next    time.Time // earliest time of the next write, for Bandwidth
 	lastDue time.Time // due time of the previous chunk, keeps order under jitter
@@ -197,15 +201,26 @@ func (w *pipe) read() {
 	for {
 		bp := bufPool.Get().(*[]byte)
 		n, err := w.src.Read(*bp)
-		if n > 0 {
+		switch {
+		case n == 0:
+			bufPool.Put(bp)
+		case w.pending.Load() == 0 && w.c.p.toxics.Load().dir[w.idx].none():
+			// Fast path: no toxics and nothing queued, so the writer is
+			// idle and writing here keeps the stream in order while
+			// saving two goroutine hand-offs per chunk.
+			ok := w.writeAll((*bp)[:n])
+			bufPool.Put(bp)
+			if !ok {
+				return
+			}
+		default:
+			w.pending.Add(1)
 			select {
 			case w.ch <- chunk{buf: bp, n: n, at: time.Now()}:
 			case <-w.c.done:
 				bufPool.Put(bp)
 				return
 			}
-		} else {
-			bufPool.Put(bp)
 		}
 		if err == nil {
 			continue
@@ -244,7 +259,9 @@ func (w *pipe) write() {
 			w.finish()
 			return
 		}
-		if !w.forward(ck) {
+		ok = w.forward(ck)
+		w.pending.Add(-1)
+		if !ok {
 			return
 		}
 	}
