@@ -17,9 +17,10 @@ package config
 // in docs/configuration.md.
 
 // Config is a whole duohuo configuration file after defaults are filled and
-// the file is validated. A Config returned by [Load] or [Parse] is not changed
-// by this package afterwards; callers that share one between goroutines must
-// not modify it either.
+// the file is validated. Get one from [Load], [Parse] or [Default]: the zero
+// Config lacks the defaults. A Config returned by this package is not changed
+// by it afterwards; callers that share one between goroutines must not modify
+// it either.
 type Config struct {
 	Version   int        `yaml:"version" default:"1" min:"1" max:"1" doc:"Schema version of this file; only 1 exists."`
 	Site      Site       `yaml:"site" doc:"Where this gateway runs; instances in the same zone, region and cloud are preferred, in that order."`
