@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -42,7 +43,7 @@ func parse(t *testing.T, text string) *config.Config {
 
 func start(t *testing.T, cfg *config.Config, dir string) *gateway.Gateway {
 	t.Helper()
-	g, err := gateway.New(gateway.Options{Config: cfg, BaseDir: dir})
+	g, err := gateway.New(gateway.Options{Config: cfg, BaseDir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

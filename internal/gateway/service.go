@@ -36,6 +36,11 @@ type service struct {
 
 	inflight atomic.Int64 // requests using the service now; retire waits for 0
 
+	// lastStatus is the health status of each instance at the previous
+	// sync, to count and log transitions. Only sync touches it, and sync
+	// runs on the loop goroutine (or before it starts).
+	lastStatus map[string]health.Status
+
 	attemptsMu sync.Mutex // serialises writers of attempts
 	attempts   atomic.Pointer[map[string]*attemptSeries]
 
@@ -102,11 +107,44 @@ func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggre
 		}
 		s.sources = append(s.sources, src.Name())
 	}
+	s.awaitFirstReports(firstReportTimeout)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.sync() // a static source has reported already: serve it at once
+	s.sync()
 	go s.loop(ctx, changes, unsubscribe)
 	return s, nil
+}
+
+// firstReportTimeout bounds how long a new service waits for its sources'
+// first reports before it goes live. A source that has not answered by then
+// (a slow resolver) fills the view when it does.
+const firstReportTimeout = 5 * time.Second
+
+// awaitFirstReports waits until every source of s has reported (or failed)
+// once, so that a service swapped in by a reload has its instances from its
+// first request on.
+func (s *service) awaitFirstReports(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	mine := make(map[string]bool, len(s.sources))
+	for _, n := range s.sources {
+		mine[n] = true
+	}
+	for {
+		pending := 0
+		for _, st := range s.agg.Status() {
+			if mine[st.Name] && st.Updates == 0 && st.Refused == 0 {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.log.Warn("discovery sources have not answered yet; the service starts empty and fills when they do", "pending", pending)
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // policy maps the config file's balancer names to the balancer's policies.
@@ -265,14 +303,28 @@ func (s *service) sync() {
 	s.tracker.Update(*view)
 	states := s.tracker.Snapshot()
 	byID := make(map[string]health.State, len(states))
+	status := make(map[string]health.Status, len(states))
 	for _, st := range states {
 		byID[st.ID] = st
+		status[st.ID] = st.Status
+		prev, known := s.lastStatus[st.ID]
+		if known && prev == st.Status {
+			continue
+		}
+		out := st.Status == health.Ejected || st.Status == health.Unhealthy
+		if out {
+			s.m.ejections.WithLabelValues(s.name).Inc()
+		}
+		if known || out {
+			s.log.Info("instance health changed", "instance", st.ID, "from", prev.String(), "to", st.Status.String(), "reason", st.Reason)
+		}
 	}
+	s.lastStatus = status
 	eps := make([]balancer.Endpoint, 0, len(view.Instances))
 	for _, in := range view.Instances {
 		ep := balancer.Endpoint{Instance: in, Healthy: true}
 		if st, ok := byID[in.ID]; ok {
-			ep.Healthy = st.Status == health.Healthy || st.Status == health.Probation
+			ep.Healthy = st.Status.InService()
 			ep.Weight = st.Weight
 		}
 		eps = append(eps, ep)

@@ -62,6 +62,24 @@ func attemptsTo(t *testing.T, reg *prometheus.Registry, addrs map[string]bool) f
 	return n
 }
 
+// counter sums every series of the named counter.
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
+}
+
 func label(m *dto.Metric, name string) string {
 	for _, l := range m.GetLabel() {
 		if l.GetName() == name {
@@ -136,6 +154,9 @@ func TestLocalCloudFailoverAndReturn(t *testing.T) {
 	}
 	if after := attemptsTo(t, reg, dead); after != before {
 		t.Errorf("attempts to dead instances after ejection: %v, want 0", after-before)
+	}
+	if n := counter(t, reg, "duohuo_ejections_total"); n < float64(len(local)) {
+		t.Errorf("duohuo_ejections_total = %v, want at least %d", n, len(local))
 	}
 	if clouds["ctyun"] != 0 || clouds["ecloud"] == 0 || clouds["huawei"] == 0 {
 		t.Errorf("served by cloud after failover = %v, want ecloud and huawei only", clouds)
