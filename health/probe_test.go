@@ -235,3 +235,31 @@ func TestProbesStopForRemovedInstances(t *testing.T) {
 	}
 	// goleak in TestMain checks that the probe goroutine ended after Close.
 }
+
+func TestProbesKeepTheirInterval(t *testing.T) {
+	const interval = 30 * time.Millisecond
+	arrivals := make(chan time.Time, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrivals <- time.Now():
+		default:
+		}
+	}))
+	defer srv.Close()
+	a := addrOf(t, srv.Listener.Addr())
+	track(t, health.Config{Probe: health.ProbeConfig{Path: "/", Interval: interval, Jitter: 10 * time.Millisecond}}, a)
+	var prev time.Time
+	for i := range 5 {
+		select {
+		case at := <-arrivals:
+			// The next probe is scheduled Interval + jitter after the
+			// previous one finished, so probes never come closer.
+			if i > 0 && at.Sub(prev) < interval {
+				t.Fatalf("probes %d and %d came %v apart, want at least the %v interval", i, i+1, at.Sub(prev), interval)
+			}
+			prev = at
+		case <-time.After(5 * time.Second):
+			t.Fatalf("probe %d did not come within 5s", i+1)
+		}
+	}
+}

@@ -176,8 +176,8 @@ func (t *Tracker) State(id string) (State, bool) {
 // Update makes the Tracker track exactly the instances of view: it starts
 // probing new instances (which start Healthy, so that a new instance takes
 // traffic at once), stops probing removed ones and forgets them, and takes
-// configured weights from the view. Instances are matched by ID. Update
-// may be called with views of any service; it does not block on probes.
+// configured weights from the view. Instances are matched by ID; the
+// service name is not checked. Update does not wait for probes.
 func (t *Tracker) Update(view discovery.ServiceView) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -227,8 +227,10 @@ func (t *Tracker) Update(view discovery.ServiceView) {
 }
 
 // Observe records the outcome of one request to the instance with the given
-// ID, as the proxy saw it. Unknown IDs are ignored. Observe does not block,
-// lock or allocate.
+// ID, as the proxy saw it. Unknown IDs are ignored. Observe does not block
+// or allocate and takes no lock: it adds to the instance's atomic counters
+// and, only when a counter crosses a threshold, wakes the Tracker's
+// goroutine with a non-blocking channel send.
 func (t *Tracker) Observe(id string, o Outcome) {
 	in := (*t.table.Load())[id]
 	if in == nil {
@@ -319,7 +321,7 @@ func (t *Tracker) run() {
 			t.timerAt = time.Time{} // guarded by mu: armTimerLocked reads it
 		}
 		if weights {
-			t.drainLocked(now)
+			t.drainLocked()
 		}
 		if sweepNow {
 			t.successRateLocked(now)
@@ -331,7 +333,7 @@ func (t *Tracker) run() {
 
 // drainLocked folds the counters Observe wrote since the last call into the
 // averages and the success-rate window.
-func (t *Tracker) drainLocked(time.Time) {
+func (t *Tracker) drainLocked() {
 	alpha := 1 - math.Exp(-float64(t.cfg.Weight.Interval)/float64(t.cfg.Weight.Decay))
 	for _, in := range t.insts {
 		r, s := in.reqs.Swap(0), in.succ.Swap(0)
@@ -391,16 +393,16 @@ func (t *Tracker) recomputeLocked(now time.Time) {
 	}
 }
 
-// significant reports whether a weight moved from old to new by more than a
+// significant reports whether a weight moved from old to cur by more than a
 // tenth, or to or from 0, so that the balancer is not rebuilt for noise.
-func significant(old, new uint32) bool {
-	if old == new {
+func significant(old, cur uint32) bool {
+	if old == cur {
 		return false
 	}
-	if old == 0 || new == 0 {
+	if old == 0 || cur == 0 {
 		return true
 	}
-	d := int64(new) - int64(old)
+	d := int64(cur) - int64(old)
 	return d*10 > int64(old) || -d*10 > int64(old)
 }
 
