@@ -1,0 +1,221 @@
+package replica
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/duohuo/duohuo/crdt"
+)
+
+// Layout of the bbolt file:
+//
+//	meta/replica   8-byte replica id of the current incarnation
+//	meta/clock     8-byte last hybrid timestamp issued or seen
+//	meta/clean     present only while the store is closed cleanly
+//	objects/<key>  checkpointed state of object <key>
+//	log/<seq>      a delta applied since the checkpoint: uvarint key length,
+//	               key, encoded delta (seq is 8-byte big-endian)
+//
+// A write appends to log and commits (fsync) before it is acknowledged. The
+// committer checkpoints dirty objects and empties the log from time to time;
+// recovery loads the objects and merges the log over them, which is safe to
+// repeat because merge is idempotent.
+var (
+	bucketMeta    = []byte("meta")
+	bucketObjects = []byte("objects")
+	bucketLog     = []byte("log")
+	keyReplica    = []byte("replica")
+	keyClock      = []byte("clock")
+	keyClean      = []byte("clean")
+)
+
+// disk is the store's durable half. Only the committer goroutine writes to
+// it after open.
+type disk struct {
+	db      *bolt.DB
+	logged  int // log entries since the last checkpoint
+	replica crdt.ReplicaID
+	clock   crdt.Timestamp
+}
+
+// openDisk opens or creates the store file in dir and recovers the objects.
+// A store that was not closed cleanly gets a new replica id (a new
+// incarnation): writes it made but never committed may have reached other
+// sites, and their dots must never be issued again.
+//
+// It also returns the keys of objects changed by the log: they are dirty,
+// for the log may only be emptied once they are checkpointed.
+func openDisk(dir string) (*disk, map[string]crdt.Object, map[string]struct{}, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, nil, fmt.Errorf("replica: create data dir: %w", err)
+	}
+	path := filepath.Join(dir, "replica.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("replica: open %s: %w", path, err)
+	}
+	d := &disk{db: db}
+	objs := make(map[string]crdt.Object)
+	dirty := make(map[string]struct{})
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		objects, err := tx.CreateBucketIfNotExists(bucketObjects)
+		if err != nil {
+			return err
+		}
+		log, err := tx.CreateBucketIfNotExists(bucketLog)
+		if err != nil {
+			return err
+		}
+		if v := meta.Get(keyClock); len(v) == 8 {
+			d.clock = crdt.Timestamp(binary.BigEndian.Uint64(v))
+		}
+		if v := meta.Get(keyReplica); len(v) == 8 && meta.Get(keyClean) != nil {
+			d.replica = crdt.ReplicaID(binary.BigEndian.Uint64(v))
+		} else {
+			d.replica = newIncarnation()
+			if err := meta.Put(keyReplica, binary.BigEndian.AppendUint64(nil, uint64(d.replica))); err != nil {
+				return err
+			}
+		}
+		if err := meta.Delete(keyClean); err != nil {
+			return err
+		}
+		if err := objects.ForEach(func(k, v []byte) error {
+			o, err := crdt.Decode(v)
+			if err != nil {
+				return fmt.Errorf("object %q: %w", k, err)
+			}
+			objs[string(k)] = o
+			return nil
+		}); err != nil {
+			return err
+		}
+		return log.ForEach(func(k, v []byte) error {
+			key, delta, err := parseLogEntry(v)
+			if err != nil {
+				return fmt.Errorf("log entry %x: %w", k, err)
+			}
+			d.logged++
+			dirty[key] = struct{}{}
+			if o, ok := objs[key]; ok {
+				if err := crdt.Merge(o, delta); err != nil {
+					return fmt.Errorf("log entry %x for %q: %w", k, key, err)
+				}
+				return nil
+			}
+			objs[key] = delta
+			return nil
+		})
+	})
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, fmt.Errorf("replica: recover %s: %w", path, err)
+	}
+	return d, objs, dirty, nil
+}
+
+// newIncarnation returns a random non-zero replica id.
+func newIncarnation() crdt.ReplicaID {
+	var b [8]byte
+	for {
+		rand.Read(b[:])
+		if id := crdt.ReplicaID(binary.BigEndian.Uint64(b[:])); id != 0 {
+			return id
+		}
+	}
+}
+
+var errLogEntry = errors.New("malformed log entry")
+
+func appendLogEntry(b []byte, key string, delta crdt.Object) []byte {
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	b, _ = delta.AppendBinary(b)
+	return b
+}
+
+func parseLogEntry(v []byte) (string, crdt.Object, error) {
+	n, w := binary.Uvarint(v)
+	if w <= 0 || n > uint64(len(v)-w) {
+		return "", nil, errLogEntry
+	}
+	key := string(v[w : w+int(n)])
+	o, err := crdt.Decode(v[w+int(n):])
+	if err != nil {
+		return "", nil, err
+	}
+	return key, o, nil
+}
+
+// record is one delta to make durable.
+type record struct {
+	key   string
+	delta crdt.Object
+}
+
+// append commits records and the clock in one transaction; bbolt fsyncs
+// before Update returns.
+func (d *disk) append(recs []record, clock crdt.Timestamp) error {
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		log := tx.Bucket(bucketLog)
+		for _, r := range recs {
+			seq, err := log.NextSequence()
+			if err != nil {
+				return err
+			}
+			// A fresh buffer per entry: bbolt keeps the slice until commit.
+			if err := log.Put(binary.BigEndian.AppendUint64(nil, seq), appendLogEntry(nil, r.key, r.delta)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyClock, binary.BigEndian.AppendUint64(nil, uint64(clock)))
+	})
+	if err != nil {
+		return fmt.Errorf("replica: commit %d deltas: %w", len(recs), err)
+	}
+	d.logged += len(recs)
+	return nil
+}
+
+// checkpoint stores the encoded states and empties the log. Every delta in
+// the log must already be part of the given states.
+func (d *disk) checkpoint(states map[string][]byte) error {
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		objects := tx.Bucket(bucketObjects)
+		for k, v := range states {
+			if err := objects.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		if err := tx.DeleteBucket(bucketLog); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(bucketLog)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("replica: checkpoint: %w", err)
+	}
+	d.logged = 0
+	return nil
+}
+
+// close marks the store as closed cleanly, so the next open keeps the
+// replica id, and closes the file.
+func (d *disk) close() error {
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyClean, []byte{1})
+	})
+	return errors.Join(err, d.db.Close())
+}

@@ -1,0 +1,375 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/duohuo/duohuo/crdt"
+)
+
+// maxPacket is the largest message sent as one UDP packet; memberlist's
+// packet is 1400 bytes, minus its own headers and encryption overhead.
+const maxPacket = 1100
+
+// gossip replicates a Store over memberlist. Membership, failure detection
+// and encryption are memberlist's. Deltas of local writes go straight to
+// every live member (UDP when small, TCP when not): with the handful of
+// sites duohuo runs (Redis Active-Active supports up to 10) a full fan-out
+// is cheaper and faster than epidemic forwarding, and as nothing is ever
+// forwarded, no delta goes back where it came from. What a lost packet or
+// a partition leaves behind is repaired by anti-entropy: every interval,
+// and whenever a member (re)joins, this site sends its object digests to
+// one member, which answers with the states that differ and, if it is
+// missing something, its own digests, so one round repairs both sides.
+type gossip struct {
+	s    *Store
+	ml   *memberlist.Memberlist
+	mlp  atomic.Pointer[memberlist.Memberlist] // ml, for callbacks that may run before Create returns
+	out  chan []record // committed local deltas to send
+	in   chan []byte   // received messages
+	ask  chan string   // members to run anti-entropy with now
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func startGossip(ctx context.Context, s *Store) (*gossip, error) {
+	g := &gossip{
+		s:    s,
+		out:  make(chan []record, 4096),
+		in:   make(chan []byte, 4096),
+		ask:  make(chan string, 64),
+		stop: make(chan struct{}),
+	}
+	cfg := s.cfg
+	mc := cfg.Network.memberlist()
+	mc.Name = cfg.Name
+	mc.BindAddr = cfg.BindAddr
+	mc.BindPort = cfg.BindPort
+	mc.AdvertiseAddr = cfg.AdvertiseAddr
+	mc.AdvertisePort = cfg.AdvertisePort
+	if cfg.AdvertisePort == 0 {
+		mc.AdvertisePort = cfg.BindPort
+	}
+	mc.SecretKey = cfg.SecretKey
+	mc.Delegate = delegate{g}
+	mc.Events = events{g}
+	mc.Logger = slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
+	if cfg.Transport != nil {
+		mc.Transport = cfg.Transport
+	}
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return nil, fmt.Errorf("replica: start gossip on %s:%d: %w", cfg.BindAddr, cfg.BindPort, err)
+	}
+	g.ml = ml
+	g.mlp.Store(ml)
+	s.metrics.members.Set(float64(ml.NumMembers()))
+	g.wg.Add(3)
+	go g.sender()
+	go g.receiver()
+	go g.antiEntropy()
+	if len(cfg.Join) > 0 {
+		if _, err := ml.Join(cfg.Join); err != nil {
+			// Local first: a site starts and serves even when no other
+			// site is reachable; they find it when they come back.
+			s.log.Warn("replica: join", "peers", cfg.Join, "err", err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		g.close()
+		return nil, err
+	}
+	return g, nil
+}
+
+
+func (g *gossip) close() error {
+	err := g.ml.Leave(time.Second)
+	if serr := g.ml.Shutdown(); err == nil {
+		err = serr
+	}
+	close(g.stop)
+	g.wg.Wait()
+	return err
+}
+
+// broadcast queues committed local deltas for sending. It never blocks: if
+// the queue is full the deltas are dropped and anti-entropy repairs.
+func (g *gossip) broadcast(recs []record) {
+	select {
+	case g.out <- recs:
+	default:
+		g.s.metrics.dropped.WithLabelValues("queue_full").Add(float64(len(recs)))
+	}
+}
+
+// peers returns the live members other than this one.
+func (g *gossip) peers() []*memberlist.Node {
+	var ps []*memberlist.Node
+	for _, n := range g.ml.Members() {
+		if n.Name != g.s.cfg.Name {
+			ps = append(ps, n)
+		}
+	}
+	return ps
+}
+
+func (g *gossip) peer(name string) *memberlist.Node {
+	for _, n := range g.ml.Members() {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// send sends msg to n, as a UDP packet if it fits, otherwise over TCP.
+func (g *gossip) send(n *memberlist.Node, typ msgType, msg []byte) {
+	var err error
+	if len(msg) <= maxPacket {
+		err = g.ml.SendBestEffort(n, msg)
+	} else {
+		err = g.ml.SendReliable(n, msg)
+	}
+	if err != nil {
+		g.s.metrics.dropped.WithLabelValues("send_error").Inc()
+		g.s.log.Debug("replica: send", "to", n.Name, "err", err)
+		return
+	}
+	g.s.metrics.sent.WithLabelValues(msgNames[typ]).Inc()
+	g.s.metrics.sentBytes.WithLabelValues(msgNames[typ]).Add(float64(len(msg)))
+}
+
+// sender packs queued deltas into messages of at most maxPacket bytes (a
+// larger delta travels alone over TCP) and sends each to every live peer.
+func (g *gossip) sender() {
+	defer g.wg.Done()
+	for {
+		var recs []record
+		select {
+		case recs = <-g.out:
+		case <-g.stop:
+			return
+		}
+	drain:
+		for len(recs) < 4096 {
+			select {
+			case more := <-g.out:
+				recs = append(recs, more...)
+			default:
+				break drain
+			}
+		}
+		peers := g.peers()
+		if len(peers) == 0 {
+			continue
+		}
+		now := g.s.clock.Now()
+		head := message{typ: msgDeltas, from: g.s.cfg.Name}
+		var pending [][]byte
+		for _, r := range recs {
+			enc := appendItem(nil, msgDeltas, item{key: r.key, time: now, obj: r.delta})
+			pending = append(pending, enc)
+		}
+		for len(pending) > 0 {
+			// Take items while the message stays within a packet.
+			size, n := 16+len(head.from), 0
+			for n < len(pending) && (n == 0 || size+len(pending[n]) <= maxPacket) {
+				size += len(pending[n])
+				n++
+			}
+			head.items = make([]item, n) // only the count is written
+			msg := head.appendHeader(nil)
+			for _, p := range pending[:n] {
+				msg = append(msg, p...)
+			}
+			pending = pending[n:]
+			for _, p := range peers {
+				g.send(p, msgDeltas, msg)
+			}
+		}
+	}
+}
+
+// receiver handles received messages in order.
+func (g *gossip) receiver() {
+	defer g.wg.Done()
+	for {
+		select {
+		case b := <-g.in:
+			g.handle(b)
+		case <-g.stop:
+			return
+		}
+	}
+}
+
+func (g *gossip) handle(b []byte) {
+	s := g.s
+	m, err := decodeMessage(b)
+	if err != nil {
+		s.metrics.rejected.WithLabelValues("malformed").Inc()
+		s.log.Warn("replica: malformed message", "err", err)
+		return
+	}
+	s.metrics.received.WithLabelValues(msgNames[m.typ]).Inc()
+	switch m.typ {
+	case msgDeltas:
+		var recs []record
+		now := time.Now()
+		if s.cfg.Clock != nil {
+			now = s.cfg.Clock()
+		}
+		for _, it := range m.items {
+			if _, err := s.clock.Update(it.time); err != nil {
+				s.metrics.rejected.WithLabelValues("clock").Inc()
+				s.log.Warn("replica: delta refused", "from", m.from, "key", it.key, "err", err)
+				continue
+			}
+			s.metrics.lag.Observe(max(0, now.Sub(it.time.Time()).Seconds()))
+			recs = append(recs, record{it.key, it.obj})
+		}
+		s.apply(m.from, recs)
+	case msgStates:
+		recs := make([]record, len(m.items))
+		for i, it := range m.items {
+			recs[i] = record{it.key, it.obj}
+		}
+		s.apply(m.from, recs)
+	case msgSummaryAsk, msgSummaryAnswer:
+		g.answerSummary(m)
+	}
+}
+
+// answerSummary sends m's sender the states that differ from its digests,
+// and, for an ask, this site's digests if the sender has something this
+// site lacks or differs from, so that it sends those back.
+func (g *gossip) answerSummary(m *message) {
+	n := g.peer(m.from)
+	if n == nil {
+		return
+	}
+	theirs := make(map[string][32]byte, len(m.items))
+	for _, it := range m.items {
+		theirs[it.key] = it.digest
+	}
+	mine := g.s.Digests()
+	var differ []string
+	for k, d := range mine {
+		if t, ok := theirs[k]; !ok || t != d {
+			differ = append(differ, k)
+		}
+	}
+	if len(differ) > 0 {
+		g.sendStates(n, differ)
+	}
+	if m.typ != msgSummaryAsk {
+		return
+	}
+	needed := len(differ) > 0
+	for k := range theirs {
+		if _, ok := mine[k]; !ok {
+			needed = true
+		}
+	}
+	if needed {
+		g.sendSummary(n, msgSummaryAnswer, mine)
+	}
+}
+
+// sendStates sends the named states, one object per TCP message so that a
+// single message stays under memberlist's 20 MiB user-message bound for as
+// long as one object does.
+func (g *gossip) sendStates(n *memberlist.Node, keys []string) {
+	for k, enc := range g.s.snapshotStates(keys) {
+		o, err := crdt.Decode(enc)
+		if err != nil {
+			continue
+		}
+		msg := (&message{typ: msgStates, from: g.s.cfg.Name, items: []item{{key: k, obj: o}}}).encode()
+		g.send(n, msgStates, msg)
+		g.s.metrics.transfers.Inc()
+	}
+}
+
+func (g *gossip) sendSummary(n *memberlist.Node, typ msgType, digests map[string][32]byte) {
+	m := &message{typ: typ, from: g.s.cfg.Name}
+	for k, d := range digests {
+		m.items = append(m.items, item{key: k, digest: d})
+	}
+	g.send(n, typ, m.encode())
+}
+
+// antiEntropy starts a round with a random live peer every interval, and
+// at once with a member that (re)joins, so that a healed partition
+// converges without waiting for the timer.
+func (g *gossip) antiEntropy() {
+	defer g.wg.Done()
+	t := time.NewTicker(g.s.cfg.antiEntropyInterval())
+	defer t.Stop()
+	for {
+		var n *memberlist.Node
+		select {
+		case <-t.C:
+			if ps := g.peers(); len(ps) > 0 {
+				n = ps[rand.IntN(len(ps))]
+			}
+		case name := <-g.ask:
+			n = g.peer(name)
+		case <-g.stop:
+			return
+		}
+		if n == nil {
+			continue
+		}
+		g.s.metrics.rounds.Inc()
+		g.sendSummary(n, msgSummaryAsk, g.s.Digests())
+	}
+}
+
+// delegate receives memberlist's callbacks; it must not block.
+type delegate struct{ g *gossip }
+
+func (delegate) NodeMeta(int) []byte { return nil }
+
+func (d delegate) NotifyMsg(b []byte) {
+	// memberlist reuses b after we return.
+	select {
+	case d.g.in <- append([]byte(nil), b...):
+	default:
+		d.g.s.metrics.dropped.WithLabelValues("queue_full").Inc()
+	}
+}
+
+func (delegate) GetBroadcasts(int, int) [][]byte { return nil }
+func (delegate) LocalState(bool) []byte          { return nil }
+func (delegate) MergeRemoteState([]byte, bool)   {}
+
+type events struct{ g *gossip }
+
+func (e events) NotifyJoin(n *memberlist.Node) {
+	e.update()
+	if e.g.s.cfg.Name == n.Name {
+		return
+	}
+	select {
+	case e.g.ask <- n.Name:
+	default:
+	}
+}
+
+func (e events) NotifyLeave(*memberlist.Node)  { e.update() }
+func (e events) NotifyUpdate(*memberlist.Node) {}
+
+func (e events) update() {
+	if ml := e.g.mlp.Load(); ml != nil {
+		e.g.s.metrics.members.Set(float64(ml.NumMembers()))
+	}
+}

@@ -1,0 +1,73 @@
+package replica
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the store's Prometheus metrics, all named duohuo_replica_*.
+type metrics struct {
+	writes      prometheus.Counter
+	objects     prometheus.Gauge
+	checkpoints prometheus.Counter
+	fsync       timerHistogram
+	sent        *prometheus.CounterVec // by message type
+	sentBytes   *prometheus.CounterVec
+	received    *prometheus.CounterVec
+	redundant   prometheus.Counter
+	rejected    *prometheus.CounterVec // by reason
+	lag         prometheus.Histogram
+	members     prometheus.Gauge
+	rounds      prometheus.Counter
+	transfers   prometheus.Counter
+	dropped     *prometheus.CounterVec
+}
+
+type timerHistogram struct{ h prometheus.Histogram }
+
+// Start returns a function that observes the time since Start.
+func (t timerHistogram) Start() func() {
+	start := time.Now()
+	return func() { t.h.Observe(time.Since(start).Seconds()) }
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		writes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "duohuo_replica_writes_total", Help: "Local writes acknowledged (durable)."}),
+		objects: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "duohuo_replica_objects", Help: "Objects held by this replica."}),
+		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "duohuo_replica_checkpoints_total", Help: "Checkpoints of dirty objects that emptied the delta log."}),
+		fsync: timerHistogram{prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "duohuo_replica_commit_seconds", Help: "Time to commit (fsync) one batch of deltas.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)})},
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_replica_messages_sent_total", Help: "Replication messages sent, by type (delta, summary, state)."}, []string{"type"}),
+		sentBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_replica_sent_bytes_total", Help: "Bytes of replication messages sent, by type."}, []string{"type"}),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_replica_messages_received_total", Help: "Replication messages received, by type."}, []string{"type"}),
+		redundant: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "duohuo_replica_redundant_deltas_total", Help: "Received deltas or states that brought nothing new."}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_replica_rejected_total", Help: "Received items refused, by reason (malformed, clock, kind)."}, []string{"reason"}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "duohuo_replica_lag_seconds", Help: "Time from a write at its origin (hybrid clock) to its arrival here.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
+		members: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "duohuo_replica_members", Help: "Sites this replica sees alive, itself included."}),
+		rounds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "duohuo_replica_antientropy_rounds_total", Help: "Anti-entropy rounds started."}),
+		transfers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "duohuo_replica_state_transfers_total", Help: "Object states sent to repair a peer."}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_replica_dropped_total", Help: "Messages dropped before sending or applying, by reason (queue_full, send_error)."}, []string{"reason"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.writes, m.objects, m.checkpoints, m.fsync.h, m.sent, m.sentBytes, m.received,
+			m.redundant, m.rejected, m.lag, m.members, m.rounds, m.transfers, m.dropped)
+	}
+	return m
+}

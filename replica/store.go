@@ -1,0 +1,436 @@
+package replica
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/duohuo/duohuo/crdt"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound = errors.New("replica: object not found")
+	ErrClosed   = errors.New("replica: store closed")
+)
+
+// Store is one site's replica of a set of named CRDT objects. Local writes
+// ([Store.Update]) are applied, made durable with an fsync, and only then
+// acknowledged and sent to the other sites; deltas from other sites are
+// stripped of what is already known, applied, stored and announced to
+// watchers.
+//
+// A Store is safe for concurrent use. Close it to stop its goroutines.
+type Store struct {
+	cfg     Config
+	log     *slog.Logger
+	clock   *crdt.Clock
+	replica crdt.ReplicaID
+	disk    *disk
+	metrics *metrics
+	gossip  *gossip // nil when the store runs alone
+
+	mu       sync.Mutex // guards objects, dirty, watchers, closing
+	closing  bool
+	inflight sync.WaitGroup // Updates between the closing check and the hand-over
+	objects  map[string]crdt.Object
+	dirty    map[string]struct{}
+	watchers map[*watcher]struct{}
+
+	commits chan *commit
+	stop    chan struct{} // closed by Close
+	wg      sync.WaitGroup
+	closed  sync.Once
+}
+
+// commit is a batch of deltas for the committer; done (if not nil) receives
+// the outcome once they are durable.
+type commit struct {
+	recs   []record
+	local  bool
+	origin string // the member a remote batch came from
+	done   chan error
+}
+
+// Open opens (or creates) the store in cfg.Dir, recovers its objects, and,
+// when cfg.BindAddr is set, joins the other sites. It returns an error
+// naming the field for an invalid Config.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	d, objs, dirty, err := openDisk(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		cfg:      cfg,
+		log:      cfg.logger(),
+		clock:    crdt.NewClock(cfg.Clock, cfg.MaxClockOffset),
+		replica:  d.replica,
+		disk:     d,
+		metrics:  newMetrics(cfg.Registerer),
+		objects:  objs,
+		dirty:    dirty,
+		watchers: make(map[*watcher]struct{}),
+		commits:  make(chan *commit, 1024),
+		stop:     make(chan struct{}),
+	}
+	s.clock.Restore(d.clock)
+	s.metrics.objects.Set(float64(len(objs)))
+	s.wg.Add(1)
+	go s.committer()
+	if cfg.BindAddr != "" {
+		g, err := startGossip(ctx, s)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.gossip = g
+	}
+	return s, nil
+}
+
+// Replica returns this incarnation's replica id. It changes when the store
+// recovers from a crash.
+func (s *Store) Replica() crdt.ReplicaID { return s.replica }
+
+// Name returns the site name from the Config.
+func (s *Store) Name() string { return s.cfg.Name }
+
+// Update runs fn on object key and applies its mutations atomically. It
+// returns once they are durable on local disk (nil) or could not be made
+// durable (an error); fn's error is returned as is and nothing is applied.
+// Update blocks for one fsync, shared with concurrent Updates (group
+// commit). Cancelling ctx stops the wait but not a write already handed to
+// disk.
+func (s *Store) Update(ctx context.Context, key string, fn func(*Txn) error) error {
+	if err := validKey(key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	tx := &Txn{key: key, obj: s.objects[key]}
+	if err := fn(tx); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if tx.err != nil {
+		s.mu.Unlock()
+		return tx.err
+	}
+	if len(tx.ops) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	obj := tx.obj
+	if obj == nil {
+		obj, _ = crdt.New(tx.k)
+		s.objects[key] = obj
+		s.metrics.objects.Set(float64(len(s.objects)))
+	}
+	delta, _ := crdt.New(tx.k)
+	for _, op := range tx.ops {
+		_ = crdt.Merge(delta, op(obj, s.replica, s.clock.Now))
+	}
+	s.dirty[key] = struct{}{}
+	s.notifyLocked(key)
+	c := &commit{recs: []record{{key, delta}}, local: true, done: make(chan error, 1)}
+	s.inflight.Add(1)
+	s.mu.Unlock()
+
+	// The committer runs until every in-flight hand-over is done (Close
+	// waits for them), so this send cannot block forever, and every commit
+	// handed over gets an answer.
+	s.commits <- c
+	s.inflight.Done()
+	select {
+	case err := <-c.done:
+		if err == nil {
+			s.metrics.writes.Inc()
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Get returns a copy of object key, or [ErrNotFound].
+func (s *Store) Get(key string) (crdt.Object, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.objects[key]
+	if !ok {
+		return nil, fmt.Errorf("replica: get %q: %w", key, ErrNotFound)
+	}
+	return crdt.Clone(o), nil
+}
+
+// Keys returns the names of all objects with the given prefix, sorted.
+func (s *Store) Keys(prefix string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ks []string
+	for k := range s.objects {
+		if strings.HasPrefix(k, prefix) {
+			ks = append(ks, k)
+		}
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// Digest returns a digest of every object (name and canonical encoding):
+// two replicas with equal digests hold equal states.
+func (s *Store) Digest() [32]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return digestOf(s.objects)
+}
+
+// Digests returns each object's digest.
+func (s *Store) Digests() map[string][32]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string][32]byte, len(s.objects))
+	for k, o := range s.objects {
+		m[k] = o.Digest()
+	}
+	return m
+}
+
+// Close leaves the cluster, checkpoints, marks the store closed cleanly and
+// stops its goroutines, waiting for them. Writes in flight get [ErrClosed]
+// or complete. Close is idempotent.
+func (s *Store) Close() error {
+	var err error
+	s.closed.Do(func() {
+		if s.gossip != nil {
+			err = errors.Join(err, s.gossip.close())
+		}
+		s.mu.Lock()
+		s.closing = true
+		s.mu.Unlock()
+		s.inflight.Wait()
+		close(s.stop)
+		s.wg.Wait()
+		s.mu.Lock()
+		for w := range s.watchers {
+			w.stopLocked()
+		}
+		s.mu.Unlock()
+		err = errors.Join(err, s.checkpoint(), s.disk.close())
+	})
+	return err
+}
+
+// apply merges deltas received from origin: each is first stripped of what
+// this replica already has (crdt.Novel), and only the novel parts are
+// applied, stored and announced. It returns how many were novel.
+func (s *Store) apply(origin string, recs []record) int {
+	var novel []record
+	s.mu.Lock()
+	for _, r := range recs {
+		o, ok := s.objects[r.key]
+		if !ok {
+			s.objects[r.key] = r.delta
+			novel = append(novel, r)
+			s.dirty[r.key] = struct{}{}
+			s.notifyLocked(r.key)
+			continue
+		}
+		n, changed, err := crdt.Novel(o, r.delta)
+		if err != nil {
+			s.metrics.rejected.WithLabelValues("kind").Inc()
+			s.log.Warn("replica: delta of another kind refused", "key", r.key, "from", origin, "err", err)
+			continue
+		}
+		if !changed {
+			s.metrics.redundant.Inc()
+			continue
+		}
+		_ = crdt.Merge(o, n)
+		novel = append(novel, record{r.key, n})
+		s.dirty[r.key] = struct{}{}
+		s.notifyLocked(r.key)
+	}
+	s.metrics.objects.Set(float64(len(s.objects)))
+	s.mu.Unlock()
+	if len(novel) > 0 {
+		select {
+		case s.commits <- &commit{recs: novel, origin: origin}:
+		case <-s.stop:
+		}
+	}
+	return len(novel)
+}
+
+// committer is the only writer to disk: it commits batches of deltas with
+// one fsync (group commit), acknowledges them, hands local ones to gossip
+// and checkpoints when the log grows.
+func (s *Store) committer() {
+	defer s.wg.Done()
+	for {
+		var batch []*commit
+		select {
+		case c := <-s.commits:
+			batch = append(batch, c)
+		case <-s.stop:
+			s.drainCommits()
+			return
+		}
+	more:
+		for len(batch) < 512 {
+			select {
+			case c := <-s.commits:
+				batch = append(batch, c)
+			default:
+				break more
+			}
+		}
+		s.commitBatch(batch)
+		if s.disk.logged >= s.cfg.checkpointEvery() {
+			if err := s.checkpoint(); err != nil {
+				s.log.Error("replica: checkpoint", "err", err)
+			}
+		}
+	}
+}
+
+func (s *Store) commitBatch(batch []*commit) {
+	var recs []record
+	for _, c := range batch {
+		recs = append(recs, c.recs...)
+	}
+	timer := s.metrics.fsync.Start()
+	err := s.disk.append(recs, s.clock.Last())
+	timer()
+	var out []record
+	for _, c := range batch {
+		if c.done != nil {
+			c.done <- err
+		}
+		if err == nil && c.local {
+			out = append(out, c.recs...)
+		}
+	}
+	if err != nil {
+		s.log.Error("replica: commit", "deltas", len(recs), "err", err)
+		return
+	}
+	if s.gossip != nil && len(out) > 0 {
+		s.gossip.broadcast(out)
+	}
+}
+
+// drainCommits commits what is queued when the store closes, so that no
+// Update that was handed over is left without an answer.
+func (s *Store) drainCommits() {
+	for {
+		select {
+		case c := <-s.commits:
+			s.commitBatch([]*commit{c})
+		default:
+			return
+		}
+	}
+}
+
+// checkpoint writes dirty objects and empties the log. It runs on the
+// committer goroutine (or after it stopped), so every logged delta is
+// already in memory and therefore in the states written.
+func (s *Store) checkpoint() error {
+	s.mu.Lock()
+	states := make(map[string][]byte, len(s.dirty))
+	for k := range s.dirty {
+		states[k], _ = s.objects[k].AppendBinary(nil)
+	}
+	clear(s.dirty)
+	s.mu.Unlock()
+	if err := s.disk.checkpoint(states); err != nil {
+		s.mu.Lock()
+		for k := range states {
+			s.dirty[k] = struct{}{}
+		}
+		s.mu.Unlock()
+		return err
+	}
+	s.metrics.checkpoints.Inc()
+	return nil
+}
+
+// snapshotStates returns the encoded states of the given keys (all if nil).
+func (s *Store) snapshotStates(keys []string) map[string][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if keys == nil {
+		keys = slices.Collect(maps.Keys(s.objects))
+	}
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		if o, ok := s.objects[k]; ok {
+			out[k], _ = o.AppendBinary(nil)
+		}
+	}
+	return out
+}
+
+// Addr returns the "host:port" other sites use to join this one, or "" if
+// the store runs alone.
+func (s *Store) Addr() string {
+	if s.gossip == nil {
+		return ""
+	}
+	return s.gossip.ml.LocalNode().Address()
+}
+
+// Members returns the names of the sites this one sees alive, itself
+// included, sorted; nil if the store runs alone.
+func (s *Store) Members() []string {
+	if s.gossip == nil {
+		return nil
+	}
+	var ns []string
+	for _, n := range s.gossip.ml.Members() {
+		ns = append(ns, n.Name)
+	}
+	slices.Sort(ns)
+	return ns
+}
+
+// digestOf hashes names and canonical encodings in name order.
+func digestOf(objs map[string]crdt.Object) [32]byte {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(objs)) {
+		var b []byte
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b, _ = objs[k].AppendBinary(b)
+		b = binary.AppendUvarint(b, 0)
+		h.Write(binary.AppendUvarint(nil, uint64(len(b))))
+		h.Write(b)
+	}
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+func validKey(key string) error {
+	if key == "" || len(key) > crdt.MaxKeyLen {
+		return fmt.Errorf("replica: object name %q: want 1 to %d bytes", key, crdt.MaxKeyLen)
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+package replica
+
+import (
+	"fmt"
+
+	"github.com/duohuo/duohuo/crdt"
+)
+
+// Txn is what an [Store.Update] function sees of one object: reads of its
+// state before the update and mutators that are applied, all together,
+// only if the function returns nil. Reads do not see the Txn's own writes.
+// The first mutator fixes the kind of an object that does not exist yet.
+//
+// A Txn is valid only during the call and not safe for concurrent use.
+type Txn struct {
+	key string
+	obj crdt.Object // current state, nil if the object does not exist
+	ops []func(o crdt.Object, id crdt.ReplicaID, now func() crdt.Timestamp) crdt.Object
+	k   crdt.Kind
+	err error
+}
+
+// Key returns the object's name.
+func (t *Txn) Key() string { return t.key }
+
+// Object returns the object's state before the update, nil if it does not
+// exist. It must not be modified.
+func (t *Txn) Object() crdt.Object { return t.obj }
+
+func (t *Txn) op(k crdt.Kind, f func(o crdt.Object, id crdt.ReplicaID, now func() crdt.Timestamp) crdt.Object) {
+	want := k
+	if t.obj != nil {
+		want = t.obj.Kind()
+	} else if t.k != 0 {
+		want = t.k
+	}
+	if want != k {
+		if t.err == nil {
+			t.err = fmt.Errorf("replica: %s on %q, which is a %v: %w", k, t.key, want, crdt.ErrKind)
+		}
+		return
+	}
+	t.k = k
+	t.ops = append(t.ops, f)
+}
+
+// Put sets map key k to a copy of v (an [crdt.ORMap] object).
+func (t *Txn) Put(k string, v []byte) {
+	v = append([]byte{}, v...)
+	t.op(crdt.KindORMap, func(o crdt.Object, id crdt.ReplicaID, now func() crdt.Timestamp) crdt.Object {
+		return o.(*crdt.ORMap).Put(id, now(), k, v)
+	})
+}
+
+// Delete removes map key k (an [crdt.ORMap] object).
+func (t *Txn) Delete(k string) {
+	t.op(crdt.KindORMap, func(o crdt.Object, id crdt.ReplicaID, _ func() crdt.Timestamp) crdt.Object {
+		return o.(*crdt.ORMap).Delete(id, k)
+	})
+}
+
+// Add adds n, possibly negative, to a counter (a [crdt.PNCounter] object).
+func (t *Txn) Add(n int64) {
+	t.op(crdt.KindPNCounter, func(o crdt.Object, id crdt.ReplicaID, _ func() crdt.Timestamp) crdt.Object {
+		return o.(*crdt.PNCounter).Add(id, n)
+	})
+}
+
+// SetAdd adds e to a set (a [crdt.ORSet] object).
+func (t *Txn) SetAdd(e string) {
+	t.op(crdt.KindORSet, func(o crdt.Object, id crdt.ReplicaID, _ func() crdt.Timestamp) crdt.Object {
+		return o.(*crdt.ORSet).Add(id, e)
+	})
+}
+
+// SetRemove removes e from a set (a [crdt.ORSet] object).
+func (t *Txn) SetRemove(e string) {
+	t.op(crdt.KindORSet, func(o crdt.Object, id crdt.ReplicaID, _ func() crdt.Timestamp) crdt.Object {
+		return o.(*crdt.ORSet).Remove(id, e)
+	})
+}
+
+// Set writes a copy of v to a register (a [crdt.LWWRegister] object).
+func (t *Txn) Set(v []byte) {
+	v = append([]byte{}, v...)
+	t.op(crdt.KindLWWRegister, func(o crdt.Object, id crdt.ReplicaID, now func() crdt.Timestamp) crdt.Object {
+		return o.(*crdt.LWWRegister).Set(crdt.Stamp{Time: now(), Replica: id}, v)
+	})
+}

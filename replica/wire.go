@@ -1,0 +1,202 @@
+package replica
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/duohuo/duohuo/crdt"
+)
+
+// Replication messages, sent as memberlist user messages:
+//
+//	byte     wire version (1)
+//	byte     type
+//	string   sender's site name
+//	uvarint  item count, then per item:
+//	  deltas:  string key, 8-byte origin hybrid time, bytes encoded delta
+//	  summary: string key, 32-byte state digest
+//	  states:  string key, bytes encoded state
+//
+// Strings and bytes are a uvarint length and the bytes.
+const wireVersion = 1
+
+type msgType byte
+
+const (
+	msgDeltas        msgType = 1 // deltas of local writes, sent once to every member
+	msgSummaryAsk    msgType = 2 // anti-entropy: my digests; send me what differs and your digests if I am missing things
+	msgSummaryAnswer msgType = 3 // anti-entropy: my digests; send me what differs
+	msgStates        msgType = 4 // full states that differ
+)
+
+var msgNames = map[msgType]string{msgDeltas: "delta", msgSummaryAsk: "summary", msgSummaryAnswer: "summary", msgStates: "state"}
+
+// errWire marks a malformed replication message.
+var errWire = errors.New("replica: malformed message")
+
+// maxWireItems bounds the items of one message.
+const maxWireItems = 1 << 20
+
+// item is one entry of a message: key and, by type, a delta with its
+// origin time, a digest, or a state.
+type item struct {
+	key    string
+	time   crdt.Timestamp
+	digest [32]byte
+	obj    crdt.Object
+}
+
+type message struct {
+	typ   msgType
+	from  string
+	items []item
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func (m *message) appendHeader(b []byte) []byte {
+	b = append(b, wireVersion, byte(m.typ))
+	b = appendStr(b, m.from)
+	return binary.AppendUvarint(b, uint64(len(m.items)))
+}
+
+func appendItem(b []byte, typ msgType, it item) []byte {
+	b = appendStr(b, it.key)
+	switch typ {
+	case msgDeltas:
+		b = binary.BigEndian.AppendUint64(b, uint64(it.time))
+		fallthrough
+	case msgStates:
+		lenAt := len(b)
+		b, _ = it.obj.AppendBinary(b)
+		enc := append([]byte{}, b[lenAt:]...)
+		b = binary.AppendUvarint(b[:lenAt], uint64(len(enc)))
+		b = append(b, enc...)
+	case msgSummaryAsk, msgSummaryAnswer:
+		b = append(b, it.digest[:]...)
+	}
+	return b
+}
+
+func (m *message) encode() []byte {
+	b := m.appendHeader(nil)
+	for _, it := range m.items {
+		b = appendItem(b, m.typ, it)
+	}
+	return b
+}
+
+// decodeMessage parses a message. It never panics, and allocates in
+// proportion to the input.
+func decodeMessage(b []byte) (*message, error) {
+	r := wireReader{b: b}
+	if len(b) < 2 {
+		return nil, fmt.Errorf("%w: %d bytes, want a 2-byte header", errWire, len(b))
+	}
+	if b[0] != wireVersion {
+		return nil, fmt.Errorf("%w: version %d, want %d", errWire, b[0], wireVersion)
+	}
+	m := &message{typ: msgType(b[1])}
+	if _, ok := msgNames[m.typ]; !ok {
+		return nil, fmt.Errorf("%w: unknown type %d", errWire, b[1])
+	}
+	r.off = 2
+	m.from = string(r.bytes("sender"))
+	n := r.uvarint("item count")
+	if r.err == nil && (n > maxWireItems || n > uint64(len(b)-r.off)) {
+		r.failf("item count %d exceeds input", n)
+	}
+	for i := uint64(0); r.err == nil && i < n; i++ {
+		it := item{key: string(r.bytes("key"))}
+		if r.err == nil && (it.key == "" || len(it.key) > crdt.MaxKeyLen) {
+			r.failf("item %d: key of %d bytes", i, len(it.key))
+		}
+		switch m.typ {
+		case msgDeltas, msgStates:
+			if m.typ == msgDeltas {
+				it.time = crdt.Timestamp(r.fixed64("origin time"))
+			}
+			enc := r.bytes("object")
+			if r.err == nil {
+				o, err := crdt.Decode(enc)
+				if err != nil {
+					return nil, fmt.Errorf("%w: item %d (%q): %w", errWire, i, it.key, err)
+				}
+				it.obj = o
+			}
+		default:
+			if r.err == nil {
+				if len(b)-r.off < 32 {
+					r.failf("item %d: truncated digest", i)
+					break
+				}
+				copy(it.digest[:], b[r.off:])
+				r.off += 32
+			}
+		}
+		m.items = append(m.items, it)
+	}
+	if r.err == nil && r.off != len(b) {
+		r.failf("%d trailing bytes", len(b)-r.off)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return m, nil
+}
+
+type wireReader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (r *wireReader) failf(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w at byte %d: %s", errWire, r.off, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *wireReader) uvarint(what string) uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b[r.off:])
+	if n <= 0 {
+		r.failf("%s: bad varint", what)
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+func (r *wireReader) fixed64(what string) uint64 {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b)-r.off < 8 {
+		r.failf("%s: truncated", what)
+		return 0
+	}
+	v := binary.BigEndian.Uint64(r.b[r.off:])
+	r.off += 8
+	return v
+}
+
+func (r *wireReader) bytes(what string) []byte {
+	n := r.uvarint(what + " length")
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)-r.off) {
+		r.failf("%s: length %d exceeds input", what, n)
+		return nil
+	}
+	v := r.b[r.off : r.off+int(n)]
+	r.off += int(n)
+	return v
+}
