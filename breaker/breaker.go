@@ -213,6 +213,15 @@ const (
 	fieldMask     = 1<<15 - 1
 )
 
+// next returns the generation after gen, skipping 0 (the zero Ticket's)
+// when the counter wraps after 2³² changes.
+func next(gen uint32) uint32 {
+	if gen == ^uint32(0) {
+		return 1
+	}
+	return gen + 1
+}
+
 func pack(gen uint32, s State, admitted, succ uint64) uint64 {
 	return uint64(gen)<<genShift | uint64(s)<<stateShift | admitted<<admittedShift | succ
 }
@@ -272,9 +281,9 @@ func (b *Breaker) Allow() (Ticket, error) {
 			if b.now()-b.openedAt.Load() < b.timeout {
 				return Ticket{}, ErrOpen
 			}
-			if b.word.CompareAndSwap(w, pack(gen+1, HalfOpen, 1, 0)) {
-				b.emit(Open, HalfOpen, gen+1, "open timeout elapsed")
-				return Ticket{gen: gen + 1, probe: true}, nil
+			if b.word.CompareAndSwap(w, pack(next(gen), HalfOpen, 1, 0)) {
+				b.emit(Open, HalfOpen, next(gen), "open timeout elapsed")
+				return Ticket{gen: next(gen), probe: true}, nil
 			}
 		case HalfOpen:
 			if admitted >= b.probes {
@@ -381,9 +390,9 @@ func (b *Breaker) trip(w uint64, now int64, why string) {
 	// not read an older opening time. A lost CAS leaves a harmless value
 	// (the breaker is then open with a time as recent, or not open).
 	b.openedAt.Store(now)
-	if b.word.CompareAndSwap(w, pack(gen+1, Open, 0, 0)) {
+	if b.word.CompareAndSwap(w, pack(next(gen), Open, 0, 0)) {
 		b.consec.Store(0)
-		b.emit(from, Open, gen+1, why)
+		b.emit(from, Open, next(gen), why)
 	}
 }
 
@@ -411,8 +420,8 @@ func (b *Breaker) probeDone(tgen uint32, c Class, latency time.Duration) {
 			// window while half-open, so resetting here is safe.
 			b.resetWindow()
 			b.consec.Store(0)
-			if b.word.CompareAndSwap(w, pack(gen+1, Closed, 0, 0)) {
-				b.emit(HalfOpen, Closed, gen+1, fmt.Sprintf("%d probes succeeded", succ+1))
+			if b.word.CompareAndSwap(w, pack(next(gen), Closed, 0, 0)) {
+				b.emit(HalfOpen, Closed, next(gen), fmt.Sprintf("%d probes succeeded", succ+1))
 				return
 			}
 		default:
