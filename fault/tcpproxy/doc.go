@@ -25,6 +25,10 @@
 // connections. Unlike Toxiproxy there is no toxicity: a toxic applies to
 // every connection; run two proxies to poison only some.
 //
+// [ParseToxic] reads a compact text form of a toxic ("latency:50ms:10ms@both",
+// "blackhole@upstream"), and [Proxy.AdminHandler] serves a small HTTP API in
+// the manner of Toxiproxy's; `duohuo chaos proxy` runs a proxy with both.
+//
 // With no toxics set the proxy adds a few tens of microseconds to a loopback
 // round trip (see BenchmarkRoundTrip). [Proxy.Close] closes every connection
 // and waits for every goroutine the proxy started.
