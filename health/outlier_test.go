@@ -335,3 +335,25 @@ func TestCloseIsIdempotentAndStopsUpdates(t *testing.T) {
 		}
 	})
 }
+
+func TestShrinkingServiceKeepsTheEjectionCap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := passive(t, 10, health.OutlierConfig{MaxEjectionPercent: 50})
+		for i := range 5 {
+			observe(tr, fmt.Sprintf("i%d", i), health.GatewayFailure, 5)
+			time.Sleep(time.Millisecond) // i0's ejection ends first
+		}
+		v := viewOf(10)
+		v.Instances = v.Instances[:6] // i0–i4 ejected, i5 healthy
+		tr.Update(v)
+		synctest.Wait()
+		var got []string
+		for _, s := range tr.Snapshot() {
+			got = append(got, s.Status.String())
+		}
+		want := "[probation probation ejected ejected ejected healthy]"
+		if fmt.Sprint(got) != want {
+			t.Fatalf("after shrinking to 6 with a 50%% cap: %v, want %s (the ejections ending first end now)", got, want)
+		}
+	})
+}

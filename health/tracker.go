@@ -223,7 +223,37 @@ func (t *Tracker) Update(view discovery.ServiceView) {
 	}
 	slices.Sort(t.order)
 	t.table.Store(&m)
-	t.recomputeLocked(time.Now())
+	now := time.Now()
+	if !t.cfg.Outlier.Disabled {
+		t.enforceCapLocked(now)
+	}
+	t.recomputeLocked(now)
+}
+
+// enforceCapLocked returns ejected instances to probation, those whose
+// ejection ends first, until at most MaxEjectionPercent of the instances
+// are ejected. The cap is checked at each ejection; this keeps it when the
+// service shrinks, since the cap exists to keep enough capacity in
+// service.
+func (t *Tracker) enforceCapLocked(now time.Time) {
+	o := &t.cfg.Outlier
+	var ejected []*inst
+	for _, in := range t.insts {
+		if in.ejected {
+			ejected = append(ejected, in)
+		}
+	}
+	allowed := o.MaxEjectionPercent * len(t.insts) / 100
+	if o.AlwaysEjectOne {
+		allowed = max(allowed, 1)
+	}
+	if len(ejected) <= allowed {
+		return
+	}
+	slices.SortFunc(ejected, func(a, b *inst) int { return a.until.Compare(b.until) })
+	for _, in := range ejected[:len(ejected)-allowed] {
+		in.until = now // passiveLocked moves it to probation
+	}
 }
 
 // Observe records the outcome of one request to the instance with the given
