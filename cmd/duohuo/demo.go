@@ -73,6 +73,8 @@ func runDemo(ctx context.Context, o demo.Options, cmd *cobra.Command) error {
 	}
 	admin, err := telemetry.NewAdmin(telemetry.AdminOptions{Addr: o.AdminListen, Registry: reg, Logger: log, Ready: top.Gateway.Ready})
 	if err == nil {
+		admin.Handle("/v1/services", top.Gateway.AdminHandler())
+		admin.Handle("/v1/services/", top.Gateway.AdminHandler())
 		err = admin.Start(ctx)
 	}
 	if err != nil {
@@ -96,6 +98,7 @@ Try:
   curl -s http://%[1]s/hello
   curl -s http://%[2]s/metrics | grep duohuo_
   curl -s http://%[2]s/readyz
+  curl -s http://%[2]s/v1/services/demo     # tiers, instances, health
 
 Ctrl-C stops everything.
 `, gw, admin.Addr())

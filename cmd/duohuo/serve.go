@@ -113,6 +113,8 @@ func serve(ctx context.Context, o serveOptions) error {
 		g.Shutdown(context.Background())
 		return usagef("admin: %v", err)
 	}
+	admin.Handle("/v1/services", g.AdminHandler())
+	admin.Handle("/v1/services/", g.AdminHandler())
 	if err := admin.Start(ctx); err != nil {
 		g.Shutdown(context.Background())
 		return fmt.Errorf("admin listener: %w", err)

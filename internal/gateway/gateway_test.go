@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -303,5 +304,40 @@ routes: [{name: all, service: api, retry: {attempts: 1}}]
 		if resp.StatusCode != 200 || string(body) != "a" {
 			t.Fatalf("request %d: %d %q, want 200 a", i, resp.StatusCode, body)
 		}
+	}
+}
+
+func TestAdminServices(t *testing.T) {
+	a := upstream(t, "a")
+	cfg := fmt.Sprintf(`
+site: {cloud: c1, region: r1}
+listeners: [{name: public, listen: "127.0.0.1:0"}]
+services: [{name: api, discovery: [{static: {instances: [{addr: "%s", cloud: c1, region: r1, zone: z1}]}}]}]
+routes: [{name: all, service: api}]
+`, a)
+	g := start(t, parse(t, cfg), "")
+	defer g.Shutdown(context.Background())
+	srv := httptest.NewServer(g.AdminHandler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/v1/services/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st gateway.ServiceStatus
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Name != "api" || len(st.Instances) != 1 || st.Instances[0].Addr.String() != a || st.Serving != "same_region" || len(st.Sources) != 1 {
+		t.Errorf("GET /v1/services/api = %+v, want api with instance %s serving from same_region and one source", st, a)
+	}
+	resp, err = http.Get(srv.URL + "/v1/services/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /v1/services/nope = %d, want 404", resp.StatusCode)
 	}
 }
