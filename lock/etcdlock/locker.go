@@ -104,25 +104,19 @@ func (l *Locker) Unlock(ctx context.Context, key, value string) error {
 		}
 		return err
 	}
-	h, held, err := l.IsLocked(ctx, key)
-	if err != nil {
-		return err
-	}
-	if !held || h.Value != value {
-		return fmt.Errorf("unlock %q for %q: %w", key, value, lock.ErrNotHolder)
-	}
-	// Delete the holder's entry only if it is still the one we read.
-	pfx := l.mutexKey(key) + "/"
-	resp, err := l.cli.Get(ctx, pfx, clientv3.WithFirstCreate()...)
+	// Held elsewhere: delete the holder's entry if its value is value, in a
+	// transaction that also checks it is still the entry we read.
+	resp, err := l.cli.Get(ctx, l.mutexKey(key)+"/", clientv3.WithFirstCreate()...)
 	if err != nil {
 		return fmt.Errorf("unlock %q: %w", key, err)
 	}
-	if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != int64(h.Token) {
+	if len(resp.Kvs) == 0 || string(resp.Kvs[0].Value) != value {
 		return fmt.Errorf("unlock %q for %q: %w", key, value, lock.ErrNotHolder)
 	}
+	rev := resp.Kvs[0].CreateRevision
 	k := string(resp.Kvs[0].Key)
 	tr, err := l.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(k), "=", int64(h.Token)),
+		If(clientv3.Compare(clientv3.CreateRevision(k), "=", rev),
 			clientv3.Compare(clientv3.Value(k), "=", value)).
 		Then(clientv3.OpDelete(k)).
 		Commit()
