@@ -34,9 +34,10 @@ type Config struct {
 	// TTL is the lease TTL of the locks. Zero means 2 s (etcd's minimum with
 	// default election settings; the embedded cluster allows 1 s).
 	TTL time.Duration
-	// Key is the etcd key prefix for the run's lock, register and fence.
-	// Empty means "/duohuo/lock-verify/<random>": a fresh one per run, so
-	// that the register starts at zero.
+	// Key is the etcd key prefix for the run's lock, register and fence,
+	// all deleted when the run ends. Empty means
+	// "/duohuo/lock-verify/<seed>": a fresh one per run, so that the
+	// register starts at zero.
 	Key string
 	// CheckTimeout bounds each Porcupine check; a timeout is a failure.
 	// Zero means 1 minute.
@@ -194,6 +195,11 @@ func Run(ctx context.Context, env Env, subject Subject, fault Fault, cfg Config)
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(base)
+	// Leave nothing behind on a user's cluster: the lock keys die with their
+	// leases, the register and the fence are deleted here (best effort).
+	dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	clis[0].Delete(dctx, cfg.Key+"/", clientv3.WithPrefix())
+	dcancel()
 
 	var mutexOps, regOps []porcupine.Operation
 	for _, r := range recs {
