@@ -55,6 +55,9 @@ func TestEtcdlockWithFencingIsLinearizableUnderEachFault(t *testing.T) {
 				if res.Acquires == 0 {
 					t.Errorf("run %d: no lock acquired: the run checked nothing", i)
 				}
+				if fault == "pause" && (res.Pauses == 0 || res.Lost == 0) {
+					t.Errorf("run %d: %d pauses, %d locks lost: the pause fault did not outlast a lease", i, res.Pauses, res.Lost)
+				}
 				if res.FaultErr != nil {
 					t.Errorf("run %d: fault injection: %v", i, res.FaultErr)
 				}
