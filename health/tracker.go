@@ -55,12 +55,17 @@ type Tracker struct {
 type inst struct {
 	id string
 
-	reqs, succ       atomic.Uint64 // outcomes that count for the success rate; successes
-	latSum, latN     atomic.Uint64 // measured latency, ns, and how many samples
-	consec5xx, conGw atomic.Int64  // consecutive failure counters
-	inProbation      atomic.Bool   // mirrors probation for Observe
-	probSucc         atomic.Int64  // successes since entering probation
-	probFail         atomic.Bool   // a failure since entering probation
+	// Two counters per word, so that a success costs two atomic adds:
+	// counts holds successes << 32 | outcomes that count for the success
+	// rate; lat holds the latency sum in µs << latShift | samples. A word
+	// is swapped to 0 every Weight.Interval, long before a field could
+	// overflow (2³² outcomes, 2²⁴ samples or 2⁴⁰ µs ≈ 12 days of summed
+	// latency per interval).
+	counts, lat      atomic.Uint64
+	consec5xx, conGw atomic.Int64 // consecutive failure counters
+	inProbation      atomic.Bool  // mirrors probation for Observe
+	probSucc         atomic.Int64 // successes since entering probation
+	probFail         atomic.Bool  // a failure since entering probation
 
 	// Guarded by Tracker.mu.
 	addr        netip.AddrPort
@@ -74,8 +79,8 @@ type inst struct {
 	until       time.Time
 	ejections   int
 	probation   bool
-	reason      string // passive reason
-	lat         float64
+	reason      string  // passive reason
+	latAvg      float64 // ns
 	latSeeded   bool
 	sr          float64
 	srSeeded    bool
@@ -268,8 +273,7 @@ func (t *Tracker) Observe(id string, o Outcome) {
 	}
 	switch o.Class {
 	case Success:
-		in.reqs.Add(1)
-		in.succ.Add(1)
+		in.counts.Add(1<<32 | 1)
 		in.measure(o.Latency)
 		// Loads first: an uncontended read keeps the cache line shared.
 		if in.consec5xx.Load() != 0 {
@@ -282,11 +286,11 @@ func (t *Tracker) Observe(id string, o Outcome) {
 			t.signal()
 		}
 	case GatewayFailure:
-		in.reqs.Add(1)
+		in.counts.Add(1)
 		g, f := in.conGw.Add(1), in.consec5xx.Add(1)
 		t.failed(in, g == t.nGw || f == t.n5xx)
 	case ServerError:
-		in.reqs.Add(1)
+		in.counts.Add(1)
 		in.measure(o.Latency)
 		if in.conGw.Load() != 0 {
 			in.conGw.Store(0)
@@ -297,10 +301,12 @@ func (t *Tracker) Observe(id string, o Outcome) {
 	}
 }
 
+const latShift = 24
+
 func (in *inst) measure(d time.Duration) {
 	if d > 0 {
-		in.latSum.Add(uint64(d))
-		in.latN.Add(1)
+		// At least 1µs, so that a sample never weighs nothing.
+		in.lat.Add(max(uint64(d/time.Microsecond), 1)<<latShift | 1)
 	}
 }
 
@@ -366,12 +372,13 @@ func (t *Tracker) run() {
 func (t *Tracker) drainLocked() {
 	alpha := 1 - math.Exp(-float64(t.cfg.Weight.Interval)/float64(t.cfg.Weight.Decay))
 	for _, in := range t.insts {
-		r, s := in.reqs.Swap(0), in.succ.Swap(0)
-		ls, ln := in.latSum.Swap(0), in.latN.Swap(0)
+		c, l := in.counts.Swap(0), in.lat.Swap(0)
+		r, s := c&(1<<32-1), c>>32
+		ls, ln := float64(l>>latShift)*float64(time.Microsecond), l&(1<<latShift-1)
 		in.winReqs += r
 		in.winSucc += min(s, r)
 		if ln > 0 {
-			in.lat = peakEWMA(in.lat, float64(ls)/float64(ln), alpha, true, in.latSeeded)
+			in.latAvg = peakEWMA(in.latAvg, ls/float64(ln), alpha, true, in.latSeeded)
 			in.latSeeded = true
 		}
 		if r > 0 {
@@ -397,7 +404,7 @@ func (t *Tracker) recomputeLocked(now time.Time) {
 	for _, id := range t.order {
 		in := t.insts[id]
 		if in.latSeeded && in.status().InService() {
-			lats = append(lats, time.Duration(in.lat))
+			lats = append(lats, time.Duration(in.latAvg))
 		}
 	}
 	ref, buf := median(lats, t.latBuf)
@@ -453,7 +460,7 @@ func (in *inst) state(ref time.Duration, c *Config) State {
 		ID:          in.id,
 		Status:      in.status(),
 		Configured:  in.configured,
-		Latency:     time.Duration(in.lat),
+		Latency:     time.Duration(in.latAvg),
 		SuccessRate: in.sr,
 		Ejections:   in.ejections,
 		Reason:      in.reason,
