@@ -112,7 +112,7 @@ func (d *decoder) parseDocument(data []byte, ptr reflect.Value) {
 		return
 	}
 	var body ast.Node
-	for i, doc := range f.Docs {
+	for _, doc := range f.Docs {
 		b := doc.Body
 		if _, ok := b.(*ast.CommentGroupNode); ok {
 			b = nil
@@ -120,7 +120,7 @@ func (d *decoder) parseDocument(data []byte, ptr reflect.Value) {
 		if b == nil {
 			continue
 		}
-		if body != nil || i > 0 && f.Docs[0].Body != nil {
+		if body != nil {
 			d.errorAt(placeOfNode(b), "", "a configuration file holds one YAML document; remove the --- separator")
 			return
 		}
