@@ -299,3 +299,35 @@ func TestReacquireAfterHolderCrash(t *testing.T) {
 	}
 	h.Unlock(ctx)
 }
+
+// TestSessionWithLeaseFindsTheLockAgain: a process that restarts and keeps
+// its old lease alive (WithLease) gets its lock back, same token, instead of
+// queueing behind itself.
+func TestSessionWithLeaseFindsTheLockAgain(t *testing.T) {
+	cli := cluster.Client(t)
+	ctx := ctxTimeout(t, 20*time.Second)
+	s1, err := etcdlock.NewSession(ctx, cli, etcdlock.WithTTL(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1, err := etcdlock.NewMutex(s1, "/t/relive", "p").Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1.Orphan() // the process exits without revoking
+	s2, err := etcdlock.NewSession(ctx, cli, etcdlock.WithLease(s1.Lease()), etcdlock.WithTTL(10*time.Second))
+	if err != nil {
+		t.Fatalf("NewSession(WithLease): %v", err)
+	}
+	defer s2.Close()
+	h2, err := etcdlock.NewMutex(s2, "/t/relive", "p").TryLock(ctx)
+	if err != nil {
+		t.Fatalf("TryLock with the old lease: %v", err)
+	}
+	if h2.Token() != h1.Token() {
+		t.Fatalf("token after restart = %d, want the original %d", h2.Token(), h1.Token())
+	}
+	if err := h2.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
