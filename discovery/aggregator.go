@@ -262,6 +262,8 @@ type updater struct {
 	st *sourceState
 }
 
+var _ Updater = updater{}
+
 func (u updater) Update(services map[string][]Instance) error {
 	name := u.st.src.Name()
 	clean, err := normalize(name, services)
