@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/duohuo/duohuo/gm"
 )
@@ -71,13 +73,30 @@ type Log struct {
 // Open opens (or creates) the log file at path for appending. An existing
 // file is verified first, and its chain continued; if it does not verify
 // (see [Verify]), Open returns that error and the caller decides what to do
-// (typically: keep the file as evidence, start a new one).
+// (typically: keep the file as evidence, start a new one). The one break
+// Open mends is a torn last line ([ErrTorn], left by a crash during a
+// write): it cuts the partial line off and appends a record with Method
+// [RepairMethod] that says so.
 func Open(path string, opts Options) (*Log, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("audit: open log: %w", err)
 	}
 	rep, err := Verify(f, VerifyOptions{Key: opts.Key})
+	var repair *Record
+	if ce, ok := errors.AsType[*ChainError](err); ok && errors.Is(err, ErrTorn) {
+		// A crash cut the last write short. Drop the partial line, and say
+		// so in the log itself, rather than refuse to log at all.
+		size, _ := f.Seek(0, io.SeekEnd)
+		if terr := f.Truncate(ce.Offset); terr != nil {
+			f.Close()
+			return nil, fmt.Errorf("audit: remove torn last line of %s: %w", path, terr)
+		}
+		repair = &Record{Time: time.Now(), Method: RepairMethod, Outcome: "OK",
+			Error: fmt.Sprintf("removed a torn last line (record %d, line %d): %d bytes at offset %d", ce.Record, ce.Line, size-ce.Offset, ce.Offset)}
+		f.Seek(0, io.SeekStart)
+		rep, err = Verify(f, VerifyOptions{Key: opts.Key})
+	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("audit: existing log %s: %w", path, err)
@@ -93,9 +112,16 @@ func Open(path string, opts Options) (*Log, error) {
 		done:  make(chan struct{}),
 		head:  rep.Head,
 	}
+	if repair != nil {
+		l.queue <- *repair
+	}
 	go l.run()
 	return l, nil
 }
+
+// RepairMethod is the Method of the record that [Open] appends after it
+// removed a torn last line; its Error says what was removed.
+const RepairMethod = "duohuo.audit/RemoveTornLine"
 
 // Append queues r to be written and reports whether it was queued. It never
 // blocks: when the queue is full or the Log is closed, r is dropped and

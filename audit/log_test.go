@@ -195,3 +195,39 @@ func TestOpenErrorsNameThePlace(t *testing.T) {
 		t.Errorf("Open in a missing dir = %v, want a wrapped ErrNotExist", err)
 	}
 }
+
+func TestOpenMendsATornLastLineAndSaysSo(t *testing.T) {
+	path, head := writeLog(t, 3, audit.Options{})
+	intact, _ := os.ReadFile(path)
+	torn := append(bytes.Clone(intact), `{"seq":4,"time":"2026-11-26T12:00:00Z","method":"/etcd`...)
+	os.WriteFile(path, torn, 0o600)
+
+	_, err := verifyFile(t, path, audit.VerifyOptions{})
+	var ce *audit.ChainError
+	if !errors.As(err, &ce) || !errors.Is(err, audit.ErrTorn) || !errors.Is(err, audit.ErrMalformed) ||
+		ce.Record != 4 || ce.Line != 4 || ce.Offset != int64(len(intact)) {
+		t.Fatalf("Verify(torn) = %v (%+v), want ErrTorn at record 4, line 4, offset %d", err, ce, len(intact))
+	}
+
+	l, err := audit.Open(path, audit.Options{})
+	if err != nil {
+		t.Fatalf("Open(torn) = %v, want the torn line removed", err)
+	}
+	if l.Head() != head {
+		t.Errorf("Head() after the repair = %+v, want the intact chain's %+v", l.Head(), head)
+	}
+	l.Append(rec(4))
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(path)
+	defer f.Close()
+	if rep, err := audit.Verify(f, audit.VerifyOptions{Anchor: head}); err != nil || rep.Records != 5 {
+		t.Fatalf("Verify after the repair = %+v, %v; want 5 records", rep, err)
+	}
+	rest, _ := os.ReadFile(path)
+	repairLine := string(rest[len(intact):])
+	if !strings.Contains(repairLine, audit.RepairMethod) || !strings.Contains(repairLine, "removed a torn last line (record 4, line 4)") {
+		t.Errorf("record after the intact chain = %q, want a %s record saying what was removed", repairLine, audit.RepairMethod)
+	}
+}

@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/duohuo/duohuo/gm"
@@ -67,4 +68,8 @@ var (
 	ErrMalformed = errors.New("audit: malformed record")
 	// ErrTruncated: the chain ends before its anchored head.
 	ErrTruncated = errors.New("audit: chain truncated")
+	// ErrTorn: the last line has no newline, as a crash in the middle of a
+	// write leaves it. It wraps ErrMalformed. [Open] removes such a line
+	// and records that it did.
+	ErrTorn = fmt.Errorf("%w: torn last line", ErrMalformed)
 )

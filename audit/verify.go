@@ -18,6 +18,7 @@ const MaxLineLen = 1 << 20
 // [ErrMissing], [ErrMalformed] or [ErrTruncated].
 type ChainError struct {
 	Line   int    // 1-based line in the file; 0 for the end of the file
+	Offset int64  // byte offset of the start of that line (the file size for the end)
 	Record uint64 // the record number (Seq) expected there
 	Err    error  // the kind: ErrTampered, ErrMissing, ErrMalformed, ErrTruncated
 	Detail string
@@ -43,6 +44,8 @@ func kindName(err error) string {
 		return "malformed"
 	case ErrTruncated:
 		return "truncated"
+	case ErrTorn:
+		return "torn"
 	}
 	return "broken"
 }
@@ -51,9 +54,11 @@ func kindName(err error) string {
 // each line's own hash but not the links between lines ([Verify] does).
 // It is not safe for concurrent use.
 type Reader struct {
-	br   *bufio.Reader
-	key  []byte
-	line int
+	br    *bufio.Reader
+	key   []byte
+	line  int
+	start int64 // offset of the current line
+	next  int64 // offset after the bytes read so far
 }
 
 // NewReader returns a Reader of r; key is the HMAC key the log was written
@@ -64,6 +69,9 @@ func NewReader(r io.Reader, key []byte) *Reader {
 
 // Line returns the 1-based line number of the record last returned.
 func (r *Reader) Line() int { return r.line }
+
+// Offset returns the byte offset of the start of the line last read.
+func (r *Reader) Offset() int64 { return r.start }
 
 // Next returns the next record and its hash. It returns io.EOF at the end,
 // and an error wrapping [ErrMalformed] for a line that is not a well-formed
@@ -108,9 +116,11 @@ func (r *Reader) Next() (Record, string, error) {
 // a newline is torn (a write cut short) and reported as malformed.
 func (r *Reader) readLine() ([]byte, error) {
 	var buf []byte
+	r.start = r.next
 	for {
 		chunk, err := r.br.ReadSlice('\n')
 		buf = append(buf, chunk...)
+		r.next += int64(len(chunk))
 		if len(buf) > MaxLineLen {
 			r.line++
 			return nil, fmt.Errorf("%w: line longer than %d bytes", ErrMalformed, MaxLineLen)
@@ -125,7 +135,7 @@ func (r *Reader) readLine() ([]byte, error) {
 				return nil, io.EOF
 			}
 			r.line++
-			return nil, fmt.Errorf("%w: last line has no newline (torn write or cut file)", ErrMalformed)
+			return nil, fmt.Errorf("%w: no newline at the end (a write cut short)", ErrTorn)
 		default:
 			return nil, err
 		}
@@ -190,18 +200,20 @@ func Verify(r io.Reader, opts VerifyOptions) (Report, error) {
 		expect := head.Seq + 1
 		switch {
 		case errors.Is(err, ErrTampered):
-			return rep, &ChainError{Line: rd.Line(), Record: expect, Err: ErrTampered, Detail: "contents edited: hash does not match"}
-		case err != nil && errors.Is(err, ErrMalformed):
-			return rep, &ChainError{Line: rd.Line(), Record: expect, Err: ErrMalformed, Detail: err.Error()}
+			return rep, &ChainError{Line: rd.Line(), Offset: rd.Offset(), Record: expect, Err: ErrTampered, Detail: "contents edited: hash does not match"}
+		case errors.Is(err, ErrTorn):
+			return rep, &ChainError{Line: rd.Line(), Offset: rd.Offset(), Record: expect, Err: ErrTorn, Detail: err.Error()}
+		case errors.Is(err, ErrMalformed):
+			return rep, &ChainError{Line: rd.Line(), Offset: rd.Offset(), Record: expect, Err: ErrMalformed, Detail: err.Error()}
 		case err != nil:
 			return rep, fmt.Errorf("audit: read log: %w", err)
 		}
 		switch {
 		case rec.Seq != expect:
-			return rep, &ChainError{Line: rd.Line(), Record: expect, Err: ErrMissing,
+			return rep, &ChainError{Line: rd.Line(), Offset: rd.Offset(), Record: expect, Err: ErrMissing,
 				Detail: fmt.Sprintf("found record %d where %d belongs", rec.Seq, expect)}
 		case rec.Prev != head.Hash:
-			return rep, &ChainError{Line: rd.Line(), Record: expect, Err: ErrTampered,
+			return rep, &ChainError{Line: rd.Line(), Offset: rd.Offset(), Record: expect, Err: ErrTampered,
 				Detail: "prev does not match the previous record's hash (a record before it was edited or replaced)"}
 		}
 		head = Head{Seq: rec.Seq, Hash: hash}
@@ -209,14 +221,14 @@ func Verify(r io.Reader, opts VerifyOptions) (Report, error) {
 		rep.Head = head
 		if rec.Seq == opts.Anchor.Seq {
 			if hash != opts.Anchor.Hash {
-				return rep, &ChainError{Line: rd.Line(), Record: rec.Seq, Err: ErrTampered,
+				return rep, &ChainError{Line: rd.Line(), Offset: rd.Offset(), Record: rec.Seq, Err: ErrTampered,
 					Detail: "hash differs from the anchored head (the chain was rewritten)"}
 			}
 			anchorSeen = true
 		}
 	}
 	if !anchorSeen {
-		return rep, &ChainError{Record: head.Seq + 1, Err: ErrTruncated,
+		return rep, &ChainError{Offset: rd.next, Record: head.Seq + 1, Err: ErrTruncated,
 			Detail: fmt.Sprintf("chain ends at record %d, anchored head is record %d", head.Seq, opts.Anchor.Seq)}
 	}
 	return rep, nil
