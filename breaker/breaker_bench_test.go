@@ -1,6 +1,7 @@
 package breaker_test
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -118,4 +119,80 @@ func BenchmarkGroupGet(b *testing.B) {
 		_ = g.Get(keys[i&3])
 		i++
 	}
+}
+
+// mutexBreaker is the baseline: the shape of sony/gobreaker, one mutex
+// taken and the clock read in both halves of a call, written here (not
+// imported) so that the comparison runs in the same binary.
+type mutexBreaker struct {
+	mu      sync.Mutex
+	base    time.Time
+	expiry  time.Duration
+	calls   uint64
+	fails   uint64
+	consec  uint64
+	open    bool
+	opensAt time.Duration
+}
+
+func (m *mutexBreaker) allow() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Since(m.base)
+	if now > m.expiry {
+		m.calls, m.fails, m.expiry = 0, 0, now+10*time.Second
+	}
+	return !m.open || now >= m.opensAt
+}
+
+func (m *mutexBreaker) done(fail bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_ = time.Since(m.base)
+	m.calls++
+	if fail {
+		m.fails++
+		m.consec++
+		return
+	}
+	m.consec = 0
+}
+
+func BenchmarkBaselineMutexAllowDone(b *testing.B) {
+	m := &mutexBreaker{base: time.Now()}
+	b.ReportAllocs()
+	for b.Loop() {
+		if m.allow() {
+			m.done(false)
+		}
+	}
+}
+
+func BenchmarkBaselineMutexAllowDoneParallel(b *testing.B) {
+	m := &mutexBreaker{base: time.Now()}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if m.allow() {
+				m.done(false)
+			}
+		}
+	})
+}
+
+// BenchmarkAllowDoneAtParallel is the parallel hot path with the
+// caller's clock reading.
+func BenchmarkAllowDoneAtParallel(b *testing.B) {
+	br := benchBreaker(b, breaker.Config{SlowCallThreshold: time.Second})
+	now := time.Now()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			t, err := br.Allow()
+			if err != nil {
+				b.Fatal(err)
+			}
+			br.DoneAt(t, breaker.Success, time.Millisecond, now)
+		}
+	})
 }
