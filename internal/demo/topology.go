@@ -40,6 +40,11 @@ type Options struct {
 	// BasePort puts the backends on 127.0.0.1:BasePort, BasePort+1, …
 	// Default 18001. -1 picks free ports (tests).
 	BasePort int
+	// Spread leaves the gateway's site empty, so that every cloud is in the
+	// same locality tier and traffic spreads over all nine instances (the
+	// three-cloud mixed balancing drill). Default false: the gateway runs
+	// in ctyun/cn-north-1 and prefers it.
+	Spread bool
 }
 
 func (o Options) withDefaults() Options {
@@ -64,11 +69,16 @@ var configTemplate = template.Must(template.New("demo").Parse(`# duohuo demo: th
 # Start it all with "duohuo demo"; this file is what "duohuo demo --print-config"
 # prints, and "duohuo serve -c FILE" accepts it as is.
 version: 1
+{{- if .Spread}}
+# No site: every cloud is equally far from the gateway, so traffic spreads
+# over the nine instances of the three clouds.
+{{- else}}
 # No zone: the gateway serves its whole region, so traffic spreads over the
 # three ctyun instances and spills to ecloud and huawei only when ctyun fails.
 site:
   cloud: ctyun
   region: cn-north-1
+{{- end}}
 log:
   level: info
 admin:
@@ -137,8 +147,9 @@ func ConfigYAML(o Options, addrs []string) ([]byte, error) {
 	var b bytes.Buffer
 	err := configTemplate.Execute(&b, struct {
 		Admin, Listen string
+		Spread        bool
 		Instances     []instance
-	}{o.AdminListen, o.Listen, ins})
+	}{o.AdminListen, o.Listen, o.Spread, ins})
 	return b.Bytes(), err
 }
 

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/duohuo/duohuo/internal/drill"
+)
+
+func init() { subcommands = append(subcommands, newDrillCmd) }
+
+// errChecksFailed marks a drill that ran but missed a target.
+var errChecksFailed = errors.New("drill: some targets were missed (see the checks above)")
+
+func newDrillCmd() *cobra.Command {
+	var (
+		o         drill.Options
+		scenarios string
+		reportDir string
+		strict    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "drill",
+		Short: "Break the demo topology under open-loop load and report what clients saw",
+		Long: `Run failure scenarios against the demo topology (three clouds on loopback, a
+fresh one per scenario) under an open-loop constant-rate load: requests are
+sent on schedule, not when the previous one returns, and latency is measured
+from the scheduled time, so a stall cannot hide latency (coordinated omission).
+
+Scenarios (issue 4; --scenario takes names or letters, comma-separated, or all):
+  a steady    steady traffic within the local cloud
+  b failover  every instance of the local cloud killed, then restarted
+  c mixed     three-cloud mixed load balancing (the gateway has no site)
+  d slow      one local instance ten times slower
+  e errors    one local instance answering 503
+  f flap      the local cloud flapping: 2s down, 2s up
+
+Fault scenarios inject the fault at a quarter of --duration and repair it at
+three quarters. Each scenario reports, per phase (before, fault, after):
+requests, success rate, avg/p50/p99/p99.9 latency and upstream attempts per
+request; and for faults the time to recover (to the first one-second window at
+99.9% success) and the time until no attempt reaches the faulty instances.
+The report is written as report.json and report.md under --report.`,
+		Example: `  duohuo drill --scenario failover --duration 30s
+  duohuo drill --scenario all --duration 60s --rate 200 --report ./drill-report`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sc, err := drill.ParseScenarios(scenarios)
+			if err != nil {
+				return usagef("--scenario: %v", err)
+			}
+			o.Scenarios = sc
+			if o.Rate <= 0 {
+				return usagef("--rate %d: must be positive", o.Rate)
+			}
+			if o.Duration < 4*time.Second || o.Duration > time.Hour {
+				return usagef("--duration %v: must be between 4s and 1h", o.Duration)
+			}
+			if reportDir == "" {
+				reportDir = "drill-report-" + time.Now().UTC().Format("20060102-150405")
+			}
+			if err := os.MkdirAll(reportDir, 0o755); err != nil {
+				return fmt.Errorf("report directory: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			o.Progress = out
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			fmt.Fprintf(out, "duohuo drill: %d scenario(s), %d rps, %v each\n", len(sc), o.Rate, o.Duration)
+			rep, runErr := drill.Run(ctx, o)
+			if rep == nil {
+				return runErr
+			}
+			if err := writeReport(reportDir, rep); err != nil {
+				return err
+			}
+			fmt.Fprintln(out)
+			if err := rep.WriteSummary(out); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "\nReport: %s, %s\n", filepath.Join(reportDir, "report.md"), filepath.Join(reportDir, "report.json"))
+			if runErr != nil {
+				return runErr
+			}
+			if strict && !rep.Passed() {
+				return errChecksFailed
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&scenarios, "scenario", "all", "scenarios to run: all, or names/letters separated by commas (steady,failover,mixed,slow,errors,flap or a-f)")
+	f.DurationVar(&o.Duration, "duration", 30*time.Second, "measured length of each scenario (4s to 1h)")
+	f.IntVar(&o.Rate, "rate", 200, "requests per second, sent on schedule")
+	f.StringVar(&reportDir, "report", "", "directory for report.json and report.md (default ./drill-report-<UTC time>)")
+	f.DurationVar(&o.ServiceTime, "service-time", 5*time.Millisecond, "time each demo instance takes to answer (0 for none)")
+	f.DurationVar(&o.CrossCloudRTT, "cross-cloud-rtt", 20*time.Millisecond, "latency added to instances outside the gateway's cloud (0 for none)")
+	f.BoolVar(&strict, "strict", false, "exit 1 when a target of issue 4 is missed")
+	return cmd
+}
+
+func writeReport(dir string, rep *drill.Report) error {
+	for _, w := range []struct {
+		name  string
+		write func(*os.File) error
+	}{
+		{"report.json", func(f *os.File) error { return rep.WriteJSON(f) }},
+		{"report.md", func(f *os.File) error { return rep.WriteMarkdown(f) }},
+	} {
+		f, err := os.Create(filepath.Join(dir, w.name))
+		if err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		err = w.write(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write report %s: %w", w.name, err)
+		}
+	}
+	return nil
+}

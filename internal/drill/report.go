@@ -1,0 +1,368 @@
+package drill
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Report is the result of a drill. It is plain data: encode it with
+// WriteJSON, render it with WriteMarkdown or WriteSummary.
+type Report struct {
+	Started       time.Time        `json:"started"`
+	Rate          int              `json:"rate"`
+	Duration      time.Duration    `json:"duration_ns"` // of each scenario's measured run
+	ServiceTime   time.Duration    `json:"service_time_ns"`
+	CrossCloudRTT time.Duration    `json:"cross_cloud_rtt_ns"`
+	Host          Host             `json:"host"`
+	Scenarios     []ScenarioReport `json:"scenarios"`
+}
+
+// Host describes the machine a drill ran on.
+type Host struct {
+	OS            string `json:"os"`
+	Arch          string `json:"arch"`
+	CPU           string `json:"cpu,omitempty"`
+	CPUs          int    `json:"cpus"`
+	GoVersion     string `json:"go_version"`
+	LoadAvgBefore string `json:"loadavg_before,omitempty"` // 1, 5, 15 minutes
+	LoadAvgAfter  string `json:"loadavg_after,omitempty"`
+}
+
+// ScenarioReport is one scenario's result.
+type ScenarioReport struct {
+	Name       string        `json:"name"`
+	Row        string        `json:"row"`
+	Title      string        `json:"title"`
+	Faulty     []string      `json:"faulty,omitempty"` // instances the fault acted on
+	TryTimeout time.Duration `json:"try_timeout_ns"`   // the route's per-try timeout
+	Phases     []Phase       `json:"phases"`
+	Fault      *FaultReport  `json:"fault,omitempty"`
+	Checks     []Check       `json:"checks,omitempty"`
+	Windows    []Window      `json:"windows"`
+	Errors     []string      `json:"errors,omitempty"` // fault injection that went wrong
+}
+
+// Phase is a part of a scenario's run with its statistics.
+type Phase struct {
+	Name string        `json:"name"` // steady, before, fault, after
+	From time.Duration `json:"from_ns"`
+	To   time.Duration `json:"to_ns"`
+	Summary
+	// Attempts is the number of attempts the gateway sent to instances
+	// during the phase (duohuo_upstream_attempts_total); AttemptsPerRequest
+	// divides it by Requests (1 means no retries).
+	Attempts           float64 `json:"attempts"`
+	AttemptsPerRequest float64 `json:"attempts_per_request"`
+}
+
+// FaultReport measures a scenario's fault. Durations are -1 when the thing
+// measured never happened.
+type FaultReport struct {
+	At        time.Duration `json:"at_ns"`    // first injection
+	Until     time.Duration `json:"until_ns"` // last repair
+	Intervals int           `json:"intervals"`
+	// TimeToRecover is the worst, over the fault's intervals, of the time
+	// from the injection to the first one-second window at 99.9% success
+	// or better.
+	TimeToRecover time.Duration `json:"time_to_recover_ns"`
+	// TimeToNoAttempts is the worst time from an injection to the last
+	// attempt the gateway sent to a faulty instance before the repair (at
+	// 20ms resolution), -1 if attempts went on in the last quarter of an
+	// interval; FaultyAttempts counts those attempts.
+	TimeToNoAttempts time.Duration `json:"time_to_no_attempts_ns"`
+	FaultyAttempts   float64       `json:"faulty_attempts"`
+	// TimeToP99 is the time from the first injection to the first
+	// one-second window whose p99 is at most P99Limit, 1.2 × the p99 before
+	// the fault.
+	TimeToP99 time.Duration `json:"time_to_p99_ns"`
+	P99Limit  time.Duration `json:"p99_limit_ns"`
+	// SettledP99 is the p99 of the fault phase from 5s after the first
+	// injection (0 if the phase is shorter).
+	SettledP99 time.Duration `json:"settled_p99_ns"`
+}
+
+// Check is one target of issue 4 evaluated on a run.
+type Check struct {
+	What   string `json:"what"`
+	Target string `json:"target"`
+	Got    string `json:"got"`
+	Pass   bool   `json:"pass"`
+}
+
+// Phase returns the named phase, and false if there is none.
+func (s ScenarioReport) Phase(name string) (Phase, bool) {
+	for _, p := range s.Phases {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Phase{}, false
+}
+
+// analyze fills sr from the run's samples and attempt snapshots.
+func analyze(sr *ScenarioReport, o Options, sc Scenario, samples []Sample, snaps []attemptSnap, ivs []interval) {
+	d := o.Duration
+	bounds := []struct {
+		name     string
+		from, to time.Duration
+	}{{"steady", 0, d}}
+	if len(ivs) > 0 {
+		bounds = bounds[:0]
+		bounds = append(bounds, struct {
+			name     string
+			from, to time.Duration
+		}{"before", 0, d / 4}, struct {
+			name     string
+			from, to time.Duration
+		}{"fault", d / 4, 3 * d / 4}, struct {
+			name     string
+			from, to time.Duration
+		}{"after", 3 * d / 4, d})
+	}
+	for i, b := range bounds {
+		p := Phase{Name: b.name, From: b.from, To: b.to, Summary: Summarize(between(samples, b.from, b.to))}
+		end := totalAt(snaps, b.to)
+		if i == len(bounds)-1 && len(snaps) > 0 {
+			end = snaps[len(snaps)-1].total // requests of the last phase finish after it
+		}
+		p.Attempts = end - totalAt(snaps, b.from)
+		if p.Requests > 0 {
+			p.AttemptsPerRequest = p.Attempts / float64(p.Requests)
+		}
+		sr.Phases = append(sr.Phases, p)
+	}
+	sr.Windows = Windows(samples)
+	if len(ivs) == 0 {
+		return
+	}
+	before, _ := sr.Phase("before")
+	fault, _ := sr.Phase("fault")
+	f := &FaultReport{At: ivs[0].down, Until: ivs[len(ivs)-1].up, Intervals: len(ivs), P99Limit: before.P99 * 12 / 10}
+	for _, iv := range ivs {
+		ttr := TimeToRecover(samples, iv.down, iv.up)
+		if ttr < 0 || f.TimeToRecover < 0 {
+			f.TimeToRecover = -1
+		} else {
+			f.TimeToRecover = max(f.TimeToRecover, ttr)
+		}
+		last, n := lastAttempt(snaps, iv)
+		f.FaultyAttempts += n
+		if last < 0 || f.TimeToNoAttempts < 0 {
+			f.TimeToNoAttempts = -1
+		} else {
+			f.TimeToNoAttempts = max(f.TimeToNoAttempts, last)
+		}
+	}
+	f.TimeToP99 = TimeToLatency(samples, f.At, fault.To, f.P99Limit)
+	if settle := f.At + 5*time.Second; settle < fault.To {
+		f.SettledP99 = Summarize(between(samples, settle, fault.To)).P99
+	}
+	sr.Fault = f
+	sr.Checks = checks(sc, before, fault, f, sr.TryTimeout)
+}
+
+// totalAt returns the attempt total of the last snapshot at or before t.
+func totalAt(snaps []attemptSnap, t time.Duration) float64 {
+	var v float64
+	for _, s := range snaps {
+		if s.at > t {
+			break
+		}
+		v = s.total
+	}
+	return v
+}
+
+// lastAttempt returns how long after iv.down the last attempt to a faulty
+// instance was seen within iv (-1 if one was seen in its last quarter),
+// and how many attempts were seen.
+func lastAttempt(snaps []attemptSnap, iv interval) (time.Duration, float64) {
+	var prev, first float64
+	seenFirst := false
+	last := time.Duration(0)
+	for _, s := range snaps {
+		if s.at < iv.down {
+			prev = s.faulty
+			continue
+		}
+		if s.at >= iv.up {
+			break
+		}
+		if !seenFirst {
+			first, seenFirst = prev, true
+		}
+		if s.faulty > prev {
+			last = s.at - iv.down
+		}
+		prev = s.faulty
+	}
+	if !seenFirst {
+		return 0, 0
+	}
+	if last > (iv.up-iv.down)*3/4 {
+		return -1, prev - first
+	}
+	return last, prev - first
+}
+
+// checks evaluates issue 4's targets for the scenarios that have them.
+func checks(sc Scenario, before, fault Phase, f *FaultReport, tryTimeout time.Duration) []Check {
+	var out []Check
+	switch sc.Name {
+	case Failover.Name:
+		limit := before.P99*3/2 + tryTimeout
+		out = append(out,
+			Check{"success during failover", "≥ 99.99%", pct(fault.SuccessRate), fault.SuccessRate >= 0.9999},
+			Check{"time to recover", "≤ 1s", dur(f.TimeToRecover), f.TimeToRecover >= 0 && f.TimeToRecover <= time.Second},
+			Check{"p99 during failover", "≤ 1.5 × steady p99 + try timeout = " + ms(limit), ms(fault.P99), fault.P99 <= limit},
+		)
+	case Slow.Name:
+		out = append(out,
+			Check{"p99 back within 1.2 × steady (" + ms(f.P99Limit) + ")", "≤ 5s", dur(f.TimeToP99), f.TimeToP99 >= 0 && f.TimeToP99 <= 5*time.Second},
+		)
+	case Errors.Name:
+		out = append(out,
+			Check{"success with one instance answering 503", "≥ 99.9%", pct(fault.SuccessRate), fault.SuccessRate >= 0.999},
+			Check{"upstream attempts per client request", "≤ 1.2", fmt.Sprintf("%.3f", fault.AttemptsPerRequest), fault.AttemptsPerRequest <= 1.2},
+		)
+	}
+	return out
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(r)
+}
+
+// WriteMarkdown writes the full report: the summary, then each scenario's
+// phases, fault measurements, checks and per-second windows.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# duohuo drill report\n\n")
+	r.summary(&b)
+	for _, s := range r.Scenarios {
+		fmt.Fprintf(&b, "\n## (%s) %s: %s\n\n", s.Row, s.Name, s.Title)
+		if len(s.Faulty) > 0 {
+			fmt.Fprintf(&b, "Faulty instances: %s. Per-try timeout: %s.\n\n", strings.Join(s.Faulty, ", "), dur(s.TryTimeout))
+		}
+		b.WriteString("| phase | from–to | requests | success | avg | p50 | p99 | p99.9 | max | attempts/request | served by cloud |\n")
+		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		for _, p := range s.Phases {
+			fmt.Fprintf(&b, "| %s | %s–%s | %d | %s | %s | %s | %s | %s | %s | %.3f | %s |\n",
+				p.Name, dur(p.From), dur(p.To), p.Requests, pct(p.SuccessRate), ms(p.Avg), ms(p.P50), ms(p.P99), ms(p.P999), ms(p.Max),
+				p.AttemptsPerRequest, clouds(p.ByCloud))
+		}
+		if f := s.Fault; f != nil {
+			fmt.Fprintf(&b, "\nFault from %s to %s (%d interval(s)): time to recover %s; no attempt reaches the faulty instances after %s (%.0f attempts reached them); p99 back within %s after %s; p99 from 5s after the fault %s.\n",
+				dur(f.At), dur(f.Until), f.Intervals, dur(f.TimeToRecover), dur(f.TimeToNoAttempts), f.FaultyAttempts, ms(f.P99Limit), dur(f.TimeToP99), ms(f.SettledP99))
+		}
+		for _, e := range s.Errors {
+			fmt.Fprintf(&b, "\nError: %s\n", e)
+		}
+		b.WriteString("\n<details><summary>per-second windows</summary>\n\n| second | requests | success | p99 |\n|---:|---:|---:|---:|\n")
+		for _, w := range s.Windows {
+			fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", dur(w.At), w.Requests, pct(w.SuccessRate), ms(w.P99))
+		}
+		b.WriteString("\n</details>\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteSummary writes the summary: the machine, one line per scenario
+// phase, and the checks.
+func (r *Report) WriteSummary(w io.Writer) error {
+	var b strings.Builder
+	r.summary(&b)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (r *Report) summary(b *strings.Builder) {
+	h := r.Host
+	fmt.Fprintf(b, "%s, %d rps for %s per scenario, service time %s, cross-cloud RTT %s.\n",
+		r.Started.Format(time.RFC3339), r.Rate, dur(r.Duration), dur(r.ServiceTime), dur(r.CrossCloudRTT))
+	fmt.Fprintf(b, "Host: %s/%s, %d CPUs (%s), %s, load average %s before, %s after.\n\n",
+		h.OS, h.Arch, h.CPUs, h.CPU, h.GoVersion, orNA(h.LoadAvgBefore), orNA(h.LoadAvgAfter))
+	b.WriteString("| row | scenario | phase | requests | success | avg | p50 | p99 | p99.9 | attempts/request | time to recover | no attempts to faulty after |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, s := range r.Scenarios {
+		for _, p := range s.Phases {
+			ttr, tna := "", ""
+			if s.Fault != nil && p.Name == "fault" {
+				ttr, tna = dur(s.Fault.TimeToRecover), dur(s.Fault.TimeToNoAttempts)
+			}
+			fmt.Fprintf(b, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %.3f | %s | %s |\n",
+				s.Row, s.Name, p.Name, p.Requests, pct(p.SuccessRate), ms(p.Avg), ms(p.P50), ms(p.P99), ms(p.P999), p.AttemptsPerRequest, ttr, tna)
+		}
+	}
+	var cs []string
+	for _, s := range r.Scenarios {
+		for _, c := range s.Checks {
+			mark := "PASS"
+			if !c.Pass {
+				mark = "FAIL"
+			}
+			cs = append(cs, fmt.Sprintf("| %s | %s | %s | %s | %s |", s.Name, c.What, c.Target, c.Got, mark))
+		}
+	}
+	if len(cs) > 0 {
+		b.WriteString("\n| scenario | target | want | got | |\n|---|---|---|---|---|\n")
+		b.WriteString(strings.Join(cs, "\n") + "\n")
+	}
+}
+
+// Passed reports whether every check of every scenario passed.
+func (r *Report) Passed() bool {
+	for _, s := range r.Scenarios {
+		for _, c := range s.Checks {
+			if !c.Pass {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func orNA(s string) string {
+	if s == "" {
+		return "n/a"
+	}
+	return s
+}
+
+func clouds(m map[string]int) string {
+	total := 0
+	for _, n := range m {
+		total += n
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %.0f%%", k, 100*float64(m[k])/float64(total)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ms formats a latency in milliseconds with two decimals.
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+
+// dur formats a duration of the timeline; negative means never.
+func dur(d time.Duration) string {
+	if d < 0 {
+		return "never"
+	}
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
+
+// pct formats a success rate.
+func pct(r float64) string { return fmt.Sprintf("%.3f%%", 100*r) }

@@ -1,0 +1,389 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/duohuo/duohuo/internal/demo"
+)
+
+// Options configure a drill. The zero value runs every built-in scenario
+// with the defaults written on each field.
+type Options struct {
+	// Scenarios to run, in order. Default: Scenarios (all).
+	Scenarios []Scenario
+	// Rate is the load in requests per second. Default 200.
+	Rate int
+	// Duration is the length of each scenario's measured run. Fault
+	// scenarios inject their fault at a quarter of it and repair it at
+	// three quarters. Default 30s; at least 4s.
+	Duration time.Duration
+	// Warmup is unmeasured load sent before each run, so that connections
+	// and latency estimates are warm. Default 1s; negative means none.
+	Warmup time.Duration
+	// ServiceTime is the time every demo instance takes to answer, as real
+	// work would. Default 5ms; negative means none.
+	ServiceTime time.Duration
+	// CrossCloudRTT is added to the answers of the instances outside the
+	// gateway's cloud, to stand for the network between clouds that
+	// loopback lacks. Default 20ms; negative means none.
+	CrossCloudRTT time.Duration
+	// Progress receives a progress line at most once per second; nil
+	// means none.
+	Progress io.Writer
+	// Logger receives the gateway's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if len(o.Scenarios) == 0 {
+		o.Scenarios = Scenarios
+	}
+	if o.Rate == 0 {
+		o.Rate = 200
+	}
+	if o.Duration == 0 {
+		o.Duration = 30 * time.Second
+	}
+	if o.Warmup == 0 {
+		o.Warmup = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return o
+}
+
+// ErrBadOptions is returned by Run for options it cannot run.
+var ErrBadOptions = errors.New("drill: bad options")
+
+func (o Options) check() error {
+	switch {
+	case o.Rate < 0:
+		return fmt.Errorf("%w: rate %d: must be positive", ErrBadOptions, o.Rate)
+	case o.Duration < 4*time.Second:
+		return fmt.Errorf("%w: duration %v: must be at least 4s (a second per phase and the recovery window)", ErrBadOptions, o.Duration)
+	case o.Duration > time.Hour:
+		return fmt.Errorf("%w: duration %v: must be at most 1h", ErrBadOptions, o.Duration)
+	}
+	return Load{Rate: o.Rate, Duration: o.Duration}.check()
+}
+
+func (o Options) serviceTime() time.Duration { return max(o.ServiceTime, 0) }
+
+// baseLatency is the latency a healthy backend answers with.
+func (o Options) baseLatency(b *demo.Backend) time.Duration {
+	d := o.serviceTime()
+	if b.Identity().Cloud != localName {
+		d += max(o.CrossCloudRTT, 0)
+	}
+	return d
+}
+
+// slowLatency is ten times a local instance's service time, at least 10ms.
+func (o Options) slowLatency() time.Duration { return max(10*o.serviceTime(), 10*time.Millisecond) }
+
+// Run runs the scenarios one after the other, each against a fresh demo
+// topology on loopback, and returns the report. It blocks for about
+// len(Scenarios) × (Duration + Warmup + 2s) and stops early, returning
+// ctx's error with the scenarios done so far, when ctx ends.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if o.ServiceTime == 0 {
+		o.ServiceTime = 5 * time.Millisecond
+	}
+	if o.CrossCloudRTT == 0 {
+		o.CrossCloudRTT = 20 * time.Millisecond
+	}
+	o = o.withDefaults()
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	rep := &Report{
+		Started:       time.Now().UTC(),
+		Rate:          o.Rate,
+		Duration:      o.Duration,
+		ServiceTime:   o.serviceTime(),
+		CrossCloudRTT: max(o.CrossCloudRTT, 0),
+		Host:          hostInfo(),
+	}
+	for _, sc := range o.Scenarios {
+		sr, err := runScenario(ctx, o, sc)
+		if err != nil {
+			return rep, fmt.Errorf("scenario %s: %w", sc.Name, err)
+		}
+		rep.Scenarios = append(rep.Scenarios, sr)
+	}
+	rep.Host.LoadAvgAfter = loadAvg()
+	return rep, nil
+}
+
+// interval is a span of the run during which the fault is on.
+type interval struct{ down, up time.Duration }
+
+// timeline returns the fault intervals of sc for a run of d.
+func timeline(sc Scenario, d time.Duration) []interval {
+	if !sc.HasFault() {
+		return nil
+	}
+	from, to := d/4, 3*d/4
+	if sc.Flap <= 0 {
+		return []interval{{from, to}}
+	}
+	var out []interval
+	for t := from; t < to; t += 2 * sc.Flap {
+		out = append(out, interval{t, min(t+sc.Flap, to)})
+	}
+	return out
+}
+
+// attemptSnap is the gateway's attempt counters at one moment of the run.
+type attemptSnap struct {
+	at            time.Duration // from the start of the run
+	faulty, total float64
+}
+
+func runScenario(ctx context.Context, o Options, sc Scenario) (ScenarioReport, error) {
+	sr := ScenarioReport{Name: sc.Name, Row: sc.Row, Title: sc.Title}
+	reg := prometheus.NewRegistry()
+	top, err := demo.Start(demo.Options{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", BasePort: -1, Spread: sc.Spread}, reg, o.Logger)
+	if err != nil {
+		return sr, err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		top.Shutdown(sctx)
+	}()
+	for _, b := range top.Backends {
+		b.SetLatency(o.baseLatency(b))
+	}
+	if rt := top.Config.Routes; len(rt) > 0 {
+		sr.TryTimeout = time.Duration(rt[0].Retry.PerTryTimeout)
+	}
+	if err := waitReady(ctx, top); err != nil {
+		return sr, err
+	}
+	tr := &http.Transport{MaxIdleConns: 2000, MaxIdleConnsPerHost: 2000, IdleConnTimeout: 30 * time.Second}
+	defer tr.CloseIdleConnections()
+	target := HTTPGet(&http.Client{Transport: tr}, top.URL()+"/drill")
+	if o.Warmup > 0 {
+		if _, err := (Load{Rate: o.Rate, Duration: o.Warmup}).Run(ctx, target); err != nil {
+			return sr, err
+		}
+	}
+
+	var faulty []*demo.Backend
+	addrs := map[string]bool{}
+	if sc.HasFault() {
+		faulty = sc.Faulty(top)
+		for _, b := range faulty {
+			addrs[b.Addr()] = true
+			sr.Faulty = append(sr.Faulty, b.Identity().Name)
+		}
+	}
+	ivs := timeline(sc, o.Duration)
+	load := Load{Rate: o.Rate, Duration: o.Duration, Start: time.Now().Add(50 * time.Millisecond)}
+	rec, err := NewRecording(load)
+	if err != nil {
+		return sr, err
+	}
+
+	// Helpers of the run, each owned here: stopped by cancel, waited by wg.
+	hctx, cancel := context.WithCancel(ctx)
+	var (
+		wg        sync.WaitGroup
+		snaps     []attemptSnap // written by the poller until wg.Wait
+		eventErrs []error       // written by the events goroutine until wg.Wait
+	)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		snaps = pollAttempts(hctx, reg, addrs, rec.Start())
+	}()
+	go func() {
+		defer wg.Done()
+		eventErrs = runEvents(hctx, o, sc, faulty, ivs, rec.Start())
+	}()
+	go func() {
+		defer wg.Done()
+		progress(hctx, o, sc, rec)
+	}()
+	load.RunInto(ctx, target, rec)
+	cancel()
+	wg.Wait()
+	if last, err := gatherAttempts(reg, addrs); err == nil {
+		snaps = append(snaps, attemptSnap{at: time.Since(rec.Start()), faulty: last.faulty, total: last.total})
+	}
+	for _, err := range eventErrs {
+		sr.Errors = append(sr.Errors, err.Error())
+	}
+	if err := ctx.Err(); err != nil {
+		return sr, err
+	}
+	analyze(&sr, o, sc, rec.Samples(), snaps, ivs)
+	return sr, nil
+}
+
+// waitReady polls the gateway until it has healthy instances.
+func waitReady(ctx context.Context, top *demo.Topology) error {
+	deadline := time.Now().Add(15 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := top.Gateway.Ready()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gateway not ready after 15s: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// runEvents injects and repairs the fault on schedule. It returns when the
+// last repair is done or ctx ends; a fault still on is then repaired.
+func runEvents(ctx context.Context, o Options, sc Scenario, bs []*demo.Backend, ivs []interval, start time.Time) []error {
+	var errs []error
+	t := time.NewTimer(0)
+	defer t.Stop()
+	<-t.C
+	wait := func(at time.Duration) bool {
+		t.Reset(time.Until(start.Add(at)))
+		select {
+		case <-t.C:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for _, iv := range ivs {
+		if !wait(iv.down) {
+			return errs
+		}
+		if err := sc.Inject(o, bs); err != nil {
+			errs = append(errs, fmt.Errorf("inject at %v: %w", iv.down, err))
+		}
+		ok := wait(iv.up)
+		if err := sc.Restore(o, bs); err != nil {
+			errs = append(errs, fmt.Errorf("restore at %v: %w", iv.up, err))
+		}
+		if !ok {
+			return errs
+		}
+	}
+	return errs
+}
+
+// pollInterval is the resolution of the time until no attempt reaches the
+// faulty instances.
+const pollInterval = 20 * time.Millisecond
+
+// pollAttempts samples the gateway's attempt counters until ctx ends.
+func pollAttempts(ctx context.Context, reg *prometheus.Registry, addrs map[string]bool, start time.Time) []attemptSnap {
+	var out []attemptSnap
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		if s, err := gatherAttempts(reg, addrs); err == nil {
+			s.at = time.Since(start)
+			out = append(out, s)
+		}
+		select {
+		case <-ctx.Done():
+			return out
+		case <-tick.C:
+		}
+	}
+}
+
+// gatherAttempts sums duohuo_upstream_attempts_total over the instances in
+// addrs and over all instances.
+func gatherAttempts(reg *prometheus.Registry, addrs map[string]bool) (attemptSnap, error) {
+	var s attemptSnap
+	mfs, err := reg.Gather()
+	if err != nil {
+		return s, err
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "duohuo_upstream_attempts_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			v := m.GetCounter().GetValue()
+			s.total += v
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "instance" && addrs[l.GetValue()] {
+					s.faulty += v
+				}
+			}
+		}
+	}
+	return s, nil
+}
+
+// progress writes a line per second until ctx ends.
+func progress(ctx context.Context, o Options, sc Scenario, rec *Recording) {
+	if o.Progress == nil {
+		return
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		p := rec.Progress()
+		succ := 100.0
+		if p.Done > 0 {
+			succ = 100 * float64(p.OK) / float64(p.Done+p.Dropped)
+		}
+		el := time.Since(rec.Start()).Truncate(time.Second)
+		fmt.Fprintf(o.Progress, "  %-8s %4v/%v  sent %6d  ok %7.3f%%  p99 %7s  dropped %d\n",
+			sc.Name, max(el, 0), o.Duration, p.Sent, succ, ms(p.P99), p.Dropped)
+	}
+}
+
+// hostInfo describes the machine the drill ran on.
+func hostInfo() Host {
+	h := Host{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), LoadAvgBefore: loadAvg()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				h.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return h
+}
+
+// loadAvg returns the one-minute load average on Linux, "" elsewhere.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
