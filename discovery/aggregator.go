@@ -343,6 +343,7 @@ func normalize(source string, services map[string][]Instance) (map[string][]Inst
 			}
 			in.Source = source
 			in.Labels = maps.Clone(in.Labels)
+			in.Metadata = maps.Clone(in.Metadata)
 			if j, dup := ids[in.ID]; dup {
 				return nil, &UpdateError{Source: source, Service: svc, Index: i, ID: in.ID,
 					Err: fmt.Errorf("%w: id %q also at instance %d", ErrDuplicate, in.ID, j)}

@@ -269,12 +269,14 @@ func TestAggregatorRevisionsAndNotifications(t *testing.T) {
 func TestAggregatorCopiesReports(t *testing.T) {
 	a := newAgg(t)
 	list := []discovery.Instance{inst("10.0.0.1:80", 1, "version", "v1")}
+	list[0].Metadata = map[string]string{"pod": "p1"}
 	start(t, a, report{"api": list})
 	list[0].Weight = 99
 	list[0].Labels["version"] = "v9"
+	list[0].Metadata["pod"] = "p9"
 	got := a.View("api").Instances[0]
-	if got.Weight != 1 || got.Labels["version"] != "v1" {
-		t.Errorf("View(api).Instances[0] = %+v after the source changed its slice, want weight 1, version v1", got)
+	if got.Weight != 1 || got.Labels["version"] != "v1" || got.Metadata["pod"] != "p1" {
+		t.Errorf("View(api).Instances[0] = %+v after the source changed its slice, want weight 1, version v1, pod p1", got)
 	}
 }
 

@@ -69,6 +69,10 @@ type Instance struct {
 	Locality Locality          `json:"locality"`
 	Labels   map[string]string `json:"labels,omitempty"` // version, lane, …: what gray subsets select on
 	Source   string            `json:"source"`           // which registry said so, e.g. "static", "dns:_api._tcp.example.com"
+	// Metadata is free information about the instance for people and the
+	// admin API (pod name, SRV target, registration time). Unlike Labels,
+	// nothing routes or selects on it.
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 // DefaultWeight is the weight of an instance whose source states none.
@@ -93,8 +97,8 @@ type ServiceView struct {
 const MaxWeight = 1<<16 - 1
 
 // Validate reports whether in can be published: a unicast address with a
-// port, a weight of at most [MaxWeight], and an ID, locality and labels free
-// of control characters. An empty ID is valid (the aggregator fills in
+// port, a weight of at most [MaxWeight], and an ID, locality, labels and
+// metadata free of control characters. An empty ID is valid (the aggregator fills in
 // [AddrID]). The error wraps [ErrInvalidAddr], [ErrInvalidWeight] or
 // [ErrInvalidField].
 func (in Instance) Validate() error {
@@ -135,6 +139,17 @@ func (in Instance) Validate() error {
 			return err
 		}
 	}
+	for k, v := range in.Metadata {
+		if k == "" {
+			return fmt.Errorf("%w: empty metadata name", ErrInvalidField)
+		}
+		if err := checkText("metadata name", k, 253); err != nil {
+			return err
+		}
+		if err := checkText("metadata "+k, v, 1024); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -168,5 +183,6 @@ func checkText(field, v string, max int) error {
 // equal reports whether two instances publish the same thing.
 func (in Instance) equal(o Instance) bool {
 	return in.ID == o.ID && in.Addr == o.Addr && in.Weight == o.Weight &&
-		in.Locality == o.Locality && in.Source == o.Source && maps.Equal(in.Labels, o.Labels)
+		in.Locality == o.Locality && in.Source == o.Source &&
+		maps.Equal(in.Labels, o.Labels) && maps.Equal(in.Metadata, o.Metadata)
 }

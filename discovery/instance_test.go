@@ -39,6 +39,11 @@ func TestInstanceValidate(t *testing.T) {
 		{"a zone containing '/' is refused", with(func(in *discovery.Instance) { in.Locality.Zone = "a/b" }), discovery.ErrInvalidField},
 		{"an empty label name is refused", with(func(in *discovery.Instance) { in.Labels = map[string]string{"": "x"} }), discovery.ErrInvalidField},
 		{"a label value with a control character is refused", with(func(in *discovery.Instance) { in.Labels = map[string]string{"v": "\x00"} }), discovery.ErrInvalidField},
+		{"metadata is valid", with(func(in *discovery.Instance) {
+			in.Metadata = map[string]string{"pod": "api-7d9f-x2", "registered": "2026-11-26T12:00:00Z"}
+		}), nil},
+		{"an empty metadata name is refused", with(func(in *discovery.Instance) { in.Metadata = map[string]string{"": "x"} }), discovery.ErrInvalidField},
+		{"a metadata value over 1024 bytes is refused", with(func(in *discovery.Instance) { in.Metadata = map[string]string{"k": strings.Repeat("v", 1025)} }), discovery.ErrInvalidField},
 		{"invalid UTF-8 in a label is refused", with(func(in *discovery.Instance) { in.Labels = map[string]string{"v": "\xff"} }), discovery.ErrInvalidField},
 	}
 	for _, tt := range tests {

@@ -141,7 +141,8 @@ type Config struct {
 // (RFC 2782: "no server selection") each gets discovery.DefaultWeight, and
 // otherwise a weight-0 record gets weight 1, keeping RFC 2782's "very small
 // chance" rather than draining it. A target with several addresses gives
-// each the record's full weight. SRV priority is ignored: duohuo's
+// each the record's full weight; each instance names its target in
+// Metadata["srv_target"]. SRV priority is ignored: duohuo's
 // failover order comes from locality tiers, and registries that feed
 // duohuo (Kubernetes, Cloud Map) publish one priority. A target of "."
 // (RFC 2782: service not available here) yields no instance, and so do
@@ -345,7 +346,10 @@ func (s *Source) resolveSRV(ctx context.Context) ([]discovery.Instance, time.Dur
 				continue
 			}
 			byAddr[ap] = len(out)
-			out = append(out, s.instance(ap, w))
+			in := s.instance(ap, w)
+			// For people reading the admin API: which record gave it.
+			in.Metadata = map[string]string{"srv_target": strings.TrimSuffix(r.Target, ".")}
+			out = append(out, in)
 		}
 	}
 	if out == nil {

@@ -126,8 +126,8 @@ func TestSRV(t *testing.T) {
 			if st := a.Status()[0]; st.Stale || st.Name != "dns:_api._tcp.test" {
 				t.Errorf("Status()[0] = %+v, want a fresh source named dns:_api._tcp.test", st)
 			}
-			if v := a.View("api"); len(v.Instances) > 0 && v.Instances[0].Locality.Cloud != "aliyun" {
-				t.Errorf("instance %+v lacks the configured locality", v.Instances[0])
+			if v := a.View("api"); len(v.Instances) > 0 && (v.Instances[0].Locality.Cloud != "aliyun" || v.Instances[0].Metadata["srv_target"] == "") {
+				t.Errorf("instance %+v lacks the configured locality or its SRV target", v.Instances[0])
 			}
 			if tt.extra != nil && s.udpQueries.Load() != 1 {
 				t.Errorf("server saw %d queries, want 1 (addresses from the additional section)", s.udpQueries.Load())

@@ -209,13 +209,14 @@ func (s *Source) report(u discovery.Updater, state map[string][]byte) {
 
 // entry is an instance as JSON: the fields of the instances file.
 type entry struct {
-	ID     string            `json:"id"`
-	Addr   string            `json:"addr"`
-	Weight *int64            `json:"weight"`
-	Cloud  string            `json:"cloud"`
-	Region string            `json:"region"`
-	Zone   string            `json:"zone"`
-	Labels map[string]string `json:"labels"`
+	ID       string            `json:"id"`
+	Addr     string            `json:"addr"`
+	Weight   *int64            `json:"weight"`
+	Cloud    string            `json:"cloud"`
+	Region   string            `json:"region"`
+	Zone     string            `json:"zone"`
+	Labels   map[string]string `json:"labels"`
+	Metadata map[string]string `json:"metadata"`
 }
 
 func (s *Source) decode(key string, value []byte) (string, discovery.Instance, error) {
@@ -250,6 +251,7 @@ func (s *Source) decode(key string, value []byte) (string, discovery.Instance, e
 		Weight:   uint32(w),
 		Locality: discovery.Locality{Cloud: e.Cloud, Region: e.Region, Zone: e.Zone},
 		Labels:   e.Labels,
+		Metadata: e.Metadata,
 	}
 	if err := in.Validate(); err != nil {
 		return "", discovery.Instance{}, fmt.Errorf("%w: key %s: %w", ErrBadEntry, key, err)

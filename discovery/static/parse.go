@@ -53,13 +53,14 @@ type fileDoc struct {
 }
 
 type fileInstance struct {
-	ID     string            `yaml:"id"`
-	Addr   string            `yaml:"addr"`
-	Weight *int64            `yaml:"weight"` // nil: discovery.DefaultWeight
-	Cloud  string            `yaml:"cloud"`
-	Region string            `yaml:"region"`
-	Zone   string            `yaml:"zone"`
-	Labels map[string]string `yaml:"labels"`
+	ID       string            `yaml:"id"`
+	Addr     string            `yaml:"addr"`
+	Weight   *int64            `yaml:"weight"` // nil: discovery.DefaultWeight
+	Cloud    string            `yaml:"cloud"`
+	Region   string            `yaml:"region"`
+	Zone     string            `yaml:"zone"`
+	Labels   map[string]string `yaml:"labels"`
+	Metadata map[string]string `yaml:"metadata"`
 }
 
 // Parse reads an instances file (YAML, or JSON, which is YAML) and returns
@@ -77,7 +78,8 @@ type fileInstance struct {
 //	      cloud: ctyun
 //	      region: cn-north-1
 //	      zone: cn-north-1a
-//	      labels: {version: v2, lane: gray}
+//	      labels: {version: v2, lane: gray}   # what gray rules select on
+//	      metadata: {owner: team-a}            # shown, never routed on
 //	      id: api-1               # default: the address
 //
 // or, when service is not empty, the instances of that one service under
@@ -231,6 +233,7 @@ func (fi fileInstance) instance() (discovery.Instance, string, error) {
 		Weight:   uint32(w),
 		Locality: discovery.Locality{Cloud: fi.Cloud, Region: fi.Region, Zone: fi.Zone},
 		Labels:   fi.Labels,
+		Metadata: fi.Metadata,
 	}
 	if err := in.Validate(); err != nil {
 		f := ""

@@ -29,12 +29,14 @@ var parseOK = []struct {
       region: cn-north-1
       zone: cn-north-1a
       labels: {version: v2, lane: gray}
+      metadata: {owner: team-a}
       id: api-1
 `,
 		want: map[string][]discovery.Instance{"api": {{
 			ID: "api-1", Addr: netip.MustParseAddrPort("10.0.0.1:8080"), Weight: 7,
 			Locality: discovery.Locality{Cloud: "ctyun", Region: "cn-north-1", Zone: "cn-north-1a"},
 			Labels:   map[string]string{"version": "v2", "lane": "gray"},
+			Metadata: map[string]string{"owner": "team-a"},
 		}}},
 	},
 	{
