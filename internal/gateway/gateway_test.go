@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -339,5 +340,47 @@ routes: [{name: all, service: api}]
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /v1/services/nope = %d, want 404", resp.StatusCode)
+	}
+}
+
+// Clients may speak HTTP/2 in clear text (prior knowledge, h2c); slow
+// clients that never finish their headers are cut off.
+func TestHTTP2AndSlowloris(t *testing.T) {
+	a := upstream(t, "a")
+	cfg := fmt.Sprintf(`
+listeners: [{name: public, listen: "127.0.0.1:0", read_header_timeout: 200ms}]
+services: [{name: api, discovery: [{static: {instances: [{addr: "%s"}]}}]}]
+routes: [{name: all, service: api}]
+`, a)
+	g := start(t, parse(t, cfg), "")
+	defer g.Shutdown(context.Background())
+
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get("http://" + g.Addrs()[0] + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || string(body) != "a" {
+		t.Errorf("h2c GET = %s %q, want HTTP/2.0 a", resp.Proto, body)
+	}
+
+	c, err := net.Dial("tcp", g.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ") // never finished
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	_, err = io.ReadAll(c) // the server closes the connection
+	if err != nil {
+		t.Fatalf("slow client: %v, want the server to close the connection", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("slow client held the connection %v, want about read_header_timeout", d)
 	}
 }
