@@ -204,8 +204,17 @@ func TestSM2SignVerify(t *testing.T) {
 	if !pub2.Verify(msg, sig2) || !pub2.Verify(msg, sig) {
 		t.Error("keys parsed from Bytes do not sign/verify like the originals")
 	}
-	if _, err := gm.ParsePublicKey([]byte{4, 1, 2}); err == nil {
-		t.Error("ParsePublicKey(short) succeeded, want an error")
+	for _, b := range [][]byte{
+		{4, 1, 2},
+		make([]byte, 65), // no 0x04 prefix
+		// A compressed point that gmsm v0.44.1 decodes to a point off the
+		// curve (found by FuzzParsePublicKey).
+		[]byte("\x0370000000000000000000000700B00000"),
+		append([]byte{4}, make([]byte, 64)...), // (0, 0) is not on the curve
+	} {
+		if _, err := gm.ParsePublicKey(b); err == nil {
+			t.Errorf("ParsePublicKey(%x) succeeded, want an error", b)
+		}
 	}
 	if _, err := gm.ParsePrivateKey(make([]byte, 32)); err == nil {
 		t.Error("ParsePrivateKey(zero scalar) succeeded, want an error")

@@ -1,6 +1,7 @@
 package gm
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"fmt"
@@ -10,11 +11,36 @@ import (
 
 // PrivateKey is an SM2 private key. It is immutable and safe for concurrent
 // use.
-type PrivateKey struct{ k *sm2.PrivateKey }
+type PrivateKey struct {
+	k   *sm2.PrivateKey
+	pub *PublicKey
+}
 
 // PublicKey is an SM2 public key. It is immutable and safe for concurrent
 // use.
-type PublicKey struct{ k *ecdsa.PublicKey }
+type PublicKey struct {
+	k   *ecdsa.PublicKey
+	raw []byte // 0x04 ‖ X ‖ Y, computed once when the key is made
+}
+
+// newPublicKey validates k (on the curve, not infinity) and encodes it.
+func newPublicKey(k *ecdsa.PublicKey) (*PublicKey, error) {
+	// crypto/ecdh checks the point and encodes it without the deprecated
+	// big.Int fields.
+	e, err := sm2.PublicKeyToECDH(k)
+	if err != nil {
+		return nil, fmt.Errorf("gm: sm2 public key: %w", err)
+	}
+	return &PublicKey{k: k, raw: e.Bytes()}, nil
+}
+
+func newPrivateKey(k *sm2.PrivateKey) (*PrivateKey, error) {
+	pub, err := newPublicKey(&k.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	return &PrivateKey{k: k, pub: pub}, nil
+}
 
 // GenerateKey returns a new SM2 key pair drawn from crypto/rand.
 func GenerateKey() (*PrivateKey, error) {
@@ -22,7 +48,7 @@ func GenerateKey() (*PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gm: sm2 generate key: %w", err)
 	}
-	return &PrivateKey{k}, nil
+	return newPrivateKey(k)
 }
 
 // ParsePrivateKey returns the key whose 32-byte big-endian scalar is b, as
@@ -32,17 +58,31 @@ func ParsePrivateKey(b []byte) (*PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gm: sm2 private key: %w", err)
 	}
-	return &PrivateKey{k}, nil
+	return newPrivateKey(k)
 }
 
 // ParsePublicKey returns the key whose uncompressed point (0x04 ‖ X ‖ Y,
-// 65 bytes) is b, as written by [PublicKey.Bytes].
+// 65 bytes) is b, as written by [PublicKey.Bytes]. Other encodings
+// (compressed points) are refused.
 func ParsePublicKey(b []byte) (*PublicKey, error) {
+	// gmsm v0.44.1 also takes compressed points, and was seen (by
+	// FuzzParsePublicKey) to return a point that is not on the curve for
+	// one; accept only the uncompressed form, and check the point again.
+	if len(b) != 65 || b[0] != 4 {
+		return nil, fmt.Errorf("gm: sm2 public key: %d bytes starting %#x, want 65 starting 0x04", len(b), first(b))
+	}
 	k, err := sm2.NewPublicKey(b)
 	if err != nil {
 		return nil, fmt.Errorf("gm: sm2 public key: %w", err)
 	}
-	return &PublicKey{k}, nil
+	return newPublicKey(k)
+}
+
+func first(b []byte) byte {
+	if len(b) == 0 {
+		return 0
+	}
+	return b[0]
 }
 
 // Bytes returns the 32-byte big-endian private scalar. Keep it secret.
@@ -52,7 +92,7 @@ func (k *PrivateKey) Bytes() []byte {
 }
 
 // Public returns the public half of k.
-func (k *PrivateKey) Public() *PublicKey { return &PublicKey{&k.k.PublicKey} }
+func (k *PrivateKey) Public() *PublicKey { return k.pub }
 
 // Unwrap returns the underlying gmsm key, for APIs (x509, TLCP) that need
 // it. The caller must not modify it.
@@ -70,15 +110,7 @@ func (k *PrivateKey) Sign(msg []byte) ([]byte, error) {
 }
 
 // Bytes returns the uncompressed point 0x04 ‖ X ‖ Y (65 bytes).
-func (p *PublicKey) Bytes() []byte {
-	// crypto/ecdh encodes points without the deprecated big.Int fields.
-	k, err := sm2.PublicKeyToECDH(p.k)
-	if err != nil {
-		// Unreachable: every PublicKey is built from a valid SM2 point.
-		panic("gm: sm2 public key not on the curve: " + err.Error())
-	}
-	return k.Bytes()
-}
+func (p *PublicKey) Bytes() []byte { return bytes.Clone(p.raw) }
 
 // Verify reports whether sig is a valid SM2 signature of msg by p, with the
 // default user ID, as produced by [PrivateKey.Sign].
