@@ -24,6 +24,7 @@ type ChainError struct {
 	Detail string
 }
 
+// Error returns "record N (line L): kind: detail".
 func (e *ChainError) Error() string {
 	if e.Line == 0 {
 		return fmt.Sprintf("record %d: %s: %s", e.Record, kindName(e.Err), e.Detail)

@@ -62,6 +62,7 @@ type SpecError struct {
 	Msg    string
 }
 
+// Error returns `fault spec "…": at byte N: message`.
 func (e *SpecError) Error() string {
 	return fmt.Sprintf("fault spec %q: at byte %d: %s", e.Spec, e.Offset, e.Msg)
 }

@@ -143,10 +143,11 @@ func (p *Proxy) publish(named []Named) {
 	close(old.changed)
 }
 
-// Refuse(true) closes the listening socket, so that new connections are
-// refused by the kernel (ECONNREFUSED) as for a stopped server; open
-// connections are not touched (use [Proxy.ResetConns] for that).
-// Refuse(false) listens again on the same address. It returns an error if the
+// Refuse switches refusal of new connections. Refuse(true) closes the
+// listening socket, so that new connections are refused by the kernel
+// (ECONNREFUSED) as for a stopped server; open connections are not touched
+// (use [Proxy.ResetConns] for that). Refuse(false) listens again on the same
+// address. It returns an error if the
 // address cannot be bound again or the proxy is closed.
 func (p *Proxy) Refuse(refuse bool) error {
 	p.mu.Lock()
