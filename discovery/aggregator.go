@@ -420,28 +420,57 @@ func (a *Aggregator) merge(svc string, prev *ServiceView) (v *ServiceView, ok bo
 	if !ok {
 		return nil, false
 	}
-	out := make([]Instance, 0, n)
+	// Pass 1, in precedence order: which instances survive
+	// de-duplication.
+	lists := make([][]Instance, 0, len(a.sources))
+	keep := make([][]bool, 0, len(a.sources))
 	seenAddr := make(map[[18]byte]struct{}, n)
 	seenID := make(map[string]struct{}, n)
+	kept := 0
 	for _, st := range a.sources {
+		list, has := st.services[svc]
+		if !has {
+			continue
+		}
+		k := make([]bool, len(list))
 		shadowed := 0
-		for _, in := range st.services[svc] {
-			k := addrKey(in)
-			_, dupA := seenAddr[k]
+		for i, in := range list {
+			ak := addrKey(in)
+			_, dupA := seenAddr[ak]
 			_, dupI := seenID[in.ID]
 			if dupA || dupI {
 				shadowed++
 				continue
 			}
-			seenAddr[k] = struct{}{}
+			seenAddr[ak] = struct{}{}
 			seenID[in.ID] = struct{}{}
-			out = append(out, in)
+			k[i] = true
+			kept++
 		}
-		if _, has := st.services[svc]; has {
-			st.shadow(svc, shadowed)
-		}
+		st.shadow(svc, shadowed)
+		lists, keep = append(lists, list), append(keep, k)
 	}
-	slices.SortFunc(out, func(x, y Instance) int { return cmp.Compare(x.ID, y.ID) })
+	// Pass 2: every list is sorted by ID and kept IDs are unique, so a
+	// k-way merge of the heads yields the view sorted, without sorting
+	// (k, the sources reporting svc, is small).
+	out := make([]Instance, 0, kept)
+	pos := make([]int, len(lists))
+	for {
+		best := -1
+		for j, list := range lists {
+			for pos[j] < len(list) && !keep[j][pos[j]] {
+				pos[j]++
+			}
+			if pos[j] < len(list) && (best < 0 || list[pos[j]].ID < lists[best][pos[best]].ID) {
+				best = j
+			}
+		}
+		if best < 0 {
+			break
+		}
+		out = append(out, lists[best][pos[best]])
+		pos[best]++
+	}
 	if prev != nil && slices.EqualFunc(prev.Instances, out, Instance.equal) {
 		return prev, true
 	}
