@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -274,4 +277,75 @@ func TestFileWithOneService(t *testing.T) {
 	discoverytest.WaitView(t, a, "api", hasPorts(1001))
 	write(t, path, []byte("instances:\n  - addr: 127.0.0.1:1002\n"))
 	discoverytest.WaitView(t, a, "api", hasPorts(1002))
+}
+
+// TestReloadUnderConcurrentReads rewrites the file many times, by rename
+// and by truncate-then-write, while readers call View in a loop: every view
+// a reader sees must be one whole version of the file, never missing,
+// empty or a mix.
+func TestReloadUnderConcurrentReads(t *testing.T) {
+	a, path := setup(t, 5*time.Millisecond, doc(1000, 1001, 1002), 1000, 1001, 1002)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads atomic.Int64
+	bad := make(chan string, 4)
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p := ports(a.View("api"))
+				reads.Add(1)
+				if len(p) != 3 || p[1] != p[0]+1 || p[2] != p[0]+2 || p[0]%10 != 0 {
+					select {
+					case bad <- fmt.Sprint(p):
+					default:
+					}
+					return
+				}
+				runtime.Gosched()
+			}
+		})
+	}
+	for v := 1; v <= 30; v++ {
+		base := 1000 + 10*v
+		data := doc(base, base+1, base+2)
+		if v%2 == 0 {
+			tmp := path + ".tmp"
+			write(t, tmp, data)
+			if err := os.Rename(tmp, path); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Half of the truncations are left visible for a moment so the
+			// debounced read can catch the empty file.
+			if v%4 == 1 {
+				waitErr(t, a, static.ErrEmpty)
+			}
+			if _, err := f.Write(data); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		discoverytest.WaitView(t, a, "api", hasPorts(base, base+1, base+2))
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case p := <-bad:
+		t.Fatalf("a reader saw the view %v during reloads, want one whole version", p)
+	default:
+	}
+	if reads.Load() == 0 {
+		t.Fatal("readers made no reads")
+	}
 }
