@@ -23,7 +23,8 @@ type AggregatorConfig struct {
 	Now func() time.Time
 	// RetryMin and RetryMax bound the backoff between calls to a source's
 	// Watch when it returns an error: it starts at RetryMin and doubles up
-	// to RetryMax. Zero means 1s and 30s.
+	// to RetryMax, and starts again at RetryMin after a Watch that had a
+	// report accepted. Zero means 1s and 30s.
 	RetryMin, RetryMax time.Duration
 }
 
@@ -233,16 +234,23 @@ func (a *Aggregator) Status() []SourceStatus {
 }
 
 // run calls st's Watch until ctx is done, with a backoff between failures.
+// The backoff starts again from RetryMin after a Watch that got a report
+// accepted, so a source that worked for hours and then broke is retried
+// promptly.
 func (a *Aggregator) run(ctx context.Context, st *sourceState) {
 	u := updater{a: a, st: st}
 	backoff := a.retryMin
 	for {
+		before := a.updates(st)
 		err := st.src.Watch(ctx, u)
 		if ctx.Err() != nil {
 			return
 		}
 		if err == nil {
 			return // finished; its reports stay
+		}
+		if a.updates(st) != before {
+			backoff = a.retryMin
 		}
 		u.Fail(fmt.Errorf("watch: %w", err))
 		t := time.NewTimer(backoff)
@@ -254,6 +262,12 @@ func (a *Aggregator) run(ctx context.Context, st *sourceState) {
 		}
 		backoff = min(2*backoff, a.retryMax)
 	}
+}
+
+func (a *Aggregator) updates(st *sourceState) uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return st.status.Updates
 }
 
 // updater is the Updater handed to one source.

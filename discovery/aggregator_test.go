@@ -339,15 +339,20 @@ func TestAggregatorLifecycle(t *testing.T) {
 }
 
 // failing is a Source whose Watch fails the first n calls, then reports
-// one instance and blocks.
+// one instance and blocks; if breakAt > 0, the call after breakAt reports
+// and fails, as a watch that worked and then broke.
 type failing struct {
-	n     int
-	calls []time.Time
+	n, breakAt int
+	calls      []time.Time
 }
 
 func (f *failing) Name() string { return "failing" }
 func (f *failing) Watch(ctx context.Context, u discovery.Updater) error {
 	f.calls = append(f.calls, time.Now())
+	if len(f.calls) == f.breakAt {
+		_ = u.Update(report{"api": {inst("10.0.0.1:80", 1)}})
+		return errors.New("watch broken")
+	}
 	if len(f.calls) <= f.n {
 		return errors.New("registry unreachable")
 	}
@@ -383,6 +388,31 @@ func TestAggregatorRetriesFailedWatchWithBackoff(t *testing.T) {
 		}
 		if st := a.Status()[0]; st.Refused != 4 || st.Stale {
 			t.Errorf("Status()[0] = %+v, want 4 errors recorded, not stale after recovery", st)
+		}
+	})
+}
+
+func TestAggregatorRetriesPromptlyAfterAWatchThatWorked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := discovery.NewAggregator(discovery.AggregatorConfig{
+			Logger: discardLogger, RetryMin: time.Second, RetryMax: 8 * time.Second,
+		})
+		defer a.Close()
+		// Fails 3 times (backoff 1s, 2s, 4s), works then breaks on call 4,
+		// fails again on 5 and 6, then works.
+		f := &failing{n: 6, breakAt: 4}
+		if err := a.Add(f); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		var gaps []time.Duration
+		for i := 1; i < len(f.calls); i++ {
+			gaps = append(gaps, f.calls[i].Sub(f.calls[i-1]))
+		}
+		want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, time.Second, 2 * time.Second, 4 * time.Second}
+		if diff := cmp.Diff(want, gaps); diff != "" {
+			t.Errorf("gaps between Watch calls (-want +got):\n%s", diff)
 		}
 	})
 }
