@@ -30,6 +30,7 @@ type Config struct {
 	Metrics   Metrics    `yaml:"metrics" doc:"Prometheus metrics served on the admin listener at /metrics."`
 	Listeners []Listener `yaml:"listeners" doc:"Where the gateway accepts client traffic. Every route is served on every listener."`
 	Services  []Service  `yaml:"services" doc:"The upstream services: where their instances come from and how they are picked."`
+	Faults    Faults     `yaml:"faults" doc:"Fault injection (delays, aborts) for drills; off unless rules are given. Changeable at run time on the admin API (/v1/faults)."`
 	Routes    []Route    `yaml:"routes" doc:"How a request is matched to a service, first match wins, in file order."`
 }
 
@@ -96,6 +97,7 @@ type Service struct {
 	Discovery []DiscoverySource `yaml:"discovery" required:"true" doc:"Where instances come from; the sources' answers are merged and de-duplicated by address."`
 	Health    Health            `yaml:"health" doc:"How unhealthy instances are found and taken out of rotation."`
 	Upstream  Upstream          `yaml:"upstream" doc:"Connections from the gateway to the instances."`
+	Breaker   Breaker           `yaml:"breaker" doc:"Circuit breaker in front of each instance: an instance whose breaker is open gets no attempts until its probes succeed."`
 }
 
 // Locality sets the spill rules between locality tiers (same zone, same
@@ -196,11 +198,13 @@ type Upstream struct {
 
 // Route sends matching requests to a service.
 type Route struct {
-	Name    string   `yaml:"name" required:"true" doc:"Unique name, used in metrics and logs."`
-	Match   Match    `yaml:"match" doc:"Which requests this route takes; absent keys match everything."`
-	Service string   `yaml:"service" required:"true" doc:"Name of the service that serves the route."`
-	Timeout Duration `yaml:"timeout" default:"15s" min:"1ms" doc:"Deadline of the whole request, retries included (Envoy's route timeout default 15s)."`
-	Retry   Retry    `yaml:"retry" doc:"Retries on another instance when an attempt fails."`
+	Name     string    `yaml:"name" required:"true" doc:"Unique name, used in metrics and logs."`
+	Match    Match     `yaml:"match" doc:"Which requests this route takes; absent keys match everything."`
+	Service  string    `yaml:"service" required:"true" doc:"Name of the service that serves the route."`
+	Timeout  Duration  `yaml:"timeout" default:"15s" min:"1ms" doc:"Deadline of the whole request, retries included (Envoy's route timeout default 15s)."`
+	Retry    Retry     `yaml:"retry" doc:"Retries on another instance when an attempt fails."`
+	Breaker  *Breaker  `yaml:"breaker" doc:"Circuit breaker for the whole route; absent means none. While it is open, requests go straight to the fallback."`
+	Fallback *Fallback `yaml:"fallback" doc:"What to answer when every try failed, no instance is available or the route's breaker is open; absent means the error itself (502, 503 or 504)."`
 }
 
 // Match selects requests.
@@ -231,4 +235,55 @@ type Backoff struct {
 type Budget struct {
 	Ratio        float64 `yaml:"ratio" default:"0.2" min:"0" max:"1" doc:"Retries allowed per request over the last 10s (Envoy's budget_percent 20%)."`
 	MinPerSecond int     `yaml:"min_per_second" default:"3" min:"0" max:"100000" doc:"Retries always allowed per second, so that low traffic can still retry (Envoy's min_retry_concurrency 3)."`
+}
+
+// Breaker configures a circuit breaker (package breaker): closed, open and
+// half-open, tripping on consecutive failures, on a failure ratio or on a
+// slow-call ratio over a sliding window. Client errors (4xx) never trip it.
+type Breaker struct {
+	Disabled            bool     `yaml:"disabled" doc:"Turn the breaker off."`
+	ConsecutiveFailures int      `yaml:"consecutive_failures" default:"5" min:"0" max:"100000" doc:"Open after this many failures in a row (Envoy ejects at 5); 0 disables this trigger."`
+	FailureRatio        Percent  `yaml:"failure_ratio" default:"50%" min:"0" max:"100" doc:"Open when this share of the calls in the window failed (Polaris and Kratos default 50%); 0 disables this trigger."`
+	MinRequests         int      `yaml:"min_requests" default:"20" min:"1" max:"100000" doc:"Calls the window must hold before the ratios count, so that 1 failure in 1 call does not trip (Kratos default 20)."`
+	Window              Duration `yaml:"window" default:"10s" min:"1s" doc:"Length of the sliding window of the ratios (go-zero default 10s)."`
+	SlowCallThreshold   Duration `yaml:"slow_call_threshold" default:"0s" doc:"A call at least this long is slow; 0 disables the slow-call trigger (Sentinel's slow-call ratio rule)."`
+	SlowCallRatio       Percent  `yaml:"slow_call_ratio" default:"50%" min:"0" max:"100" doc:"Open when this share of the calls in the window were slow."`
+	OpenTimeout         Duration `yaml:"open_timeout" default:"5s" min:"10ms" doc:"How long the breaker stays open before letting probes through; short, since a gateway has other instances to use meanwhile."`
+	HalfOpenProbes      int      `yaml:"half_open_probes" default:"3" min:"1" max:"1000" doc:"Calls let through while half-open; that many successes close it (Polaris closes after 3)."`
+}
+
+// Fallback says what a route answers when it cannot get an answer from an
+// instance. Stale is tried first, then Static.
+type Fallback struct {
+	Stale  *StaleFallback `yaml:"stale" doc:"Answer with the last good response to the same GET (RFC 5861 stale-if-error); absent means off."`
+	Static *StaticReply   `yaml:"static" doc:"Answer with a fixed reply; absent means the gateway's error."`
+}
+
+// StaleFallback keeps the last good responses of cacheable GETs.
+type StaleFallback struct {
+	TTL           Duration `yaml:"ttl" default:"5m" min:"1s" doc:"How old a stored response may be and still be served; long enough to ride out a failover."`
+	MaxBytes      Size     `yaml:"max_bytes" default:"64MiB" min:"1KiB" doc:"Bound on the bodies held for the route; the oldest are evicted first."`
+	MaxEntryBytes Size     `yaml:"max_entry_bytes" default:"1MiB" min:"1B" doc:"Largest body stored; larger responses are not kept."`
+}
+
+// StaticReply is a fixed fallback reply.
+type StaticReply struct {
+	Status      int    `yaml:"status" default:"503" min:"100" max:"599" doc:"Status of the reply."`
+	Body        string `yaml:"body" doc:"Body of the reply."`
+	ContentType string `yaml:"content_type" default:"text/plain; charset=utf-8" doc:"Content-Type of the reply."`
+}
+
+// Faults is the fault filter's configuration (package fault).
+type Faults struct {
+	MaxActive int         `yaml:"max_active" default:"0" min:"0" max:"1000000" doc:"Cap on requests being faulted at once (Envoy's max_active_faults); 0 means no cap."`
+	Rules     []FaultRule `yaml:"rules" doc:"Rules tried in order; the first that matches a request decides."`
+}
+
+// FaultRule applies a fault spec to matching requests.
+type FaultRule struct {
+	Name       string   `yaml:"name" required:"true" doc:"Unique name, used on the admin API and in metrics."`
+	Host       string   `yaml:"host" doc:"Exact host (no port); empty matches every host."`
+	PathPrefix string   `yaml:"path_prefix" default:"/" doc:"Path prefix; / matches everything."`
+	Methods    []string `yaml:"methods" doc:"HTTP methods; empty matches every method."`
+	Spec       string   `yaml:"spec" required:"true" doc:"What to inject, e.g. delay=200ms@10%,abort=503@1% or abort=reset@5%,header (only requests with x-duohuo-fault-* headers)."`
 }

@@ -193,6 +193,16 @@ var parseErrorCases = []struct {
 		want: []wantErr{{11, 23, "routes[0].retry.retry_on[1]", `"always" is not one of`}},
 	},
 	{
+		name: "fault spec that does not parse",
+		yaml: "faults:\n  rules:\n    - name: f\n      spec: delay=fast\n",
+		want: []wantErr{{4, 13, "faults.rules[0].spec", "delay"}},
+	},
+	{
+		name: "static fallback status out of range",
+		yaml: service + "routes:\n  - name: r\n    service: api\n    fallback:\n      static: {status: 700}\n",
+		want: []wantErr{{11, 24, "routes[0].fallback.static.status", "700"}},
+	},
+	{
 		name: "second route with the same match is never used",
 		yaml: service + "routes:\n  - {name: a, service: api}\n  - {name: b, service: api}\n",
 		want: []wantErr{{9, 5, "routes[1].match", "never used: routes[0] matches the same requests first"}},
@@ -313,6 +323,10 @@ routes:
 		Upstream: Upstream{
 			DialTimeout: Duration(5 * time.Second), TLSHandshakeTimeout: Duration(10 * time.Second),
 			IdleConnTimeout: Duration(90 * time.Second), MaxIdleConnsPerInstance: 64,
+		},
+		Breaker: Breaker{
+			ConsecutiveFailures: 5, FailureRatio: 50, MinRequests: 20, Window: Duration(10 * time.Second),
+			SlowCallRatio: 50, OpenTimeout: Duration(5 * time.Second), HalfOpenProbes: 3,
 		},
 	}}
 	want.Routes = []Route{{

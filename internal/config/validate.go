@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/duohuo/duohuo/fault"
 )
 
 // namePattern is what listener, service and route names look like: they
@@ -225,6 +227,13 @@ func (m *Match) validate(c *checker, path string) {
 		if meth == "" || strings.ToUpper(meth) != meth || strings.ContainsAny(meth, " \t/:") {
 			c.errorf(fmt.Sprintf("%s.methods[%d]", path, i), "invalid method %q: want an upper-case HTTP method such as GET", meth)
 		}
+	}
+}
+
+func (f *FaultRule) validate(c *checker, path string) {
+	c.checkName(join(path, "name"), f.Name)
+	if _, err := fault.ParseSpec(f.Spec); err != nil {
+		c.errorf(join(path, "spec"), "%v", err)
 	}
 }
 
