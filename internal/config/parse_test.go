@@ -200,7 +200,7 @@ var parseErrorCases = []struct {
 	{
 		name: "static fallback status out of range",
 		yaml: service + "routes:\n  - name: r\n    service: api\n    fallback:\n      static: {status: 700}\n",
-		want: []wantErr{{11, 24, "routes[0].fallback.static.status", "700"}},
+		want: []wantErr{{11, 24, "routes[0].fallback.static.status", "must be between 100 and 599"}},
 	},
 	{
 		name: "second route with the same match is never used",
