@@ -54,11 +54,12 @@ changes them while traffic flows:
   PUT    /refuse            body true|false: refuse new connections (ECONNREFUSED)
   POST   /reset-conns       reset every open connection (TCP RST)
 
-Toxic syntax: [NAME=]KIND[:ARG[:ARG]][@upstream|downstream|both]
+Toxic syntax: [NAME=]KIND[:ARG[:ARG]][@upstream|downstream|both][~TOXICITY]
   latency:DELAY[:JITTER]  bandwidth:BYTES_PER_SECOND  blackhole
   limit_data:BYTES        reset_peer[:AFTER]
 Upstream is client → server; the default direction is downstream, as in
-Toxiproxy. See docs/fault.md.
+Toxiproxy. TOXICITY is the fraction of connections poisoned (default 1),
+drawn once per connection. See docs/fault.md.
 
 The proxy runs until interrupted (SIGINT or SIGTERM), then closes every
 connection.`,
@@ -106,7 +107,7 @@ func runChaosProxy(ctx context.Context, o chaosProxyOptions, out io.Writer) erro
 	}
 	defer p.Close()
 	for _, n := range o.toxics {
-		if err := p.Set(n.Name, n.Direction, n.Toxic); err != nil {
+		if err := p.SetNamed(n); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "toxic %s\n", tcpproxy.FormatToxic(n))

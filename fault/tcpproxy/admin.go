@@ -43,7 +43,7 @@ func (p *Proxy) Status() Status {
 // the manner of Toxiproxy's (paths relative to where it is mounted):
 //
 //	GET    /                  Status as JSON
-//	PUT    /toxics/{name}     set a toxic; body: its compact form, e.g. "latency:50ms:10ms@both"
+//	PUT    /toxics/{name}     set a toxic; body: its compact form, e.g. "latency:50ms:10ms@both~0.5"
 //	DELETE /toxics/{name}     remove one toxic
 //	DELETE /toxics            remove every toxic
 //	PUT    /refuse            body "true" or "false": see Proxy.Refuse
@@ -69,7 +69,7 @@ func (p *Proxy) AdminHandler() http.Handler {
 		}
 		n, err := ParseToxic(r.PathValue("name") + "=" + spec)
 		if err == nil {
-			err = p.Set(n.Name, n.Direction, n.Toxic)
+			err = p.SetNamed(n)
 		}
 		if err != nil {
 			writeError(w, statusOf(err), err)

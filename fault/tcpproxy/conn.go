@@ -20,6 +20,7 @@ type conn struct {
 	p      *Proxy
 	client *net.TCPConn
 	start  time.Time
+	seed   uint64        // draws this connection's toxicity rolls
 	done   chan struct{} // closed by shutdown
 
 	mu     sync.Mutex // guards server and down
@@ -68,8 +69,9 @@ func (c *conn) run() {
 	c.server = sc.(*net.TCPConn)
 	c.mu.Unlock()
 
-	snap := c.p.toxics.Load()
-	if due, dirs := c.resetDue(snap); dirs != 0 && !due.After(time.Now()) {
+	var v view
+	_, eff := v.load(c.p, c.seed)
+	if due, dirs := c.resetDue(eff); dirs != 0 && !due.After(time.Now()) {
 		c.shutdown(dirs)
 		return
 	}
@@ -80,17 +82,17 @@ func (c *conn) run() {
 	wg.Go(up.write)
 	wg.Go(down.read)
 	wg.Go(down.write)
-	c.supervise(snap)
+	c.supervise(&v)
 	wg.Wait()
 }
 
-// resetDue returns when the earliest ResetPeer toxic of snap fires for this
+// resetDue returns when the earliest ResetPeer toxic of eff fires for this
 // connection, and the directions that fire then (0 if none is set).
-func (c *conn) resetDue(s *snapshot) (time.Time, Direction) {
+func (c *conn) resetDue(eff *[2]dirToxics) (time.Time, Direction) {
 	var due time.Time
 	var dirs Direction
 	for i, d := range [2]Direction{Upstream, Downstream} {
-		t := &s.dir[i]
+		t := &eff[i]
 		if !t.reset {
 			continue
 		}
@@ -111,11 +113,12 @@ func (c *conn) resetDue(s *snapshot) (time.Time, Direction) {
 
 // supervise fires ResetPeer toxics, re-arming whenever the toxics change,
 // until the connection is shut down.
-func (c *conn) supervise(snap *snapshot) {
+func (c *conn) supervise(v *view) {
 	for {
+		snap, eff := v.load(c.p, c.seed)
 		var timer *time.Timer
 		var fire <-chan time.Time
-		due, dirs := c.resetDue(snap)
+		due, dirs := c.resetDue(eff)
 		if dirs != 0 {
 			timer = time.NewTimer(time.Until(due))
 			fire = timer.C
@@ -130,7 +133,6 @@ func (c *conn) supervise(snap *snapshot) {
 			if timer != nil {
 				timer.Stop()
 			}
-			snap = c.p.toxics.Load()
 		case <-fire:
 			c.shutdown(dirs)
 			return
@@ -185,6 +187,8 @@ type pipe struct {
 	idx      int // index into snapshot.dir
 	src, dst *net.TCPConn
 	ch       chan chunk
+	rview    view // the reader's cache of the toxics
+	wview    view // the writer's
 
 	// pending counts chunks queued or being written by the writer; while
 	// it is 0 the reader may write itself (see read).
@@ -196,6 +200,18 @@ type pipe struct {
 	lastDue time.Time // due time of the previous chunk, keeps order under jitter
 }
 
+// rtoxics and wtoxics return this direction's toxics for the reader and the
+// writer goroutine, each from its own cache.
+func (w *pipe) rtoxics() *dirToxics {
+	_, eff := w.rview.load(w.c.p, w.c.seed)
+	return &eff[w.idx]
+}
+
+func (w *pipe) wtoxics() (*snapshot, *dirToxics) {
+	s, eff := w.wview.load(w.c.p, w.c.seed)
+	return s, &eff[w.idx]
+}
+
 func (w *pipe) read() {
 	defer close(w.ch)
 	for {
@@ -204,7 +220,7 @@ func (w *pipe) read() {
 		switch {
 		case n == 0:
 			bufPool.Put(bp)
-		case w.pending.Load() == 0 && w.c.p.toxics.Load().dir[w.idx].none():
+		case w.pending.Load() == 0 && w.rtoxics().none():
 			// Fast path: no toxics and nothing queued, so the writer is
 			// idle and writing here keeps the stream in order while
 			// saving two goroutine hand-offs per chunk.
@@ -270,11 +286,13 @@ func (w *pipe) write() {
 // finish passes on the end of the stream, holding it while the direction is
 // blackholed, and shuts the connection down when both directions are done.
 func (w *pipe) finish() {
-	snap := w.c.p.toxics.Load()
-	for snap.dir[w.idx].blackhole {
+	for {
+		snap, t := w.wtoxics()
+		if !t.blackhole {
+			break
+		}
 		select {
 		case <-snap.changed:
-			snap = w.c.p.toxics.Load()
 		case <-w.c.done:
 			return
 		}
@@ -290,7 +308,7 @@ func (w *pipe) finish() {
 func (w *pipe) forward(ck chunk) bool {
 	defer bufPool.Put(ck.buf)
 	b := (*ck.buf)[:ck.n]
-	t := &w.c.p.toxics.Load().dir[w.idx]
+	_, t := w.wtoxics()
 	if t.none() {
 		return w.writeAll(b)
 	}

@@ -22,8 +22,8 @@
 // Directions follow Toxiproxy: [Upstream] is client → server, [Downstream]
 // server → client. Toxic changes take effect on open connections (from the
 // next chunk of data), as Toxiproxy's do; [Proxy.Refuse] affects only new
-// connections. Unlike Toxiproxy there is no toxicity: a toxic applies to
-// every connection; run two proxies to poison only some.
+// connections. [Proxy.SetNamed] takes a toxicity, the fraction of
+// connections poisoned, drawn once per connection as in Toxiproxy.
 //
 // [ParseToxic] reads a compact text form of a toxic ("latency:50ms:10ms@both",
 // "blackhole@upstream"), and [Proxy.AdminHandler] serves a small HTTP API in

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"sync"
@@ -70,7 +71,7 @@ func Listen(addr, upstream string, opts ...Option) (*Proxy, error) {
 		o(p)
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	p.toxics.Store(newSnapshot(nil, time.Now(), nil))
+	p.toxics.Store(newSnapshot(nil))
 	p.wg.Add(1)
 	go p.acceptLoop(tl)
 	return p, nil
@@ -83,21 +84,34 @@ func (p *Proxy) Addr() net.Addr { return p.addr }
 // Upstream returns the upstream address given to [Listen].
 func (p *Proxy) Upstream() string { return p.upstream }
 
-// Set adds the toxic under name in direction dir, replacing any toxic of the
-// same name. It returns an error wrapping [ErrInvalidToxic] for an invalid
-// toxic or direction; the previous toxics then stay in force.
+// Set adds the toxic under name in direction dir, for every connection,
+// replacing any toxic of the same name. It returns an error wrapping
+// [ErrInvalidToxic] for an invalid toxic or direction; the previous toxics
+// then stay in force.
 func (p *Proxy) Set(name string, dir Direction, t Toxic) error {
-	if name == "" {
+	return p.SetNamed(Named{Name: name, Direction: dir, Toxic: t, Toxicity: 1})
+}
+
+// SetNamed is [Proxy.Set] with a toxicity: the toxic applies to the fraction
+// n.Toxicity of connections (0 means 1), drawn once per connection.
+func (p *Proxy) SetNamed(n Named) error {
+	if n.Name == "" {
 		return fmt.Errorf("tcpproxy: empty toxic name: %w", ErrInvalidToxic)
 	}
-	if dir == 0 || dir&^Both != 0 {
-		return fmt.Errorf("tcpproxy: toxic %q: direction %d: %w", name, dir, ErrInvalidToxic)
+	if n.Direction == 0 || n.Direction&^Both != 0 {
+		return fmt.Errorf("tcpproxy: toxic %q: direction %d: %w", n.Name, n.Direction, ErrInvalidToxic)
 	}
-	if t == nil {
-		return fmt.Errorf("tcpproxy: toxic %q: nil: %w", name, ErrInvalidToxic)
+	if n.Toxic == nil {
+		return fmt.Errorf("tcpproxy: toxic %q: nil: %w", n.Name, ErrInvalidToxic)
 	}
-	if err := t.validate(); err != nil {
-		return fmt.Errorf("toxic %q: %w", name, err)
+	if err := n.Toxic.validate(); err != nil {
+		return fmt.Errorf("toxic %q: %w", n.Name, err)
+	}
+	if n.Toxicity == 0 {
+		n.Toxicity = 1
+	}
+	if !(n.Toxicity > 0 && n.Toxicity <= 1) {
+		return fmt.Errorf("tcpproxy: toxic %q: toxicity %v not in (0, 1]: %w", n.Name, n.Toxicity, ErrInvalidToxic)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -105,9 +119,9 @@ func (p *Proxy) Set(name string, dir Direction, t Toxic) error {
 		return ErrClosed
 	}
 	old := p.toxics.Load()
-	named := slices.DeleteFunc(slices.Clone(old.named), func(n Named) bool { return n.Name == name })
-	named = append(named, Named{Name: name, Direction: dir, Toxic: t})
-	p.publish(named)
+	entries := slices.DeleteFunc(slices.Clone(old.entries), func(e entry) bool { return e.Name == n.Name })
+	entries = append(entries, entry{Named: n, since: time.Now(), seed: rand.Uint64()})
+	p.publish(entries)
 	return nil
 }
 
@@ -116,11 +130,11 @@ func (p *Proxy) Remove(name string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := p.toxics.Load()
-	i := slices.IndexFunc(old.named, func(n Named) bool { return n.Name == name })
+	i := slices.IndexFunc(old.entries, func(e entry) bool { return e.Name == name })
 	if i < 0 {
 		return fmt.Errorf("remove %q: %w", name, ErrNoToxic)
 	}
-	p.publish(slices.Delete(slices.Clone(old.named), i, i+1))
+	p.publish(slices.Delete(slices.Clone(old.entries), i, i+1))
 	return nil
 }
 
@@ -132,14 +146,21 @@ func (p *Proxy) Clear() {
 	p.publish(nil)
 }
 
-// Toxics returns the toxics in force, in the order they were first set.
-func (p *Proxy) Toxics() []Named { return slices.Clone(p.toxics.Load().named) }
+// Toxics returns the toxics in force, in the order they were set.
+func (p *Proxy) Toxics() []Named {
+	es := p.toxics.Load().entries
+	out := make([]Named, len(es))
+	for i, e := range es {
+		out[i] = e.Named
+	}
+	return out
+}
 
-// publish swaps in a snapshot built from named and wakes every goroutine
-// waiting on the old one. p.mu must be held.
-func (p *Proxy) publish(named []Named) {
+// publish swaps in a snapshot of entries and wakes every goroutine waiting
+// on the old one. p.mu must be held.
+func (p *Proxy) publish(entries []entry) {
 	old := p.toxics.Load()
-	p.toxics.Store(newSnapshot(named, time.Now(), old))
+	p.toxics.Store(newSnapshot(entries))
 	close(old.changed)
 }
 
@@ -251,7 +272,7 @@ func (p *Proxy) acceptLoop(ln *net.TCPListener) {
 		}
 		backoff = 0
 		p.accepted.Add(1)
-		c := &conn{p: p, client: cc, start: time.Now(), done: make(chan struct{})}
+		c := &conn{p: p, client: cc, start: time.Now(), seed: rand.Uint64() | 1, done: make(chan struct{})}
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()

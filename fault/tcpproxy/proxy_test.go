@@ -472,3 +472,66 @@ func TestParseDirection(t *testing.T) {
 		t.Errorf("ParseDirection(sideways) = %v, want ErrInvalidToxic", err)
 	}
 }
+
+func TestToxicityPoisonsSomeConnectionsForTheirWholeLife(t *testing.T) {
+	const conns, delay = 40, 200 * time.Millisecond
+	srv := startServer(t, echo)
+	p := listen(t, srv.Addr())
+	if err := p.SetNamed(tcpproxy.Named{Name: "some", Direction: tcpproxy.Upstream, Toxic: tcpproxy.Latency{Delay: delay}, Toxicity: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		first, second bool // slow or not, per round trip
+		err           error
+	}
+	results := make(chan result, conns)
+	cs := make([]*net.TCPConn, conns)
+	for i := range cs {
+		cs[i] = dial(t, p)
+	}
+	for _, c := range cs {
+		go func() {
+			a, err1 := roundTripErr(c)
+			b, err2 := roundTripErr(c)
+			results <- result{a >= delay, b >= delay, errors.Join(err1, err2)}
+		}()
+	}
+	slow := 0
+	for range conns {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("round trip: %v", r.err)
+		}
+		if r.first != r.second {
+			t.Errorf("a connection was slow on one round trip and not the other: %+v", r)
+		}
+		if r.first {
+			slow++
+		}
+	}
+	// Binomial(40, 0.5): outside [5, 35] with probability < 1e-6.
+	if slow < 5 || slow > 35 {
+		t.Errorf("%d of %d connections poisoned at toxicity 0.5, want about half", slow, conns)
+	}
+	if got := p.Toxics(); len(got) != 1 || got[0].Toxicity != 0.5 {
+		t.Errorf("Toxics() = %+v, want toxicity 0.5", got)
+	}
+	if err := p.SetNamed(tcpproxy.Named{Name: "x", Direction: tcpproxy.Both, Toxic: tcpproxy.Blackhole{}, Toxicity: 1.5}); !errors.Is(err, tcpproxy.ErrInvalidToxic) {
+		t.Errorf("SetNamed with toxicity 1.5 = %v, want ErrInvalidToxic", err)
+	}
+}
+
+// roundTripErr is roundTrip for goroutines other than the test's: it
+// returns an error instead of calling t.Fatal.
+func roundTripErr(c net.Conn) (time.Duration, error) {
+	start := time.Now()
+	msg := []byte("toxicity")
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write(msg); err != nil {
+		return 0, err
+	}
+	if _, err := io.ReadFull(c, make([]byte, len(msg))); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}

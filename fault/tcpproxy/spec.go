@@ -11,7 +11,7 @@ import (
 // ParseToxic parses the compact text form of a toxic, as written by
 // [FormatToxic] and accepted by `duohuo chaos proxy --toxic`:
 //
-//	[NAME=]KIND[:ARG[:ARG]][@DIRECTION]
+//	[NAME=]KIND[:ARG[:ARG]][@DIRECTION][~TOXICITY]
 //
 //	latency:50ms            latency:50ms:10ms (delay, jitter)
 //	bandwidth:65536         bytes per second
@@ -21,8 +21,9 @@ import (
 //	slow=latency:1s@upstream
 //
 // DIRECTION is upstream, downstream (the default, as in Toxiproxy) or both.
-// NAME defaults to KIND_DIRECTION, Toxiproxy's default name. Errors wrap
-// [ErrInvalidToxic] and quote the input.
+// NAME defaults to KIND_DIRECTION, Toxiproxy's default name. TOXICITY is the
+// fraction of connections poisoned, in (0, 1] (default 1): "latency:1s~0.3".
+// Errors wrap [ErrInvalidToxic] and quote the input.
 func ParseToxic(s string) (Named, error) {
 	fail := func(format string, args ...any) (Named, error) {
 		return Named{}, fmt.Errorf("tcpproxy: toxic %q: %s: %w", s, fmt.Sprintf(format, args...), ErrInvalidToxic)
@@ -39,6 +40,14 @@ func ParseToxic(s string) (Named, error) {
 				return fail("name %q: character %q not allowed", name, c)
 			}
 		}
+	}
+	toxicity := 1.0
+	if i := strings.LastIndexByte(rest, '~'); i >= 0 {
+		f, err := strconv.ParseFloat(rest[i+1:], 64)
+		if err != nil || !(f > 0 && f <= 1) {
+			return fail("toxicity %q: want a fraction in (0, 1]", rest[i+1:])
+		}
+		toxicity, rest = f, rest[:i]
 	}
 	dir := Downstream
 	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
@@ -117,7 +126,7 @@ func ParseToxic(s string) (Named, error) {
 	if name == "" {
 		name = kind + "_" + dir.String()
 	}
-	return Named{Name: name, Direction: dir, Toxic: t}, nil
+	return Named{Name: name, Direction: dir, Toxic: t, Toxicity: toxicity}, nil
 }
 
 // FormatToxic returns the compact form of n that [ParseToxic] reads.
@@ -147,20 +156,29 @@ func FormatToxic(n Named) string {
 	}
 	b.WriteByte('@')
 	b.WriteString(n.Direction.String())
+	if n.Toxicity != 0 && n.Toxicity != 1 {
+		b.WriteByte('~')
+		b.WriteString(strconv.FormatFloat(n.Toxicity, 'g', -1, 64))
+	}
 	return b.String()
 }
 
-// MarshalJSON writes {"name", "direction", "kind", "spec"}, spec being the
-// compact form of [FormatToxic] without the name.
+// MarshalJSON writes {"name", "direction", "kind", "toxicity", "spec"},
+// spec being the compact form of [FormatToxic] without the name.
 func (n Named) MarshalJSON() ([]byte, error) {
 	kind := ""
 	if n.Toxic != nil {
 		kind = n.Toxic.kind()
 	}
+	tox := n.Toxicity
+	if tox == 0 {
+		tox = 1
+	}
 	return json.Marshal(struct {
-		Name      string `json:"name"`
-		Direction string `json:"direction"`
-		Kind      string `json:"kind"`
-		Spec      string `json:"spec"`
-	}{n.Name, n.Direction.String(), kind, FormatToxic(Named{Direction: n.Direction, Toxic: n.Toxic})})
+		Name      string  `json:"name"`
+		Direction string  `json:"direction"`
+		Kind      string  `json:"kind"`
+		Toxicity  float64 `json:"toxicity"`
+		Spec      string  `json:"spec"`
+	}{n.Name, n.Direction.String(), kind, tox, FormatToxic(Named{Direction: n.Direction, Toxic: n.Toxic, Toxicity: n.Toxicity})})
 }

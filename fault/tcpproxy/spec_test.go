@@ -20,19 +20,21 @@ var parseToxicTests = []struct {
 	want tcpproxy.Named
 }{
 	{"latency defaults to downstream and Toxiproxy's name", "latency:50ms",
-		tcpproxy.Named{Name: "latency_downstream", Direction: tcpproxy.Downstream, Toxic: tcpproxy.Latency{Delay: 50 * time.Millisecond}}},
+		tcpproxy.Named{Name: "latency_downstream", Direction: tcpproxy.Downstream, Toxic: tcpproxy.Latency{Delay: 50 * time.Millisecond}, Toxicity: 1}},
 	{"latency with jitter both ways", "latency:1s:100ms@both",
-		tcpproxy.Named{Name: "latency_both", Direction: tcpproxy.Both, Toxic: tcpproxy.Latency{Delay: time.Second, Jitter: 100 * time.Millisecond}}},
+		tcpproxy.Named{Name: "latency_both", Direction: tcpproxy.Both, Toxic: tcpproxy.Latency{Delay: time.Second, Jitter: 100 * time.Millisecond}, Toxicity: 1}},
 	{"named bandwidth upstream", "thin=bandwidth:65536@upstream",
-		tcpproxy.Named{Name: "thin", Direction: tcpproxy.Upstream, Toxic: tcpproxy.Bandwidth{BytesPerSecond: 65536}}},
+		tcpproxy.Named{Name: "thin", Direction: tcpproxy.Upstream, Toxic: tcpproxy.Bandwidth{BytesPerSecond: 65536}, Toxicity: 1}},
 	{"blackhole", "blackhole@both",
-		tcpproxy.Named{Name: "blackhole_both", Direction: tcpproxy.Both, Toxic: tcpproxy.Blackhole{}}},
+		tcpproxy.Named{Name: "blackhole_both", Direction: tcpproxy.Both, Toxic: tcpproxy.Blackhole{}, Toxicity: 1}},
 	{"limit_data", "limit_data:0@up",
-		tcpproxy.Named{Name: "limit_data_upstream", Direction: tcpproxy.Upstream, Toxic: tcpproxy.LimitData{Bytes: 0}}},
+		tcpproxy.Named{Name: "limit_data_upstream", Direction: tcpproxy.Upstream, Toxic: tcpproxy.LimitData{Bytes: 0}, Toxicity: 1}},
 	{"reset_peer now", "reset_peer",
-		tcpproxy.Named{Name: "reset_peer_downstream", Direction: tcpproxy.Downstream, Toxic: tcpproxy.ResetPeer{}}},
+		tcpproxy.Named{Name: "reset_peer_downstream", Direction: tcpproxy.Downstream, Toxic: tcpproxy.ResetPeer{}, Toxicity: 1}},
+	{"a third of the connections", "latency:1s@both~0.33",
+		tcpproxy.Named{Name: "latency_both", Direction: tcpproxy.Both, Toxic: tcpproxy.Latency{Delay: time.Second}, Toxicity: 0.33}},
 	{"reset_peer later", "rst=reset_peer:2s@down",
-		tcpproxy.Named{Name: "rst", Direction: tcpproxy.Downstream, Toxic: tcpproxy.ResetPeer{After: 2 * time.Second}}},
+		tcpproxy.Named{Name: "rst", Direction: tcpproxy.Downstream, Toxic: tcpproxy.ResetPeer{After: 2 * time.Second}, Toxicity: 1}},
 }
 
 func TestParseToxic(t *testing.T) {
@@ -57,6 +59,7 @@ var badToxicTests = []string{
 	"", "teleport", "latency", "latency:fast", "latency:1s:2s", "latency:-1s", "latency:1s:1s:1s",
 	"bandwidth", "bandwidth:0", "bandwidth:lots", "blackhole:1", "limit_data:-1", "reset_peer:-1s",
 	"latency:1s@sideways", "latency:1s@", "=latency:1s", "a b=blackhole",
+	"latency:1s~0", "latency:1s~1.5", "latency:1s~NaN", "latency:1s@both~",
 }
 
 func TestParseToxicRejects(t *testing.T) {

@@ -144,23 +144,29 @@ var (
 	ErrClosed = errors.New("tcpproxy: proxy closed")
 )
 
-// Named is a toxic as set on a proxy, with its name and direction.
+// Named is a toxic as set on a proxy, with its name, direction and
+// toxicity.
 type Named struct {
 	Name      string
 	Direction Direction
 	Toxic     Toxic
+	// Toxicity is the fraction of connections the toxic applies to, in
+	// (0, 1]; 0 means 1. As in Toxiproxy, it is drawn once per connection
+	// (and toxic), not per chunk: a connection is either poisoned or not.
+	Toxicity float64
 }
 
-// dirToxics is the combined effect of all toxics of one direction, computed
-// once when the toxics change so that the data path does no work per chunk
-// beyond a few comparisons.
+// dirToxics is the combined effect of the toxics of one direction, computed
+// when the toxics change (or, with partial toxicity, when a connection first
+// sees a change) so that the data path does no work per chunk beyond a few
+// comparisons.
 type dirToxics struct {
 	delay, jitter time.Duration
 	rate          int64 // bytes/s, 0 = unlimited
 	blackhole     bool
 	limit         int64 // -1 = none
 	reset         bool
-	resetAt       time.Time // earliest reset time for connections started before it
+	resetAt       time.Time // when the reset toxic was set
 	resetAfter    time.Duration
 }
 
@@ -168,27 +174,62 @@ func (d *dirToxics) none() bool {
 	return d.delay == 0 && d.rate == 0 && !d.blackhole && d.limit < 0
 }
 
+// entry is a toxic in a snapshot with what the data path needs beyond Named.
+type entry struct {
+	Named
+	since time.Time // when this toxic was set
+	seed  uint64    // mixed with a connection's seed to draw toxicity
+}
+
 // snapshot is the immutable set of toxics of a proxy. changed is closed when
 // a newer snapshot replaces this one, so goroutines waiting on a toxic (a
 // held FIN, a reset timer) re-evaluate.
 type snapshot struct {
-	named   []Named
-	dir     [2]dirToxics // [0] upstream, [1] downstream
+	entries []entry
+	dir     [2]dirToxics // [0] upstream, [1] downstream; valid if !partial
+	partial bool         // some toxic has toxicity < 1: combine per connection
 	changed chan struct{}
 }
 
-func newSnapshot(named []Named, now time.Time, prev *snapshot) *snapshot {
-	s := &snapshot{named: named, changed: make(chan struct{})}
-	for i := range s.dir {
-		s.dir[i].limit = -1
+func newSnapshot(entries []entry) *snapshot {
+	s := &snapshot{entries: entries, changed: make(chan struct{})}
+	for _, e := range entries {
+		if e.Toxicity < 1 {
+			s.partial = true
+		}
 	}
-	for _, n := range named {
+	if !s.partial {
+		s.dir = combine(entries, 0)
+	}
+	return s
+}
+
+// forConn returns the combined toxics that apply to a connection with the
+// given seed.
+func (s *snapshot) forConn(seed uint64) [2]dirToxics {
+	if !s.partial {
+		return s.dir
+	}
+	return combine(s.entries, seed)
+}
+
+// combine merges the toxics that apply to the connection with seed (all of
+// them when seed is 0 and every toxicity is 1).
+func combine(entries []entry, seed uint64) [2]dirToxics {
+	var out [2]dirToxics
+	for i := range out {
+		out[i].limit = -1
+	}
+	for _, e := range entries {
+		if e.Toxicity < 1 && roll(seed, e.seed) >= e.Toxicity {
+			continue
+		}
 		for i, d := range [2]Direction{Upstream, Downstream} {
-			if n.Direction&d == 0 {
+			if e.Direction&d == 0 {
 				continue
 			}
-			dt := &s.dir[i]
-			switch t := n.Toxic.(type) {
+			dt := &out[i]
+			switch t := e.Toxic.(type) {
 			case Latency:
 				dt.delay += t.Delay
 				dt.jitter += t.Jitter
@@ -203,17 +244,37 @@ func newSnapshot(named []Named, now time.Time, prev *snapshot) *snapshot {
 					dt.limit = t.Bytes
 				}
 			case ResetPeer:
-				// A reset that was already set keeps its original start, so
-				// that setting an unrelated toxic does not postpone it.
-				since := now
-				if prev != nil && prev.dir[i].reset && prev.dir[i].resetAfter == t.After {
-					since = prev.dir[i].resetAt
-				}
-				if !dt.reset || t.After < dt.resetAfter {
-					dt.reset, dt.resetAfter, dt.resetAt = true, t.After, since
+				if !dt.reset || e.since.Add(t.After).Before(dt.resetAt.Add(dt.resetAfter)) {
+					dt.reset, dt.resetAfter, dt.resetAt = true, t.After, e.since
 				}
 			}
 		}
 	}
-	return s
+	return out
+}
+
+// roll maps a connection seed and a toxic seed to a uniform number in
+// [0, 1) with SplitMix64's finaliser, so every goroutine of a connection
+// draws the same number for the same toxic without sharing state.
+func roll(a, b uint64) float64 {
+	z := a ^ (b * 0x9e3779b97f4a7c15)
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return float64(z>>11) / (1 << 53)
+}
+
+// view caches the combined toxics of one connection for one goroutine,
+// recomputing them only when the proxy's snapshot changes.
+type view struct {
+	snap *snapshot
+	dir  [2]dirToxics
+}
+
+func (v *view) load(p *Proxy, seed uint64) (*snapshot, *[2]dirToxics) {
+	s := p.toxics.Load()
+	if s != v.snap {
+		v.snap, v.dir = s, s.forConn(seed)
+	}
+	return s, &v.dir
 }
