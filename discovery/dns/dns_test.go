@@ -379,3 +379,37 @@ func TestNewSource(t *testing.T) {
 		})
 	}
 }
+
+func TestNextServerIsAskedAfterSERVFAIL(t *testing.T) {
+	broken, good := newServer(t), newServer(t)
+	broken.set(t, "api.test. 30 IN A 10.0.0.66")
+	broken.setRcode("api.test.", mdns.RcodeServerFailure)
+	good.set(t, "api.test. 30 IN A 10.0.0.1")
+	a, _, _ := start(t, good, dns.Config{
+		Service: "api", Name: "api.test", Type: dns.A, Port: 80,
+		Servers: []string{broken.addr, good.addr},
+	})
+	wantView(t, a, "10.0.0.1:80/100")
+	if st := a.Status()[0]; st.Stale {
+		t.Errorf("Status()[0] = %+v, want fresh: the second server answered", st)
+	}
+}
+
+func TestSRVTargetFailureKeepsLastGoodAnswer(t *testing.T) {
+	s := newServer(t)
+	s.set(t, "_api._tcp.test. 30 IN SRV 0 1 80 a.test.", "a.test. 30 IN A 10.0.0.1")
+	a, clk, w := start(t, s, dns.Config{Service: "api", Name: "_api._tcp.test"})
+	good := a.View("api")
+
+	// The SRV record still answers, but its target's resolution fails: the
+	// answer is incomplete, so it is an error, not "no instances".
+	s.setRcode("a.test.", mdns.RcodeServerFailure)
+	clk.fire(w)
+	clk.next(t)
+	if got := a.View("api"); got != good {
+		t.Errorf("View(api) = %v, want the last good %v", summary(got), summary(good))
+	}
+	if st := a.Status()[0]; !st.Stale || !errors.Is(st.Err, dns.ErrServerFailure) {
+		t.Errorf("Status()[0] = %+v, want stale with ErrServerFailure", st)
+	}
+}
