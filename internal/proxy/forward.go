@@ -33,7 +33,8 @@ type Forwarder struct {
 	// as "1.1 duohuo". Empty: no Via.
 	Via string
 
-	bufs sync.Pool // *[]byte of bufSize, reused across responses
+	bufs sync.Pool                 // *[]byte of bufSize, reused across responses
+	via  atomic.Pointer[viaValues] // Via entries for the current Via
 }
 
 const bufSize = 32 << 10
@@ -72,10 +73,12 @@ func (b *Body) Touched() bool { return b != nil && b.touched.Load() }
 // ("10.0.0.1:8080") over scheme ("http" or "https"). body is the client body
 // as wrapped by [NewBody] (nil when there is none). The headers are the
 // client's end-to-end headers plus the forwarding headers and requestID.
+//
+// Header value slices may be shared with in and with other requests: callers
+// may replace a header's values (Set, Del, assignment, Add) but must not
+// write into an existing value slice.
 func (f *Forwarder) Outbound(ctx context.Context, in *http.Request, scheme, addr, requestID string, body *Body) *http.Request {
-	out := new(http.Request)
-	*out = *in // shallow: Method, Proto, ContentLength, Host, Trailer…
-	out = out.WithContext(ctx)
+	out := in.WithContext(ctx) // one shallow copy: Method, Proto, ContentLength, Host, Trailer…
 	out.URL = &url.URL{Scheme: scheme, Host: addr, Path: in.URL.Path, RawPath: in.URL.RawPath, RawQuery: in.URL.RawQuery}
 	out.RequestURI = ""
 	out.Close = false
@@ -88,55 +91,76 @@ func (f *Forwarder) Outbound(ctx context.Context, in *http.Request, scheme, addr
 	h := make(http.Header, len(in.Header)+5)
 	copyEndToEnd(h, in.Header)
 	if up := upgradeType(in.Header); up != "" {
-		h["Connection"] = []string{"Upgrade"}
+		h["Connection"] = connectionUpgrade
 		h["Upgrade"] = []string{up}
 	}
+	// The values this hop makes share one allocation; each gets a
+	// full slice expression so that an append cannot spill into the next.
+	vals := new([3]string)
 	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
 		if prior := in.Header[headerXFF]; len(prior) > 0 {
 			ip = joinComma(prior) + ", " + ip
 		}
-		h[headerXFF] = []string{ip}
+		vals[0] = ip
+		h[headerXFF] = vals[0:1:1]
 	}
 	if _, ok := h[headerXFProto]; !ok {
-		proto := "http"
 		if in.TLS != nil {
-			proto = "https"
+			h[headerXFProto] = protoHTTPS
+		} else {
+			h[headerXFProto] = protoHTTP
 		}
-		h[headerXFProto] = []string{proto}
 	}
 	if _, ok := h[headerXFHost]; !ok && in.Host != "" {
-		h[headerXFHost] = []string{in.Host}
+		vals[1] = in.Host
+		h[headerXFHost] = vals[1:2:2]
 	}
 	if f.Via != "" {
-		h[headerVia] = appendVia(in.Header[headerVia], in, f.Via)
+		h[headerVia] = f.appendVia(in.Header[headerVia], in.ProtoMajor)
 	}
-	h[HeaderRequestID] = []string{requestID}
+	vals[2] = requestID
+	h[HeaderRequestID] = vals[2:3:3]
 	out.Header = h
 	return out
 }
+
+// Constant header values, shared by every request (see Outbound on sharing).
+var (
+	connectionUpgrade = []string{"Upgrade"}
+	protoHTTP         = []string{"http"}
+	protoHTTPS        = []string{"https"}
+)
 
 func joinComma(vv []string) string {
 	if len(vv) == 1 {
 		return vv[0]
 	}
-	s := vv[0]
-	for _, v := range vv[1:] {
-		s += ", " + v
-	}
-	return s
+	return strings.Join(vv, ", ")
+}
+
+// viaValues are this hop's Via entries, built once per pseudonym.
+type viaValues struct {
+	pseudonym string
+	h1, h2    []string // "1.1 duohuo", "2 duohuo"
 }
 
 // appendVia returns the Via values with this hop added, as "1.1 duohuo"
 // (RFC 9110, section 7.6.3: the protocol received, then our pseudonym).
-func appendVia(prior []string, r *http.Request, pseudonym string) []string {
-	entry := "1.1 " + pseudonym
-	if r.ProtoMajor == 2 {
-		entry = "2 " + pseudonym
+// Without a prior Via it returns a shared slice and does not allocate.
+func (f *Forwarder) appendVia(prior []string, protoMajor int) []string {
+	v := f.via.Load()
+	if v == nil || v.pseudonym != f.Via {
+		v = &viaValues{pseudonym: f.Via, h1: []string{"1.1 " + f.Via}, h2: []string{"2 " + f.Via}}
+		f.via.Store(v)
+	}
+	entry := v.h1
+	if protoMajor == 2 {
+		entry = v.h2
 	}
 	if len(prior) == 0 {
-		return []string{entry}
+		return entry
 	}
-	return []string{joinComma(prior) + ", " + entry}
+	return []string{joinComma(prior) + ", " + entry[0]}
 }
 
 // RequestID returns the client's X-Request-Id, or a new random one.
@@ -165,7 +189,7 @@ func (f *Forwarder) Respond(ctx context.Context, w http.ResponseWriter, in *http
 	h := w.Header()
 	copyEndToEnd(h, resp.Header)
 	if f.Via != "" {
-		h[headerVia] = appendVia(resp.Header[headerVia], in, f.Via)
+		h[headerVia] = f.appendVia(resp.Header[headerVia], in.ProtoMajor)
 	}
 	if len(resp.Trailer) > 0 {
 		names := make([]string, 0, len(resp.Trailer))

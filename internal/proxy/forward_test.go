@@ -247,3 +247,60 @@ func TestCopyEndToEndDropsConnectionNamed(t *testing.T) {
 		t.Errorf("copyEndToEnd = %v, want only X-C", dst)
 	}
 }
+
+func TestOutboundVia(t *testing.T) {
+	f := &Forwarder{Via: "duohuo"}
+	for _, tc := range []struct {
+		name       string
+		protoMajor int
+		prior      []string
+		want       string
+	}{
+		{"an HTTP/1.1 request gets this hop appended", 1, nil, "1.1 duohuo"},
+		{"an HTTP/2 request is marked as received over 2", 2, nil, "2 duohuo"},
+		{"earlier hops are kept in order", 1, []string{"1.1 edge", "1.0 old"}, "1.1 edge, 1.0 old, 1.1 duohuo"},
+	} {
+		in := httptest.NewRequest("GET", "http://x/", nil)
+		in.ProtoMajor = tc.protoMajor
+		if tc.prior != nil {
+			in.Header["Via"] = tc.prior
+		}
+		out := f.Outbound(context.Background(), in, "http", "127.0.0.1:1", "id", nil)
+		if got := strings.Join(out.Header["Via"], ", "); got != tc.want {
+			t.Errorf("%s: Outbound Via = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// Header values shared between requests (constants, this hop's Via) stay
+// intact when one request's headers are changed through the http.Header API.
+func TestOutboundSharedValuesStayIntact(t *testing.T) {
+	f := &Forwarder{Via: "duohuo"}
+	in := httptest.NewRequest("GET", "http://x/", nil)
+	in.RemoteAddr = "192.0.2.1:5000"
+	a := f.Outbound(context.Background(), in, "http", "127.0.0.1:1", "a", nil)
+	b := f.Outbound(context.Background(), in, "http", "127.0.0.1:1", "b", nil)
+	a.Header.Add("Via", "1.1 other")
+	a.Header.Add("X-Forwarded-Proto", "https")
+	a.Header.Add("X-Forwarded-For", "198.51.100.1")
+	a.Header.Add("X-Forwarded-Host", "evil")
+	c := f.Outbound(context.Background(), in, "http", "127.0.0.1:1", "c", nil)
+	for _, r := range []*http.Request{b, c} {
+		for _, want := range []struct{ name, value string }{
+			{"Via", "1.1 duohuo"},
+			{"X-Forwarded-Proto", "http"},
+			{"X-Forwarded-For", "192.0.2.1"},
+			{"X-Forwarded-Host", "x"},
+		} {
+			if got := r.Header[want.name]; len(got) != 1 || got[0] != want.value {
+				t.Errorf("after changing another request's headers, %s = %q, want [%q]", want.name, got, want.value)
+			}
+		}
+	}
+	if got := b.Header.Get(HeaderRequestID); got != "b" {
+		t.Errorf("request id = %q, want b", got)
+	}
+	if in.Header.Get("Via") != "" {
+		t.Errorf("the client request gained a Via header: %q", in.Header["Via"])
+	}
+}
