@@ -16,6 +16,7 @@ import (
 
 	"github.com/duohuo/duohuo/balancer"
 	"github.com/duohuo/duohuo/discovery"
+	"github.com/duohuo/duohuo/fault"
 	"github.com/duohuo/duohuo/internal/config"
 	"github.com/duohuo/duohuo/internal/proxy"
 )
@@ -44,7 +45,9 @@ type Gateway struct {
 	fwd *proxy.Forwarder
 	agg *discovery.Aggregator
 
-	table atomic.Pointer[table] // the live routing snapshot
+	table  atomic.Pointer[table] // the live routing snapshot
+	faults *fault.Filter         // fault injection, off unless configured
+	entry  http.Handler          // faults, then serve
 
 	mu        sync.Mutex // guards the fields below, reloads and shutdown
 	cfg       *config.Config
@@ -85,6 +88,8 @@ func New(opts Options) (*Gateway, error) {
 		stopping: make(chan struct{}),
 	}
 	g.tunnelCtx, g.endTunnel = context.WithCancel(context.Background())
+	g.faults = fault.New(fault.Options{Observer: g.m})
+	g.entry = g.faults.Handler(http.HandlerFunc(g.serve))
 	if err := g.apply(opts.Config); err != nil {
 		g.agg.Close()
 		g.endTunnel()
@@ -154,7 +159,20 @@ func (g *Gateway) apply(cfg *config.Config) error {
 			}
 			return fmt.Errorf("route %q: unknown service %q", rc.Name, rc.Service)
 		}
-		t.routes = append(t.routes, compileRoute(rc, svc, g.m, oldRoutes[rc.Name]))
+		rt, err := compileRoute(rc, svc, g.m, oldRoutes[rc.Name])
+		if err != nil {
+			for _, c := range created {
+				c.close()
+			}
+			return err
+		}
+		t.routes = append(t.routes, rt)
+	}
+	if err := g.faults.Update(faultTable(cfg.Faults)); err != nil {
+		for _, c := range created {
+			c.close()
+		}
+		return fmt.Errorf("faults: %w", err)
 	}
 	g.table.Store(t)
 	for name, old := range g.services {
@@ -334,3 +352,21 @@ func (g *Gateway) Stats(service string) balancer.State {
 	}
 	return s.bal.State()
 }
+
+// faultTable turns the file's fault rules into the filter's table. The specs
+// were checked when the config was loaded.
+func faultTable(c config.Faults) fault.Table {
+	t := fault.Table{MaxActive: c.MaxActive}
+	for _, r := range c.Rules {
+		spec, err := fault.ParseSpec(r.Spec)
+		if err != nil {
+			continue // config.Load refuses such a file; Update reports the empty spec
+		}
+		t.Rules = append(t.Rules, fault.Rule{Name: r.Name, Host: r.Host, PathPrefix: r.PathPrefix, Methods: r.Methods, Spec: spec})
+	}
+	return t
+}
+
+// FaultsHandler serves the fault filter's admin API (mounted on /v1/faults):
+// see package fault.
+func (g *Gateway) FaultsHandler() http.Handler { return g.faults.AdminHandler() }

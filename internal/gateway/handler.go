@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/duohuo/duohuo/balancer"
+	"github.com/duohuo/duohuo/breaker"
 	"github.com/duohuo/duohuo/health"
 	"github.com/duohuo/duohuo/internal/proxy"
 	"github.com/duohuo/duohuo/request"
@@ -118,8 +119,15 @@ func (f failure) retryable(on retryOn) bool {
 	return false
 }
 
-// ServeHTTP routes one request: see the package documentation.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP routes one request: see the package documentation. The fault
+// filter, off unless configured, runs first.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.entry.ServeHTTP(w, r) }
+
+// maxBreakerSkips bounds how many instances with an open breaker one request
+// passes over before it gives up on the service.
+const maxBreakerSkips = 8
+
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	view := request.FromHTTP(r)
 	rt := g.table.Load().match(view)
@@ -135,6 +143,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	id := proxy.RequestID(r)
 	w.Header().Set(proxy.HeaderRequestID, id)
+	status, cloud := 0, "none"
+	var fail failure // of the last attempt
+	upCode := 0      // status the last attempt got from an instance, 0 if none
+	if rt.breaker != nil {
+		tk, err := rt.breaker.Allow()
+		if err != nil { // the route's circuit is open: straight to the fallback
+			status = g.failed(w, r, rt, http.StatusServiceUnavailable, "route circuit open")
+			g.record(rt, cloud, status, start)
+			return
+		}
+		defer func() {
+			now := time.Now()
+			// The instances' outcome, not what a fallback made of it.
+			rt.breaker.DoneAt(tk, breakerClass(fail, upCode), now.Sub(start), now)
+		}()
+	}
 	ctx := r.Context()
 	if rt.timeout > 0 {
 		var cancel context.CancelFunc
@@ -146,19 +170,39 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var seen tried
 	var exclude func(string) bool // nil on the first try: no allocation
-	status, cloud := 0, "none"
+	skips := 0
 	for attempt := 0; ; attempt++ {
 		p, err := svc.bal.Pick(view, exclude)
 		if err != nil {
+			fail = failConnect
 			if errors.Is(err, balancer.ErrNoInstance) {
-				status = g.answer(w, http.StatusServiceUnavailable, "no healthy instance of "+svc.name)
+				status = g.failed(w, r, rt, http.StatusServiceUnavailable, "no healthy instance of "+svc.name)
 			} else {
-				status = g.answer(w, http.StatusInternalServerError, err.Error())
+				status = g.failed(w, r, rt, http.StatusInternalServerError, err.Error())
 			}
 			break
 		}
 		in := p.Instance
 		seen.add(in.ID)
+		var br *breaker.Breaker
+		var tk breaker.Ticket
+		if svc.breaker != nil {
+			br = svc.breaker.Get(in.ID)
+			if tk, err = br.Allow(); err != nil {
+				// Open circuit: not an attempt; look elsewhere.
+				p.Done(0, true)
+				if exclude == nil {
+					exclude = seen.contains
+				}
+				attempt--
+				if skips++; skips > maxBreakerSkips {
+					fail = failConnect
+					status = g.failed(w, r, rt, http.StatusServiceUnavailable, "every instance's circuit is open")
+					break
+				}
+				continue
+			}
+		}
 		tryCtx, cancelTry := ctx, context.CancelFunc(nil)
 		if rt.perTry > 0 {
 			tryCtx, cancelTry = context.WithTimeout(ctx, rt.perTry)
@@ -166,8 +210,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out := g.fwd.Outbound(tryCtx, r, svc.scheme, in.Addr.String(), id, body)
 		t0 := time.Now()
 		resp, err := svc.tr.RoundTrip(out)
-		lat := time.Since(t0)
-		fail := classify(ctx, tryCtx, resp, err)
+		t1 := time.Now()
+		lat := t1.Sub(t0)
+		fail = classify(ctx, tryCtx, resp, err)
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		upCode = code
+		if br != nil {
+			br.DoneAt(tk, breakerClass(fail, code), lat, t1)
+		}
 		if fail == failClientCanceled {
 			// Not the instance's fault: report nothing against it.
 			p.Done(lat, true)
@@ -178,7 +231,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				cancelTry()
 			}
 			if r.Context().Err() == nil { // the route timeout, not the client
-				status = g.answer(w, http.StatusGatewayTimeout, "route timeout")
+				status = g.failed(w, r, rt, http.StatusGatewayTimeout, "route timeout")
 			} else {
 				status = 499 // client closed request (nginx's code); nothing is written
 			}
@@ -213,16 +266,29 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		cloud = in.Locality.Cloud
-		if err != nil {
-			switch fail {
-			case failTimeout:
-				status = g.answer(w, http.StatusGatewayTimeout, "upstream timeout")
-			default:
-				status = g.answer(w, http.StatusBadGateway, "upstream unreachable")
+		switch {
+		case err != nil && fail == failTimeout:
+			status = g.failed(w, r, rt, http.StatusGatewayTimeout, "upstream timeout")
+		case err != nil:
+			status = g.failed(w, r, rt, http.StatusBadGateway, "upstream unreachable")
+		case fail == failGatewayStatus && rt.fallback != nil:
+			// Every try ended in 502/503/504: answer from the fallback if
+			// it has something, else pass the instance's answer on.
+			if st, ok := g.serveFallback(w, r, rt); ok {
+				resp.Body.Close()
+				status = st
+				break
 			}
-		} else {
+			fallthrough
+		default:
 			status = resp.StatusCode
-			if _, err := g.fwd.Respond(g.tunnelCtx, w, r, resp); errors.Is(err, proxy.ErrUpstreamBody) {
+			rw := w
+			var capture *captureWriter
+			if fb := rt.fallback; fb != nil && fb.stale != nil && fail == failNone && r.Method == http.MethodGet {
+				capture = &captureWriter{ResponseWriter: w, limit: fb.stale.MaxEntryBytes()}
+				rw = capture
+			}
+			if _, err := g.fwd.Respond(g.tunnelCtx, rw, r, resp); errors.Is(err, proxy.ErrUpstreamBody) {
 				if cancelTry != nil {
 					cancelTry()
 				}
@@ -230,6 +296,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				// The status line is out: abort so the client sees a
 				// broken response, not a short one (as ReverseProxy does).
 				panic(http.ErrAbortHandler)
+			} else if err == nil && capture != nil {
+				capture.store(rt.fallback, r, status)
 			}
 		}
 		if cancelTry != nil {
@@ -238,6 +306,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		break
 	}
 	g.record(rt, cloud, status, start)
+}
+
+// failed answers a request the gateway could not get answered: from the
+// route's fallback if it has one that applies, else with the gateway's own
+// error reply. It returns the status sent.
+func (g *Gateway) failed(w http.ResponseWriter, r *http.Request, rt *route, status int, why string) int {
+	if st, ok := g.serveFallback(w, r, rt); ok {
+		return st
+	}
+	return g.answer(w, status, why)
 }
 
 func (g *Gateway) record(rt *route, cloud string, status int, start time.Time) {

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/duohuo/duohuo/fault"
 )
 
 // metrics are the gateway's Prometheus series (docs/metrics.md lists them).
@@ -21,6 +23,10 @@ type metrics struct {
 	instances *prometheus.GaugeVec     // service, tier
 	active    prometheus.Gauge
 	reloads   *prometheus.CounterVec // result
+
+	fallbacks          *prometheus.CounterVec // route, kind
+	breakerTransitions *prometheus.CounterVec // kind, to
+	faults             *prometheus.CounterVec // rule, kind
 
 	// instanceLabels bounds the distinct instance label values: the first
 	// maxInstances instances seen get their own, the rest share "other".
@@ -72,11 +78,29 @@ func newMetrics(reg prometheus.Registerer, maxInstances int) *metrics {
 			Name: "duohuo_config_reloads_total",
 			Help: "Configuration reloads by result (applied, rejected).",
 		}, []string{"result"}),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_fallbacks_total",
+			Help: "Requests answered from a route's fallback, by route and kind (stale, static).",
+		}, []string{"route", "kind"}),
+		breakerTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_breaker_transitions_total",
+			Help: "Circuit breaker state changes, by kind of breaker (instance, route) and the state entered (closed, open, half-open).",
+		}, []string{"kind", "to"}),
+		faults: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_faults_injected_total",
+			Help: "Faults injected by the fault filter, by rule and kind.",
+		}, []string{"rule", "kind"}),
 		maxInstances: maxInstances,
 		instSeen:     map[string]struct{}{},
 	}
-	reg.MustRegister(m.requests, m.duration, m.attempts, m.retries, m.ejections, m.healthy, m.instances, m.active, m.reloads)
+	reg.MustRegister(m.requests, m.duration, m.attempts, m.retries, m.ejections, m.healthy, m.instances, m.active, m.reloads,
+		m.fallbacks, m.breakerTransitions, m.faults)
 	return m
+}
+
+// Injected counts a fault the fault filter injected (fault.Observer).
+func (m *metrics) Injected(rule string, kind fault.Kind) {
+	m.faults.WithLabelValues(rule, kind.String()).Inc()
 }
 
 // instanceLabel returns the label value for instance id under the bound.

@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
+	"github.com/duohuo/duohuo/breaker"
 	"github.com/duohuo/duohuo/internal/config"
 	"github.com/duohuo/duohuo/request"
 	"github.com/duohuo/duohuo/resilience"
@@ -25,6 +27,9 @@ type route struct {
 	backoffBase   time.Duration
 	backoffMax    time.Duration
 	budget        *resilience.Budget
+	breaker       *breaker.Breaker // nil: no route breaker
+	fallback      *fallback        // nil: no fallback
+	breakerCfg    config.Breaker
 	series        *seriesCache
 	retriesMetric interface{ Inc() }
 }
@@ -59,7 +64,7 @@ func parseRetryOn(list []string) retryOn {
 	return r
 }
 
-func compileRoute(rc config.Route, svc *service, m *metrics, old *route) *route {
+func compileRoute(rc config.Route, svc *service, m *metrics, old *route) (*route, error) {
 	rt := &route{
 		name:        rc.Name,
 		pathPrefix:  rc.Match.PathPrefix,
@@ -96,9 +101,26 @@ func compileRoute(rc config.Route, svc *service, m *metrics, old *route) *route 
 		}
 		rt.budget = resilience.NewBudget(resilience.BudgetConfig{Ratio: ratio, MinPerSecond: floor})
 	}
+	var oldFB *fallback
+	if old != nil {
+		oldFB = old.fallback
+	}
+	rt.fallback = newFallback(rc.Fallback, oldFB)
+	if rc.Breaker != nil && !rc.Breaker.Disabled {
+		if old != nil && old.breaker != nil && old.breakerCfg == *rc.Breaker {
+			rt.breaker = old.breaker // keep its state across reloads
+		} else {
+			b, err := breaker.New(breakerConfig(*rc.Breaker, rc.Name, m, "route"))
+			if err != nil {
+				return nil, fmt.Errorf("route %q: breaker: %w", rc.Name, err)
+			}
+			rt.breaker = b
+		}
+		rt.breakerCfg = *rc.Breaker
+	}
 	rt.series = &seriesCache{m: m, route: rc.Name, service: svc.name}
 	rt.retriesMetric = m.retries.WithLabelValues(rc.Name, svc.name)
-	return rt
+	return rt, nil
 }
 
 func (rt *route) matches(r request.View) bool {

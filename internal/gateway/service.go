@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/duohuo/duohuo/balancer"
+	"github.com/duohuo/duohuo/breaker"
 	"github.com/duohuo/duohuo/discovery"
 	"github.com/duohuo/duohuo/discovery/static"
 	"github.com/duohuo/duohuo/health"
@@ -29,6 +30,7 @@ type service struct {
 	bal     *balancer.Balancer
 	tracker *health.Tracker
 	tr      *http.Transport
+	breaker *breaker.Group // per instance; nil when disabled
 	agg     *discovery.Aggregator
 	sources []string // names of this service's sources in agg
 	m       *metrics
@@ -89,13 +91,21 @@ func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggre
 	if sc.Upstream.TLS {
 		s.scheme = "https"
 	}
+	if !sc.Breaker.Disabled {
+		g, err := breaker.NewGroup(breakerConfig(sc.Breaker, sc.Name, m, "instance"))
+		if err != nil {
+			tracker.Close()
+			return nil, fmt.Errorf("service %q: breaker: %w", sc.Name, err)
+		}
+		s.breaker = g
+	}
 	empty := map[string]*attemptSeries{}
 	s.attempts.Store(&empty)
 
 	// Subscribe before adding sources so that no change is missed.
 	changes, unsubscribe := agg.Subscribe()
 	for i, ds := range sc.Discovery {
-		src, err := sourceFor(sc.Name, i, ds, baseDir, gen)
+		src, err := sourceFor(sc.Name, i, ds, baseDir, gen, s.log)
 		if err == nil {
 			err = agg.Add(src)
 		}
@@ -168,9 +178,9 @@ func panicThreshold(p config.Percent) float64 {
 }
 
 // sourceFor builds the discovery source for one entry of a service's
-// discovery list. Every source is restricted to its own service, so that a
-// shared instances file cannot add instances to another service.
-func sourceFor(service string, i int, ds config.DiscoverySource, baseDir string, gen uint64) (discovery.Source, error) {
+// discovery list. Every source reports only its own service, so that a shared
+// instances file cannot add instances to another service.
+func sourceFor(service string, i int, ds config.DiscoverySource, baseDir string, gen uint64, log *slog.Logger) (discovery.Source, error) {
 	name := fmt.Sprintf("%s/%d#%d", service, i, gen)
 	switch {
 	case ds.Static != nil:
@@ -195,34 +205,11 @@ func sourceFor(service string, i int, ds config.DiscoverySource, baseDir string,
 		if baseDir != "" && len(path) > 0 && path[0] != '/' {
 			path = baseDir + "/" + path
 		}
-		return only{static.NewFile(path, static.FileConfig{Name: "file:" + name}), service}, nil
+		return static.NewFile(path, static.FileConfig{Name: "file:" + name, Service: service, Logger: log}), nil
 	case ds.DNS != nil:
 		return newDNSSource(service, name, ds.DNS)
 	}
 	return nil, fmt.Errorf("no source given")
-}
-
-// only restricts a source that reports several services to one of them.
-type only struct {
-	discovery.Source
-	service string
-}
-
-func (o only) Watch(ctx context.Context, u discovery.Updater) error {
-	return o.Source.Watch(ctx, onlyUpdater{u, o.service})
-}
-
-type onlyUpdater struct {
-	discovery.Updater
-	service string
-}
-
-func (o onlyUpdater) Update(services map[string][]discovery.Instance) error {
-	ins, ok := services[o.service]
-	if !ok {
-		return o.Updater.Update(map[string][]discovery.Instance{})
-	}
-	return o.Updater.Update(map[string][]discovery.Instance{o.service: ins})
 }
 
 func healthConfig(h config.Health) health.Config {
@@ -328,6 +315,9 @@ func (s *service) sync() {
 			ep.Weight = st.Weight
 		}
 		eps = append(eps, ep)
+	}
+	if s.breaker != nil {
+		s.breaker.Retain(func(id string) bool { _, ok := byID[id]; return ok })
 	}
 	if err := s.bal.Update(eps); err != nil {
 		s.log.Warn("balancer update refused; the previous instances keep serving", "err", err)

@@ -1,0 +1,172 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+func get(t *testing.T, url string) (int, string, http.Header) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(b), resp.Header
+}
+
+// When every try fails, a cacheable GET is answered with the last good
+// response (marked stale), and anything else with the static reply.
+func TestFallbackStaleThenStatic(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "fresh "+r.URL.Path)
+	}))
+	cfg := fmt.Sprintf(`
+listeners: [{name: public, listen: "127.0.0.1:0"}]
+services:
+  - name: api
+    discovery: [{static: {instances: [{addr: "%s"}]}}]
+    health: {outlier: {max_ejection_percent: 0}}
+routes:
+  - name: all
+    service: api
+    retry: {attempts: 0}
+    fallback:
+      stale: {ttl: 1m}
+      static: {status: 503, body: "try later", content_type: text/plain}
+`, up.Listener.Addr().String())
+	g := start(t, parse(t, cfg), "")
+	defer g.Shutdown(context.Background())
+	base := "http://" + g.Addrs()[0]
+	if code, body, _ := get(t, base+"/a"); code != 200 || body != "fresh /a" {
+		t.Fatalf("GET /a = %d %q, want 200 fresh /a", code, body)
+	}
+	up.Close() // the only instance dies
+
+	code, body, h := get(t, base+"/a")
+	if code != 200 || body != "fresh /a" || h.Get("X-Duohuo-Fallback") != "stale" || h.Get("Age") == "" {
+		t.Errorf("GET /a after the instance died = %d %q fallback=%q age=%q, want the stale 200 with Age",
+			code, body, h.Get("X-Duohuo-Fallback"), h.Get("Age"))
+	}
+	code, body, h = get(t, base+"/never-seen")
+	if code != 503 || body != "try later" || h.Get("X-Duohuo-Fallback") != "static" {
+		t.Errorf("GET /never-seen = %d %q fallback=%q, want the static 503", code, body, h.Get("X-Duohuo-Fallback"))
+	}
+}
+
+// An instance that keeps failing has its circuit opened: it gets no attempts
+// while the circuit is open, even with outlier detection off.
+func TestInstanceBreakerStopsAttempts(t *testing.T) {
+	var badHits atomic.Int64
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		badHits.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer bad.Close()
+	good := upstream(t, "good")
+	cfg := fmt.Sprintf(`
+listeners: [{name: public, listen: "127.0.0.1:0"}]
+services:
+  - name: api
+    balancer: round_robin
+    discovery: [{static: {instances: [{addr: "%s"}, {addr: "%s"}]}}]
+    health: {outlier: {max_ejection_percent: 0}}
+    breaker: {consecutive_failures: 3, open_timeout: 1m}
+routes:
+  - {name: all, service: api, retry: {attempts: 0}}
+`, bad.Listener.Addr().String(), good)
+	g := start(t, parse(t, cfg), "")
+	defer g.Shutdown(context.Background())
+	base := "http://" + g.Addrs()[0]
+	for i := 0; i < 20; i++ {
+		get(t, base+"/")
+	}
+	if n := badHits.Load(); n != 3 {
+		t.Errorf("the failing instance got %d attempts, want 3 (then its circuit opened)", n)
+	}
+	for i := 0; i < 10; i++ {
+		if code, body, _ := get(t, base+"/"); code != 200 || body != "good" {
+			t.Fatalf("request with the bad circuit open: %d %q, want 200 good", code, body)
+		}
+	}
+}
+
+// A route whose circuit is open answers from its fallback without trying.
+func TestRouteBreakerGoesToFallback(t *testing.T) {
+	var hits atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer up.Close()
+	cfg := fmt.Sprintf(`
+listeners: [{name: public, listen: "127.0.0.1:0"}]
+services:
+  - name: api
+    discovery: [{static: {instances: [{addr: "%s"}]}}]
+    health: {outlier: {max_ejection_percent: 0}}
+    breaker: {disabled: true}
+routes:
+  - name: all
+    service: api
+    retry: {attempts: 0}
+    breaker: {consecutive_failures: 2, open_timeout: 1m}
+    fallback: {static: {status: 200, body: degraded}}
+`, up.Listener.Addr().String())
+	g := start(t, parse(t, cfg), "")
+	defer g.Shutdown(context.Background())
+	base := "http://" + g.Addrs()[0]
+	for i := 0; i < 10; i++ {
+		if code, body, _ := get(t, base+"/"); code != 200 || body != "degraded" {
+			t.Fatalf("request %d = %d %q, want the static fallback", i, code, body)
+		}
+	}
+	if n := hits.Load(); n != 2 {
+		t.Errorf("instance attempts = %d, want 2 (then the route circuit opened)", n)
+	}
+}
+
+// Faults from the config file apply, and the admin API changes them at run
+// time.
+func TestFaultsFromConfigAndAdmin(t *testing.T) {
+	a := upstream(t, "a")
+	cfg := fmt.Sprintf(`
+listeners: [{name: public, listen: "127.0.0.1:0"}]
+services: [{name: api, discovery: [{static: {instances: [{addr: "%s"}]}}]}]
+routes: [{name: all, service: api}]
+faults:
+  rules:
+    - {name: broken, path_prefix: /broken, spec: "abort=418@100%%"}
+`, a)
+	g := start(t, parse(t, cfg), "")
+	defer g.Shutdown(context.Background())
+	base := "http://" + g.Addrs()[0]
+	if code, _, _ := get(t, base+"/broken/x"); code != 418 {
+		t.Errorf("GET /broken/x = %d, want the injected 418", code)
+	}
+	if code, body, _ := get(t, base+"/ok"); code != 200 || body != "a" {
+		t.Errorf("GET /ok = %d %q, want 200 a", code, body)
+	}
+	admin := httptest.NewServer(g.FaultsHandler())
+	defer admin.Close()
+	req, _ := http.NewRequest(http.MethodPut, admin.URL+"/v1/faults", strings.NewReader(`{"rules":[]}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("PUT /v1/faults = %d", resp.StatusCode)
+	}
+	if code, _, _ := get(t, base+"/broken/x"); code != 200 {
+		t.Errorf("GET /broken/x after clearing the faults = %d, want 200", code)
+	}
+}
