@@ -190,4 +190,3 @@ func TestUserHashIsStableAcrossRestarts(t *testing.T) {
 		}
 	}
 }
-

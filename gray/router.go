@@ -1,6 +1,7 @@
 package gray
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"strings"
@@ -106,6 +107,17 @@ func (r Reason) String() string {
 
 // MarshalText encodes r as its String.
 func (r Reason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText decodes a Reason's String.
+func (r *Reason) UnmarshalText(b []byte) error {
+	for i, name := range reasonNames {
+		if i > 0 && name == string(b) {
+			*r = Reason(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("gray: unknown reason %q", b)
+}
 
 // Decision is where a request goes. It is a small value; making one does
 // not allocate.

@@ -1,0 +1,191 @@
+package gray_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/duohuo/duohuo/gray"
+)
+
+type apiClient struct {
+	t   *testing.T
+	srv *httptest.Server
+}
+
+func newAPI(t *testing.T) (*gray.Store, apiClient) {
+	s := gray.NewStore(gray.StoreConfig{Now: fixedClock()})
+	srv := httptest.NewServer(gray.NewHandler(s, gray.HandlerConfig{}))
+	t.Cleanup(srv.Close)
+	return s, apiClient{t, srv}
+}
+
+// with returns c reporting to t (a subtest).
+func (c apiClient) with(t *testing.T) apiClient { return apiClient{t, c.srv} }
+
+// do sends method path body and decodes the JSON answer into out.
+func (c apiClient) do(method, path, body string, out any) int {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("X-Duohuo-Who", "alice")
+	resp, err := c.srv.Client().Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		c.t.Errorf("%s %s: Content-Type %q, want application/json", method, path, ct)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			c.t.Fatalf("%s %s: decode %s: %v", method, path, data, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+const fivePercent = `{
+  "subsets": [{"name": "v2", "labels": {"version": "v2"}}],
+  "rules": [
+    {"name": "testers", "subset": "v2", "headers": [{"name": "x-tester", "exact": "yes"}]},
+    {"name": "five-percent", "subset": "v2", "user_hash": {"header": "x-user-id", "percent": 5}}
+  ]
+}`
+
+func TestHandlerApplyGetRollback(t *testing.T) {
+	s, api := newAPI(t)
+	var c gray.Change
+	if code := api.do("PUT", "/v1/gray/routes/checkout?comment=release+42", fivePercent, &c); code != 200 {
+		t.Fatalf("PUT = %d", code)
+	}
+	if c.Revision != 1 || c.Who != "alice" || c.Comment != "release 42" || c.Policy == nil {
+		t.Errorf("PUT answer = %+v, want revision 1 by alice with the comment and policy", c)
+	}
+	if s.Router("checkout") == nil {
+		t.Fatal("PUT did not make the policy live")
+	}
+	var got struct {
+		Revision uint64      `json:"revision"`
+		Subsets  []string    `json:"subsets"`
+		Policy   gray.Policy `json:"policy"`
+	}
+	if code := api.do("GET", "/v1/gray/routes/checkout", "", &got); code != 200 || got.Revision != 1 || len(got.Policy.Rules) != 2 || strings.Join(got.Subsets, ",") != "v2,baseline" {
+		t.Errorf("GET = %d %+v", code, got)
+	}
+	var list struct {
+		Revision uint64 `json:"revision"`
+		Routes   []struct {
+			Route string `json:"route"`
+		} `json:"routes"`
+	}
+	if code := api.do("GET", "/v1/gray/routes", "", &list); code != 200 || list.Revision != 1 || len(list.Routes) != 1 || list.Routes[0].Route != "checkout" {
+		t.Errorf("GET routes = %d %+v", code, list)
+	}
+	if code := api.do("POST", "/v1/gray/routes/checkout/rollback", "", &c); code != 200 || c.Kind != "rollback" || c.Revision != 2 {
+		t.Errorf("rollback = %d %+v", code, c)
+	}
+	if s.Router("checkout") != nil {
+		t.Error("rollback of the first change left a policy")
+	}
+	var hist []gray.Change
+	if code := api.do("GET", "/v1/gray/routes/checkout/history", "", &hist); code != 200 || len(hist) != 2 {
+		t.Errorf("history = %d %+v", code, hist)
+	}
+	var e gray.ErrorBody
+	if code := api.do("POST", "/v1/gray/routes/checkout/rollback", "", &e); code != http.StatusConflict {
+		t.Errorf("rollback with nothing before = %d %+v, want 409", code, e)
+	}
+}
+
+func TestHandlerErrors(t *testing.T) {
+	_, api := newAPI(t)
+	tests := []struct {
+		name, method, path, body string
+		code                     int
+		field                    string
+	}{
+		{"an invalid policy names the field", "PUT", "/v1/gray/routes/checkout", `{"rules": [{"subset": "v9"}]}`, 400, "rules[0].subset"},
+		{"an oversized regex names rule and field", "PUT", "/v1/gray/routes/checkout", `{"rules": [{"subset": "baseline"}, {"subset": "baseline", "headers": [{"name": "x", "regex": "[a-z]{900}"}]}]}`, 400, "rules[1].headers[0].regex"},
+		{"an unknown field is refused", "PUT", "/v1/gray/routes/checkout", `{"rulez": []}`, 400, ""},
+		{"a malformed body is refused", "PUT", "/v1/gray/routes/checkout", `{"rules": [`, 400, ""},
+		{"a bad route name is refused", "PUT", "/v1/gray/routes/a%20b", `{}`, 400, ""},
+		{"a non-numeric expect names the parameter", "PUT", "/v1/gray/routes/checkout?expect=x", `{}`, 400, "expect"},
+		{"an unknown route is 404", "GET", "/v1/gray/routes/nowhere", "", 404, ""},
+		{"deleting an unknown route is 404", "DELETE", "/v1/gray/routes/nowhere", "", 404, ""},
+		{"a stale expect is 409", "PUT", "/v1/gray/routes/checkout?expect=7", `{}`, 409, ""},
+		{"a dry run of an invalid candidate names the field under policy", "POST", "/v1/gray/routes/checkout/dry-run", `{"request": {}, "policy": {"mode": "x"}}`, 400, "policy.mode"},
+		{"a dry run with a bad source names it", "POST", "/v1/gray/routes/checkout/dry-run", `{"request": {"source": "nope"}, "policy": {}}`, 400, "request.source"},
+		{"validate names the field", "POST", "/v1/gray/validate", `{"weights": [{"subset": "x", "weight": 1}]}`, 400, "weights[0].subset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := api.with(t)
+			var e gray.ErrorBody
+			code := api.do(tt.method, tt.path, tt.body, &e)
+			if code != tt.code || e.Error == "" {
+				t.Fatalf("%s %s = %d %+v, want %d with an error", tt.method, tt.path, code, e, tt.code)
+			}
+			if tt.field != "" && (len(e.Fields) == 0 || e.Fields[0].Path != tt.field) {
+				t.Errorf("%s %s fields = %+v, want first %q", tt.method, tt.path, e.Fields, tt.field)
+			}
+		})
+	}
+}
+
+func TestHandlerDryRun(t *testing.T) {
+	_, api := newAPI(t)
+	if code := api.do("PUT", "/v1/gray/routes/checkout", fivePercent, nil); code != 200 {
+		t.Fatalf("PUT = %d", code)
+	}
+	tests := []struct {
+		name, body string
+		subset     string
+		reason     string
+		rule       int
+		fallback   string
+	}{
+		{"a tester goes to v2 by the first rule", `{"request": {"headers": {"X-Tester": "yes"}}}`, "v2", "rule", 0, "baseline"},
+		{"a colored request goes to its lane", `{"request": {"color": "v2"}}`, "v2", "color", -1, "baseline"},
+		{"an anonymous request goes to the baseline", `{"request": {"path": "/cart"}}`, "baseline", "baseline", -1, ""},
+		{"a candidate policy is tried instead of the live one", `{"request": {}, "policy": {"subsets": [{"name": "v2", "labels": {"version": "v2"}}], "rules": [{"subset": "v2"}], "mode": "strict"}}`, "v2", "rule", 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := api.with(t)
+			var got gray.DryRunResponse
+			if code := api.do("POST", "/v1/gray/routes/checkout/dry-run", tt.body, &got); code != 200 {
+				t.Fatalf("dry-run = %d", code)
+			}
+			if got.Subset != tt.subset || got.Reason.String() != tt.reason || got.Rule != tt.rule || got.Fallback != tt.fallback {
+				t.Errorf("dry-run = %+v, want %s by %s rule %d fallback %q", got, tt.subset, tt.reason, tt.rule, tt.fallback)
+			}
+		})
+	}
+	var got gray.DryRunResponse
+	api.do("POST", "/v1/gray/routes/checkout/dry-run", `{"request": {"headers": {"x-user-id": "alice"}}}`, &got)
+	if b, ok := got.Buckets[1]; !ok || b != gray.Bucket("", "alice") {
+		t.Errorf("dry-run buckets = %v, want rule 1 → Bucket(alice) = %d", got.Buckets, gray.Bucket("", "alice"))
+	}
+}
+
+func TestHandlerDryRunShowsTheWeightSplit(t *testing.T) {
+	_, api := newAPI(t)
+	body := `{"request": {}, "policy": {"subsets": [{"name": "v2", "labels": {"version": "v2"}}], "weights": [{"subset": "v2", "weight": 1}, {"subset": "baseline", "weight": 3}]}}`
+	var got gray.DryRunResponse
+	if code := api.do("POST", "/v1/gray/routes/x/dry-run", body, &got); code != 200 {
+		t.Fatalf("dry-run = %d", code)
+	}
+	if got.Reason != gray.ByWeight || got.Split["v2"] != 25 || got.Split["baseline"] != 75 {
+		t.Errorf("dry-run = %+v, want by weight with split v2 25, baseline 75", got)
+	}
+}
