@@ -9,6 +9,7 @@ package request
 import (
 	"net/http"
 	"net/netip"
+	"strings"
 )
 
 // View is what the decision core may read of a request. Implementations must
@@ -39,8 +40,15 @@ func (v httpView) Method() string { return v.r.Method }
 func (v httpView) Path() string   { return v.r.URL.Path }
 func (v httpView) Host() string {
 	h := v.r.Host
-	if ap, err := netip.ParseAddrPort(h); err == nil {
-		return ap.Addr().String()
+	// Only an IPv6 literal needs parsing ("[::1]:80"); the error path of
+	// netip.ParseAddrPort allocates, so names and IPv4 never reach it.
+	if len(h) > 0 && h[0] == '[' {
+		if ap, err := netip.ParseAddrPort(h); err == nil {
+			return ap.Addr().String()
+		}
+		if end := strings.IndexByte(h, ']'); end > 0 {
+			return lower(h[1:end])
+		}
 	}
 	// Strip a port from "name:port"; a bare IPv6 literal has no port here.
 	for i := len(h) - 1; i >= 0; i-- {

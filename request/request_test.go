@@ -40,6 +40,7 @@ func TestHostForms(t *testing.T) {
 		{"example.com:80", "example.com"},
 		{"127.0.0.1:8080", "127.0.0.1"},
 		{"[::1]:8080", "::1"},
+		{"[::1]", "::1"},
 		{"EXAMPLE.com", "example.com"},
 	} {
 		r := httptest.NewRequest("GET", "/", nil)
@@ -47,5 +48,26 @@ func TestHostForms(t *testing.T) {
 		if got := request.FromHTTP(r).Host(); got != c.want {
 			t.Errorf("Host(%q) = %q, want %q", c.host, got, c.want)
 		}
+	}
+}
+
+func TestHostDoesNotAllocate(t *testing.T) {
+	for _, h := range []string{"api.example.com", "api.example.com:8080", "127.0.0.1:80"} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Host = h
+		v := request.FromHTTP(r)
+		if n := testing.AllocsPerRun(100, func() { _ = v.Host() }); n != 0 {
+			t.Errorf("Host() of %q allocates %v times, want 0", h, n)
+		}
+	}
+}
+
+func BenchmarkHost(b *testing.B) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Host = "api.example.com:8080"
+	v := request.FromHTTP(r)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = v.Host()
 	}
 }
