@@ -131,7 +131,9 @@ func (r *recorder) mutexOp(k mutexKind, call, ret int64) {
 // Run drives cfg.Clients clients of subject against env while fault runs,
 // then checks the histories. It returns an error only when the run could
 // not happen (bad config, no connection, a fault the environment cannot
-// inject); a lock that misbehaves is reported in the Result.
+// inject); a lock that misbehaves is reported in the Result. Runs may go on
+// concurrently on one cluster if their Keys differ and none injects a
+// server fault.
 func Run(ctx context.Context, env Env, subject Subject, fault Fault, cfg Config) (Result, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {

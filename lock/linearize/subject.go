@@ -39,7 +39,8 @@ type Client interface {
 	Close() error
 }
 
-// Subject is a lock implementation the harness can drive.
+// Subject is a lock implementation the harness can drive. Subjects are
+// plain values, safe to share between concurrent runs.
 type Subject struct {
 	// Name identifies the subject in reports ("etcdlock", "ttl-only", ...).
 	Name string
