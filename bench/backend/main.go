@@ -45,13 +45,14 @@ func newReply(n int) reply {
 	return reply{body: bytes.Repeat([]byte("x"), n), length: []string{strconv.Itoa(n)}}
 }
 
-func run(addr string) error {
+// handler answers the benchmark's paths from precomputed replies.
+func handler() http.Handler {
 	replies := map[string]reply{
 		"/64":      newReply(64),
 		"/4096":    newReply(4096),
 		"/healthz": {body: []byte("ok"), length: []string{"2"}},
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rp, ok := replies[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
@@ -62,7 +63,10 @@ func run(addr string) error {
 		hd["Content-Length"] = rp.length
 		w.Write(rp.body)
 	})
-	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+}
+
+func run(addr string) error {
+	srv := &http.Server{Addr: addr, Handler: handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
 	errc := make(chan error, 1)

@@ -39,16 +39,25 @@ func main() {
 	}
 }
 
-func run(addr, upstream string) error {
+// newProxy returns the baseline proxy to upstream (see the package doc).
+func newProxy(upstream string) (*httputil.ReverseProxy, error) {
 	u, err := url.Parse(upstream)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("upstream %q: not an http URL", upstream)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("upstream %q: not an http URL", upstream)
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 1024
 	tr.MaxIdleConnsPerHost = 1024
 	rp.Transport = tr
+	return rp, nil
+}
+
+func run(addr, upstream string) error {
+	rp, err := newProxy(upstream)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{Addr: addr, Handler: rp}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)

@@ -23,7 +23,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.bin, "bin", "", "directory holding the built duohuo, backend and goproxy binaries")
 	flag.StringVar(&o.out, "out", "bench/results", "directory for raw results (a subdirectory per run)")
-	flag.StringVar(&o.doc, "doc", "docs/benchmarks.md", "Markdown file whose gateway section is rewritten; empty: print the table only")
+	flag.StringVar(&o.doc, "doc", "docs/benchmarks.md", "Markdown file whose gateway section is rewritten (full runs only: no -quick or -only, 3 rounds or more); empty: print the table only")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds; the table shows medians over them")
 	flag.DurationVar(&o.duration, "duration", 8*time.Second, "wrk duration of each measured run (at most 10s)")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "wrk warm-up before each measured run, not recorded")
@@ -55,7 +55,9 @@ func run(o options) error {
 	}
 	if o.quick {
 		o.rounds, o.duration, o.warmup = 1, 2*time.Second, time.Second
-		o.doc = ""
+	}
+	if o.quick || o.only != "" || o.rounds < 3 {
+		o.doc = "" // the doc holds only full runs: every proxy, at least 3 rounds
 	}
 	if o.duration > 10*time.Second || o.duration < time.Second {
 		return fmt.Errorf("-duration %v: want 1s to 10s", o.duration)
