@@ -7,6 +7,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duohuo/duohuo/balancer"
@@ -168,8 +171,18 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	body := proxy.NewBody(r.Body)
 	rt.budget.Request()
 
-	var seen tried
-	var exclude func(string) bool // nil on the first try: no allocation
+	// Most requests make one attempt: the set of tried instances and the
+	// exclude func over it are made only when a second pick needs them.
+	var seen *tried
+	var exclude func(string) bool
+	var prev string // the instance of the last pick while seen is nil
+	excludeTried := func() {
+		if exclude == nil {
+			seen = &tried{}
+			seen.add(prev)
+			exclude = seen.contains
+		}
+	}
 	skips := 0
 	for attempt := 0; ; attempt++ {
 		p, err := svc.bal.Pick(view, exclude)
@@ -183,7 +196,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		in := p.Instance
-		seen.add(in.ID)
+		if seen != nil {
+			seen.add(in.ID)
+		} else {
+			prev = in.ID
+		}
 		var br *breaker.Breaker
 		var tk breaker.Ticket
 		if svc.breaker != nil {
@@ -191,9 +208,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 			if tk, err = br.Allow(); err != nil {
 				// Open circuit: not an attempt; look elsewhere.
 				p.Done(0, true)
-				if exclude == nil {
-					exclude = seen.contains
-				}
+				excludeTried()
 				attempt--
 				if skips++; skips > maxBreakerSkips {
 					fail = failConnect
@@ -207,7 +222,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		if rt.perTry > 0 {
 			tryCtx, cancelTry = context.WithTimeout(ctx, rt.perTry)
 		}
-		out := g.fwd.Outbound(tryCtx, r, svc.scheme, in.Addr.String(), id, body)
+		out := g.fwd.Outbound(tryCtx, r, svc.scheme, hostPort(in.Addr), id, body)
 		t0 := time.Now()
 		resp, err := svc.tr.RoundTrip(out)
 		t1 := time.Now()
@@ -252,9 +267,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 				cancelTry()
 			}
 			rt.retriesMetric.Inc()
-			if exclude == nil {
-				exclude = seen.contains
-			}
+			excludeTried()
 			if d := resilience.Backoff(attempt+1, rt.backoffBase, rt.backoffMax, rand.Float64()); d > 0 {
 				t := time.NewTimer(d)
 				select {
@@ -329,4 +342,45 @@ func (g *Gateway) answer(w http.ResponseWriter, status int, why string) int {
 	w.Header().Set(headerError, why)
 	http.Error(w, "duohuo: "+why, status)
 	return status
+}
+
+// hostPorts memoises netip.AddrPort.String for the upstream URL of each
+// attempt, which would otherwise allocate a string per request. It is a
+// copy-on-write map read without a lock; a pure function's cache, so one is
+// shared by every Gateway in the process. It stops growing at maxHostPorts
+// entries (instances churning through many addresses): beyond that, new
+// addresses are formatted per call.
+var (
+	hostPorts   atomic.Pointer[map[netip.AddrPort]string]
+	hostPortsMu sync.Mutex // serialises writers of hostPorts
+)
+
+const maxHostPorts = 4096
+
+func hostPort(ap netip.AddrPort) string {
+	if m := hostPorts.Load(); m != nil {
+		if s, ok := (*m)[ap]; ok {
+			return s
+		}
+	}
+	s := ap.String()
+	hostPortsMu.Lock()
+	defer hostPortsMu.Unlock()
+	old := hostPorts.Load()
+	n := 0
+	if old != nil {
+		n = len(*old)
+	}
+	if n >= maxHostPorts {
+		return s
+	}
+	next := make(map[netip.AddrPort]string, n+1)
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	next[ap] = s
+	hostPorts.Store(&next)
+	return s
 }
