@@ -7,7 +7,7 @@
 #
 #   bench/run.sh            full run: 3 rounds × {64 B, 4 KiB} × {c50, c200} × 5, about 13 min
 #   bench/run.sh --quick    smoke run, about 1.5 min, docs untouched
-#   bench/run.sh --profile  also save CPU profiles of duohuo (64 B, c50) in the results
+#   bench/run.sh --profile  also save CPU profiles of duohuo (64 B runs) in the results
 #   bench/run.sh -rounds 5 -duration 10s -only nginx,goproxy,duohuo   (any runner flag)
 set -euo pipefail
 cd "$(dirname "$0")/.."

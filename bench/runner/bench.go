@@ -162,6 +162,12 @@ func (b *bench) allProxies(only string) ([]*proxy, error) {
 		{"goproxy", b.goproxy},
 		{"duohuo", b.duohuo},
 	}
+	if b.opts.before != "" {
+		steps = append(steps, struct {
+			name string
+			mk   func(p *proxy) error
+		}{"duohuo-before", b.duohuoBefore})
+	}
 	for _, s := range steps {
 		if err := add(s.name, s.mk); err != nil {
 			return nil, err
@@ -296,7 +302,15 @@ services:
 routes: [{name: all, service: backend}]
 `
 
-func (b *bench) duohuo(p *proxy) error {
+func (b *bench) duohuo(p *proxy) error { return b.duohuoFrom(p, "duohuo", b.bin("duohuo")) }
+
+// duohuoBefore is another duohuo binary (-before), e.g. one built without a
+// change, run with the same configuration for a before/after comparison.
+func (b *bench) duohuoBefore(p *proxy) error {
+	return b.duohuoFrom(p, "duohuo-before", b.opts.before)
+}
+
+func (b *bench) duohuoFrom(p *proxy, name, binary string) error {
 	addr, err := freeAddr()
 	if err != nil {
 		return err
@@ -306,12 +320,12 @@ func (b *bench) duohuo(p *proxy) error {
 		return err
 	}
 	p.addr, p.admin = addr, admin
-	conf, err := b.writeConf("duohuo.yaml", fmt.Sprintf(duohuoConfig, admin, addr, b.bAddr))
+	conf, err := b.writeConf(name+".yaml", fmt.Sprintf(duohuoConfig, admin, addr, b.bAddr))
 	if err != nil {
 		return err
 	}
 	p.start = func() (*exec.Cmd, error) {
-		return b.spawn("duohuo", []string{"GOMAXPROCS=1"}, b.bin("duohuo"), "serve", "--no-watch", "-c", conf)
+		return b.spawn(name, []string{"GOMAXPROCS=1"}, binary, "serve", "--no-watch", "-c", conf)
 	}
 	return nil
 }
@@ -339,8 +353,8 @@ func (b *bench) measure(p *proxy, round, size, conns int) (result, error) {
 	}
 	cpu0 := cpuTicks(watched.Process.Pid)
 	profDone := make(chan error, 1)
-	if b.opts.profile && p.admin != "" && size == 64 && conns == 50 {
-		go func() { profDone <- b.cpuProfile(p.admin, round) }()
+	if b.opts.profile && p.admin != "" && size == 64 {
+		go func() { profDone <- b.cpuProfile(p.name, p.admin, round, conns) }()
 	} else {
 		profDone <- nil
 	}
@@ -380,7 +394,7 @@ func wrk(d time.Duration, conns int, url string) (string, error) {
 }
 
 // cpuProfile saves a CPU profile of duohuo taken during the measured run.
-func (b *bench) cpuProfile(admin string, round int) error {
+func (b *bench) cpuProfile(name, admin string, round, conns int) error {
 	secs := max(1, int(b.opts.duration/time.Second)-1)
 	c := &http.Client{Timeout: time.Duration(secs+10) * time.Second}
 	resp, err := c.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, secs))
@@ -391,7 +405,7 @@ func (b *bench) cpuProfile(admin string, round int) error {
 	if resp.StatusCode != 200 {
 		return fmt.Errorf("pprof: status %d", resp.StatusCode)
 	}
-	f, err := os.Create(filepath.Join(b.dir, fmt.Sprintf("duohuo-cpu-r%d.pprof", round)))
+	f, err := os.Create(filepath.Join(b.dir, fmt.Sprintf("%s-cpu-64-c%d-r%d.pprof", name, conns, round)))
 	if err != nil {
 		return err
 	}

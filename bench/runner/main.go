@@ -30,8 +30,9 @@ func main() {
 	flag.StringVar(&o.conns, "conns", "50,200", "wrk connection counts")
 	flag.StringVar(&o.sizes, "sizes", "64,4096", "response body sizes in bytes (the backend serves 64 and 4096)")
 	flag.StringVar(&o.only, "only", "", "comma-separated proxies to run (direct,nginx,haproxy,goproxy,duohuo); empty: all")
+	flag.StringVar(&o.before, "before", "", "another duohuo binary to run as \"duohuo-before\" with the same config (before/after comparisons; the doc is not touched)")
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 1 round, 2s runs, 1s warm-up (~1.5 min); the doc is not touched")
-	flag.BoolVar(&o.profile, "profile", false, "also take a CPU profile of duohuo during its 64 B, c=50 runs (admin /debug/pprof/profile)")
+	flag.BoolVar(&o.profile, "profile", false, "also take CPU profiles of duohuo during its 64 B runs (admin /debug/pprof/profile)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "runner:", err)
@@ -45,7 +46,7 @@ type options struct {
 	duration       time.Duration
 	warmup         time.Duration
 	conns, sizes   string
-	only           string
+	only, before   string
 	quick, profile bool
 }
 
@@ -56,7 +57,7 @@ func run(o options) error {
 	if o.quick {
 		o.rounds, o.duration, o.warmup = 1, 2*time.Second, time.Second
 	}
-	if o.quick || o.only != "" || o.rounds < 3 {
+	if o.quick || o.only != "" || o.before != "" || o.rounds < 3 {
 		o.doc = "" // the doc holds only full runs: every proxy, at least 3 rounds
 	}
 	if o.duration > 10*time.Second || o.duration < time.Second {

@@ -33,6 +33,8 @@ var proxyLabels = map[string]string{
 	"haproxy": "HAProxy, nbthread 1",
 	"goproxy": "Go `httputil.ReverseProxy`",
 	"duohuo":  "**duohuo serve**",
+
+	"duohuo-before": "duohuo serve (-before binary)",
 }
 
 func (b *bench) writeRaw() error {
