@@ -120,7 +120,7 @@ func chain(t *testing.T, p *color.Propagator) (aURL string) {
 	a := httptest.NewServer(p.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, b.URL, nil)
 		if err != nil {
-			http.Error(w, err.Error(), 500)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		// Service code passes other baggage on; the color is the
@@ -128,7 +128,7 @@ func chain(t *testing.T, p *color.Propagator) (aURL string) {
 		req.Header.Set("baggage", r.Header.Get("baggage"))
 		resp, err := client.Do(req)
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer resp.Body.Close()
