@@ -58,6 +58,16 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
+// TestTokenFormat pins the documented format, so that tokens made by other
+// tools (or other languages) keep verifying.
+func TestTokenFormat(t *testing.T) {
+	p := mustNew(t, color.Config{Keys: [][]byte{[]byte("example-key-0123456789")}, Now: at(time.Unix(1798000000-3600, 0))})
+	tok, err := p.Sign("gray", time.Hour)
+	if want := "v1.gray.1798000000.CJ8rbGTP8BMC-9UNwze67A"; err != nil || tok != want {
+		t.Errorf("Sign = %q, %v; want %q", tok, err, want)
+	}
+}
+
 func TestTokens(t *testing.T) {
 	signer := mustNew(t, color.Config{Keys: [][]byte{key1}, Now: at(t0)})
 	tok, err := signer.Sign("gray.v2", time.Minute)

@@ -24,8 +24,9 @@ const tokenMACLen = 16
 //
 //	v1.<lane>.<expiry, Unix seconds>.<base64url(HMAC-SHA256(key, "v1.<lane>.<expiry>"))[:16 bytes]>
 //
-// e.g. "v1.gray.1798000000.3q2-7wAAAAAAAAAAAAAAAA". Lanes may contain '.',
-// so a token is split at its first and last two dots.
+// e.g. "v1.gray.1798000000.CJ8rbGTP8BMC-9UNwze67A" (lane gray, key
+// "example-key-0123456789"). Lanes may contain '.', so a token is split at
+// its first and last two dots.
 func (p *Propagator) Sign(lane string, ttl time.Duration) (string, error) {
 	if len(p.keys) == 0 {
 		return "", fmt.Errorf("%w: no key to sign with", ErrToken)

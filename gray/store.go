@@ -28,8 +28,13 @@ type Change struct {
 	Meta
 	// Kind is "apply", "delete" or "rollback".
 	Kind string `json:"kind"`
-	// RolledBack is, for a rollback, the revision whose change was undone.
+	// RolledBack is, for a rollback, the revision that first made the
+	// undone policy live.
 	RolledBack uint64 `json:"rolled_back,omitempty"`
+	// Restores is, for a rollback, the revision that first made the
+	// restored policy live; 0 when the rollback leaves the route without a
+	// policy.
+	Restores uint64 `json:"restores,omitempty"`
 	// Policy is the policy live after the change; nil after a delete (or
 	// a rollback to before the route existed).
 	Policy *Policy `json:"policy,omitempty"`
@@ -69,7 +74,8 @@ type Store struct {
 
 type entry struct {
 	router *Router // nil: no policy
-	change Change
+	change Change  // the change that made this entry live (last)
+	origin uint64  // the revision that first made this policy live
 }
 
 type snapshot struct {
@@ -150,7 +156,7 @@ func (s *Store) Apply(route string, p Policy, expect uint64, m Meta) (Change, er
 		return live.change, nil
 	}
 	c := s.record(route, "apply", r, m, 0)
-	s.push(route, entry{router: r, change: c})
+	s.push(route, entry{router: r, change: c, origin: c.Revision})
 	s.publish()
 	return c, nil
 }
@@ -181,7 +187,7 @@ func (s *Store) ApplyAll(policies map[string]Policy, m Meta) ([]Change, error) {
 			continue
 		}
 		c := s.record(route, "apply", r, m, 0)
-		s.push(route, entry{router: r, change: c})
+		s.push(route, entry{router: r, change: c, origin: c.Revision})
 		out = append(out, c)
 	}
 	for _, route := range slices.Sorted(maps.Keys(s.stacks)) {
@@ -190,7 +196,7 @@ func (s *Store) ApplyAll(policies map[string]Policy, m Meta) ([]Change, error) {
 		}
 		if live, ok := s.live(route); ok && live.router != nil {
 			c := s.record(route, "delete", nil, m, 0)
-			s.push(route, entry{change: c})
+			s.push(route, entry{change: c, origin: c.Revision})
 			out = append(out, c)
 		}
 	}
@@ -213,7 +219,7 @@ func (s *Store) Delete(route string, expect uint64, m Meta) (Change, error) {
 		return Change{}, err
 	}
 	c := s.record(route, "delete", nil, m, 0)
-	s.push(route, entry{change: c})
+	s.push(route, entry{change: c, origin: c.Revision})
 	s.publish()
 	return c, nil
 }
@@ -237,10 +243,12 @@ func (s *Store) Rollback(route string, expect uint64, m Meta) (Change, error) {
 	if len(st) < 2 {
 		return Change{}, fmt.Errorf("%w: route %q at revision %d", ErrNoPrevious, route, st[0].change.Revision)
 	}
-	undone := st[len(st)-1].change.Revision
+	undone := st[len(st)-1].origin
 	st = st[:len(st)-1]
 	prev := st[len(st)-1].router
 	c := s.record(route, "rollback", prev, m, undone)
+	c.Restores = st[len(st)-1].origin
+	s.history[route][len(s.history[route])-1].Restores = c.Restores
 	st[len(st)-1].change = c
 	s.stacks[route] = st
 	s.publish()

@@ -102,16 +102,21 @@ func TestStoreRollback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Revision != 3 || c.Kind != "rollback" || c.RolledBack != 2 {
-		t.Errorf("Rollback = %+v, want revision 3 rolling back 2", c)
+	if c.Revision != 3 || c.Kind != "rollback" || c.RolledBack != 2 || c.Restores != 1 {
+		t.Errorf("Rollback = %+v, want revision 3 rolling back 2, restoring 1", c)
 	}
 	// The very next request sees the previous routing.
 	if got := routeUser(t, s, "checkout", "u1"); got != "baseline" {
 		t.Errorf("after rollback u1 goes to %s, want baseline", got)
 	}
-	// Rolling back the first change removes the route's policy.
-	if _, err := s.Rollback("checkout", 0, meta); err != nil {
+	// Rolling back the first change removes the route's policy; the
+	// change names the policy's origin, not the rollback that restored it.
+	c, err = s.Rollback("checkout", 0, meta)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if c.Revision != 4 || c.RolledBack != 1 || c.Restores != 0 || c.Policy != nil {
+		t.Errorf("second Rollback = %+v, want revision 4 rolling back 1, restoring nothing", c)
 	}
 	if r := s.Router("checkout"); r != nil {
 		t.Errorf("after rolling back the first change the route still has a policy")
