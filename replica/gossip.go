@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -31,12 +30,14 @@ const maxPacket = 1100
 type gossip struct {
 	s    *Store
 	ml   *memberlist.Memberlist
-	mlp  atomic.Pointer[memberlist.Memberlist] // ml, for callbacks that may run before Create returns
 	out  chan []record // committed local deltas to send
 	in   chan []byte   // received messages
 	ask  chan string   // members to run anti-entropy with now
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	lostMu sync.Mutex
+	lost   map[string]string // guarded by lostMu: name -> address of members gone (dead or left)
 }
 
 func startGossip(ctx context.Context, s *Store) (*gossip, error) {
@@ -46,6 +47,7 @@ func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 		in:   make(chan []byte, 4096),
 		ask:  make(chan string, 64),
 		stop: make(chan struct{}),
+		lost: make(map[string]string),
 	}
 	cfg := s.cfg
 	mc := cfg.Network.memberlist()
@@ -69,7 +71,6 @@ func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 		return nil, fmt.Errorf("replica: start gossip on %s:%d: %w", cfg.BindAddr, cfg.BindPort, err)
 	}
 	g.ml = ml
-	g.mlp.Store(ml)
 	s.metrics.members.Set(float64(ml.NumMembers()))
 	g.wg.Add(3)
 	go g.sender()
@@ -88,7 +89,6 @@ func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 	}
 	return g, nil
 }
-
 
 func (g *gossip) close() error {
 	err := g.ml.Leave(time.Second)
@@ -309,17 +309,24 @@ func (g *gossip) sendSummary(n *memberlist.Node, typ msgType, digests map[string
 
 // antiEntropy starts a round with a random live peer every interval, and
 // at once with a member that (re)joins, so that a healed partition
-// converges without waiting for the timer.
+// converges without waiting for the timer. Every few intervals it also
+// tries to rejoin members declared dead: memberlist stops talking to dead
+// members after GossipToTheDeadTime, so two sides of a long partition
+// would otherwise never find each other again.
 func (g *gossip) antiEntropy() {
 	defer g.wg.Done()
 	t := time.NewTicker(g.s.cfg.antiEntropyInterval())
 	defer t.Stop()
-	for {
+	for tick := 1; ; tick++ {
 		var n *memberlist.Node
 		select {
 		case <-t.C:
+			g.s.metrics.members.Set(float64(g.ml.NumMembers()))
 			if ps := g.peers(); len(ps) > 0 {
 				n = ps[rand.IntN(len(ps))]
+			}
+			if tick%4 == 0 {
+				g.rejoin()
 			}
 		case name := <-g.ask:
 			n = g.peer(name)
@@ -331,6 +338,21 @@ func (g *gossip) antiEntropy() {
 		}
 		g.s.metrics.rounds.Inc()
 		g.sendSummary(n, msgSummaryAsk, g.s.Digests())
+	}
+}
+
+// rejoin tries to join members that are gone.
+func (g *gossip) rejoin() {
+	g.lostMu.Lock()
+	var addrs []string
+	for _, a := range g.lost {
+		addrs = append(addrs, a)
+	}
+	g.lostMu.Unlock()
+	if len(addrs) > 0 {
+		if n, err := g.ml.Join(addrs); err != nil && n == 0 {
+			g.s.log.Debug("replica: rejoin", "peers", addrs, "err", err)
+		}
 	}
 }
 
@@ -354,22 +376,32 @@ func (delegate) MergeRemoteState([]byte, bool)   {}
 
 type events struct{ g *gossip }
 
+// The events callbacks run with memberlist's node lock held: they must not
+// call back into memberlist (NumMembers, Members would deadlock).
+
 func (e events) NotifyJoin(n *memberlist.Node) {
-	e.update()
 	if e.g.s.cfg.Name == n.Name {
 		return
 	}
+	e.g.lostMu.Lock()
+	delete(e.g.lost, n.Name)
+	e.g.lostMu.Unlock()
 	select {
 	case e.g.ask <- n.Name:
 	default:
 	}
 }
 
-func (e events) NotifyLeave(*memberlist.Node)  { e.update() }
-func (e events) NotifyUpdate(*memberlist.Node) {}
-
-func (e events) update() {
-	if ml := e.g.mlp.Load(); ml != nil {
-		e.g.s.metrics.members.Set(float64(ml.NumMembers()))
+// NotifyLeave remembers the member for rejoin attempts. memberlist's Node
+// does not say whether it died or left (the state lives beside it), and a
+// site that left on purpose is shut down, so trying it costs one refused
+// connection.
+func (e events) NotifyLeave(n *memberlist.Node) {
+	if n.Name != e.g.s.cfg.Name {
+		e.g.lostMu.Lock()
+		e.g.lost[n.Name] = n.Address()
+		e.g.lostMu.Unlock()
 	}
 }
+
+func (e events) NotifyUpdate(*memberlist.Node) {}

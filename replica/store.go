@@ -246,7 +246,9 @@ func (s *Store) apply(origin string, recs []record) int {
 	for _, r := range recs {
 		o, ok := s.objects[r.key]
 		if !ok {
-			s.objects[r.key] = r.delta
+			// A copy: the delta also goes to the committer, which encodes
+			// it while later writes change the live object.
+			s.objects[r.key] = crdt.Clone(r.delta)
 			novel = append(novel, r)
 			s.dirty[r.key] = struct{}{}
 			s.notifyLocked(r.key)

@@ -1,0 +1,133 @@
+// Package replicatest helps test code that runs [replica] stores: a
+// transport that wraps memberlist's real UDP/TCP transport on loopback and
+// drops everything between sites that a test has cut apart.
+//
+// This is a fault injector, not a fake: packets and streams that are not
+// cut travel over real sockets.
+//
+//	p := replicatest.NewPartition()
+//	tr, _ := replicatest.NewTransport(p)
+//	cfg := replica.Config{Name: "a", Dir: dir, BindAddr: "127.0.0.1", Transport: tr}
+//	...
+//	p.Isolate(tr.Addr(), otherAddrs...) // partition
+//	p.HealAll()                          // heal
+package replicatest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// ErrCut is returned when dialling across a cut link.
+var ErrCut = errors.New("replicatest: link cut by partition")
+
+// Partition is a set of cut links between addresses ("host:port"), shared
+// by the transports of the stores under test. Links are symmetric. The
+// zero value cuts nothing; it is safe for concurrent use.
+type Partition struct {
+	mu  sync.RWMutex
+	cut map[[2]string]bool // guarded by mu; both orders stored
+}
+
+// NewPartition returns a Partition with no cut links.
+func NewPartition() *Partition { return &Partition{} }
+
+// Cut cuts the link between a and b.
+func (p *Partition) Cut(a, b string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cut == nil {
+		p.cut = make(map[[2]string]bool)
+	}
+	p.cut[[2]string{a, b}] = true
+	p.cut[[2]string{b, a}] = true
+}
+
+// Isolate cuts the links between a and each of others.
+func (p *Partition) Isolate(a string, others ...string) {
+	for _, o := range others {
+		p.Cut(a, o)
+	}
+}
+
+// HealAll restores every link.
+func (p *Partition) HealAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clear(p.cut)
+}
+
+// Blocked reports whether the link from a to b is cut.
+func (p *Partition) Blocked(a, b string) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.cut[[2]string{a, b}]
+}
+
+// Transport is memberlist's NetTransport on an ephemeral loopback port,
+// consulting a Partition before every packet and dial. Cut packets are
+// dropped silently, as a network would; cut dials fail with [ErrCut].
+type Transport struct {
+	*memberlist.NetTransport
+	addr string
+	p    *Partition
+}
+
+var _ memberlist.NodeAwareTransport = (*Transport)(nil)
+
+// NewTransport listens on 127.0.0.1 on a free port. Pass it as
+// replica.Config.Transport with BindAddr "127.0.0.1"; the store's Close
+// shuts it down.
+func NewTransport(p *Partition) (*Transport, error) {
+	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+		BindAddrs: []string{"127.0.0.1"},
+		Logger:    log.New(io.Discard, "", 0),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replicatest: listen: %w", err)
+	}
+	return &Transport{NetTransport: nt, addr: fmt.Sprintf("127.0.0.1:%d", nt.GetAutoBindPort()), p: p}, nil
+}
+
+// Addr returns the transport's "127.0.0.1:port", the address a Partition
+// names it by.
+func (t *Transport) Addr() string { return t.addr }
+
+// WriteTo sends a packet unless the link to addr is cut.
+func (t *Transport) WriteTo(b []byte, addr string) (time.Time, error) {
+	if t.p.Blocked(t.addr, addr) {
+		return time.Now(), nil
+	}
+	return t.NetTransport.WriteTo(b, addr)
+}
+
+// WriteToAddress sends a packet unless the link to a is cut.
+func (t *Transport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	if t.p.Blocked(t.addr, a.Addr) {
+		return time.Now(), nil
+	}
+	return t.NetTransport.WriteToAddress(b, a)
+}
+
+// DialTimeout dials addr unless the link is cut.
+func (t *Transport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	if t.p.Blocked(t.addr, addr) {
+		return nil, fmt.Errorf("dial %s: %w", addr, ErrCut)
+	}
+	return t.NetTransport.DialTimeout(addr, timeout)
+}
+
+// DialAddressTimeout dials a unless the link is cut.
+func (t *Transport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	if t.p.Blocked(t.addr, a.Addr) {
+		return nil, fmt.Errorf("dial %s: %w", a.Addr, ErrCut)
+	}
+	return t.NetTransport.DialAddressTimeout(a, timeout)
+}
