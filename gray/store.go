@@ -69,7 +69,8 @@ type Store struct {
 	rev     uint64
 	stacks  map[string][]entry // per route: effective policies, oldest first; last is live
 	history map[string][]Change
-	changed chan struct{} // closed and replaced at every change
+	changed chan struct{}      // closed and replaced at every change
+	loaded  map[string]*Router // the policies of the last ApplyAll, as the source gave them
 }
 
 type entry struct {
@@ -161,16 +162,21 @@ func (s *Store) Apply(route string, p Policy, expect uint64, m Meta) (Change, er
 	return c, nil
 }
 
-// ApplyAll makes policies the complete set of live policies, as a config
-// file reload does: changed routes get a new revision each, routes missing
-// from policies are deleted, identical ones are left alone. All policies
-// are compiled first; if any is invalid nothing changes and the error
-// names the route ("route checkout: rules[0].subset: …").
+// ApplyAll loads the policies of a configuration source (the config
+// file) as a whole, at start and at every reload. Only what changed in the
+// source since its previous load is applied, each changed route under a
+// new revision: a route whose policy in the source is unchanged is left
+// as it is live, so a rollback or a change made through the admin API
+// survives a reload of an unrelated part of the file. A route that left
+// the source loses its policy; routes the source never held (created
+// through the admin API) are not touched. All policies are compiled
+// first; if any is invalid nothing changes and the error names the route
+// ("route checkout: rules[0].subset: …").
 func (s *Store) ApplyAll(policies map[string]Policy, m Meta) ([]Change, error) {
 	compiled := make(map[string]*Router, len(policies))
 	for _, route := range slices.Sorted(maps.Keys(policies)) {
 		if err := checkRoute(route); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("route %s: %w", route, err)
 		}
 		r, err := Compile(policies[route])
 		if err != nil {
@@ -183,14 +189,17 @@ func (s *Store) ApplyAll(policies map[string]Policy, m Meta) ([]Change, error) {
 	var out []Change
 	for _, route := range slices.Sorted(maps.Keys(compiled)) {
 		r := compiled[route]
+		if prev, ok := s.loaded[route]; ok && reflect.DeepEqual(prev.policy, r.policy) {
+			continue // unchanged in the source
+		}
 		if live, ok := s.live(route); ok && live.router != nil && reflect.DeepEqual(live.router.policy, r.policy) {
-			continue
+			continue // already live
 		}
 		c := s.record(route, "apply", r, m, 0)
 		s.push(route, entry{router: r, change: c, origin: c.Revision})
 		out = append(out, c)
 	}
-	for _, route := range slices.Sorted(maps.Keys(s.stacks)) {
+	for _, route := range slices.Sorted(maps.Keys(s.loaded)) {
 		if _, keep := compiled[route]; keep {
 			continue
 		}
@@ -200,6 +209,7 @@ func (s *Store) ApplyAll(policies map[string]Policy, m Meta) ([]Change, error) {
 			out = append(out, c)
 		}
 	}
+	s.loaded = compiled
 	if len(out) > 0 {
 		s.publish()
 	}

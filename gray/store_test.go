@@ -2,6 +2,7 @@ package gray_test
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -203,22 +204,71 @@ func TestStoreApplyAllIsAReload(t *testing.T) {
 	bad := canary(3)
 	bad.Mode = "loose"
 	_, err := s.ApplyAll(map[string]gray.Policy{"a": canary(1), "c": bad}, file)
-	if !errors.Is(err, gray.ErrInvalid) || s.Router("b") == nil {
-		t.Fatalf("ApplyAll with an invalid route = %v; want ErrInvalid and nothing changed", err)
+	if !errors.Is(err, gray.ErrInvalid) || !strings.HasPrefix(err.Error(), "route c: mode:") || s.Router("b") == nil {
+		t.Fatalf("ApplyAll with an invalid route = %v; want ErrInvalid naming route c and nothing changed", err)
 	}
 	changes, err := s.ApplyAll(map[string]gray.Policy{"a": canary(1), "c": canary(3)}, file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kinds []string
-	for _, c := range changes {
-		kinds = append(kinds, c.Route+":"+c.Kind)
-	}
-	if len(kinds) != 2 || kinds[0] != "c:apply" || kinds[1] != "b:delete" {
-		t.Errorf("ApplyAll changes = %v, want [c:apply b:delete] (a unchanged)", kinds)
+	if got := kinds(changes); got != "c:apply b:delete" {
+		t.Errorf("ApplyAll changes = %s, want c:apply b:delete (a unchanged)", got)
 	}
 	if got := s.Routes(); len(got) != 2 || got[0] != "a" || got[1] != "c" {
 		t.Errorf("Routes() = %v, want [a c]", got)
+	}
+}
+
+func kinds(cs []gray.Change) string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Route+":"+c.Kind)
+	}
+	return strings.Join(out, " ")
+}
+
+// TestStoreApplyAllKeepsAdminChanges: a reload applies what changed in
+// the file, not the whole file again, so a rollback or an admin change to
+// a route the file did not change survives, and admin-only routes stay.
+func TestStoreApplyAllKeepsAdminChanges(t *testing.T) {
+	s := gray.NewStore(gray.StoreConfig{})
+	file, admin := gray.Meta{Who: "config-file"}, gray.Meta{Who: "admin:alice"}
+	if _, err := s.ApplyAll(map[string]gray.Policy{"a": canary(5), "b": canary(5)}, file); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Rollback("a", 0, admin); err != nil { // a's canary misbehaves
+		t.Fatal(err)
+	}
+	if _, err := s.Apply("b", canary(20), 0, admin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply("x", canary(1), 0, admin); err != nil {
+		t.Fatal(err)
+	}
+	// The file is reloaded with a change to an unrelated route only.
+	changes, err := s.ApplyAll(map[string]gray.Policy{"a": canary(5), "b": canary(5), "c": canary(1)}, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kinds(changes); got != "c:apply" {
+		t.Errorf("reload changes = %s, want c:apply only", got)
+	}
+	if s.Router("a") != nil {
+		t.Errorf("the reload undid the rollback of a")
+	}
+	if got := s.Router("b").Policy().Rules[0].UserHash.Percent; got != 20 {
+		t.Errorf("b at %v%% after the reload, want the admin's 20%%", got)
+	}
+	if s.Router("x") == nil {
+		t.Errorf("the reload removed the admin-only route x")
+	}
+	// Editing a in the file applies it again.
+	changes, err = s.ApplyAll(map[string]gray.Policy{"a": canary(2), "b": canary(5), "c": canary(1)}, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kinds(changes); got != "a:apply" || s.Router("a") == nil {
+		t.Errorf("reload with a edited = %s, want a:apply", got)
 	}
 }
 
