@@ -252,11 +252,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if len(s.Faulty) > 0 {
 			fmt.Fprintf(&b, "Faulty instances: %s. Per-try timeout: %s.\n\n", strings.Join(s.Faulty, ", "), dur(s.TryTimeout))
 		}
-		b.WriteString("| phase | from–to | requests | success | avg | p50 | p99 | p99.9 | max | attempts/request | served by cloud |\n")
-		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		b.WriteString("| phase | from–to | requests | success | failures | avg | p50 | p99 | p99.9 | max | attempts/request | served by cloud |\n")
+		b.WriteString("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, p := range s.Phases {
-			fmt.Fprintf(&b, "| %s | %s–%s | %d | %s | %s | %s | %s | %s | %s | %.3f | %s |\n",
-				p.Name, dur(p.From), dur(p.To), p.Requests, pct(p.SuccessRate), ms(p.Avg), ms(p.P50), ms(p.P99), ms(p.P999), ms(p.Max),
+			fmt.Fprintf(&b, "| %s | %s–%s | %d | %s | %s | %s | %s | %s | %s | %s | %.3f | %s |\n",
+				p.Name, dur(p.From), dur(p.To), p.Requests, pct(p.SuccessRate), failures(p.Failures), ms(p.Avg), ms(p.P50), ms(p.P99), ms(p.P999), ms(p.Max),
 				p.AttemptsPerRequest, clouds(p.ByCloud))
 		}
 		if f := s.Fault; f != nil {
@@ -291,16 +291,16 @@ func (r *Report) summary(b *strings.Builder) {
 		r.Started.Format(time.RFC3339), r.Rate, dur(r.Duration), dur(r.ServiceTime), dur(r.CrossCloudRTT))
 	fmt.Fprintf(b, "Host: %s/%s, %d CPUs (%s), %s, load average %s before, %s after.\n\n",
 		h.OS, h.Arch, h.CPUs, h.CPU, h.GoVersion, orNA(h.LoadAvgBefore), orNA(h.LoadAvgAfter))
-	b.WriteString("| row | scenario | phase | requests | success | avg | p50 | p99 | p99.9 | attempts/request | time to recover | no attempts to faulty after |\n")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| row | scenario | phase | requests | success | failures | avg | p50 | p99 | p99.9 | attempts/request | time to recover | no attempts to faulty after |\n")
+	b.WriteString("|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range r.Scenarios {
 		for _, p := range s.Phases {
 			ttr, tna := "", ""
 			if s.Fault != nil && p.Name == "fault" {
 				ttr, tna = dur(s.Fault.TimeToRecover), dur(s.Fault.TimeToNoAttempts)
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %.3f | %s | %s |\n",
-				s.Row, s.Name, p.Name, p.Requests, pct(p.SuccessRate), ms(p.Avg), ms(p.P50), ms(p.P99), ms(p.P999), p.AttemptsPerRequest, ttr, tna)
+			fmt.Fprintf(b, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %.3f | %s | %s |\n",
+				s.Row, s.Name, p.Name, p.Requests, pct(p.SuccessRate), failures(p.Failures), ms(p.Avg), ms(p.P50), ms(p.P99), ms(p.P999), p.AttemptsPerRequest, ttr, tna)
 		}
 	}
 	var cs []string
@@ -346,6 +346,17 @@ func clouds(m map[string]int) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s %.0f%%", k, 100*float64(m[k])/float64(total)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func failures(m map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s×%d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
 	}
 	return strings.Join(parts, ", ")
 }

@@ -2,6 +2,7 @@ package drill
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,6 +23,9 @@ type Summary struct {
 	// ByCloud counts successful answers by the cloud of the instance that
 	// answered (the part of the instance name before its last "-").
 	ByCloud map[string]int `json:"by_cloud,omitempty"`
+	// Failures counts failed requests by HTTP status ("503"), "error" for
+	// transport errors and "dropped".
+	Failures map[string]int `json:"failures,omitempty"`
 }
 
 // Summarize returns the statistics of samples. It does not modify them.
@@ -32,6 +36,7 @@ func Summarize(samples []Sample) Summary {
 	for _, x := range samples {
 		if x.Dropped {
 			s.Dropped++
+			s.fail("dropped")
 			continue
 		}
 		lat = append(lat, x.Latency)
@@ -44,6 +49,10 @@ func Summarize(samples []Sample) Summary {
 				}
 				s.ByCloud[c]++
 			}
+		} else if x.Err != "" || x.Status == 0 {
+			s.fail("error")
+		} else {
+			s.fail(strconv.Itoa(x.Status))
 		}
 	}
 	if s.Requests > 0 {
@@ -59,6 +68,13 @@ func Summarize(samples []Sample) Summary {
 	s.P999 = quantile(lat, 0.999)
 	s.Max = lat[len(lat)-1]
 	return s
+}
+
+func (s *Summary) fail(why string) {
+	if s.Failures == nil {
+		s.Failures = map[string]int{}
+	}
+	s.Failures[why]++
 }
 
 // quantile returns the q-quantile of sorted (nearest rank).
