@@ -7,7 +7,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func ok(at, lat time.Duration) Sample { return Sample{At: at, Latency: lat, Status: 200, By: "ctyun-1"} }
+func ok(at, lat time.Duration) Sample {
+	return Sample{At: at, Latency: lat, Status: 200, By: "ctyun-1"}
+}
 
 func failed(at time.Duration, status int) Sample {
 	return Sample{At: at, Latency: time.Millisecond, Status: status}
