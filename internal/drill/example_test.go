@@ -19,7 +19,7 @@ func ExampleLoad_Run() {
 		}
 		return drill.Result{Status: 200, By: "ctyun-1"}
 	}
-	rec, err := drill.Load{Rate: 100, Duration: 200 * time.Millisecond, }.Run(context.Background(), target)
+	rec, err := drill.Load{Rate: 100, Duration: 200 * time.Millisecond}.Run(context.Background(), target)
 	if err != nil {
 		fmt.Println(err)
 		return
