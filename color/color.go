@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -139,17 +140,34 @@ func ValidLane(s string) bool {
 // if r carries a color: the caller strips it ([Propagator.Strip]). It
 // reads r and does not modify it.
 func (p *Propagator) Incoming(r *http.Request) (lane string, trusted bool) {
-	if tok := r.Header.Get(p.tokenHeader); tok != "" && len(p.keys) > 0 {
+	var peer netip.Addr
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		peer = ap.Addr()
+	}
+	return p.Trust(peer, func(name string) string {
+		if name == "baggage" {
+			return strings.Join(r.Header.Values("Baggage"), ",")
+		}
+		return r.Header.Get(name)
+	})
+}
+
+// Trust is [Propagator.Incoming] for any carrier (gRPC metadata, a
+// message queue's headers): peer is the direct peer's address (the zero
+// Addr when unknown) and get returns the value of a key — one of
+// [Propagator.Header], [Propagator.TokenHeader] or "baggage" — or "".
+func (p *Propagator) Trust(peer netip.Addr, get func(key string) string) (lane string, trusted bool) {
+	if tok := get(p.tokenHeader); tok != "" && len(p.keys) > 0 {
 		if lane, err := p.Verify(tok); err == nil {
 			return lane, true
 		}
 	}
-	if !p.trustedPeer(r.RemoteAddr) {
+	if !p.trustedPeer(peer) {
 		return "", false
 	}
-	lane = r.Header.Get(p.header)
+	lane = get(p.header)
 	if lane == "" {
-		lane, _ = BaggageValue(r.Header.Get("Baggage"), p.baggageKey)
+		lane, _ = BaggageValue(get("baggage"), p.baggageKey)
 	}
 	if !ValidLane(lane) {
 		return "", false
@@ -157,15 +175,29 @@ func (p *Propagator) Incoming(r *http.Request) (lane string, trusted bool) {
 	return lane, true
 }
 
-func (p *Propagator) trustedPeer(remote string) bool {
-	if len(p.nets) == 0 {
+// Header returns the canonical name of the color header.
+func (p *Propagator) Header() string { return p.header }
+
+// TokenHeader returns the canonical name of the token header.
+func (p *Propagator) TokenHeader() string { return p.tokenHeader }
+
+// BaggageKey returns the baggage member's key.
+func (p *Propagator) BaggageKey() string { return p.baggageKey }
+
+// OutgoingToken returns the token to attach to an outgoing call in lane:
+// a fresh one when Config.SignTTL is set, else "".
+func (p *Propagator) OutgoingToken(lane string) (string, error) {
+	if p.signTTL <= 0 {
+		return "", nil
+	}
+	return p.Sign(lane, p.signTTL)
+}
+
+func (p *Propagator) trustedPeer(a netip.Addr) bool {
+	if len(p.nets) == 0 || !a.IsValid() {
 		return false
 	}
-	ap, err := netip.ParseAddrPort(remote)
-	if err != nil {
-		return false
-	}
-	a := ap.Addr().Unmap()
+	a = a.Unmap()
 	for _, n := range p.nets {
 		if n.Contains(a) {
 			return true

@@ -30,16 +30,10 @@
 // on untrusted requests and [Propagator.Set] on requests it routes into a
 // lane, and answers with [ServedHeader].
 //
-// # gRPC
+// # gRPC and other carriers
 //
-// gRPC is not in duohuo's own dependency tree, so this package has no
-// interceptors yet. The plan: a package color/grpccolor (its own module
-// dependency, so that HTTP-only users do not pull gRPC) with a
-// UnaryServerInterceptor/StreamServerInterceptor pair that applies the
-// same trust rule to the "x-gray-id", "x-gray-token" and "baggage"
-// metadata keys (peer address from peer.FromContext) and calls
-// [WithLane], and a UnaryClientInterceptor/StreamClientInterceptor pair
-// that appends them to the outgoing metadata from [FromContext]. The
-// header and baggage logic here is transport-neutral and would be reused
-// as is.
+// Package color/grpccolor has the gRPC interceptor pairs (server and
+// client, unary and stream), in a package of its own so that HTTP users do
+// not depend on gRPC. Other carriers (message queue headers) use
+// [Propagator.Trust], [SetBaggage] and [Propagator.OutgoingToken] directly.
 package color

@@ -37,12 +37,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	if t.p.signTTL > 0 {
-		tok, err := t.p.Sign(lane, t.p.signTTL)
-		if err != nil {
-			closeBody(req)
-			return nil, err
-		}
+	tok, err := t.p.OutgoingToken(lane)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	if tok != "" {
 		r2.Header.Set(t.p.tokenHeader, tok)
 	}
 	return t.base.RoundTrip(r2)
