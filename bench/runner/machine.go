@@ -56,10 +56,10 @@ func machineInfo(bin string) machine {
 			}
 		}
 	}
-	m.Versions["nginx"] = firstLine(exec.Command("nginx", "-v").CombinedOutput())
-	m.Versions["haproxy"] = firstLine(exec.Command("haproxy", "-v").CombinedOutput())
-	m.Versions["wrk"] = firstLine(exec.Command("wrk", "-v").CombinedOutput())
-	m.Versions["go"] = firstLine(exec.Command("go", "version").CombinedOutput())
+	m.Versions["nginx"] = words(strings.TrimPrefix(firstLine(exec.Command("nginx", "-v").CombinedOutput()), "nginx version: "), 1)
+	m.Versions["haproxy"] = words(firstLine(exec.Command("haproxy", "-v").CombinedOutput()), 3)
+	m.Versions["wrk"] = words(firstLine(exec.Command("wrk", "-v").CombinedOutput()), 2)
+	m.Versions["go"] = words(firstLine(exec.Command("go", "version").CombinedOutput()), 3)
 	m.Versions["duohuo"] = duohuoVersion(filepath.Join(bin, "duohuo"))
 	return m
 }
@@ -77,6 +77,15 @@ func duohuoVersion(path string) string {
 		v.Commit = v.Commit[:12]
 	}
 	return "duohuo " + v.Version + " (" + v.Commit + ")"
+}
+
+// words returns the first n words of s ("HAProxy version 2.6.12 …" → 3).
+func words(s string, n int) string {
+	f := strings.Fields(s)
+	if len(f) > n {
+		f = f[:n]
+	}
+	return strings.Join(f, " ")
 }
 
 func firstLine(b []byte, err error) string {
