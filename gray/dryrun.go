@@ -10,11 +10,14 @@ import (
 )
 
 // Probe describes a request for a dry run: "where would this request go?".
-// Header names are case-insensitive; everything not given is absent.
+// Header names are case-insensitive; everything not given is absent. A
+// Probe is a value; its View may be used from several goroutines as long
+// as nobody modifies the Probe's maps.
 type Probe struct {
-	Method  string            `json:"method,omitempty"`
-	Host    string            `json:"host,omitempty"`
-	Path    string            `json:"path,omitempty"`
+	Method string `json:"method,omitempty"` // "GET", …
+	Host   string `json:"host,omitempty"`   // without port
+	Path   string `json:"path,omitempty"`   // "/cart"
+	// Headers, Cookies and Query map a name to its (first) value.
 	Headers map[string]string `json:"headers,omitempty"`
 	Cookies map[string]string `json:"cookies,omitempty"`
 	Query   map[string]string `json:"query,omitempty"`

@@ -24,10 +24,11 @@ var (
 // FieldError is one validation failure, located by the path of the field
 // in the policy ("rules[2].headers[0].regex"). It wraps [ErrInvalid].
 type FieldError struct {
-	Path string `json:"field"`
-	Msg  string `json:"message"`
+	Path string `json:"field"`   // "rules[2].headers[0].regex"
+	Msg  string `json:"message"` // "program size 612 exceeds 500"
 }
 
+// Error returns "PATH: MSG".
 func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
 
 // Unwrap returns [ErrInvalid].

@@ -197,6 +197,7 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request) {
 
 // DryRunRequest is the body of the dry-run endpoint.
 type DryRunRequest struct {
+	// Request is the request to place.
 	Request Probe `json:"request"`
 	// Policy, if set, is tried instead of the live one: "where would this
 	// request go if I applied this?".
@@ -205,7 +206,7 @@ type DryRunRequest struct {
 
 // DryRunResponse is the dry-run endpoint's answer.
 type DryRunResponse struct {
-	Route string `json:"route"`
+	Route string `json:"route"` // the route asked about
 	// Revision is the live revision used, 0 for a candidate policy.
 	Revision uint64 `json:"revision"`
 	Explanation
@@ -284,8 +285,8 @@ func prefixFields(prefix string, err error) error {
 
 // ErrorBody is the JSON body of every error answer of the handler.
 type ErrorBody struct {
-	Error  string        `json:"error"`
-	Fields []*FieldError `json:"fields,omitempty"`
+	Error  string        `json:"error"`            // the whole error, for people
+	Fields []*FieldError `json:"fields,omitempty"` // each invalid field, for tools
 }
 
 func writeError(w http.ResponseWriter, err error) {

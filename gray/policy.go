@@ -75,6 +75,8 @@ type Rule struct {
 // Exactly one of Exact, OneOf, Prefix, Regex or Present must be set.
 // A missing value never matches, except as described for Absent.
 type Match struct {
+	// Name is the header, cookie or query parameter (header names are
+	// case-insensitive, the others are not).
 	Name string `json:"name" yaml:"name"`
 	// Exact holds when the value equals it.
 	Exact string `json:"exact,omitempty" yaml:"exact,omitempty"`
@@ -108,8 +110,8 @@ type UserHash struct {
 
 // Weight gives a subset a relative share of the unclaimed requests.
 type Weight struct {
-	Subset string `json:"subset" yaml:"subset"`
-	Weight uint32 `json:"weight" yaml:"weight"`
+	Subset string `json:"subset" yaml:"subset"` // a subset's name, the baseline included
+	Weight uint32 `json:"weight" yaml:"weight"` // relative; 0 gives no share; at most 1e6
 }
 
 // Mode is what a lane does when it has no healthy instance for a service.

@@ -132,7 +132,8 @@ type Decision struct {
 	Rule int `json:"rule"`
 	// RuleName is that rule's name, if it has one.
 	RuleName string `json:"rule_name,omitempty"`
-	Reason   Reason `json:"reason"`
+	// Reason is the step of the precedence that decided.
+	Reason Reason `json:"reason"`
 }
 
 // Route decides the subset of the request v whose trusted color (lane

@@ -23,8 +23,8 @@ type Change struct {
 	// Revision is store-wide and strictly increasing: every change of any
 	// route takes the next number.
 	Revision uint64    `json:"revision"`
-	Route    string    `json:"route"`
-	When     time.Time `json:"when"`
+	Route    string    `json:"route"` // the route changed
+	When     time.Time `json:"when"`  // from StoreConfig.Now
 	Meta
 	// Kind is "apply", "delete" or "rollback".
 	Kind string `json:"kind"`
@@ -43,8 +43,8 @@ type Change struct {
 // Current is what [Store.Get] returns: the live router of a route and the
 // change that made it live.
 type Current struct {
-	Router *Router
-	Change Change
+	Router *Router // immutable, safe for concurrent use
+	Change Change  // the change that made it live
 }
 
 // StoreConfig configures a [Store]. The zero value is ready to use.

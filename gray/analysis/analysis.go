@@ -9,9 +9,9 @@ import (
 // Cohort is what was observed of one subset over one window: requests,
 // errors and a latency histogram.
 type Cohort struct {
-	Requests uint64
-	Errors   uint64
-	Latency  Histogram
+	Requests uint64    // all requests of the window
+	Errors   uint64    // failed ones among them (at most Requests)
+	Latency  Histogram // of all requests; may be empty
 }
 
 // SuccessRate returns (Requests − Errors) / Requests, or 0 without
@@ -76,6 +76,7 @@ const (
 	Worse
 )
 
+// String returns "inconclusive", "not worse" or "worse".
 func (v Verdict) String() string {
 	switch v {
 	case NotWorse:
@@ -93,15 +94,18 @@ func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil 
 type Result struct {
 	Verdict Verdict `json:"verdict"`
 	// Reasons explain the verdict, one line per check.
-	Reasons         []string `json:"reasons"`
-	CanarySuccess   float64  `json:"canary_success"`
-	BaselineSuccess float64  `json:"baseline_success"`
+	Reasons []string `json:"reasons"`
+	// CanarySuccess and BaselineSuccess are the success rates, 0 to 1.
+	CanarySuccess   float64 `json:"canary_success"`
+	BaselineSuccess float64 `json:"baseline_success"`
 	// Z is the test statistic of "the canary's success rate is lower by
-	// more than MaxSuccessDrop"; above ZCritical means significant.
-	Z         float64       `json:"z"`
-	ZCritical float64       `json:"z_critical"`
-	CanaryP99 time.Duration `json:"canary_p99"`
-	// BaselineP99 is 0 when the baseline has no latency samples.
+	// more than MaxSuccessDrop"; above ZCritical (the one-sided normal
+	// quantile of SLO.Confidence) means significant.
+	Z         float64 `json:"z"`
+	ZCritical float64 `json:"z_critical"`
+	// CanaryP99 and BaselineP99 are interpolated from the histograms; 0
+	// when a cohort has no latency samples.
+	CanaryP99   time.Duration `json:"canary_p99"`
 	BaselineP99 time.Duration `json:"baseline_p99"`
 }
 

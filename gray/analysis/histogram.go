@@ -12,8 +12,8 @@ import (
 // as a Prometheus histogram, without the cumulation, so one can be built
 // from the other.
 type Histogram struct {
-	Bounds []time.Duration
-	Counts []uint64
+	Bounds []time.Duration // ascending upper bounds
+	Counts []uint64        // len(Bounds)+1 counts, the last the overflow
 }
 
 // DefaultBounds are latency bucket bounds from 1 ms to 30 s, about 25%
