@@ -13,7 +13,7 @@ import (
 )
 
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	p      *replicatest.Partition
 	stores []*replica.Store
 	addrs  []string
@@ -22,6 +22,19 @@ type cluster struct {
 // newCluster starts n stores on loopback that join the first, over
 // transports a test can partition, and waits until all see each other.
 func newCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	c := newClusterTB(t, n)
+	t.Cleanup(c.close)
+	return c
+}
+
+func (c *cluster) close() {
+	for _, s := range c.stores {
+		s.Close()
+	}
+}
+
+func newClusterTB(t testing.TB, n int) *cluster {
 	t.Helper()
 	c := &cluster{t: t, p: replicatest.NewPartition()}
 	key := []byte("0123456789abcdef") // gossip encrypted, as in production
@@ -45,11 +58,6 @@ func newCluster(t *testing.T, n int) *cluster {
 		c.stores = append(c.stores, s)
 		c.addrs = append(c.addrs, tr.Addr())
 	}
-	t.Cleanup(func() {
-		for _, s := range c.stores {
-			s.Close()
-		}
-	})
 	c.waitFor("all members to see each other", 10*time.Second, func() bool {
 		for _, s := range c.stores {
 			if len(s.Members()) != n {

@@ -162,6 +162,7 @@ func parseLogEntry(v []byte) (string, crdt.Object, error) {
 type record struct {
 	key   string
 	delta crdt.Object
+	time  crdt.Timestamp // when a local write was made, for the lag metric; zero for remote ones
 }
 
 // append commits records and the clock in one transaction; bbolt fsyncs

@@ -171,11 +171,10 @@ func (g *gossip) sender() {
 		if len(peers) == 0 {
 			continue
 		}
-		now := g.s.clock.Now()
 		head := message{typ: msgDeltas, from: g.s.cfg.Name}
 		var pending [][]byte
 		for _, r := range recs {
-			enc := appendItem(nil, msgDeltas, item{key: r.key, time: now, obj: r.delta})
+			enc := appendItem(nil, msgDeltas, item{key: r.key, time: r.time, obj: r.delta})
 			pending = append(pending, enc)
 		}
 		for len(pending) > 0 {
@@ -234,13 +233,13 @@ func (g *gossip) handle(b []byte) {
 				continue
 			}
 			s.metrics.lag.Observe(max(0, now.Sub(it.time.Time()).Seconds()))
-			recs = append(recs, record{it.key, it.obj})
+			recs = append(recs, record{key: it.key, delta: it.obj})
 		}
 		s.apply(m.from, recs)
 	case msgStates:
 		recs := make([]record, len(m.items))
 		for i, it := range m.items {
-			recs[i] = record{it.key, it.obj}
+			recs[i] = record{key: it.key, delta: it.obj}
 		}
 		s.apply(m.from, recs)
 	case msgSummaryAsk, msgSummaryAnswer:

@@ -148,7 +148,7 @@ func (s *Store) Update(ctx context.Context, key string, fn func(*Txn) error) err
 	}
 	s.dirty[key] = struct{}{}
 	s.notifyLocked(key)
-	c := &commit{recs: []record{{key, delta}}, local: true, done: make(chan error, 1)}
+	c := &commit{recs: []record{{key: key, delta: delta, time: s.clock.Now()}}, local: true, done: make(chan error, 1)}
 	s.inflight.Add(1)
 	s.mu.Unlock()
 
@@ -265,7 +265,7 @@ func (s *Store) apply(origin string, recs []record) int {
 			continue
 		}
 		_ = crdt.Merge(o, n)
-		novel = append(novel, record{r.key, n})
+		novel = append(novel, record{key: r.key, delta: n})
 		s.dirty[r.key] = struct{}{}
 		s.notifyLocked(r.key)
 	}

@@ -1,0 +1,45 @@
+// Package replica keeps one site's copy of duohuo's replicated state — named
+// CRDT objects (package crdt) such as a KV namespace, a global counter or a
+// set — durable on local disk and replicated between sites.
+//
+// Every site accepts writes on its own, even when cut off from the others
+// ("local first"), and all sites converge to the same state when they can
+// talk again:
+//
+//   - A write ([Store.Update]) is applied to the local object, appended to a
+//     bbolt log and fsynced (group commit) before Update returns: an
+//     acknowledged write survives a crash. A store that crashed restarts
+//     under a new replica id, so that no dot is ever issued twice.
+//   - Its delta is then sent to every live site (memberlist: membership,
+//     failure detection, AES-GCM with a shared key). Small deltas travel as
+//     UDP packets, large ones over TCP; nothing is forwarded, so no delta
+//     ever goes back to where it came from.
+//   - A received delta is first stripped of what this site already has
+//     ([crdt.Novel]); only the rest is applied, stored and announced.
+//   - Anti-entropy repairs what was lost: every interval, and as soon as a
+//     site (re)joins, a site sends its object digests to another, which
+//     answers with the full states that differ and its own digests if it
+//     lacks something, so one round repairs both directions.
+//
+// Objects never shrink by tombstones: the observed-remove types forget
+// removed elements entirely (see package crdt); what remains per site is one
+// version-vector entry per replica incarnation.
+//
+// Usage:
+//
+//	st, err := replica.Open(ctx, replica.Config{
+//		Name: "ctyun/cn-north-1", Dir: "/var/lib/duohuo/replica",
+//		BindAddr: "10.0.0.5", BindPort: 7946, Join: []string{"10.1.0.5:7946"},
+//		SecretKey: key, Network: replica.NetworkWAN,
+//	})
+//	...
+//	defer st.Close()
+//	err = st.Update(ctx, "gray/rules", func(tx *replica.Txn) error {
+//		tx.Put("checkout", []byte("10%"))
+//		return nil
+//	})
+//	for ev := range st.Watch(ctx, "gray/") { ... }
+//
+// Package replicatest provides a transport that cuts links between sites,
+// for partition tests.
+package replica

@@ -1,0 +1,118 @@
+package replica_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/duohuo/duohuo/replica"
+)
+
+// BenchmarkUpdate measures acknowledged (fsynced) local writes: one writer
+// pays an fsync per write; many writers share fsyncs (group commit).
+func BenchmarkUpdate(b *testing.B) {
+	for _, p := range []int{1, 16} {
+		b.Run(fmt.Sprintf("parallelism=%d", p), func(b *testing.B) {
+			s, err := replica.Open(context.Background(), replica.Config{Name: "bench", Dir: b.TempDir()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(p) // p × GOMAXPROCS writers
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					k := fmt.Sprintf("key-%d", n.Add(1))
+					if err := s.Update(context.Background(), "kv", func(tx *replica.Txn) error { tx.Put(k, []byte("0123456789abcdef0123456789abcdef")); return nil }); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkReplicationLag writes paced beacons, each a new object, at
+// rate writes/s spread over 3 sites on loopback, and reports the p50 and p99
+// time from the start of Update at the origin to the object appearing at
+// each other site (Watch). It includes the origin's fsync.
+func BenchmarkReplicationLag(b *testing.B) {
+	for _, rate := range []int{200, 1000} {
+		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) {
+			var lags []time.Duration
+			for b.Loop() {
+				lags = append(lags, measureLag(b, rate, 2*time.Second)...)
+			}
+			slices.Sort(lags)
+			if len(lags) == 0 {
+				b.Fatal("no beacon arrived")
+			}
+			b.ReportMetric(float64(lags[len(lags)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lags[len(lags)*99/100].Microseconds())/1000, "p99-ms")
+			b.ReportMetric(float64(len(lags)), "arrivals")
+		})
+	}
+}
+
+func measureLag(b *testing.B, rate int, d time.Duration) []time.Duration {
+	b.Helper()
+	c := newClusterTB(b, 3)
+	defer c.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var sent sync.Map // key -> time.Time
+	var mu sync.Mutex
+	var lags []time.Duration
+	var wg sync.WaitGroup
+	for _, s := range c.stores {
+		ch := s.Watch(ctx, "lag/")
+		wg.Go(func() {
+			for ev := range ch {
+				now := time.Now()
+				// Keys are lag/<origin index>/<n>; count arrivals elsewhere.
+				origin := "site-" + strings.Split(ev.Key, "/")[1]
+				if at, ok := sent.Load(ev.Key); ok && origin != s.Name() {
+					mu.Lock()
+					lags = append(lags, now.Sub(at.(time.Time)))
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	n := int(d.Seconds() * float64(rate))
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	var writers sync.WaitGroup
+	for i := range n {
+		<-tick.C
+		s := c.stores[i%3]
+		key := fmt.Sprintf("lag/%d/%d", i%3, i)
+		writers.Go(func() {
+			sent.Store(key, time.Now())
+			s.Update(ctx, key, func(tx *replica.Txn) error { tx.Add(1); return nil })
+		})
+	}
+	tick.Stop()
+	writers.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		got := len(lags)
+		mu.Unlock()
+		if got >= 2*n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // polling a deadline-bounded wait
+	}
+	cancel()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	return lags
+}

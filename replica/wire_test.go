@@ -1,0 +1,77 @@
+package replica
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/duohuo/duohuo/crdt"
+)
+
+func sampleMessages() []*message {
+	m := crdt.NewORMap()
+	m.Put(1, crdt.MakeTimestamp(5, 0), "k", []byte("v"))
+	var c crdt.PNCounter
+	c.Add(2, -3)
+	return []*message{
+		{typ: msgDeltas, from: "site-a", items: []item{{key: "kv", time: crdt.MakeTimestamp(5, 1), obj: m}, {key: "hits", time: 7, obj: &c}}},
+		{typ: msgStates, from: "site-b", items: []item{{key: "kv", obj: m}}},
+		{typ: msgSummaryAsk, from: "site-c", items: []item{{key: "kv", digest: m.Digest()}}},
+		{typ: msgSummaryAnswer, from: "site-c"},
+	}
+}
+
+func TestMessageRoundTrip(t *testing.T) {
+	for _, m := range sampleMessages() {
+		enc := m.encode()
+		got, err := decodeMessage(enc)
+		if err != nil {
+			t.Fatalf("decodeMessage(encode(%v message)) = %v", msgNames[m.typ], err)
+		}
+		if !bytes.Equal(got.encode(), enc) || got.from != m.from || len(got.items) != len(m.items) {
+			t.Errorf("%v message changed in a round trip", msgNames[m.typ])
+		}
+	}
+}
+
+func TestDecodeMessageRejects(t *testing.T) {
+	good := sampleMessages()[0].encode()
+	tests := []struct {
+		name string
+		in   []byte
+	}{
+		{"empty", nil},
+		{"another wire version", append([]byte{9}, good[1:]...)},
+		{"an unknown type", append([]byte{wireVersion, 99}, good[2:]...)},
+		{"truncated", good[:len(good)-3]},
+		{"trailing bytes", append(bytes.Clone(good), 0)},
+		{"an item count beyond the input", []byte{wireVersion, byte(msgDeltas), 0, 0xff, 0xff, 0x03}},
+		{"an empty key", []byte{wireVersion, byte(msgSummaryAsk), 0, 1, 0}},
+		{"a truncated digest", []byte{wireVersion, byte(msgSummaryAsk), 0, 1, 1, 'k', 1, 2, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := decodeMessage(tt.in); !errors.Is(err, errWire) {
+				t.Errorf("decodeMessage(%x) error = %v, want errWire", tt.in, err)
+			}
+		})
+	}
+}
+
+func FuzzDecodeMessage(f *testing.F) {
+	for _, m := range sampleMessages() {
+		f.Add(m.encode())
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := decodeMessage(b)
+		if err != nil {
+			if !errors.Is(err, errWire) {
+				t.Fatalf("error %v does not wrap errWire", err)
+			}
+			return
+		}
+		if _, err := decodeMessage(m.encode()); err != nil {
+			t.Fatalf("re-encoding an accepted message gives one that is refused: %v", err)
+		}
+	})
+}
