@@ -72,10 +72,12 @@ type FaultReport struct {
 	TimeToRecover time.Duration `json:"time_to_recover_ns"`
 	// TimeToNoAttempts is the worst time from an injection to the last
 	// attempt the gateway sent to a faulty instance before the repair (at
-	// 20ms resolution), -1 if attempts went on in the last quarter of an
-	// interval; FaultyAttempts counts those attempts.
+	// 20ms resolution), -1 if attempts were still going on at the repair;
+	// FaultyAttempts counts those attempts and FaultyShare divides them by
+	// all the attempts sent while the fault was on.
 	TimeToNoAttempts time.Duration `json:"time_to_no_attempts_ns"`
 	FaultyAttempts   float64       `json:"faulty_attempts"`
+	FaultyShare      float64       `json:"faulty_share"`
 	// TimeToP99 is the time from the first injection to the first
 	// one-second window whose p99 is at most P99Limit, 1.2 × the p99 before
 	// the fault.
@@ -143,7 +145,9 @@ func analyze(sr *ScenarioReport, o Options, sc Scenario, samples []Sample, snaps
 	before, _ := sr.Phase("before")
 	fault, _ := sr.Phase("fault")
 	f := &FaultReport{At: ivs[0].down, Until: ivs[len(ivs)-1].up, Intervals: len(ivs), P99Limit: before.P99 * 12 / 10}
+	var onAttempts float64
 	for _, iv := range ivs {
+		onAttempts += totalAt(snaps, iv.up) - totalAt(snaps, iv.down)
 		ttr := TimeToRecover(samples, iv.down, iv.up)
 		if ttr < 0 || f.TimeToRecover < 0 {
 			f.TimeToRecover = -1
@@ -157,6 +161,9 @@ func analyze(sr *ScenarioReport, o Options, sc Scenario, samples []Sample, snaps
 		} else {
 			f.TimeToNoAttempts = max(f.TimeToNoAttempts, last)
 		}
+	}
+	if onAttempts > 0 {
+		f.FaultyShare = f.FaultyAttempts / onAttempts
 	}
 	f.TimeToP99 = TimeToLatency(samples, f.At, fault.To, f.P99Limit)
 	if settle := f.At + 5*time.Second; settle < fault.To {
@@ -179,11 +186,11 @@ func totalAt(snaps []attemptSnap, t time.Duration) float64 {
 }
 
 // lastAttempt returns how long after iv.down the last attempt to a faulty
-// instance was seen within iv (-1 if one was seen in its last quarter),
-// and how many attempts were seen.
+// instance was seen within iv (-1 if the last poll before iv.up still saw
+// one: attempts had not stopped), and how many attempts were seen.
 func lastAttempt(snaps []attemptSnap, iv interval) (time.Duration, float64) {
 	var prev, first float64
-	seenFirst := false
+	seen, rising := false, false
 	last := time.Duration(0)
 	for _, s := range snaps {
 		if s.at < iv.down {
@@ -193,18 +200,16 @@ func lastAttempt(snaps []attemptSnap, iv interval) (time.Duration, float64) {
 		if s.at >= iv.up {
 			break
 		}
-		if !seenFirst {
-			first, seenFirst = prev, true
+		if !seen {
+			first, seen = prev, true
 		}
-		if s.faulty > prev {
+		rising = s.faulty > prev
+		if rising {
 			last = s.at - iv.down
 		}
 		prev = s.faulty
 	}
-	if !seenFirst {
-		return 0, 0
-	}
-	if last > (iv.up-iv.down)*3/4 {
+	if rising {
 		return -1, prev - first
 	}
 	return last, prev - first
@@ -260,8 +265,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 				p.AttemptsPerRequest, clouds(p.ByCloud))
 		}
 		if f := s.Fault; f != nil {
-			fmt.Fprintf(&b, "\nFault from %s to %s (%d interval(s)): time to recover %s; no attempt reaches the faulty instances after %s (%.0f attempts reached them); p99 back within %s after %s; p99 from 5s after the fault %s.\n",
-				dur(f.At), dur(f.Until), f.Intervals, dur(f.TimeToRecover), dur(f.TimeToNoAttempts), f.FaultyAttempts, ms(f.P99Limit), dur(f.TimeToP99), ms(f.SettledP99))
+			fmt.Fprintf(&b, "\nFault from %s to %s (%d interval(s)): time to recover %s; no attempt reaches the faulty instances after %s (%.0f attempts reached them, %.2f%% of those sent during the fault); p99 back within %s after %s; p99 from 5s after the fault %s.\n",
+				dur(f.At), dur(f.Until), f.Intervals, dur(f.TimeToRecover), dur(f.TimeToNoAttempts), f.FaultyAttempts, 100*f.FaultyShare, ms(f.P99Limit), dur(f.TimeToP99), ms(f.SettledP99))
 		}
 		for _, e := range s.Errors {
 			fmt.Fprintf(&b, "\nError: %s\n", e)

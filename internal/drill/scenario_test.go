@@ -103,7 +103,8 @@ func TestLastAttempt(t *testing.T) {
 	}{
 		{"attempts stop 200ms after the fault", snaps(5, 5, 5, 8, 9, 9, 9, 9, 9, 9, 9), 200 * ms, 4},
 		{"no attempt after the fault", snaps(5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5), 0, 0},
-		{"attempts in the last quarter: never stopped", snaps(5, 5, 5, 6, 6, 6, 6, 6, 7, 8, 9), -1, 3},
+		{"a late attempt is the last one", snaps(5, 5, 5, 6, 6, 6, 6, 6, 7, 7, 7), 600 * ms, 2},
+		{"attempts up to the repair: never stopped", snaps(5, 5, 5, 6, 6, 6, 6, 6, 7, 8, 9), -1, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			last, n := lastAttempt(tc.snaps, iv)
