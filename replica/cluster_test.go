@@ -37,26 +37,8 @@ func (c *cluster) close() {
 func newClusterTB(t testing.TB, n int) *cluster {
 	t.Helper()
 	c := &cluster{t: t, p: replicatest.NewPartition()}
-	key := []byte("0123456789abcdef") // gossip encrypted, as in production
-	for i := range n {
-		tr, err := replicatest.NewTransport(c.p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := replica.Config{
-			Name: fmt.Sprintf("site-%d", i), Dir: t.TempDir(),
-			BindAddr: "127.0.0.1", Transport: tr, SecretKey: key,
-			Network: replica.NetworkLocal, AntiEntropyInterval: 200 * time.Millisecond,
-		}
-		if i > 0 {
-			cfg.Join = []string{c.addrs[0]}
-		}
-		s, err := replica.Open(context.Background(), cfg)
-		if err != nil {
-			t.Fatalf("Open(%s) = %v", cfg.Name, err)
-		}
-		c.stores = append(c.stores, s)
-		c.addrs = append(c.addrs, tr.Addr())
+	for range n {
+		c.add(t)
 	}
 	c.waitFor("all members to see each other", 10*time.Second, func() bool {
 		for _, s := range c.stores {
@@ -67,6 +49,32 @@ func newClusterTB(t testing.TB, n int) *cluster {
 		return true
 	})
 	return c
+}
+
+// add starts one more store that joins the first.
+func (c *cluster) add(t testing.TB) *replica.Store {
+	t.Helper()
+	tr, err := replicatest.NewTransport(c.p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := len(c.stores)
+	cfg := replica.Config{
+		Name: fmt.Sprintf("site-%d", i), Dir: t.TempDir(),
+		BindAddr: "127.0.0.1", Transport: tr,
+		SecretKey: []byte("0123456789abcdef"), // gossip encrypted, as in production
+		Network:   replica.NetworkLocal, AntiEntropyInterval: 200 * time.Millisecond,
+	}
+	if i > 0 {
+		cfg.Join = []string{c.addrs[0]}
+	}
+	s, err := replica.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Open(%s) = %v", cfg.Name, err)
+	}
+	c.stores = append(c.stores, s)
+	c.addrs = append(c.addrs, tr.Addr())
+	return s
 }
 
 // waitFor polls cond every 20ms until it holds or the deadline passes.

@@ -116,3 +116,59 @@ func measureLag(b *testing.B, rate int, d time.Duration) []time.Duration {
 	defer mu.Unlock()
 	return lags
 }
+
+// BenchmarkFullResync measures an empty site joining a site that holds
+// 100,000 keys (one KV object), until its digest matches: a full state
+// transfer over memberlist's TCP stream.
+func BenchmarkFullResync(b *testing.B) {
+	const keys = 100_000
+	for b.Loop() {
+		c := newClusterTB(b, 1)
+		fillKeys(b, c.stores[0], "kv", keys, 16)
+		start := time.Now()
+		joiner := c.add(b)
+		c.waitFor("the new site's digest to match", 60*time.Second, func() bool { return joiner.Digest() == c.stores[0].Digest() })
+		b.ReportMetric(time.Since(start).Seconds(), "resync-s")
+		c.close()
+	}
+}
+
+// BenchmarkHealAfterPartition cuts one of three sites off, writes 10,000
+// deltas (single-key puts) on the majority side, heals, and measures the time
+// to identical digests.
+func BenchmarkHealAfterPartition(b *testing.B) {
+	const deltas = 10_000
+	for b.Loop() {
+		c := newClusterTB(b, 3)
+		c.p.Isolate(c.addrs[2], c.addrs[0], c.addrs[1])
+		fillKeys(b, c.stores[0], "kv", deltas, 16)
+		c.waitFor("the majority to agree", 60*time.Second, func() bool { return c.stores[0].Digest() == c.stores[1].Digest() })
+		start := time.Now()
+		c.p.HealAll()
+		c.waitFor("identical digests after healing", 60*time.Second, c.converged)
+		b.ReportMetric(time.Since(start).Seconds(), "heal-s")
+		c.close()
+	}
+}
+
+// fillKeys writes n single-key puts to object obj from 16 concurrent writers.
+func fillKeys(b *testing.B, s *replica.Store, obj string, n, writers int) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				k := fmt.Sprintf("key-%012d", i)
+				if err := s.Update(context.Background(), obj, func(tx *replica.Txn) error { tx.Put(k, []byte("0123456789abcdef0123456789abcdef")); return nil }); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
