@@ -97,9 +97,20 @@ func TestHandlerApplyGetRollback(t *testing.T) {
 	if s.Router("checkout") != nil {
 		t.Error("rollback of the first change left a policy")
 	}
+	if code := api.do("PUT", "/v1/gray/routes/checkout?expect=2", fivePercent, &c); code != 200 || c.Revision != 3 {
+		t.Errorf("PUT with the live revision expected = %d %+v, want revision 3", code, c)
+	}
+	if code := api.do("DELETE", "/v1/gray/routes/checkout?expect=3", "", &c); code != 200 || c.Kind != "delete" || s.Router("checkout") != nil {
+		t.Errorf("DELETE = %d %+v, want the policy removed", code, c)
+	}
 	var hist []gray.Change
-	if code := api.do("GET", "/v1/gray/routes/checkout/history", "", &hist); code != 200 || len(hist) != 2 {
+	if code := api.do("GET", "/v1/gray/routes/checkout/history", "", &hist); code != 200 || len(hist) != 4 {
 		t.Errorf("history = %d %+v", code, hist)
+	}
+	for range 2 { // undo the delete, then the second apply (the first was rolled back above)
+		if code := api.do("POST", "/v1/gray/routes/checkout/rollback", "", &c); code != 200 {
+			t.Fatalf("rollback = %d", code)
+		}
 	}
 	var e gray.ErrorBody
 	if code := api.do("POST", "/v1/gray/routes/checkout/rollback", "", &e); code != http.StatusConflict {

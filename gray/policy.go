@@ -1,9 +1,9 @@
 package gray
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 )
 
 // Policy is the gray configuration of one route, as data: the instance
@@ -153,7 +153,7 @@ const (
 // not validate; [Compile] does.
 func ParsePolicy(data []byte) (Policy, error) {
 	var p Policy
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
 		return Policy{}, fmt.Errorf("gray: decode policy: %w", err)

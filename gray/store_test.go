@@ -18,10 +18,8 @@ func fixedClock() func() time.Time {
 	return func() time.Time { return t0.Add(time.Duration(n.Add(1)) * time.Second) }
 }
 
-func canary(pct float64) gray.Policy {
-	p := hashPolicy(pct)
-	return p
-}
+// canary is a policy sending pct percent of users to v2.
+func canary(pct float64) gray.Policy { return hashPolicy(pct) }
 
 func routeUser(t testing.TB, s *gray.Store, route, id string) string {
 	t.Helper()
