@@ -2,6 +2,7 @@ package gray_test
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -212,5 +213,28 @@ func TestRegexProgramSizeMessage(t *testing.T) {
 	fes := gray.FieldErrors(err)
 	if len(fes) != 1 || !strings.HasPrefix(fes[0].Error(), "rules[0].headers[0].regex: program size ") || !strings.HasSuffix(fes[0].Error(), " exceeds 500") {
 		t.Errorf("Compile error = %v, want rules[0].headers[0].regex: program size N exceeds 500", err)
+	}
+}
+
+// TestRouteRollsWeightsPerRequest: unclaimed requests are split by the
+// weights (a random roll per request; the bound is 6 standard deviations,
+// so a correct split fails about once in 10⁹ runs).
+func TestRouteRollsWeightsPerRequest(t *testing.T) {
+	r := mustCompile(t, gray.Policy{Subsets: twoSubsets, Weights: []gray.Weight{
+		{Subset: "v2", Weight: 1}, {Subset: "gray", Weight: 0}, {Subset: "baseline", Weight: 3},
+	}})
+	v := req{}.view()
+	const n = 20000
+	got := map[string]int{}
+	for range n {
+		d := r.Route(v, "")
+		if d.Reason != gray.ByWeight {
+			t.Fatalf("Route = %+v, want a decision by weight", d)
+		}
+		got[d.Subset]++
+	}
+	sd := math.Sqrt(n * 0.25 * 0.75)
+	if got["gray"] != 0 || math.Abs(float64(got["v2"])-n/4) > 6*sd {
+		t.Errorf("split over %d requests = %v, want v2 ≈ %d, gray 0, the rest baseline", n, got, n/4)
 	}
 }
