@@ -119,3 +119,32 @@ func TestRecorderConcurrentAndWindowed(t *testing.T) {
 		t.Errorf("max latency bucket = %v, want the bucket holding 4 ms", p)
 	}
 }
+
+func TestFromCumulative(t *testing.T) {
+	ms := time.Millisecond
+	bounds := []time.Duration{10 * ms, 20 * ms, 40 * ms}
+	h, err := analysis.FromCumulative(bounds, []uint64{50, 90, 99}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Counts; len(got) != 4 || got[0] != 50 || got[1] != 40 || got[2] != 9 || got[3] != 1 {
+		t.Errorf("FromCumulative counts = %v, want [50 40 9 1]", got)
+	}
+	tests := []struct {
+		name       string
+		bounds     []time.Duration
+		cumulative []uint64
+		total      uint64
+		want       string
+	}{
+		{"mismatched lengths", bounds, []uint64{1}, 1, "3 bounds but 1 counts"},
+		{"bounds that do not ascend", []time.Duration{10 * ms, 10 * ms, 40 * ms}, []uint64{1, 2, 3}, 3, "bounds[1]"},
+		{"counts that decrease", bounds, []uint64{5, 4, 6}, 6, "cumulative[1]"},
+		{"a total below the last count", bounds, []uint64{1, 2, 3}, 2, "total 2"},
+	}
+	for _, tt := range tests {
+		if _, err := analysis.FromCumulative(tt.bounds, tt.cumulative, tt.total); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: FromCumulative error = %v, want one naming %q", tt.name, err, tt.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"math"
 	"sync/atomic"
 	"time"
@@ -134,4 +135,31 @@ func (c Cohort) Sub(earlier Cohort) Cohort {
 		}
 	}
 	return out
+}
+
+// FromCumulative converts a Prometheus-style histogram — cumulative
+// counts per upper bound, and the total count (the +Inf bucket) — into a
+// Histogram. It refuses bounds that do not ascend and counts that
+// decrease, naming the index.
+func FromCumulative(bounds []time.Duration, cumulative []uint64, total uint64) (Histogram, error) {
+	if len(bounds) != len(cumulative) {
+		return Histogram{}, fmt.Errorf("analysis: %d bounds but %d counts", len(bounds), len(cumulative))
+	}
+	h := Histogram{Bounds: append([]time.Duration(nil), bounds...), Counts: make([]uint64, len(bounds)+1)}
+	var prev uint64
+	for i, c := range cumulative {
+		if i > 0 && bounds[i] <= bounds[i-1] {
+			return Histogram{}, fmt.Errorf("analysis: bounds[%d] = %v does not ascend", i, bounds[i])
+		}
+		if c < prev {
+			return Histogram{}, fmt.Errorf("analysis: cumulative[%d] = %d is below the previous %d", i, c, prev)
+		}
+		h.Counts[i] = c - prev
+		prev = c
+	}
+	if total < prev {
+		return Histogram{}, fmt.Errorf("analysis: total %d is below the last cumulative count %d", total, prev)
+	}
+	h.Counts[len(bounds)] = total - prev
+	return h, nil
 }
