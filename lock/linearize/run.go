@@ -95,10 +95,11 @@ const (
 type Result struct {
 	Subject, Fault string
 	Seed           uint64
-	// Acquires counts locks granted; Refused writes the resource refused
-	// (stale token); Lost releases that found the lock lost; Unknown
-	// operations with an unknown outcome; Pauses client stalls.
-	Acquires, Writes, Refused, Lost, Unknown, Pauses int
+	// Acquires counts locks granted; Failed acquires that certainly took
+	// nothing (ErrNotAcquired); Refused writes the resource refused (stale
+	// token); Lost releases that found the lock lost; Unknown operations
+	// with an unknown outcome; Pauses client stalls.
+	Acquires, Failed, Writes, Refused, Lost, Unknown, Pauses int
 	// Mutex and Register are the verdicts of the two models.
 	Mutex, Register Verdict
 	// Visualizations are the HTML files written for failing histories.
@@ -120,6 +121,7 @@ type recorder struct {
 	mutex, reg           []porcupine.Operation
 	acq, writes, refused int
 	lost, unknown, pause int
+	failed               int
 }
 
 func (r *recorder) now() int64 { return time.Since(r.base).Nanoseconds() }
@@ -208,6 +210,7 @@ func Run(ctx context.Context, env Env, subject Subject, fault Fault, cfg Config)
 		mutexOps = append(mutexOps, r.mutex...)
 		regOps = append(regOps, r.reg...)
 		res.Acquires += r.acq
+		res.Failed += r.failed
 		res.Writes += r.writes
 		res.Refused += r.refused
 		res.Lost += r.lost
@@ -251,15 +254,24 @@ func check(m porcupine.Model, ops []porcupine.Operation, cfg Config, name string
 // release, recording every operation, until ctx ends.
 func runClient(ctx context.Context, cl Client, rec *recorder, cfg Config, pauses bool, nextPause *atomic.Int64, pauseLens []time.Duration) {
 	opTimeout := 2 * cfg.TTL
+	backoff := cfg.TTL / 10
 	acquireTimeout := max(5*time.Second, 4*cfg.TTL)
 	// Operations run on contexts detached from ctx, so that the end of the
 	// run never turns a finished operation's outcome into "unknown".
 	bg := context.WithoutCancel(ctx)
+	// reset follows an operation whose outcome is unknown. The lock may have
+	// been lost or released at any time since the acquire was invoked, so
+	// the uncertain release spans from there to now. It ends before the
+	// client's cleanup, not after: if the lock really stays held longer
+	// (an unrevoked lease), etcd keeps others out until it expires, so they
+	// acquire later still, and a shorter interval costs the checker less
+	// without accepting anything a longer one would refuse.
 	reset := func(acqCall int64) {
+		rec.mutexOp(releaseUncertain, acqCall, rec.now())
 		rctx, cancel := context.WithTimeout(bg, 5*cfg.TTL+5*time.Second)
 		cl.Reset(rctx)
 		cancel()
-		rec.mutexOp(releaseUncertain, acqCall, rec.now())
+		sleep(ctx, backoff) // do not spin while the cluster is unavailable
 	}
 	for ctx.Err() == nil {
 		actx, cancel := context.WithTimeout(bg, acquireTimeout)
@@ -267,6 +279,11 @@ func runClient(ctx context.Context, cl Client, rec *recorder, cfg Config, pauses
 		tok, err := cl.Acquire(actx)
 		acqRet := rec.now()
 		cancel()
+		if errors.Is(err, ErrNotAcquired) {
+			rec.failed++
+			sleep(ctx, backoff)
+			continue
+		}
 		if err != nil {
 			rec.unknown++
 			rec.mutexOp(acquireUnknown, acqCall, acqRet)

@@ -38,8 +38,8 @@ func runOnce(t *testing.T, subject linearize.Subject, fault string, d time.Durat
 	if err := cluster.Heal(); err != nil {
 		t.Fatalf("Heal after %s: %v", fault, err)
 	}
-	t.Logf("%s under %s: mutex %s, register %s; %d acquires, %d writes, %d refused, %d lost, %d unknown, %d pauses; check %v; fault err %v",
-		subject.Name, fault, res.Mutex, res.Register, res.Acquires, res.Writes, res.Refused, res.Lost, res.Unknown, res.Pauses, res.Check, res.FaultErr)
+	t.Logf("%s under %s: mutex %s, register %s; %d acquires, %d writes, %d refused, %d lost, %d unknown, %d pauses, %d failed; check %v; fault err %v",
+		subject.Name, fault, res.Mutex, res.Register, res.Acquires, res.Writes, res.Refused, res.Lost, res.Unknown, res.Pauses, res.Failed, res.Check, res.FaultErr)
 	return res
 }
 

@@ -14,11 +14,17 @@ import (
 	"github.com/duohuo/duohuo/lock/etcdlock"
 )
 
+// ErrNotAcquired is wrapped by a Client's Acquire error when the lock was
+// certainly not taken (nothing was written), as opposed to an error after
+// which the outcome is unknown.
+var ErrNotAcquired = errors.New("linearize: lock not acquired")
+
 // Client is one participant's handle on the lock under test and on the
 // register it protects. The harness calls a Client from one goroutine.
 type Client interface {
 	// Acquire blocks until the lock is held and returns the fencing token
-	// (zero for locks without one).
+	// (zero for locks without one). An error wrapping ErrNotAcquired says
+	// the lock was certainly not taken; any other error leaves it unknown.
 	Acquire(ctx context.Context) (lock.Token, error)
 	// Read returns the register's value, presenting token to the resource.
 	Read(ctx context.Context, token lock.Token) (int64, error)
@@ -87,7 +93,8 @@ func (c *etcdClient) Acquire(ctx context.Context) (lock.Token, error) {
 	if c.s == nil {
 		s, err := etcdlock.NewSession(ctx, c.cli, etcdlock.WithTTL(c.ttl))
 		if err != nil {
-			return 0, err
+			// No session, no lock key: nothing can be held.
+			return 0, fmt.Errorf("%w: %w", ErrNotAcquired, err)
 		}
 		c.s = s
 	}
@@ -212,7 +219,7 @@ func (c *unsafeClient) Acquire(ctx context.Context) (lock.Token, error) {
 	for {
 		resp, err := c.cli.Get(ctx, lk)
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("%w: %w", ErrNotAcquired, err)
 		}
 		if len(resp.Kvs) == 0 {
 			tok, ok, err := c.take(ctx, lk)
@@ -222,7 +229,7 @@ func (c *unsafeClient) Acquire(ctx context.Context) (lock.Token, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, fmt.Errorf("%w: %w", ErrNotAcquired, ctx.Err())
 		case <-time.After(10 * time.Millisecond): // poll: this lock has no queue
 		}
 	}
@@ -233,7 +240,7 @@ func (c *unsafeClient) Acquire(ctx context.Context) (lock.Token, error) {
 func (c *unsafeClient) take(ctx context.Context, lk string) (lock.Token, bool, error) {
 	lease, err := c.cli.Grant(ctx, int64((c.ttl+time.Second-1)/time.Second))
 	if err != nil {
-		return 0, false, err
+		return 0, false, fmt.Errorf("%w: %w", ErrNotAcquired, err)
 	}
 	if !c.atomic {
 		pr, err := c.cli.Put(ctx, lk, strconv.Itoa(c.id), clientv3.WithLease(lease.ID))
