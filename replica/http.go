@@ -1,0 +1,237 @@
+package replica
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/duohuo/duohuo/crdt"
+)
+
+// Handler returns the HTTP API of s, for the admin listener (which adds
+// authentication). Paths:
+//
+//	GET    /v1/kv/{object}            the object as JSON: {"object","kind","value"}
+//	GET    /v1/kv/{object}?key=K      map key K's value, raw bytes; 404 if absent
+//	PUT    /v1/kv/{object}?key=K      set map key K to the request body
+//	DELETE /v1/kv/{object}?key=K      delete map key K
+//	POST   /v1/kv/{object}?op=incr&by=N        add N (default 1) to a counter
+//	POST   /v1/kv/{object}?op=sadd&member=M    add M to a set
+//	POST   /v1/kv/{object}?op=srem&member=M    remove M from a set
+//	POST   /v1/kv/{object}?op=set              set a register to the body
+//	GET    /v1/watch/{prefix}         server-sent events, one "change" event
+//	                                  per changed object, data as for GET
+//
+// Object names may contain slashes. A write answers 204 once it is durable.
+// Errors: 400 bad request, 404 not found, 409 wrong kind for the operation,
+// 503 store closed. The handler is safe for concurrent use.
+func Handler(s *Store) http.Handler {
+	h := &httpAPI{s: s}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/kv/{object...}", h.get)
+	mux.HandleFunc("PUT /v1/kv/{object...}", h.put)
+	mux.HandleFunc("DELETE /v1/kv/{object...}", h.del)
+	mux.HandleFunc("POST /v1/kv/{object...}", h.post)
+	mux.HandleFunc("GET /v1/watch/{prefix...}", h.watch)
+	return mux
+}
+
+type httpAPI struct{ s *Store }
+
+// ObjectJSON is the JSON form of an object in the HTTP API: Value is a map
+// of string values for an ormap, a number for counters, a list of strings
+// for sets, a string for a register.
+type ObjectJSON struct {
+	Object string `json:"object"`
+	Kind   string `json:"kind"`
+	Value  any    `json:"value"`
+}
+
+// ToJSON returns the JSON form of object o named name.
+func ToJSON(name string, o crdt.Object) ObjectJSON {
+	j := ObjectJSON{Object: name, Kind: o.Kind().String()}
+	switch v := o.(type) {
+	case *crdt.ORMap:
+		m := make(map[string]string, v.Len())
+		for k, val := range v.All() {
+			m[k] = string(val)
+		}
+		j.Value = m
+	case *crdt.PNCounter:
+		j.Value = v.Value()
+	case *crdt.GCounter:
+		j.Value = v.Value()
+	case *crdt.ORSet:
+		j.Value = append([]string{}, v.Elements()...)
+	case *crdt.LWWSet:
+		j.Value = append([]string{}, v.Elements()...)
+	case *crdt.LWWRegister:
+		val, _ := v.Get()
+		j.Value = string(val)
+	}
+	return j
+}
+
+func httpError(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, crdt.ErrKind):
+		code = http.StatusConflict
+	case errors.Is(err, ErrClosed):
+		code = http.StatusServiceUnavailable
+	case errors.Is(err, errBadRequest):
+		code = http.StatusBadRequest
+	}
+	http.Error(w, err.Error(), code)
+}
+
+var errBadRequest = errors.New("bad request")
+
+func (h *httpAPI) get(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("object")
+	o, err := h.s.Get(name)
+	if err != nil {
+		httpError(w, err)
+		return
+	}
+	if r.URL.Query().Has("key") {
+		m, ok := o.(*crdt.ORMap)
+		if !ok {
+			httpError(w, fmt.Errorf("object %q is a %v, not a map: %w", name, o.Kind(), crdt.ErrKind))
+			return
+		}
+		k := r.URL.Query().Get("key")
+		v, ok := m.Get(k)
+		if !ok {
+			httpError(w, fmt.Errorf("key %q in %q: %w", k, name, ErrNotFound))
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(v)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(ToJSON(name, o))
+}
+
+func (h *httpAPI) update(w http.ResponseWriter, r *http.Request, fn func(tx *Txn) error) {
+	if err := h.s.Update(r.Context(), r.PathValue("object"), fn); err != nil {
+		httpError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func requireParam(r *http.Request, name string) (string, error) {
+	if !r.URL.Query().Has(name) {
+		return "", fmt.Errorf("query parameter %q is required: %w", name, errBadRequest)
+	}
+	return r.URL.Query().Get(name), nil
+}
+
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, crdt.MaxValueLen))
+	if err != nil {
+		return nil, fmt.Errorf("read body: %v: %w", err, errBadRequest)
+	}
+	return b, nil
+}
+
+func (h *httpAPI) put(w http.ResponseWriter, r *http.Request) {
+	k, err := requireParam(r, "key")
+	if err != nil {
+		httpError(w, err)
+		return
+	}
+	v, err := readBody(w, r)
+	if err != nil {
+		httpError(w, err)
+		return
+	}
+	h.update(w, r, func(tx *Txn) error { tx.Put(k, v); return nil })
+}
+
+func (h *httpAPI) del(w http.ResponseWriter, r *http.Request) {
+	k, err := requireParam(r, "key")
+	if err != nil {
+		httpError(w, err)
+		return
+	}
+	h.update(w, r, func(tx *Txn) error { tx.Delete(k); return nil })
+}
+
+func (h *httpAPI) post(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	switch op := q.Get("op"); op {
+	case "incr":
+		by := int64(1)
+		if q.Has("by") {
+			n, err := strconv.ParseInt(q.Get("by"), 10, 64)
+			if err != nil {
+				httpError(w, fmt.Errorf("by=%q: want an integer: %w", q.Get("by"), errBadRequest))
+				return
+			}
+			by = n
+		}
+		h.update(w, r, func(tx *Txn) error { tx.Add(by); return nil })
+	case "sadd", "srem":
+		m, err := requireParam(r, "member")
+		if err != nil {
+			httpError(w, err)
+			return
+		}
+		h.update(w, r, func(tx *Txn) error {
+			if op == "sadd" {
+				tx.SetAdd(m)
+			} else {
+				tx.SetRemove(m)
+			}
+			return nil
+		})
+	case "set":
+		v, err := readBody(w, r)
+		if err != nil {
+			httpError(w, err)
+			return
+		}
+		h.update(w, r, func(tx *Txn) error { tx.Set(v); return nil })
+	default:
+		httpError(w, fmt.Errorf("op=%q: want incr, sadd, srem or set: %w", op, errBadRequest))
+	}
+}
+
+func (h *httpAPI) watch(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	keepalive := time.NewTicker(15 * time.Second)
+	defer keepalive.Stop()
+	events := h.s.Watch(r.Context(), r.PathValue("prefix"))
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			b, _ := json.Marshal(ToJSON(ev.Key, ev.Object))
+			fmt.Fprintf(w, "event: change\ndata: %s\n\n", b)
+			fl.Flush()
+		case <-keepalive.C:
+			// A comment line keeps proxies from closing an idle stream.
+			fmt.Fprint(w, ": keepalive\n\n")
+			fl.Flush()
+		}
+	}
+}
