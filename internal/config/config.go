@@ -1,5 +1,7 @@
 package config
 
+import "github.com/duohuo/duohuo/gray"
+
 // The schema of duohuo.yaml. Each field carries, besides its yaml key:
 //
 //	doc:"…"       one sentence for the JSON Schema and docs/configuration.md
@@ -30,6 +32,7 @@ type Config struct {
 	Metrics   Metrics    `yaml:"metrics" doc:"Prometheus metrics served on the admin listener at /metrics."`
 	Listeners []Listener `yaml:"listeners" doc:"Where the gateway accepts client traffic. Every route is served on every listener."`
 	Services  []Service  `yaml:"services" doc:"The upstream services: where their instances come from and how they are picked."`
+	Gray      Gray       `yaml:"gray" doc:"Traffic color for gray lanes: where it travels and whom to believe about it. Routes split traffic with their own gray section."`
 	Faults    Faults     `yaml:"faults" doc:"Fault injection (delays, aborts) for drills; off unless rules are given. Changeable at run time on the admin API (/v1/faults)."`
 	Routes    []Route    `yaml:"routes" doc:"How a request is matched to a service, first match wins, in file order."`
 }
@@ -198,13 +201,14 @@ type Upstream struct {
 
 // Route sends matching requests to a service.
 type Route struct {
-	Name     string    `yaml:"name" required:"true" doc:"Unique name, used in metrics and logs."`
-	Match    Match     `yaml:"match" doc:"Which requests this route takes; absent keys match everything."`
-	Service  string    `yaml:"service" required:"true" doc:"Name of the service that serves the route."`
-	Timeout  Duration  `yaml:"timeout" default:"15s" min:"1ms" doc:"Deadline of the whole request, retries included (Envoy's route timeout default 15s)."`
-	Retry    Retry     `yaml:"retry" doc:"Retries on another instance when an attempt fails."`
-	Breaker  *Breaker  `yaml:"breaker" doc:"Circuit breaker for the whole route; absent means none. While it is open, requests go straight to the fallback."`
-	Fallback *Fallback `yaml:"fallback" doc:"What to answer when every try failed, no instance is available or the route's breaker is open; absent means the error itself (502, 503 or 504)."`
+	Name     string      `yaml:"name" required:"true" doc:"Unique name, used in metrics and logs."`
+	Match    Match       `yaml:"match" doc:"Which requests this route takes; absent keys match everything."`
+	Service  string      `yaml:"service" required:"true" doc:"Name of the service that serves the route."`
+	Timeout  Duration    `yaml:"timeout" default:"15s" min:"1ms" doc:"Deadline of the whole request, retries included (Envoy's route timeout default 15s)."`
+	Retry    Retry       `yaml:"retry" doc:"Retries on another instance when an attempt fails."`
+	Breaker  *Breaker    `yaml:"breaker" doc:"Circuit breaker for the whole route; absent means none. While it is open, requests go straight to the fallback."`
+	Gray     *GrayPolicy `yaml:"gray" doc:"Gray release: split the route's traffic among subsets of the service's instances by rules, user hash and weights; absent means every instance serves. Changeable at run time on the admin API (/v1/gray)."`
+	Fallback *Fallback   `yaml:"fallback" doc:"What to answer when every try failed, no instance is available or the route's breaker is open; absent means the error itself (502, 503 or 504)."`
 }
 
 // Match selects requests.
@@ -286,4 +290,94 @@ type FaultRule struct {
 	PathPrefix string   `yaml:"path_prefix" default:"/" doc:"Path prefix; / matches everything."`
 	Methods    []string `yaml:"methods" doc:"HTTP methods; empty matches every method."`
 	Spec       string   `yaml:"spec" required:"true" doc:"What to inject, e.g. delay=200ms@10%,abort=503@1% or abort=reset@5%,header (only requests with x-duohuo-fault-* headers)."`
+}
+
+// Gray says how the traffic color (the gray lane of a request) travels and
+// whom the gateway believes about it (package color).
+type Gray struct {
+	Header          string   `yaml:"header" default:"X-Gray-Id" doc:"Header that carries the lane name."`
+	BaggageKey      string   `yaml:"baggage_key" default:"gray.lane" doc:"W3C baggage member that carries the lane too, for tracing-aware proxies and SDKs."`
+	TrustedNetworks []string `yaml:"trusted_networks" doc:"CIDRs of peers whose color is believed as sent (other gateways, sidecars, your services); from anyone else a color is stripped unless it carries a valid signed token. Add 127.0.0.0/8 for a sidecar."`
+	Keys            []string `yaml:"keys" doc:"HMAC keys (at least 16 bytes) that verify signed colors; the first also signs. Write ${DUOHUO_GRAY_KEY} to keep them out of the file."`
+	SignTTL         Duration `yaml:"sign_ttl" default:"0s" doc:"When positive, colored requests the gateway sends carry a token valid this long, for hops that leave the trusted networks."`
+}
+
+// GrayPolicy is a route's gray release policy (package gray). The
+// precedence is: a trusted color naming a subset, then the rules in order,
+// then the weights, then the baseline.
+type GrayPolicy struct {
+	Subsets  []GraySubset `yaml:"subsets" doc:"Named groups of the service's instances, selected by labels; the names are also the lane names colors refer to."`
+	Baseline string       `yaml:"baseline" doc:"Subset that takes what nothing else claims and that lanes fall back to; empty means every instance no subset selects."`
+	Rules    []GrayRule   `yaml:"rules" doc:"Tried in order; the first whose every condition holds sends the request to its subset."`
+	Weights  []GrayWeight `yaml:"weights" doc:"Relative shares of the requests no color and no rule claimed; empty sends them to the baseline."`
+	Mode     string       `yaml:"mode" default:"permissive" enum:"permissive,strict" doc:"When a lane has no healthy instance: permissive falls back to the baseline, strict answers 503."`
+	Salt     string       `yaml:"salt" doc:"Mixed into user hashes; routes with the same salt put a user in the same bucket."`
+}
+
+// GraySubset is a named group of instances.
+type GraySubset struct {
+	Name   string            `yaml:"name" required:"true" doc:"Subset (lane) name."`
+	Labels map[string]string `yaml:"labels" doc:"Labels an instance must all have, e.g. {version: v2}."`
+}
+
+// GrayRule sends the requests that meet all its conditions to a subset.
+type GrayRule struct {
+	Name     string        `yaml:"name" doc:"For people, logs and dry runs."`
+	Subset   string        `yaml:"subset" required:"true" doc:"Where matching requests go."`
+	Headers  []GrayMatch   `yaml:"headers" doc:"Conditions on request headers."`
+	Cookies  []GrayMatch   `yaml:"cookies" doc:"Conditions on cookies."`
+	Query    []GrayMatch   `yaml:"query" doc:"Conditions on query parameters."`
+	Sources  []string      `yaml:"sources" doc:"CIDRs or addresses the direct peer must be in."`
+	UserHash *GrayUserHash `yaml:"user_hash" doc:"Holds for a stable share of users."`
+}
+
+// GrayMatch is a condition on one header, cookie or query parameter; exactly
+// one of exact, one_of, prefix, regex and present is set.
+type GrayMatch struct {
+	Name    string   `yaml:"name" required:"true" doc:"Header, cookie or parameter name."`
+	Exact   string   `yaml:"exact" doc:"The value equals this."`
+	OneOf   []string `yaml:"one_of" doc:"The value equals one of these."`
+	Prefix  string   `yaml:"prefix" doc:"The value starts with this."`
+	Regex   string   `yaml:"regex" doc:"The whole value matches this RE2 expression (bounded in size)."`
+	Present bool     `yaml:"present" doc:"The value is not empty."`
+	Invert  bool     `yaml:"invert" doc:"Negate the condition."`
+}
+
+// GrayUserHash holds for a stable share of users.
+type GrayUserHash struct {
+	Header  string  `yaml:"header" doc:"Header with the user id, e.g. x-user-id."`
+	Cookie  string  `yaml:"cookie" doc:"Cookie with the user id (instead of header)."`
+	Percent float64 `yaml:"percent" min:"0" max:"100" doc:"Share of users, 0 to 100 in steps of 0.01; raising it only adds users."`
+}
+
+// GrayWeight is a subset's relative share of unclaimed requests.
+type GrayWeight struct {
+	Subset string `yaml:"subset" required:"true" doc:"Subset name, the baseline included."`
+	Weight int    `yaml:"weight" min:"0" max:"1000000" doc:"Relative weight."`
+}
+
+// Policy returns p as a gray.Policy.
+func (p *GrayPolicy) Policy() gray.Policy {
+	conv := func(ms []GrayMatch) []gray.Match {
+		var out []gray.Match
+		for _, m := range ms {
+			out = append(out, gray.Match{Name: m.Name, Exact: m.Exact, OneOf: m.OneOf, Prefix: m.Prefix, Regex: m.Regex, Present: m.Present, Invert: m.Invert})
+		}
+		return out
+	}
+	gp := gray.Policy{Baseline: p.Baseline, Mode: gray.Mode(p.Mode), Salt: p.Salt}
+	for _, s := range p.Subsets {
+		gp.Subsets = append(gp.Subsets, gray.Subset{Name: s.Name, Labels: s.Labels})
+	}
+	for _, r := range p.Rules {
+		gr := gray.Rule{Name: r.Name, Subset: r.Subset, Headers: conv(r.Headers), Cookies: conv(r.Cookies), Query: conv(r.Query), Sources: r.Sources}
+		if r.UserHash != nil {
+			gr.UserHash = &gray.UserHash{Header: r.UserHash.Header, Cookie: r.UserHash.Cookie, Percent: r.UserHash.Percent}
+		}
+		gp.Rules = append(gp.Rules, gr)
+	}
+	for _, w := range p.Weights {
+		gp.Weights = append(gp.Weights, gray.Weight{Subset: w.Subset, Weight: uint32(w.Weight)})
+	}
+	return gp
 }

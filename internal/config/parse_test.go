@@ -203,6 +203,16 @@ var parseErrorCases = []struct {
 		want: []wantErr{{11, 24, "routes[0].fallback.static.status", "must be between 100 and 599"}},
 	},
 	{
+		name: "gray rule naming an unknown subset",
+		yaml: service + "routes:\n  - name: r\n    service: api\n    gray:\n      subsets: [{name: v2, labels: {version: v2}}]\n      rules: [{subset: v3}]\n",
+		want: []wantErr{{12, 24, "routes[0].gray.rules[0].subset", "v3"}},
+	},
+	{
+		name: "gray trusted network that does not parse",
+		yaml: "gray:\n  trusted_networks: [10.0.0.0/33]\n",
+		want: []wantErr{{2, 22, "gray.trusted_networks[0]", "invalid network"}},
+	},
+	{
 		name: "second route with the same match is never used",
 		yaml: service + "routes:\n  - {name: a, service: api}\n  - {name: b, service: api}\n",
 		want: []wantErr{{9, 5, "routes[1].match", "never used: routes[0] matches the same requests first"}},
@@ -351,6 +361,7 @@ func TestDefault(t *testing.T) {
 		Admin:   Admin{Listen: "127.0.0.1:9900"},
 		Crypto:  Crypto{Suites: "auto"},
 		Metrics: Metrics{InstanceLabels: DefaultInstanceLabels},
+		Gray:    Gray{Header: "X-Gray-Id", BaggageKey: "gray.lane"},
 	}
 	if diff := cmp.Diff(want, Default()); diff != "" {
 		t.Errorf("Default() (-want +got):\n%s", diff)

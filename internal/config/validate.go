@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/duohuo/duohuo/fault"
+	"github.com/duohuo/duohuo/gray"
 )
 
 // namePattern is what listener, service and route names look like: they
@@ -229,6 +230,46 @@ func (m *Match) validate(c *checker, path string) {
 		}
 	}
 }
+
+func (p *GrayPolicy) validate(c *checker, path string) {
+	if _, err := gray.Compile(p.Policy()); err != nil {
+		fes := gray.FieldErrors(err)
+		if len(fes) == 0 {
+			c.errorf(path, "%v", err)
+		}
+		for _, fe := range fes {
+			c.errorf(join(path, fe.Path), "%s", fe.Msg)
+		}
+	}
+}
+
+func (g *Gray) validate(c *checker, path string) {
+	for i, n := range g.TrustedNetworks {
+		if _, err := parsePrefix(n); err != nil {
+			c.errorf(fmt.Sprintf("%s.trusted_networks[%d]", path, i), "invalid network %q: want a CIDR such as 10.0.0.0/8 or an address", n)
+		}
+	}
+	for i, k := range g.Keys {
+		if len(k) < 16 {
+			c.errorf(fmt.Sprintf("%s.keys[%d]", path, i), "key is %d bytes, want at least 16", len(k))
+		}
+	}
+}
+
+// parsePrefix reads a CIDR or a single address (as a /32 or /128).
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// ParsePrefix reads a CIDR or a single address, as trusted_networks allows.
+func ParsePrefix(s string) (netip.Prefix, error) { return parsePrefix(s) }
 
 func (f *FaultRule) validate(c *checker, path string) {
 	c.checkName(join(path, "name"), f.Name)
