@@ -148,3 +148,29 @@ func TestFromCumulative(t *testing.T) {
 		}
 	}
 }
+
+func TestRecordersPerRouteAndSubset(t *testing.T) {
+	var rs analysis.Recorders
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 500 {
+				subset := "baseline"
+				if i%5 == 0 {
+					subset = "v2"
+				}
+				rs.Get(analysis.Key{Route: "shop", Subset: subset}).Observe(g == 0 && subset == "v2", time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	snap := rs.Snapshot()
+	v2, base := snap[analysis.Key{Route: "shop", Subset: "v2"}], snap[analysis.Key{Route: "shop", Subset: "baseline"}]
+	if len(snap) != 2 || v2.Requests != 400 || v2.Errors != 100 || base.Requests != 1600 || base.Errors != 0 {
+		t.Errorf("snapshot = %d keys, v2 %d/%d, baseline %d/%d; want 2 keys, v2 400 requests 100 errors, baseline 1600/0",
+			len(snap), v2.Requests, v2.Errors, base.Requests, base.Errors)
+	}
+	if rs.Get(analysis.Key{Route: "shop", Subset: "v2"}) != rs.Get(analysis.Key{Route: "shop", Subset: "v2"}) {
+		t.Errorf("Get returned two recorders for one key")
+	}
+}

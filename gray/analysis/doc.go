@@ -3,7 +3,8 @@
 //
 // A [Cohort] is what was observed of one subset over a window (requests,
 // errors, a latency [Histogram]); a [Recorder] accumulates one lock-free
-// from the request path. [Compare] checks the canary against the baseline
+// from the request path, and [Recorders] keeps one per route × subset.
+// [FromCumulative] reads a Prometheus-style histogram. [Compare] checks the canary against the baseline
 // under an [SLO]: a one-sided two-proportion z-test on the success rate
 // (is the drop larger than MaxSuccessDrop, significantly?) and the ratio
 // of the p99 latencies, once both cohorts hold MinRequests. The verdict is

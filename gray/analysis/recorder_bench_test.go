@@ -26,3 +26,19 @@ func BenchmarkCompare(b *testing.B) {
 		analysis.Compare(c, base, analysis.SLO{})
 	}
 }
+
+// BenchmarkRecordersGetObserve is the request path's cost with the
+// per-route × subset lookup.
+func BenchmarkRecordersGetObserve(b *testing.B) {
+	var rs analysis.Recorders
+	for _, s := range []string{"baseline", "v2", "gray"} {
+		rs.Get(analysis.Key{Route: "shop", Subset: s})
+	}
+	k := analysis.Key{Route: "shop", Subset: "v2"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rs.Get(k).Observe(false, 37*time.Millisecond)
+		}
+	})
+}
