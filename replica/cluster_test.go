@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/duohuo/duohuo/crdt"
 	"github.com/duohuo/duohuo/replica"
 	"github.com/duohuo/duohuo/replica/replicatest"
@@ -17,6 +19,7 @@ type cluster struct {
 	p      *replicatest.Partition
 	stores []*replica.Store
 	addrs  []string
+	regs   []*prometheus.Registry
 }
 
 // newCluster starts n stores on loopback that join the first, over
@@ -64,6 +67,7 @@ func (c *cluster) add(t testing.TB) *replica.Store {
 		BindAddr: "127.0.0.1", Transport: tr,
 		SecretKey: []byte("0123456789abcdef"), // gossip encrypted, as in production
 		Network:   replica.NetworkLocal, AntiEntropyInterval: 200 * time.Millisecond,
+		Registerer: prometheus.NewRegistry(),
 	}
 	if i > 0 {
 		cfg.Join = []string{c.addrs[0]}
@@ -74,6 +78,7 @@ func (c *cluster) add(t testing.TB) *replica.Store {
 	}
 	c.stores = append(c.stores, s)
 	c.addrs = append(c.addrs, tr.Addr())
+	c.regs = append(c.regs, cfg.Registerer.(*prometheus.Registry))
 	return s
 }
 
@@ -211,4 +216,28 @@ func testPartition(t *testing.T, long bool) {
 			}
 		}
 	}
+}
+
+// counterSum returns the sum over all stores of the counter metric name with
+// the given label values.
+func (c *cluster) counterSum(name string, labels map[string]string) float64 {
+	var sum float64
+	for _, reg := range c.regs {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+		metric:
+			for _, m := range mf.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
+						continue metric
+					}
+				}
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }

@@ -47,8 +47,10 @@ func BenchmarkReplicationLag(b *testing.B) {
 	for _, rate := range []int{200, 1000} {
 		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) {
 			var lags []time.Duration
+			var wire float64
 			for b.Loop() {
-				lags = append(lags, measureLag(b, rate, 2*time.Second)...)
+				l, w := measureLag(b, rate, 2*time.Second)
+				lags, wire = append(lags, l...), w
 			}
 			slices.Sort(lags)
 			if len(lags) == 0 {
@@ -57,11 +59,14 @@ func BenchmarkReplicationLag(b *testing.B) {
 			b.ReportMetric(float64(lags[len(lags)/2].Microseconds())/1000, "p50-ms")
 			b.ReportMetric(float64(lags[len(lags)*99/100].Microseconds())/1000, "p99-ms")
 			b.ReportMetric(float64(len(lags)), "arrivals")
+			b.ReportMetric(wire, "wire-B/write")
 		})
 	}
 }
 
-func measureLag(b *testing.B, rate int, d time.Duration) []time.Duration {
+// measureLag returns the lags and the delta bytes sent per write (to all
+// peers together).
+func measureLag(b *testing.B, rate int, d time.Duration) ([]time.Duration, float64) {
 	b.Helper()
 	c := newClusterTB(b, 3)
 	defer c.close()
@@ -114,7 +119,7 @@ func measureLag(b *testing.B, rate int, d time.Duration) []time.Duration {
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
-	return lags
+	return lags, c.counterSum("duohuo_replica_sent_bytes_total", map[string]string{"type": "delta"}) / float64(n)
 }
 
 // BenchmarkFullResync measures an empty site joining a site that holds

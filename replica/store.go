@@ -110,7 +110,10 @@ func (s *Store) Name() string { return s.cfg.Name }
 // durable (an error); fn's error is returned as is and nothing is applied.
 // Update blocks for one fsync, shared with concurrent Updates (group
 // commit). Cancelling ctx stops the wait but not a write already handed to
-// disk.
+// disk: the write may still become durable and replicate.
+//
+// fn runs with the store's lock held: keep it short and do not call the
+// Store from it.
 func (s *Store) Update(ctx context.Context, key string, fn func(*Txn) error) error {
 	if err := validKey(key); err != nil {
 		return err
