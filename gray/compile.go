@@ -139,7 +139,7 @@ func (c *compiler) rule(path string, pr Rule) {
 		field string
 		src   source
 		ms    []Match
-	}{{"headers", fromHeader, pr.Headers}, {"cookies", fromCookie, pr.Cookies}, {"query", fromQuery, pr.Query}} {
+	}{{"headers", fromHeader, pr.Headers}, {"cookies", fromCookie, pr.Cookies}, {"query", fromQuery, pr.Query}, {"baggage", fromBaggage, pr.Baggage}} {
 		if len(group.ms) > MaxConditions {
 			c.fail(path+"."+group.field, "%d conditions exceed %d", len(group.ms), MaxConditions)
 			continue
@@ -320,6 +320,7 @@ func clonePolicy(p Policy) Policy {
 		nr.Headers = cloneMatches(r.Headers)
 		nr.Cookies = cloneMatches(r.Cookies)
 		nr.Query = cloneMatches(r.Query)
+		nr.Baggage = cloneMatches(r.Baggage)
 		nr.Sources = append([]string(nil), r.Sources...)
 		if r.UserHash != nil {
 			uh := *r.UserHash

@@ -13,7 +13,7 @@
 //  1. a trusted color (package color) naming one of the route's subsets;
 //  2. the rules, in order, first match wins; a rule's conditions (header
 //     exact / one-of / prefix / regex / present, cookie, query parameter,
-//     source CIDR, stable user hash) must all hold;
+//     W3C baggage member, source CIDR, stable user hash) must all hold;
 //  3. the weights, rolled per request;
 //  4. the baseline.
 //

@@ -18,6 +18,7 @@ func FuzzCompile(f *testing.F) {
 	f.Add([]byte(`{"subsets": [{"name": "v2", "labels": {"version": "v2"}}], "rules": [{"subset": "v2", "headers": [{"name": "x", "regex": "a(b|c)*d"}], "sources": ["10.0.0.0/8", "::1"]}], "weights": [{"subset": "v2", "weight": 3}, {"subset": "baseline", "weight": 1}], "mode": "strict", "salt": "s"}`), "u", "abd", "v2")
 	f.Add([]byte(`{"rules": [{"subset": "baseline", "cookies": [{"name": "c", "one_of": ["a", "b"], "invert": true}], "query": [{"name": "q", "present": true}]}]}`), "", "", "baseline")
 	f.Add([]byte(`{"rules": [{"subset": "baseline", "user_hash": {"cookie": "uid", "percent": 12.34}}]}`), "u", "", "")
+	f.Add([]byte(`{"rules": [{"subset": "baseline", "baggage": [{"name": "tenant", "regex": "a%.*"}]}]}`), "u", "tenant=a%25b,x=1", "")
 	f.Fuzz(func(t *testing.T, policy []byte, user, header, color string) {
 		p, err := gray.ParsePolicy(policy)
 		if err != nil {
@@ -31,7 +32,7 @@ func FuzzCompile(f *testing.F) {
 			return
 		}
 		v, err := gray.Probe{
-			Headers: map[string]string{"x-user-id": user, "x": header, "x-tester": header},
+			Headers: map[string]string{"x-user-id": user, "x": header, "x-tester": header, "baggage": header},
 			Cookies: map[string]string{"uid": user, "c": header},
 			Query:   map[string]string{"q": header},
 			Source:  "10.1.2.3",

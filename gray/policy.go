@@ -64,6 +64,11 @@ type Rule struct {
 	Headers []Match `json:"headers,omitempty" yaml:"headers,omitempty"`
 	Cookies []Match `json:"cookies,omitempty" yaml:"cookies,omitempty"`
 	Query   []Match `json:"query,omitempty" yaml:"query,omitempty"`
+	// Baggage lists conditions on members of the W3C baggage header
+	// (Match.Name is the member's key; the value is percent-decoded), so
+	// a rule can route on context set by any upstream service, not only
+	// on headers the gateway knows.
+	Baggage []Match `json:"baggage,omitempty" yaml:"baggage,omitempty"`
 	// Sources are CIDRs ("10.0.0.0/8") or single addresses ("192.0.2.7");
 	// the direct peer's address must fall in one of them.
 	Sources []string `json:"sources,omitempty" yaml:"sources,omitempty"`

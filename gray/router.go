@@ -55,6 +55,7 @@ const (
 	fromHeader source = iota
 	fromCookie
 	fromQuery
+	fromBaggage
 )
 
 type op uint8
@@ -239,8 +240,10 @@ func (c *cond) holds(v request.View) bool {
 		val = v.Header(c.name)
 	case fromCookie:
 		val = v.Cookie(c.name)
-	default:
+	case fromQuery:
 		val = v.Query(c.name)
+	default:
+		val = baggageMember(v.Header("Baggage"), c.name)
 	}
 	var ok bool
 	switch c.op {

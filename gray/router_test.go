@@ -133,6 +133,11 @@ func TestMatchers(t *testing.T) {
 		{"user hash at 0 percent matches no user", gray.Rule{UserHash: &gray.UserHash{Header: "x-user-id", Percent: 0}}, req{headers: map[string]string{"x-user-id": "anyone"}}, false},
 		{"user hash never matches a request without an id", gray.Rule{UserHash: &gray.UserHash{Header: "x-user-id", Percent: 100}}, req{}, false},
 		{"user hash reads a cookie when told to", gray.Rule{UserHash: &gray.UserHash{Cookie: "uid", Percent: 100}}, req{cookies: map[string]string{"uid": "u1"}}, true},
+		{"baggage exact matches a member's value", gray.Rule{Baggage: []gray.Match{{Name: "tenant", Exact: "acme"}}}, req{headers: map[string]string{"baggage": "userId=alice, tenant = acme;ttl=3,x=1"}}, true},
+		{"baggage values are percent-decoded", gray.Rule{Baggage: []gray.Match{{Name: "team", Exact: "red team"}}}, req{headers: map[string]string{"baggage": "team=red%20team"}}, true},
+		{"baggage does not match another member", gray.Rule{Baggage: []gray.Match{{Name: "tenant", Exact: "acme"}}}, req{headers: map[string]string{"baggage": "xtenant=acme"}}, false},
+		{"baggage skips members it cannot read", gray.Rule{Baggage: []gray.Match{{Name: "tenant", Prefix: "ac"}}}, req{headers: map[string]string{"baggage": "broken,tenant=acme"}}, true},
+		{"baggage does not match without the header", gray.Rule{Baggage: []gray.Match{{Name: "tenant", Present: true}}}, req{}, false},
 		{"all conditions of a rule must hold", gray.Rule{Headers: []gray.Match{{Name: "a", Exact: "1"}}, Cookies: []gray.Match{{Name: "b", Exact: "2"}}}, req{headers: map[string]string{"a": "1"}}, false},
 		{"a rule without conditions matches everything", gray.Rule{}, req{}, true},
 	}
