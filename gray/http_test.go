@@ -153,6 +153,20 @@ func TestHandlerErrors(t *testing.T) {
 	}
 }
 
+func TestHandlerBoundsTheBody(t *testing.T) {
+	s := gray.NewStore(gray.StoreConfig{})
+	srv := httptest.NewServer(gray.NewHandler(s, gray.HandlerConfig{Prefix: "/gray/", MaxBody: 64}))
+	t.Cleanup(srv.Close)
+	api := apiClient{t, srv}
+	var e gray.ErrorBody
+	if code := api.do("PUT", "/gray/routes/checkout", fivePercent, &e); code != http.StatusBadRequest || !strings.Contains(e.Error, "too large") {
+		t.Errorf("PUT of %d bytes with MaxBody 64 = %d %+v, want 400 naming the size", len(fivePercent), code, e)
+	}
+	if code := api.do("PUT", "/gray/routes/checkout", `{}`, nil); code != http.StatusOK || s.Router("checkout") == nil {
+		t.Errorf("PUT under a custom prefix = %d, want 200", code)
+	}
+}
+
 func TestHandlerDryRun(t *testing.T) {
 	_, api := newAPI(t)
 	if code := api.do("PUT", "/v1/gray/routes/checkout", fivePercent, nil); code != 200 {

@@ -21,7 +21,9 @@ type Policy struct {
 	// Baseline names the subset that takes what nothing else claims and
 	// that colored traffic falls back to. Empty means the implicit subset
 	// "baseline": every instance that no other subset selects (Polaris'
-	// OnlyUntaggedInstance).
+	// OnlyUntaggedInstance). An explicit baseline holds only the instances
+	// its labels select; instances in no subset then get no traffic from
+	// this route.
 	Baseline string `json:"baseline,omitempty" yaml:"baseline,omitempty"`
 	// Rules are tried in order; the first whose every condition holds wins.
 	Rules []Rule `json:"rules,omitempty" yaml:"rules,omitempty"`
