@@ -170,7 +170,8 @@ func TestRecordersPerRouteAndSubset(t *testing.T) {
 		t.Errorf("snapshot = %d keys, v2 %d/%d, baseline %d/%d; want 2 keys, v2 400 requests 100 errors, baseline 1600/0",
 			len(snap), v2.Requests, v2.Errors, base.Requests, base.Errors)
 	}
-	if rs.Get(analysis.Key{Route: "shop", Subset: "v2"}) != rs.Get(analysis.Key{Route: "shop", Subset: "v2"}) {
+	first, again := rs.Get(analysis.Key{Route: "shop", Subset: "v2"}), rs.Get(analysis.Key{Route: "shop", Subset: "v2"})
+	if first != again {
 		t.Errorf("Get returned two recorders for one key")
 	}
 }
