@@ -244,3 +244,63 @@ func TestFullLinkGrayRelease(t *testing.T) {
 		}
 	}
 }
+
+// TestFullLinkChangesUnderLoad sends requests through the gateway while
+// the shop policy is applied and rolled back over and over: every request
+// is answered, and each one is entirely in the lane or entirely out of it
+// (never v2 of A with v1 of B), because a request keeps the decision it
+// started with and the color carries it to B.
+func TestFullLinkChangesUnderLoad(t *testing.T) {
+	m := newMesh(t)
+	if _, err := m.store.ApplyAll(map[string]gray.Policy{"shop": shopPolicy, "orders": ordersPolicy}, gray.Meta{Who: "config-file"}); err != nil {
+		t.Fatal(err)
+	}
+	const workers, perWorker = 4, 100
+	var wg sync.WaitGroup
+	results := make(chan string, workers*perWorker)
+	stop := make(chan struct{})
+	for range workers {
+		wg.Go(func() {
+			for range perWorker {
+				code, body := m.call("127.0.0.2", map[string]string{"x-user-id": "user-9"})
+				results <- fmt.Sprintf("%d %s", code, body)
+			}
+		})
+	}
+	changes := make(chan error, 1)
+	go func() {
+		defer close(changes)
+		for i := 0; i < 2000; i++ { // bounded; usually stopped long before
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var err error
+			if i%2 == 0 {
+				_, err = m.store.Rollback("shop", 0, gray.Meta{Who: "t"})
+			} else {
+				_, err = m.store.Apply("shop", shopPolicy, 0, gray.Meta{Who: "t"})
+			}
+			if err != nil {
+				changes <- err
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	if err := <-changes; err != nil {
+		t.Fatal(err)
+	}
+	close(results)
+	counts := map[string]int{}
+	for r := range results {
+		counts[r]++
+	}
+	in, out := counts["200 shop-v2>orders-v2[v2]"], counts["200 shop-v1>orders-v1[baseline]"]
+	if in+out != workers*perWorker {
+		t.Errorf("answers under changes = %v; want only complete lanes, all 200", counts)
+	}
+	t.Logf("%d requests in the lane, %d out, during policy changes", in, out)
+}
