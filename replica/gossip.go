@@ -49,6 +49,9 @@ func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 		stop: make(chan struct{}),
 		lost: make(map[string]string),
 	}
+	// Set before any goroutine that can cause a commit starts: the
+	// committer reads s.gossip to hand over local deltas.
+	s.gossip = g
 	cfg := s.cfg
 	mc := cfg.Network.memberlist()
 	mc.Name = cfg.Name
@@ -68,6 +71,7 @@ func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		s.gossip = nil
 		return nil, fmt.Errorf("replica: start gossip on %s:%d: %w", cfg.BindAddr, cfg.BindPort, err)
 	}
 	g.ml = ml
@@ -84,8 +88,7 @@ func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		g.close()
-		return nil, err
+		return nil, err // Open's caller closes the store, and with it g
 	}
 	return g, nil
 }

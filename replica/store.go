@@ -88,12 +88,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.wg.Add(1)
 	go s.committer()
 	if cfg.BindAddr != "" {
-		g, err := startGossip(ctx, s)
-		if err != nil {
+		if _, err := startGossip(ctx, s); err != nil {
 			s.Close()
 			return nil, err
 		}
-		s.gossip = g
 	}
 	return s, nil
 }
