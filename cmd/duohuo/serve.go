@@ -117,6 +117,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	admin.Handle("/v1/services/", g.AdminHandler())
 	admin.Handle("/v1/faults", g.FaultsHandler())
 	admin.Handle("/v1/faults/", g.FaultsHandler())
+	admin.Handle("/v1/gray/", g.GrayHandler())
 	if err := admin.Start(ctx); err != nil {
 		g.Shutdown(context.Background())
 		return fmt.Errorf("admin listener: %w", err)

@@ -15,8 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/duohuo/duohuo/balancer"
+	"github.com/duohuo/duohuo/color"
 	"github.com/duohuo/duohuo/discovery"
 	"github.com/duohuo/duohuo/fault"
+	"github.com/duohuo/duohuo/gray"
 	"github.com/duohuo/duohuo/internal/config"
 	"github.com/duohuo/duohuo/internal/proxy"
 )
@@ -47,7 +49,10 @@ type Gateway struct {
 
 	table  atomic.Pointer[table] // the live routing snapshot
 	faults *fault.Filter         // fault injection, off unless configured
-	entry  http.Handler          // faults, then serve
+	gray   *gray.Store           // gray policies per route, versioned
+	color  atomic.Pointer[color.Propagator]
+	gm     *grayMetrics
+	entry  http.Handler // faults, then serve
 
 	mu        sync.Mutex // guards the fields below, reloads and shutdown
 	cfg       *config.Config
@@ -89,12 +94,31 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g.tunnelCtx, g.endTunnel = context.WithCancel(context.Background())
 	g.faults = fault.New(fault.Options{Observer: g.m})
+	g.gray = gray.NewStore(gray.StoreConfig{})
+	g.gm = newGrayMetrics(reg)
 	g.entry = g.faults.Handler(http.HandlerFunc(g.serve))
 	if err := g.apply(opts.Config); err != nil {
 		g.agg.Close()
 		g.endTunnel()
 		return nil, err
 	}
+	// A gray policy changed on the admin API: rebuild the lanes.
+	g.serveWG.Add(1)
+	go func() {
+		defer g.serveWG.Done()
+		for {
+			select {
+			case <-g.tunnelCtx.Done():
+				return
+			case <-g.gray.Changed():
+				g.mu.Lock()
+				for _, s := range g.services {
+					s.requestKick()
+				}
+				g.mu.Unlock()
+			}
+		}
+	}()
 	return g, nil
 }
 
@@ -134,7 +158,7 @@ func (g *Gateway) apply(cfg *config.Config) error {
 			next[sc.Name] = old
 			continue
 		}
-		s, err := newService(sc, site, g.agg, g.baseDir, g.gen, g.m, g.log)
+		s, err := newService(sc, site, g.agg, g.gray, g.baseDir, g.gen, g.m, g.log)
 		if err != nil {
 			for _, c := range created {
 				c.close()
@@ -167,6 +191,29 @@ func (g *Gateway) apply(cfg *config.Config) error {
 			return err
 		}
 		t.routes = append(t.routes, rt)
+	}
+	prop, err := newPropagator(cfg.Gray)
+	if err != nil {
+		for _, c := range created {
+			c.close()
+		}
+		return fmt.Errorf("gray: %w", err)
+	}
+	if err := g.applyGray(cfg); err != nil {
+		for _, c := range created {
+			c.close()
+		}
+		return fmt.Errorf("gray: %w", err)
+	}
+	g.color.Store(prop)
+	routesOf := map[*service][]string{}
+	for _, rt := range t.routes {
+		routesOf[rt.svc] = append(routesOf[rt.svc], rt.name)
+	}
+	for _, s := range next {
+		names := routesOf[s]
+		s.routeNames.Store(&names)
+		s.requestKick()
 	}
 	if err := g.faults.Update(faultTable(cfg.Faults)); err != nil {
 		for _, c := range created {

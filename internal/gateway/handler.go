@@ -14,6 +14,8 @@ import (
 
 	"github.com/duohuo/duohuo/balancer"
 	"github.com/duohuo/duohuo/breaker"
+	"github.com/duohuo/duohuo/color"
+	"github.com/duohuo/duohuo/gray"
 	"github.com/duohuo/duohuo/health"
 	"github.com/duohuo/duohuo/internal/proxy"
 	"github.com/duohuo/duohuo/request"
@@ -144,9 +146,44 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	svc.inflight.Add(1)
 	defer svc.inflight.Add(-1)
 
+	status, cloud := 0, "none"
+	// Traffic color: believed only from trusted peers (or with a valid
+	// token), stripped otherwise, so no outside client enters a lane.
+	prop := g.color.Load()
+	lane := ""
+	if prop.Carries(r.Header) {
+		var trusted bool
+		if lane, trusted = prop.Incoming(r); !trusted {
+			prop.Strip(r.Header)
+			g.gm.stripped.Inc()
+			lane = ""
+		}
+	}
+	// Gray release: the route's policy picks a subset (lane) and its
+	// balancer; lanes not built yet for a new policy serve from all.
+	bal := svc.bal
+	var gd gray.Decision
+	var ln *lanes
+	router := g.gray.Router(rt.name)
+	if router != nil {
+		if ln = svc.lanesFor(rt.name, router); ln != nil {
+			gd = router.Route(view, lane)
+			bal = ln.bals[gd.Index]
+			if gd.Subset != router.Baseline() {
+				prop.Set(r.Header, gd.Subset) // the next hops stay in the lane
+			}
+			w.Header().Set(color.ServedHeader, gd.Subset)
+			defer func(start time.Time) {
+				g.gm.requests.WithLabelValues(rt.name, gd.Subset, codeClasses[codeIndex(status)]).Inc()
+				g.gm.duration.WithLabelValues(rt.name, gd.Subset).Observe(time.Since(start).Seconds())
+			}(start)
+		} else {
+			router = nil
+		}
+	}
+
 	id := proxy.RequestID(r)
 	w.Header().Set(proxy.HeaderRequestID, id)
-	status, cloud := 0, "none"
 	var fail failure // of the last attempt
 	upCode := 0      // status the last attempt got from an instance, 0 if none
 	if rt.breaker != nil {
@@ -185,7 +222,21 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	skips := 0
 	for attempt := 0; ; attempt++ {
-		p, err := svc.bal.Pick(view, exclude)
+		p, err := bal.Pick(view, exclude)
+		if err != nil && router != nil && errors.Is(err, balancer.ErrNoInstance) {
+			// The lane has no healthy instance: the baseline takes the
+			// request (permissive), or nothing does (strict).
+			if fb, ok := router.Fallback(gd); ok {
+				g.gm.fallbacks.WithLabelValues(rt.name, gd.Subset).Inc()
+				gd, bal = fb, ln.bals[fb.Index]
+				w.Header().Set(color.ServedHeader, gd.Subset)
+				attempt--
+				continue
+			}
+			fail = failConnect
+			status = g.failed(w, r, rt, http.StatusServiceUnavailable, "no healthy instance in lane "+gd.Subset+" of "+svc.name)
+			break
+		}
 		if err != nil {
 			fail = failConnect
 			if errors.Is(err, balancer.ErrNoInstance) {

@@ -14,6 +14,7 @@ import (
 	"github.com/duohuo/duohuo/breaker"
 	"github.com/duohuo/duohuo/discovery"
 	"github.com/duohuo/duohuo/discovery/static"
+	"github.com/duohuo/duohuo/gray"
 	"github.com/duohuo/duohuo/health"
 	"github.com/duohuo/duohuo/internal/config"
 	"github.com/duohuo/duohuo/internal/proxy"
@@ -38,6 +39,14 @@ type service struct {
 
 	inflight atomic.Int64 // requests using the service now; retire waits for 0
 
+	// Gray lanes: per route with a gray policy, one balancer per subset,
+	// rebuilt by sync whenever the view, health or a policy changes.
+	balCfg     balancer.Config
+	grayStore  *gray.Store              // set at creation, never changed
+	routeNames atomic.Pointer[[]string] // routes served by this service
+	lanes      atomic.Pointer[map[string]*lanes]
+	kick       chan struct{} // asks the loop to sync (a gray policy changed)
+
 	// lastStatus is the health status of each instance at the previous
 	// sync, to count and log transitions. Only sync touches it, and sync
 	// runs on the loop goroutine (or before it starts).
@@ -52,17 +61,18 @@ type service struct {
 
 // newService builds a service and starts its sources and sync loop. gen makes
 // source names unique across reloads.
-func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggregator, baseDir string, gen uint64, m *metrics, log *slog.Logger) (*service, error) {
+func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggregator, store *gray.Store, baseDir string, gen uint64, m *metrics, log *slog.Logger) (*service, error) {
 	pol, err := policy(sc.Balancer)
 	if err != nil {
 		return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 	}
-	bal, err := balancer.New(balancer.Config{
+	balCfg := balancer.Config{
 		Policy:                 pol,
 		Local:                  site,
 		OverprovisioningFactor: sc.Locality.OverprovisioningFactor,
 		PanicThreshold:         panicThreshold(sc.Locality.PanicThreshold),
-	})
+	}
+	bal, err := balancer.New(balCfg)
 	if err != nil {
 		return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 	}
@@ -71,11 +81,14 @@ func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggre
 		return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 	}
 	s := &service{
-		name:    sc.Name,
-		cfg:     sc,
-		scheme:  "http",
-		bal:     bal,
-		tracker: tracker,
+		balCfg:    balCfg,
+		grayStore: store,
+		kick:      make(chan struct{}, 1),
+		name:      sc.Name,
+		cfg:       sc,
+		scheme:    "http",
+		bal:       bal,
+		tracker:   tracker,
 		tr: proxy.NewTransport(proxy.TransportOptions{
 			DialTimeout:             time.Duration(sc.Upstream.DialTimeout),
 			TLSHandshakeTimeout:     time.Duration(sc.Upstream.TLSHandshakeTimeout),
@@ -101,6 +114,8 @@ func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggre
 	}
 	empty := map[string]*attemptSeries{}
 	s.attempts.Store(&empty)
+	noLanes := map[string]*lanes{}
+	s.lanes.Store(&noLanes)
 
 	// Subscribe before adding sources so that no change is missed.
 	changes, unsubscribe := agg.Subscribe()
@@ -276,6 +291,7 @@ func (s *service) loop(ctx context.Context, changes <-chan struct{}, unsubscribe
 				return
 			}
 		case <-hc:
+		case <-s.kick:
 		}
 		s.sync()
 	}
@@ -323,6 +339,7 @@ func (s *service) sync() {
 		s.log.Warn("balancer update refused; the previous instances keep serving", "err", err)
 		return
 	}
+	s.syncLanes(eps)
 	st := s.bal.State()
 	for t, ts := range st.Tiers {
 		s.m.healthy.WithLabelValues(s.name, tierName(t)).Set(float64(ts.Healthy))
