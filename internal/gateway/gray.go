@@ -72,13 +72,9 @@ func (s *service) syncLanes(eps []balancer.Endpoint) {
 	s.lanes.Store(&next)
 }
 
-// lanesFor returns the lanes of route name if they were built for r.
-func (s *service) lanesFor(name string, r *gray.Router) *lanes {
-	if ln := (*s.lanes.Load())[name]; ln != nil && ln.router == r {
-		return ln
-	}
-	return nil
-}
+// lanesOf returns the lanes of route name, built for the Router they carry,
+// or nil before the first build.
+func (s *service) lanesOf(name string) *lanes { return (*s.lanes.Load())[name] }
 
 // requestKick asks the service's loop to sync soon.
 func (s *service) requestKick() {

@@ -160,13 +160,16 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// Gray release: the route's policy picks a subset (lane) and its
-	// balancer; lanes not built yet for a new policy serve from all.
+	// balancer. Decisions use the policy the lanes were built for, so a
+	// request never mixes an old partition with a new policy; the lanes of
+	// a changed policy are rebuilt off the request path within moments.
 	bal := svc.bal
 	var gd gray.Decision
 	var ln *lanes
 	router := g.gray.Router(rt.name)
 	if router != nil {
-		if ln = svc.lanesFor(rt.name, router); ln != nil {
+		if ln = svc.lanesOf(rt.name); ln != nil {
+			router = ln.router
 			gd = router.Route(view, lane)
 			bal = ln.bals[gd.Index]
 			if gd.Subset != router.Baseline() {
