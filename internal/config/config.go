@@ -327,6 +327,7 @@ type GrayRule struct {
 	Headers  []GrayMatch   `yaml:"headers" doc:"Conditions on request headers."`
 	Cookies  []GrayMatch   `yaml:"cookies" doc:"Conditions on cookies."`
 	Query    []GrayMatch   `yaml:"query" doc:"Conditions on query parameters."`
+	Baggage  []GrayMatch   `yaml:"baggage" doc:"Conditions on members of the W3C baggage header, set by any upstream service."`
 	Sources  []string      `yaml:"sources" doc:"CIDRs or addresses the direct peer must be in."`
 	UserHash *GrayUserHash `yaml:"user_hash" doc:"Holds for a stable share of users."`
 }
@@ -370,7 +371,7 @@ func (p *GrayPolicy) Policy() gray.Policy {
 		gp.Subsets = append(gp.Subsets, gray.Subset{Name: s.Name, Labels: s.Labels})
 	}
 	for _, r := range p.Rules {
-		gr := gray.Rule{Name: r.Name, Subset: r.Subset, Headers: conv(r.Headers), Cookies: conv(r.Cookies), Query: conv(r.Query), Sources: r.Sources}
+		gr := gray.Rule{Name: r.Name, Subset: r.Subset, Headers: conv(r.Headers), Cookies: conv(r.Cookies), Query: conv(r.Query), Baggage: conv(r.Baggage), Sources: r.Sources}
 		if r.UserHash != nil {
 			gr.UserHash = &gray.UserHash{Header: r.UserHash.Header, Cookie: r.UserHash.Cookie, Percent: r.UserHash.Percent}
 		}
