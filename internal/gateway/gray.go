@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"net/http"
 	"reflect"
 	"time"
@@ -144,12 +145,23 @@ func (g *Gateway) applyGray(cfg *config.Config) error {
 		}
 	}
 	changed := map[string]gray.Policy{}
+	inNew := map[string]bool{}
+	for i := range cfg.Routes {
+		inNew[cfg.Routes[i].Name] = true
+	}
+	for name, old := range prev { // a route gone from the file loses its policy
+		if old != nil && !inNew[name] {
+			if _, err := g.gray.Delete(name, 0, gray.Meta{Who: "config-file"}); err != nil && !errors.Is(err, gray.ErrNoRoute) {
+				return err
+			}
+		}
+	}
 	for i := range cfg.Routes {
 		rc := &cfg.Routes[i]
 		old, had := prev[rc.Name]
 		switch {
 		case rc.Gray == nil && had && old != nil:
-			if _, err := g.gray.Delete(rc.Name, 0, gray.Meta{Who: "config-file"}); err != nil {
+			if _, err := g.gray.Delete(rc.Name, 0, gray.Meta{Who: "config-file"}); err != nil && !errors.Is(err, gray.ErrNoRoute) {
 				return err
 			}
 		case rc.Gray != nil && (!had || old == nil || !grayEqual(old, rc.Gray)):
