@@ -41,6 +41,7 @@ type Store struct {
 	closing  bool
 	inflight sync.WaitGroup // Updates between the closing check and the hand-over
 	objects  map[string]crdt.Object
+	digests  map[string][32]byte // cached object digests, dropped on every change
 	dirty    map[string]struct{}
 	watchers map[*watcher]struct{}
 
@@ -78,6 +79,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		disk:     d,
 		metrics:  newMetrics(cfg.Registerer),
 		objects:  objs,
+		digests:  make(map[string][32]byte),
 		dirty:    dirty,
 		watchers: make(map[*watcher]struct{}),
 		commits:  make(chan *commit, 1024),
@@ -111,7 +113,9 @@ func (s *Store) Name() string { return s.cfg.Name }
 // disk: the write may still become durable and replicate.
 //
 // fn runs with the store's lock held: keep it short and do not call the
-// Store from it.
+// Store from it. An error other than fn's (disk, ctx) means the outcome is
+// unknown: the write is applied in memory and may yet become durable and
+// replicate, like a request that timed out.
 func (s *Store) Update(ctx context.Context, key string, fn func(*Txn) error) error {
 	if err := validKey(key); err != nil {
 		return err
@@ -169,6 +173,17 @@ func (s *Store) Update(ctx context.Context, key string, fn func(*Txn) error) err
 	}
 }
 
+// digestLocked returns object key's digest, from the cache when it has not
+// changed since. Called with s.mu held.
+func (s *Store) digestLocked(key string) [32]byte {
+	d, ok := s.digests[key]
+	if !ok {
+		d = s.objects[key].Digest()
+		s.digests[key] = d
+	}
+	return d
+}
+
 // Get returns a copy of object key, or [ErrNotFound].
 func (s *Store) Get(key string) (crdt.Object, error) {
 	s.mu.Lock()
@@ -194,12 +209,21 @@ func (s *Store) Keys(prefix string) []string {
 	return ks
 }
 
-// Digest returns a digest of every object (name and canonical encoding):
+// Digest returns a digest of every object (names and canonical encodings):
 // two replicas with equal digests hold equal states.
 func (s *Store) Digest() [32]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return digestOf(s.objects)
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(s.objects)) {
+		d := s.digestLocked(k)
+		h.Write(binary.AppendUvarint(nil, uint64(len(k))))
+		h.Write([]byte(k))
+		h.Write(d[:])
+	}
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
 }
 
 // Digests returns each object's digest.
@@ -207,8 +231,8 @@ func (s *Store) Digests() map[string][32]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := make(map[string][32]byte, len(s.objects))
-	for k, o := range s.objects {
-		m[k] = o.Digest()
+	for k := range s.objects {
+		m[k] = s.digestLocked(k)
 	}
 	return m
 }
@@ -412,23 +436,6 @@ func (s *Store) Members() []string {
 	}
 	slices.Sort(ns)
 	return ns
-}
-
-// digestOf hashes names and canonical encodings in name order.
-func digestOf(objs map[string]crdt.Object) [32]byte {
-	h := sha256.New()
-	for _, k := range slices.Sorted(maps.Keys(objs)) {
-		var b []byte
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
-		b, _ = objs[k].AppendBinary(b)
-		b = binary.AppendUvarint(b, 0)
-		h.Write(binary.AppendUvarint(nil, uint64(len(b))))
-		h.Write(b)
-	}
-	var d [32]byte
-	h.Sum(d[:0])
-	return d
 }
 
 func validKey(key string) error {

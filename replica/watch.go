@@ -32,8 +32,10 @@ func (w *watcher) stopLocked() {
 	}
 }
 
-// notifyLocked records that key changed. Called with s.mu held.
+// notifyLocked records that key changed, for watchers and the digest
+// cache. Every change to an object calls it. Called with s.mu held.
 func (s *Store) notifyLocked(key string) {
+	delete(s.digests, key)
 	for w := range s.watchers {
 		if strings.HasPrefix(key, w.prefix) {
 			w.pending[key] = struct{}{}
