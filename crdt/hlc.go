@@ -87,6 +87,7 @@ type ClockOffsetError struct {
 	MaxOffset time.Duration // the bound it exceeded
 }
 
+// Error says how far ahead the remote clock was.
 func (e *ClockOffsetError) Error() string {
 	ahead := time.Duration(e.Remote.WallMillis()-e.Physical) * time.Millisecond
 	return fmt.Sprintf("crdt: remote clock %s is %v ahead of local physical time, more than max offset %v", e.Remote, ahead, e.MaxOffset)
