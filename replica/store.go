@@ -123,40 +123,10 @@ func (s *Store) Update(ctx context.Context, key string, fn func(*Txn) error) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return ErrClosed
-	}
-	tx := &Txn{key: key, obj: s.objects[key]}
-	if err := fn(tx); err != nil {
-		s.mu.Unlock()
+	c, err := s.prepare(key, fn)
+	if c == nil || err != nil {
 		return err
 	}
-	if tx.err != nil {
-		s.mu.Unlock()
-		return tx.err
-	}
-	if len(tx.ops) == 0 {
-		s.mu.Unlock()
-		return nil
-	}
-	obj := tx.obj
-	if obj == nil {
-		obj, _ = crdt.New(tx.k)
-		s.objects[key] = obj
-		s.metrics.objects.Set(float64(len(s.objects)))
-	}
-	delta, _ := crdt.New(tx.k)
-	for _, op := range tx.ops {
-		_ = crdt.Merge(delta, op(obj, s.replica, s.clock.Now))
-	}
-	s.dirty[key] = struct{}{}
-	s.notifyLocked(key)
-	c := &commit{recs: []record{{key: key, delta: delta, time: s.clock.Now()}}, local: true, done: make(chan error, 1)}
-	s.inflight.Add(1)
-	s.mu.Unlock()
-
 	// The committer runs until every in-flight hand-over is done (Close
 	// waits for them), so this send cannot block forever, and every commit
 	// handed over gets an answer.
@@ -171,6 +141,42 @@ func (s *Store) Update(ctx context.Context, key string, fn func(*Txn) error) err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// prepare runs fn under the lock and applies its mutations in memory. It
+// returns the commit to hand to the committer (nil if fn changed nothing),
+// with s.inflight incremented. The deferred unlock keeps the store usable if
+// fn panics.
+func (s *Store) prepare(key string, fn func(*Txn) error) (*commit, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil, ErrClosed
+	}
+	tx := &Txn{key: key, obj: s.objects[key]}
+	if err := fn(tx); err != nil {
+		return nil, err
+	}
+	if tx.err != nil {
+		return nil, tx.err
+	}
+	if len(tx.ops) == 0 {
+		return nil, nil
+	}
+	obj := tx.obj
+	if obj == nil {
+		obj, _ = crdt.New(tx.k)
+		s.objects[key] = obj
+		s.metrics.objects.Set(float64(len(s.objects)))
+	}
+	delta, _ := crdt.New(tx.k)
+	for _, op := range tx.ops {
+		_ = crdt.Merge(delta, op(obj, s.replica, s.clock.Now))
+	}
+	s.dirty[key] = struct{}{}
+	s.notifyLocked(key)
+	s.inflight.Add(1)
+	return &commit{recs: []record{{key: key, delta: delta, time: s.clock.Now()}}, local: true, done: make(chan error, 1)}, nil
 }
 
 // digestLocked returns object key's digest, from the cache when it has not

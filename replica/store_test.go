@@ -224,3 +224,20 @@ func TestMetricsRegistered(t *testing.T) {
 		}
 	}
 }
+
+func TestPanicInUpdateLeavesStoreUsable(t *testing.T) {
+	s := openAlone(t, t.TempDir())
+	defer s.Close()
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Errorf("the panic in fn did not reach the caller")
+			}
+		}()
+		s.Update(context.Background(), "kv", func(tx *replica.Txn) error { tx.Put("a", nil); panic("boom") })
+	}()
+	put(t, s, "kv", "b", "1")
+	if m := getMap(t, s, "kv"); m.Len() != 1 {
+		t.Errorf("kv = %v, want only b (the panicking update applied nothing)", m.Keys())
+	}
+}
