@@ -84,7 +84,7 @@ type FaultReport struct {
 	TimeToP99 time.Duration `json:"time_to_p99_ns"`
 	P99Limit  time.Duration `json:"p99_limit_ns"`
 	// SettledP99 is the p99 of the fault phase from 5s after the first
-	// injection (0 if the phase is shorter).
+	// injection, -1 if the phase is shorter.
 	SettledP99 time.Duration `json:"settled_p99_ns"`
 }
 
@@ -166,6 +166,7 @@ func analyze(sr *ScenarioReport, o Options, sc Scenario, samples []Sample, snaps
 		f.FaultyShare = f.FaultyAttempts / onAttempts
 	}
 	f.TimeToP99 = TimeToLatency(samples, f.At, fault.To, f.P99Limit)
+	f.SettledP99 = -1
 	if settle := f.At + 5*time.Second; settle < fault.To {
 		f.SettledP99 = Summarize(between(samples, settle, fault.To)).P99
 	}
@@ -366,8 +367,14 @@ func failures(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// ms formats a latency in milliseconds with two decimals.
-func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+// ms formats a latency in milliseconds with two decimals; negative means
+// not measured.
+func ms(d time.Duration) string {
+	if d < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}
 
 // dur formats a duration of the timeline; negative means never.
 func dur(d time.Duration) string {
