@@ -95,29 +95,40 @@ var errBadRequest = errors.New("bad request")
 
 func (h *httpAPI) get(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("object")
-	o, err := h.s.Get(name)
+	var (
+		value []byte
+		obj   ObjectJSON
+	)
+	single := r.URL.Query().Has("key")
+	k := r.URL.Query().Get("key")
+	// Read, not Get: a key lookup must not copy a large object.
+	err := h.s.Read(name, func(o crdt.Object) error {
+		if !single {
+			obj = ToJSON(name, o)
+			return nil
+		}
+		m, ok := o.(*crdt.ORMap)
+		if !ok {
+			return fmt.Errorf("object %q is a %v, not a map: %w", name, o.Kind(), crdt.ErrKind)
+		}
+		v, ok := m.Get(k)
+		if !ok {
+			return fmt.Errorf("key %q in %q: %w", k, name, ErrNotFound)
+		}
+		value = append([]byte{}, v...)
+		return nil
+	})
 	if err != nil {
 		httpError(w, err)
 		return
 	}
-	if r.URL.Query().Has("key") {
-		m, ok := o.(*crdt.ORMap)
-		if !ok {
-			httpError(w, fmt.Errorf("object %q is a %v, not a map: %w", name, o.Kind(), crdt.ErrKind))
-			return
-		}
-		k := r.URL.Query().Get("key")
-		v, ok := m.Get(k)
-		if !ok {
-			httpError(w, fmt.Errorf("key %q in %q: %w", k, name, ErrNotFound))
-			return
-		}
+	if single {
 		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Write(v)
+		w.Write(value)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(ToJSON(name, o))
+	json.NewEncoder(w).Encode(obj)
 }
 
 func (h *httpAPI) update(w http.ResponseWriter, r *http.Request, fn func(tx *Txn) error) {

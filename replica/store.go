@@ -201,6 +201,20 @@ func (s *Store) Get(key string) (crdt.Object, error) {
 	return crdt.Clone(o), nil
 }
 
+// Read calls fn with object key itself, not a copy, under the store's
+// lock: the cheap way to look up one map key of a large object. fn must not
+// modify or keep the object, nor call the Store. It returns
+// [ErrNotFound] if the object does not exist, else fn's error.
+func (s *Store) Read(key string, fn func(crdt.Object) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.objects[key]
+	if !ok {
+		return fmt.Errorf("replica: read %q: %w", key, ErrNotFound)
+	}
+	return fn(o)
+}
+
 // Keys returns the names of all objects with the given prefix, sorted.
 func (s *Store) Keys(prefix string) []string {
 	s.mu.Lock()

@@ -241,3 +241,20 @@ func TestPanicInUpdateLeavesStoreUsable(t *testing.T) {
 		t.Errorf("kv = %v, want only b (the panicking update applied nothing)", m.Keys())
 	}
 }
+
+func TestReadSeesTheObjectWithoutCopying(t *testing.T) {
+	s := openAlone(t, t.TempDir())
+	defer s.Close()
+	put(t, s, "kv", "a", "1")
+	var got string
+	if err := s.Read("kv", func(o crdt.Object) error {
+		v, _ := o.(*crdt.ORMap).Get("a")
+		got = string(v)
+		return nil
+	}); err != nil || got != "1" {
+		t.Errorf("Read(kv) = %v, a=%q; want nil, 1", err, got)
+	}
+	if err := s.Read("none", func(crdt.Object) error { return nil }); !errors.Is(err, replica.ErrNotFound) {
+		t.Errorf("Read(none) = %v, want ErrNotFound", err)
+	}
+}
