@@ -292,3 +292,16 @@ func TestDeltaFromAClockTooFarAheadIsRefusedButStateConverges(t *testing.T) {
 	// converges, and the metric tells the operator to fix the clock.
 	c.waitFor("identical digests", 10*time.Second, c.converged)
 }
+
+func TestKeyRotationKeepsSitesTalking(t *testing.T) {
+	oldKey, newKey := []byte("old key 16 bytes"), []byte("new key 16 bytes")
+	c := &cluster{t: t, p: replicatest.NewPartition()}
+	t.Cleanup(c.close)
+	// Mid-rotation: site-0 already encrypts with the new key, site-1 still
+	// with the old one; each accepts the other's.
+	c.add(t, func(cfg *replica.Config) { cfg.SecretKey, cfg.OldKeys = newKey, [][]byte{oldKey} })
+	s1 := c.add(t, func(cfg *replica.Config) { cfg.SecretKey, cfg.OldKeys = oldKey, [][]byte{newKey} })
+	c.waitFor("both members", 10*time.Second, func() bool { return len(c.stores[0].Members()) == 2 && len(s1.Members()) == 2 })
+	put(t, s1, "kv", "k", "v")
+	c.waitFor("identical digests", 10*time.Second, c.converged)
+}

@@ -80,6 +80,10 @@ type Config struct {
 	// keyring); 16, 24 or 32 bytes, the same on every site. Nil: plain text,
 	// only for loopback and tests.
 	SecretKey []byte
+	// OldKeys are further keys accepted for decryption, never used to
+	// encrypt: to rotate, add the new key to OldKeys everywhere, then make
+	// it SecretKey everywhere, then drop the old one.
+	OldKeys [][]byte
 	// Network selects the timing preset; zero is NetworkLAN.
 	Network Network
 	// AntiEntropyInterval is how often this site compares its state with a
@@ -117,12 +121,23 @@ func (c *Config) validate() error {
 		return fmt.Errorf("replica: config: Dir is required")
 	case c.SecretKey != nil && len(c.SecretKey) != 16 && len(c.SecretKey) != 24 && len(c.SecretKey) != 32:
 		return fmt.Errorf("replica: config: SecretKey is %d bytes, want 16, 24 or 32", len(c.SecretKey))
+	case len(c.OldKeys) > 0 && c.SecretKey == nil:
+		return fmt.Errorf("replica: config: OldKeys without a SecretKey")
 	case c.BindPort < 0 || c.BindPort > 65535:
 		return fmt.Errorf("replica: config: BindPort %d out of range", c.BindPort)
 	case c.AntiEntropyInterval < 0 || c.MaxClockOffset < 0 || c.CheckpointEvery < 0:
 		return fmt.Errorf("replica: config: negative AntiEntropyInterval, MaxClockOffset or CheckpointEvery")
 	case c.Network < NetworkLAN || c.Network > NetworkLocal:
 		return fmt.Errorf("replica: config: unknown Network %d", c.Network)
+	}
+	return c.validKeys()
+}
+
+func (c *Config) validKeys() error {
+	for i, k := range c.OldKeys {
+		if len(k) != 16 && len(k) != 24 && len(k) != 32 {
+			return fmt.Errorf("replica: config: OldKeys[%d] is %d bytes, want 16, 24 or 32", i, len(k))
+		}
 	}
 	return nil
 }

@@ -62,7 +62,14 @@ func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 	if cfg.AdvertisePort == 0 {
 		mc.AdvertisePort = cfg.BindPort
 	}
-	mc.SecretKey = cfg.SecretKey
+	if cfg.SecretKey != nil {
+		kr, err := memberlist.NewKeyring(cfg.OldKeys, cfg.SecretKey)
+		if err != nil {
+			s.gossip = nil
+			return nil, fmt.Errorf("replica: keyring: %w", err)
+		}
+		mc.Keyring = kr
+	}
 	mc.Delegate = delegate{g}
 	mc.Events = events{g}
 	mc.Logger = slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)

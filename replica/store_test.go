@@ -159,6 +159,8 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 		{"no dir", replica.Config{Name: "a"}},
 		{"a secret key of 10 bytes", replica.Config{Name: "a", Dir: dir, SecretKey: make([]byte, 10)}},
 		{"a port out of range", replica.Config{Name: "a", Dir: dir, BindPort: 70000}},
+		{"old keys without a secret key", replica.Config{Name: "a", Dir: dir, OldKeys: [][]byte{make([]byte, 16)}}},
+		{"an old key of 5 bytes", replica.Config{Name: "a", Dir: dir, SecretKey: make([]byte, 16), OldKeys: [][]byte{make([]byte, 5)}}},
 		{"an unknown network preset", replica.Config{Name: "a", Dir: dir, Network: 9}},
 	}
 	for _, tt := range tests {
