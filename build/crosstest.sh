@@ -15,6 +15,12 @@ export PATH="$PWD/build/exec:$PATH" CGO_ENABLED=0 GOOS=linux GOARCH="$arch"
 tags=()
 # emmansun/gmsm's loong64 assembly needs LSX/LASX, which qemu 7.2 lacks.
 [ "$arch" = loong64 ] && tags=(-tags purego)
+# Tests that start their own binary again (restart, kill -9) run it through
+# the emulator too: see internal/testexec.
+case "$arch" in
+	arm64) export DUOHUO_TEST_EXEC=qemu-aarch64-static ;;
+	loong64) export DUOHUO_TEST_EXEC=qemu-loongarch64-static ;;
+esac
 
 pkgs=()
 skipped=()

@@ -6,12 +6,12 @@ import (
 	"hash/fnv"
 	"math"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/duohuo/duohuo/gray"
+	"github.com/duohuo/duohuo/internal/testexec"
 )
 
 // referenceBucket is the documented algorithm written a second way, with
@@ -167,7 +167,7 @@ func TestUserHashIsStableAcrossGateways(t *testing.T) {
 func TestUserHashIsStableAcrossRestarts(t *testing.T) {
 	const n = 5000
 	here := grayUsers(t, mustCompile(t, hashPolicy(5)), n)
-	cmd := exec.Command(os.Args[0]) // TestMain sees the variable and prints instead of testing
+	cmd := testexec.Command(os.Args[0]) // TestMain sees the variable and prints instead of testing
 	cmd.Env = append(os.Environ(), "GRAY_BUCKET_CHILD=1", "GRAY_BUCKET_N="+strconv.Itoa(n))
 	out, err := cmd.Output()
 	if err != nil {
