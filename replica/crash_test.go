@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/duohuo/duohuo/internal/testexec"
 	"os"
 	"os/exec"
 	"strings"
@@ -56,7 +57,7 @@ func TestNoAcknowledgedWriteLostOnKill(t *testing.T) {
 	var acked []string
 	ids := map[crdt.ReplicaID]bool{}
 	for round := range 3 {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd := testexec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()

@@ -38,16 +38,30 @@ type gossip struct {
 
 	lostMu sync.Mutex
 	lost   map[string]string // guarded by lostMu: name -> address of members gone (dead or left)
+
+	queuesMu sync.Mutex
+	queues   map[string]chan outMsg // guarded by queuesMu: per-peer send queues
 }
+
+// outMsg is a message waiting in a peer's send queue.
+type outMsg struct {
+	typ msgType
+	b   []byte
+}
+
+// peerQueueLen bounds each peer's send queue; beyond it messages are
+// dropped (anti-entropy repairs) rather than piling up for a slow peer.
+const peerQueueLen = 256
 
 func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 	g := &gossip{
-		s:    s,
-		out:  make(chan []record, 4096),
-		in:   make(chan []byte, 4096),
-		ask:  make(chan string, 64),
-		stop: make(chan struct{}),
-		lost: make(map[string]string),
+		s:      s,
+		out:    make(chan []record, 4096),
+		in:     make(chan []byte, 4096),
+		ask:    make(chan string, 64),
+		stop:   make(chan struct{}),
+		lost:   make(map[string]string),
+		queues: make(map[string]chan outMsg),
 	}
 	// Set before any goroutine that can cause a commit starts: the
 	// committer reads s.gossip to hand over local deltas.
@@ -157,6 +171,47 @@ func (g *gossip) send(n *memberlist.Node, typ msgType, msg []byte) {
 	g.s.metrics.sentBytes.WithLabelValues(msgNames[typ]).Add(float64(len(msg)))
 }
 
+// enqueue hands msg to the send queue of the named peer, starting its
+// sender goroutine on first use. Each peer has its own queue so that one
+// whose TCP is blackholed (dials hang until the TCP timeout) delays only
+// its own messages. It never blocks.
+func (g *gossip) enqueue(name string, typ msgType, msg []byte) {
+	g.queuesMu.Lock()
+	q, ok := g.queues[name]
+	if !ok {
+		q = make(chan outMsg, peerQueueLen)
+		g.queues[name] = q
+		// Called only from goroutines in g.wg, so the count is above zero
+		// and Add cannot race with close's Wait.
+		g.wg.Add(1)
+		go g.peerSender(name, q)
+	}
+	g.queuesMu.Unlock()
+	select {
+	case q <- outMsg{typ, msg}:
+	default:
+		g.s.metrics.dropped.WithLabelValues("queue_full").Inc()
+	}
+}
+
+// peerSender sends one peer's queued messages in order until the store
+// closes. A peer that has gone drops its messages.
+func (g *gossip) peerSender(name string, q chan outMsg) {
+	defer g.wg.Done()
+	for {
+		select {
+		case m := <-q:
+			if n := g.peer(name); n != nil {
+				g.send(n, m.typ, m.b)
+			} else {
+				g.s.metrics.dropped.WithLabelValues("send_error").Inc()
+			}
+		case <-g.stop:
+			return
+		}
+	}
+}
+
 // sender packs queued deltas into messages of at most maxPacket bytes (a
 // larger delta travels alone over TCP) and sends each to every live peer.
 func (g *gossip) sender() {
@@ -201,7 +256,7 @@ func (g *gossip) sender() {
 			}
 			pending = pending[n:]
 			for _, p := range peers {
-				g.send(p, msgDeltas, msg)
+				g.enqueue(p.Name, msgDeltas, msg)
 			}
 		}
 	}
@@ -303,7 +358,7 @@ func (g *gossip) sendStates(n *memberlist.Node, keys []string) {
 			continue
 		}
 		msg := (&message{typ: msgStates, from: g.s.cfg.Name, items: []item{{key: k, obj: o}}}).encode()
-		g.send(n, msgStates, msg)
+		g.enqueue(n.Name, msgStates, msg)
 		g.s.metrics.transfers.Inc()
 	}
 }
@@ -313,7 +368,7 @@ func (g *gossip) sendSummary(n *memberlist.Node, typ msgType, digests map[string
 	for k, d := range digests {
 		m.items = append(m.items, item{key: k, digest: d})
 	}
-	g.send(n, typ, m.encode())
+	g.enqueue(n.Name, typ, m.encode())
 }
 
 // antiEntropy starts a round with a random live peer every interval, and
