@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/duohuo/duohuo/internal/testexec"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
