@@ -32,8 +32,9 @@ var ErrCut = errors.New("replicatest: link cut by partition")
 // by the transports of the stores under test. Links are symmetric. The
 // zero value cuts nothing; it is safe for concurrent use.
 type Partition struct {
-	mu  sync.RWMutex
-	cut map[[2]string]bool // guarded by mu; both orders stored
+	mu        sync.RWMutex
+	cut       map[[2]string]bool // guarded by mu; both orders stored
+	blackhole map[[2]string]bool // guarded by mu; both orders stored
 }
 
 // NewPartition returns a Partition with no cut links.
@@ -50,6 +51,25 @@ func (p *Partition) Cut(a, b string) {
 	p.cut[[2]string{b, a}] = true
 }
 
+// Blackhole makes the link between a and b swallow traffic: packets are
+// dropped and dials hang for their whole timeout before failing, as with a
+// firewall that drops rather than rejects. Heal it with HealAll.
+func (p *Partition) Blackhole(a, b string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.blackhole == nil {
+		p.blackhole = make(map[[2]string]bool)
+	}
+	p.blackhole[[2]string{a, b}] = true
+	p.blackhole[[2]string{b, a}] = true
+}
+
+func (p *Partition) blackholed(a, b string) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.blackhole[[2]string{a, b}]
+}
+
 // Isolate cuts the links between a and each of others.
 func (p *Partition) Isolate(a string, others ...string) {
 	for _, o := range others {
@@ -62,13 +82,14 @@ func (p *Partition) HealAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	clear(p.cut)
+	clear(p.blackhole)
 }
 
-// Blocked reports whether the link from a to b is cut.
+// Blocked reports whether the link from a to b is cut or blackholed.
 func (p *Partition) Blocked(a, b string) bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return p.cut[[2]string{a, b}]
+	return p.cut[[2]string{a, b}] || p.blackhole[[2]string{a, b}]
 }
 
 // Transport is memberlist's NetTransport on an ephemeral loopback port,
@@ -116,18 +137,36 @@ func (t *Transport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, e
 	return t.NetTransport.WriteToAddress(b, a)
 }
 
-// DialTimeout dials addr unless the link is cut.
+// DialTimeout dials addr unless the link is cut (fails at once) or
+// blackholed (fails after timeout).
 func (t *Transport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
-	if t.p.Blocked(t.addr, addr) {
-		return nil, fmt.Errorf("dial %s: %w", addr, ErrCut)
+	if err := t.refuse(addr, timeout); err != nil {
+		return nil, err
 	}
 	return t.NetTransport.DialTimeout(addr, timeout)
 }
 
-// DialAddressTimeout dials a unless the link is cut.
+// DialAddressTimeout dials a unless the link is cut or blackholed.
 func (t *Transport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
-	if t.p.Blocked(t.addr, a.Addr) {
-		return nil, fmt.Errorf("dial %s: %w", a.Addr, ErrCut)
+	if err := t.refuse(a.Addr, timeout); err != nil {
+		return nil, err
 	}
 	return t.NetTransport.DialAddressTimeout(a, timeout)
+}
+
+// ErrTimeout is returned when dialling across a blackholed link, after the
+// dial's timeout.
+var ErrTimeout = errors.New("replicatest: dial timed out in a blackhole")
+
+func (t *Transport) refuse(addr string, timeout time.Duration) error {
+	if t.p.blackholed(t.addr, addr) {
+		tm := time.NewTimer(timeout)
+		defer tm.Stop()
+		<-tm.C
+		return fmt.Errorf("dial %s: %w", addr, ErrTimeout)
+	}
+	if t.p.Blocked(t.addr, addr) {
+		return fmt.Errorf("dial %s: %w", addr, ErrCut)
+	}
+	return nil
 }
