@@ -21,6 +21,7 @@ func TestDrillRefusesBadFlagsWithExit2(t *testing.T) {
 		{"zero rate", []string{"drill", "--rate", "0"}, "--rate 0: must be positive"},
 		{"duration too short for the phases", []string{"drill", "--duration", "1s"}, "--duration 1s: must be between 4s and 1h"},
 		{"stray argument", []string{"drill", "now"}, "unknown command"},
+		{"target that is not a URL", []string{"drill", "--target", "localhost:8080", "--report", "/dev/null/x"}, `target "localhost:8080": want an http:// or https:// URL`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -39,6 +40,10 @@ type Options struct {
 	// gateway's cloud, to stand for the network between clouds that
 	// loopback lacks. Default 20ms; negative means none.
 	CrossCloudRTT time.Duration
+	// Target, when set, is a URL the load is sent to instead of the demo
+	// topology: your own gateway. No fault is injected; the report has one
+	// scenario, "target", with one steady phase, and no attempt counts.
+	Target string
 	// Progress receives a progress line at most once per second; nil
 	// means none.
 	Progress io.Writer
@@ -59,6 +64,12 @@ func (o Options) withDefaults() Options {
 	if o.Warmup == 0 {
 		o.Warmup = time.Second
 	}
+	if o.ServiceTime == 0 {
+		o.ServiceTime = 5 * time.Millisecond
+	}
+	if o.CrossCloudRTT == 0 {
+		o.CrossCloudRTT = 20 * time.Millisecond
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -68,6 +79,10 @@ func (o Options) withDefaults() Options {
 // ErrBadOptions is returned by Run for options it cannot run.
 var ErrBadOptions = errors.New("drill: bad options")
 
+// Check returns an error wrapping ErrBadOptions if Run would refuse o
+// (after applying the defaults).
+func (o Options) Check() error { return o.withDefaults().check() }
+
 func (o Options) check() error {
 	switch {
 	case o.Rate < 0:
@@ -76,6 +91,12 @@ func (o Options) check() error {
 		return fmt.Errorf("%w: duration %v: must be at least 4s (a second per phase and the recovery window)", ErrBadOptions, o.Duration)
 	case o.Duration > time.Hour:
 		return fmt.Errorf("%w: duration %v: must be at most 1h", ErrBadOptions, o.Duration)
+	}
+	if o.Target != "" {
+		u, err := url.Parse(o.Target)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: target %q: want an http:// or https:// URL", ErrBadOptions, o.Target)
+		}
 	}
 	return Load{Rate: o.Rate, Duration: o.Duration}.check()
 }
@@ -99,12 +120,6 @@ func (o Options) slowLatency() time.Duration { return max(10*o.serviceTime(), 10
 // len(Scenarios) × (Duration + Warmup + 2s) and stops early, returning
 // ctx's error with the scenarios done so far, when ctx ends.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	if o.ServiceTime == 0 {
-		o.ServiceTime = 5 * time.Millisecond
-	}
-	if o.CrossCloudRTT == 0 {
-		o.CrossCloudRTT = 20 * time.Millisecond
-	}
 	o = o.withDefaults()
 	if err := o.check(); err != nil {
 		return nil, err
@@ -116,6 +131,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		ServiceTime:   o.serviceTime(),
 		CrossCloudRTT: max(o.CrossCloudRTT, 0),
 		Host:          hostInfo(),
+	}
+	if o.Target != "" {
+		sr, err := runTarget(ctx, o)
+		if err != nil {
+			return rep, fmt.Errorf("target %s: %w", o.Target, err)
+		}
+		rep.Scenarios = append(rep.Scenarios, sr)
+		rep.Host.LoadAvgAfter = loadAvg()
+		return rep, nil
 	}
 	for _, sc := range o.Scenarios {
 		sr, err := runScenario(ctx, o, sc)
@@ -232,6 +256,38 @@ func runScenario(ctx context.Context, o Options, sc Scenario) (ScenarioReport, e
 		return sr, err
 	}
 	analyze(&sr, o, sc, rec.Samples(), snaps, ivs)
+	return sr, nil
+}
+
+// targetScenario names the load sent to Options.Target.
+var targetScenario = Scenario{Name: "target", Row: "-", Title: "steady load against a given URL"}
+
+// runTarget sends the load to o.Target: one steady phase.
+func runTarget(ctx context.Context, o Options) (ScenarioReport, error) {
+	sr := ScenarioReport{Name: targetScenario.Name, Row: targetScenario.Row, Title: targetScenario.Title + ": " + o.Target}
+	tr := &http.Transport{MaxIdleConns: 2000, MaxIdleConnsPerHost: 2000, IdleConnTimeout: 30 * time.Second}
+	defer tr.CloseIdleConnections()
+	target := HTTPGet(&http.Client{Transport: tr}, o.Target)
+	if o.Warmup > 0 {
+		if _, err := (Load{Rate: o.Rate, Duration: o.Warmup}).Run(ctx, target); err != nil {
+			return sr, err
+		}
+	}
+	load := Load{Rate: o.Rate, Duration: o.Duration}
+	rec, err := NewRecording(load)
+	if err != nil {
+		return sr, err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { progress(pctx, o, targetScenario, rec) })
+	load.RunInto(ctx, target, rec)
+	cancel()
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return sr, err
+	}
+	analyze(&sr, o, targetScenario, rec.Samples(), nil, nil)
 	return sr, nil
 }
 
