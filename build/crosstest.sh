@@ -22,17 +22,26 @@ case "$arch" in
 	loong64) export DUOHUO_TEST_EXEC=qemu-loongarch64-static ;;
 esac
 
+# Under qemu-user 7.2, loong64 guests have 16 KiB pages on a 4 KiB host, and
+# file-backed mmap beyond the first host page of a guest page faults: bbolt
+# (the replica's disk) dies with SIGSEGV in Page.FastCheck on its first read,
+# whatever its PageSize or InitialMmapSize. This is the emulator, not the
+# code: the same binary passes under arm64 emulation, and etcd ships bbolt on
+# loong64. Packages that use bbolt run natively and under arm64 only.
+native_only='^go\.etcd\.io/etcd/server/v3/embed$'
+[ "$arch" = loong64 ] && native_only='^(go\.etcd\.io/etcd/server/v3/embed|go\.etcd\.io/bbolt)$'
+
 pkgs=()
 skipped=()
 while read -r p; do
-	if GOARCH=amd64 go list -test -deps "${tags[@]}" "$p" 2>/dev/null | grep -qx 'go.etcd.io/etcd/server/v3/embed'; then
+	if GOARCH=amd64 go list -test -deps "${tags[@]}" "$p" 2>/dev/null | grep -Eq "$native_only"; then
 		skipped+=("$p")
 	else
 		pkgs+=("$p")
 	fi
 done < <(go list ./...)
 
-echo "crosstest: linux/$arch${QEMU_CPU:+ (QEMU_CPU=$QEMU_CPU)}: ${#pkgs[@]} packages; natively only (embedded etcd): ${skipped[*]:-none}"
+echo "crosstest: linux/$arch${QEMU_CPU:+ (QEMU_CPU=$QEMU_CPU)}: ${#pkgs[@]} packages; natively only: ${skipped[*]:-none}"
 start=$(date +%s)
 go test "${tags[@]}" -short -timeout 20m "$@" "${pkgs[@]}"
 echo "crosstest: linux/$arch${QEMU_CPU:+ (QEMU_CPU=$QEMU_CPU)} passed in $(( $(date +%s) - start ))s"
