@@ -192,6 +192,23 @@ func BenchmarkORMapMetadata(b *testing.B) {
 			ms[0].Merge(ms[2])
 			return ms[0]
 		}},
+		{"three-concurrent-writers-settled", func() *crdt.ORMap {
+			ms := []*crdt.ORMap{crdt.NewORMap(), crdt.NewORMap(), crdt.NewORMap()}
+			for s, m := range ms {
+				for i := range n {
+					m.Put(crdt.ReplicaIDFromName(fmt.Sprint(s)), crdt.MakeTimestamp(1_764_000_000_000+int64(i), 0), benchKey(i), benchValue)
+				}
+			}
+			ms[0].Merge(ms[1])
+			ms[0].Merge(ms[2])
+			// What the winners' sites do on receiving the conflicting deltas.
+			for i := range n {
+				for s := range ms {
+					ms[0].Settle(crdt.ReplicaIDFromName(fmt.Sprint(s)), benchKey(i))
+				}
+			}
+			return ms[0]
+		}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

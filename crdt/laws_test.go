@@ -71,9 +71,16 @@ func (h *history) mutate(i int, op, arg byte) {
 			d = o.Remove(r, key)
 		}
 	case *crdt.ORMap:
-		if op%3 != 0 {
+		switch {
+		case op%5 == 4:
+			sd := o.Settle(r, key)
+			if sd == nil {
+				return
+			}
+			d = sd
+		case op%3 != 0:
 			d = o.Put(r, clk.Now(), key, val)
-		} else {
+		default:
 			d = o.Delete(r, key)
 		}
 	}

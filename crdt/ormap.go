@@ -75,6 +75,26 @@ func (m *ORMap) Put(r ReplicaID, ts Timestamp, key string, value []byte) *ORMap 
 // returns the delta. Deleting an absent key returns an empty delta.
 func (m *ORMap) Delete(r ReplicaID, key string) *ORMap { return &ORMap{s: m.store().remove(r, key)} }
 
+// Settle collapses key's concurrent writes into the winning one, if replica
+// r wrote the winner, applies that and returns the delta; otherwise it
+// returns nil. The winner is written again with its own stamp, so it
+// neither gains nor loses against writes it has not seen, and the new write
+// replaces every write r has seen. Only the winner's writer settles, so
+// sites do not race each other to settle one conflict; a replica calls
+// Settle for the keys of each delta it merges. Without it, the values of
+// losing writes stay until the next write to the key.
+func (m *ORMap) Settle(r ReplicaID, key string) *ORMap {
+	es := m.s.keys[key]
+	if len(es) < 2 {
+		return nil
+	}
+	w := es[winner(es)]
+	if w.dot.Replica != r {
+		return nil
+	}
+	return m.Put(r, w.val.time, key, w.val.value)
+}
+
 // winner returns the index of key's winning entry.
 func winner(es []dotted[mapValue]) int {
 	w := 0

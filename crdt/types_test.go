@@ -293,3 +293,44 @@ func TestReplicaIDFromName(t *testing.T) {
 		t.Errorf("ReplicaIDFromName: %v, %v; want stable, distinct and non-zero", a, b)
 	}
 }
+
+func TestORMapSettle(t *testing.T) {
+	a, b, c := crdt.NewORMap(), crdt.NewORMap(), crdt.NewORMap()
+	da := a.Put(siteA, ts(10), "k", []byte("from-a"))
+	db := b.Put(siteB, ts(20), "k", []byte("from-b")) // the winner
+	a.Merge(db)
+	b.Merge(da)
+	if d := a.Settle(siteA, "k"); d != nil {
+		t.Errorf("Settle by a site that did not write the winner = %v, want nil", d.Keys())
+	}
+	settle := b.Settle(siteB, "k")
+	if settle == nil {
+		t.Fatalf("Settle by the winner's writer = nil, want a delta")
+	}
+	// c wrote concurrently with the settle, later than the winner: the
+	// settle must not beat it.
+	c.Put(siteC, ts(30), "k", []byte("from-c"))
+	for _, m := range []*crdt.ORMap{a, b, c} {
+		m.Merge(settle)
+		m.Merge(da)
+		m.Merge(db)
+	}
+	a.Merge(c)
+	b.Merge(c)
+	c.Merge(a)
+	for name, m := range map[string]*crdt.ORMap{"a": a, "b": b, "c": c} {
+		e, _ := m.Lookup("k")
+		if string(e.Value) != "from-c" || e.Conflicts != 1 {
+			t.Errorf("site %s: k = %q with %d conflicts, want from-c with 1 (the settled winner)", name, e.Value, e.Conflicts)
+		}
+	}
+	if d := b.Settle(siteB, "k"); d != nil {
+		t.Errorf("b settled again although c's write now wins")
+	}
+	if d := c.Settle(siteC, "k"); d == nil {
+		t.Errorf("c did not settle its winning write")
+	}
+	if e, _ := c.Lookup("k"); e.Conflicts != 0 || e.Stamp != (crdt.Stamp{Time: ts(30), Replica: siteC}) {
+		t.Errorf("after c settles: %+v, want no conflicts and c's original stamp", e)
+	}
+}

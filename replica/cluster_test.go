@@ -208,9 +208,22 @@ func testPartition(t *testing.T, long bool) {
 		})
 	}
 
+	// Both sides write one key: a conflict for the winner's site to settle.
+	put(t, c.stores[0], "kv", "conflict", "majority")
+	put(t, c.stores[2], "kv", "conflict", "minority")
+
 	c.p.HealAll()
-	took := c.waitFor("identical digests after healing", 20*time.Second, c.converged)
+	took := c.waitFor("identical digests after healing, conflict settled", 20*time.Second, func() bool {
+		if !c.converged() {
+			return false
+		}
+		e, ok := getMap(t, c.stores[0], "kv").Lookup("conflict")
+		return ok && e.Conflicts == 0
+	})
 	t.Logf("converged %v after healing", took)
+	if v, _ := getMap(t, c.stores[1], "kv").Get("conflict"); string(v) != "minority" {
+		t.Errorf("conflict = %q, want the later write (minority)", v)
+	}
 	for _, s := range c.stores {
 		if got, want := counterValue(t, s, "hits"), int64(3*writers*ops); got != want {
 			t.Errorf("hits on %s = %d, want %d", s.Name(), got, want)

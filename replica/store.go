@@ -286,45 +286,73 @@ func (s *Store) Close() error {
 
 // apply merges deltas received from origin: each is first stripped of what
 // this replica already has (crdt.Novel), and only the novel parts are
-// applied, stored and announced. It returns how many were novel.
+// applied, stored and announced. Conflicts in map keys the deltas touched
+// whose winning write is this replica's are then settled (crdt.ORMap.Settle)
+// as local writes, so that losing values do not linger. It returns how many
+// deltas were novel.
 func (s *Store) apply(origin string, recs []record) int {
-	var novel []record
+	var novel, settled []record
 	s.mu.Lock()
 	for _, r := range recs {
 		o, ok := s.objects[r.key]
+		var n crdt.Object
 		if !ok {
 			// A copy: the delta also goes to the committer, which encodes
 			// it while later writes change the live object.
-			s.objects[r.key] = crdt.Clone(r.delta)
-			novel = append(novel, r)
-			s.dirty[r.key] = struct{}{}
-			s.notifyLocked(r.key)
-			continue
+			o = crdt.Clone(r.delta)
+			s.objects[r.key] = o
+			n = r.delta
+		} else {
+			var changed bool
+			var err error
+			n, changed, err = crdt.Novel(o, r.delta)
+			if err != nil {
+				s.metrics.rejected.WithLabelValues("kind").Inc()
+				s.log.Warn("replica: delta of another kind refused", "key", r.key, "from", origin, "err", err)
+				continue
+			}
+			if !changed {
+				s.metrics.redundant.Inc()
+				continue
+			}
+			_ = crdt.Merge(o, n)
 		}
-		n, changed, err := crdt.Novel(o, r.delta)
-		if err != nil {
-			s.metrics.rejected.WithLabelValues("kind").Inc()
-			s.log.Warn("replica: delta of another kind refused", "key", r.key, "from", origin, "err", err)
-			continue
-		}
-		if !changed {
-			s.metrics.redundant.Inc()
-			continue
-		}
-		_ = crdt.Merge(o, n)
 		novel = append(novel, record{key: r.key, delta: n})
+		if m, ok := o.(*crdt.ORMap); ok {
+			if d := s.settleLocked(m, n.(*crdt.ORMap)); d != nil {
+				settled = append(settled, record{key: r.key, delta: d, time: s.clock.Now()})
+			}
+		}
 		s.dirty[r.key] = struct{}{}
 		s.notifyLocked(r.key)
 	}
 	s.metrics.objects.Set(float64(len(s.objects)))
 	s.mu.Unlock()
-	if len(novel) > 0 {
+	for _, c := range []*commit{{recs: novel, origin: origin}, {recs: settled, local: true}} {
+		if len(c.recs) == 0 {
+			continue
+		}
 		select {
-		case s.commits <- &commit{recs: novel, origin: origin}:
+		case s.commits <- c:
 		case <-s.stop:
 		}
 	}
 	return len(novel)
+}
+
+// settleLocked settles the keys of delta in m that this replica won, and
+// returns the joined delta, or nil if there was nothing to settle.
+func (s *Store) settleLocked(m, delta *crdt.ORMap) *crdt.ORMap {
+	var out *crdt.ORMap
+	for _, k := range delta.Keys() {
+		if d := m.Settle(s.replica, k); d != nil {
+			if out == nil {
+				out = crdt.NewORMap()
+			}
+			out.Merge(d)
+		}
+	}
+	return out
 }
 
 // committer is the only writer to disk: it commits batches of deltas with
