@@ -13,6 +13,9 @@
 // 99.9% success or better) and the time until no attempt reaches the faulty
 // instances, read from the gateway's duohuo_upstream_attempts_total.
 //
+// With [Options].Target the same load goes to any URL instead (your own
+// gateway), without a fault.
+//
 // Usage:
 //
 //	rep, err := drill.Run(ctx, drill.Options{

@@ -77,7 +77,8 @@ var ErrBadLoad = errors.New("drill: bad load")
 // Load is an open-loop, constant-rate load: request i is scheduled at
 // Start + i/Rate whatever happened to the earlier ones, each is sent from
 // its own goroutine, and its latency is measured from its scheduled time.
-// The zero value is not usable: Rate and Duration are required.
+// The zero value is not usable: Rate and Duration are required. A Load is a
+// value: several goroutines may Run the same one at once.
 type Load struct {
 	// Rate is the number of requests per second. Required.
 	Rate int
@@ -152,8 +153,9 @@ func (r *Recording) Progress() Progress {
 	}
 }
 
-// NewRecording prepares a run of l; Run fills it. Use it with Run when
-// another goroutine wants to watch Progress; otherwise call l.Run.
+// NewRecording prepares a run of l, which RunInto fills. Use it with
+// RunInto when another goroutine wants to watch Progress; otherwise call
+// l.Run.
 func NewRecording(l Load) (*Recording, error) {
 	if err := l.check(); err != nil {
 		return nil, err

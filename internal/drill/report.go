@@ -11,7 +11,8 @@ import (
 )
 
 // Report is the result of a drill. It is plain data: encode it with
-// WriteJSON, render it with WriteMarkdown or WriteSummary.
+// WriteJSON, render it with WriteMarkdown or WriteSummary. Its methods only
+// read it, so they may run concurrently with each other.
 type Report struct {
 	Started       time.Time        `json:"started"`
 	Rate          int              `json:"rate"`

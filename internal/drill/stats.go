@@ -28,7 +28,8 @@ type Summary struct {
 	Failures map[string]int `json:"failures,omitempty"`
 }
 
-// Summarize returns the statistics of samples. It does not modify them.
+// Summarize returns the statistics of samples. It does not modify them and
+// is safe for concurrent use.
 func Summarize(samples []Sample) Summary {
 	s := Summary{Requests: len(samples), SuccessRate: 1}
 	lat := make([]time.Duration, 0, len(samples))
