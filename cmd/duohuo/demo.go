@@ -3,16 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/duohuo/duohuo/internal/demo"
 	"github.com/duohuo/duohuo/internal/telemetry"
 	"github.com/duohuo/duohuo/platform"
+	"github.com/duohuo/duohuo/replica"
 )
 
 func init() { subcommands = append(subcommands, newDemoCmd) }
@@ -71,6 +76,12 @@ func runDemo(ctx context.Context, o demo.Options, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	sites, err := startDemoReplicas(ctx, reg, log)
+	if err != nil {
+		top.Shutdown(context.Background())
+		return err
+	}
+	defer sites.close()
 	admin, err := telemetry.NewAdmin(telemetry.AdminOptions{Addr: o.AdminListen, Registry: reg, Logger: log, Ready: top.Gateway.Ready})
 	if err == nil {
 		admin.Handle("/v1/services", top.Gateway.AdminHandler())
@@ -78,6 +89,7 @@ func runDemo(ctx context.Context, o demo.Options, cmd *cobra.Command) error {
 		admin.Handle("/v1/faults", top.Gateway.FaultsHandler())
 		admin.Handle("/v1/faults/", top.Gateway.FaultsHandler())
 		admin.Handle("/v1/gray/", top.Gateway.GrayHandler())
+		sites.mount(admin)
 		err = admin.Start(ctx)
 	}
 	if err != nil {
@@ -103,6 +115,10 @@ Try:
   curl -s http://%[2]s/readyz
   curl -s http://%[2]s/v1/services/demo     # tiers, instances, health
 
+Replicated state: one replica per cloud, local-first writes, converging by gossip:
+  duohuo kv --admin %[2]s put demo/kv greeting hello            # write in ctyun
+  duohuo kv --admin http://%[2]s/sites/huawei get demo/kv greeting   # read in huawei
+
 Ctrl-C stops everything.
 `, gw, admin.Addr())
 	<-ctx.Done()
@@ -111,4 +127,57 @@ Ctrl-C stops everything.
 	defer cancel()
 	top.Shutdown(sctx)
 	return admin.Shutdown(sctx)
+}
+
+// demoSites are the demo's replicas of the replicated state, one per cloud,
+// gossiping over loopback.
+type demoSites struct {
+	dir    string
+	stores []*replica.Store
+}
+
+func startDemoReplicas(ctx context.Context, reg prometheus.Registerer, log *slog.Logger) (*demoSites, error) {
+	dir, err := os.MkdirTemp("", "duohuo-demo-replicas-")
+	if err != nil {
+		return nil, err
+	}
+	d := &demoSites{dir: dir}
+	var join []string
+	for _, c := range demo.Clouds {
+		st, err := replica.Open(ctx, replica.Config{
+			Name: c.Name + "/" + c.Region, Dir: filepath.Join(dir, c.Name),
+			BindAddr: "127.0.0.1", Join: join, Network: replica.NetworkLocal,
+			Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"site": c.Name}, reg), Logger: log,
+		})
+		if err != nil {
+			d.close()
+			return nil, fmt.Errorf("demo replica %s: %w", c.Name, err)
+		}
+		d.stores = append(d.stores, st)
+		if len(join) == 0 {
+			join = []string{st.Addr()}
+		}
+	}
+	return d, nil
+}
+
+// mount serves the local site's (ctyun's) store on /v1/kv/ and every site's
+// on /sites/CLOUD/v1/kv/, so that a write in one cloud can be read in another.
+func (d *demoSites) mount(a *telemetry.Admin) {
+	for i, st := range d.stores {
+		h := replica.Handler(st)
+		if i == 0 {
+			a.Handle("/v1/kv/", h)
+			a.Handle("/v1/watch/", h)
+		}
+		prefix := "/sites/" + demo.Clouds[i].Name
+		a.Handle(prefix+"/", http.StripPrefix(prefix, h))
+	}
+}
+
+func (d *demoSites) close() {
+	for _, st := range d.stores {
+		st.Close()
+	}
+	os.RemoveAll(d.dir)
 }

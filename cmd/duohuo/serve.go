@@ -18,6 +18,7 @@ import (
 	"github.com/duohuo/duohuo/internal/reload"
 	"github.com/duohuo/duohuo/internal/telemetry"
 	"github.com/duohuo/duohuo/platform"
+	"github.com/duohuo/duohuo/replica"
 )
 
 func init() { subcommands = append(subcommands, newServeCmd) }
@@ -102,6 +103,13 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	reg := telemetry.NewRegistry(info)
 
+	var rep *replica.Store
+	if cfg.Replication != nil {
+		if rep, err = gateway.OpenReplica(ctx, cfg, reg, log); err != nil {
+			return fmt.Errorf("start replica: %w", err)
+		}
+		defer rep.Close()
+	}
 	g, err := gateway.New(gateway.Options{Config: cfg, BaseDir: filepath.Dir(o.path), Registerer: reg, Logger: log})
 	if err != nil {
 		return fmt.Errorf("start gateway: %w", err)
@@ -118,6 +126,10 @@ func serve(ctx context.Context, o serveOptions) error {
 	admin.Handle("/v1/faults", g.FaultsHandler())
 	admin.Handle("/v1/faults/", g.FaultsHandler())
 	admin.Handle("/v1/gray/", g.GrayHandler())
+	if rep != nil {
+		admin.Handle("/v1/kv/", replica.Handler(rep))
+		admin.Handle("/v1/watch/", replica.Handler(rep))
+	}
 	if err := admin.Start(ctx); err != nil {
 		g.Shutdown(context.Background())
 		return fmt.Errorf("admin listener: %w", err)

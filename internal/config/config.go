@@ -24,17 +24,18 @@ import "github.com/duohuo/duohuo/gray"
 // by it afterwards; callers that share one between goroutines must not modify
 // it either.
 type Config struct {
-	Version   int        `yaml:"version" default:"1" min:"1" max:"1" doc:"Schema version of this file; only 1 exists."`
-	Site      Site       `yaml:"site" doc:"Where this gateway runs; instances in the same zone, region and cloud are preferred, in that order."`
-	Log       Log        `yaml:"log" doc:"Structured logging (log/slog) to standard error."`
-	Admin     Admin      `yaml:"admin" doc:"The admin HTTP API and web console."`
-	Crypto    Crypto     `yaml:"crypto" doc:"Which cipher suites TLS listeners and upstream connections offer."`
-	Metrics   Metrics    `yaml:"metrics" doc:"Prometheus metrics served on the admin listener at /metrics."`
-	Listeners []Listener `yaml:"listeners" doc:"Where the gateway accepts client traffic. Every route is served on every listener."`
-	Services  []Service  `yaml:"services" doc:"The upstream services: where their instances come from and how they are picked."`
-	Gray      Gray       `yaml:"gray" doc:"Traffic color for gray lanes: where it travels and whom to believe about it. Routes split traffic with their own gray section."`
-	Faults    Faults     `yaml:"faults" doc:"Fault injection (delays, aborts) for drills; off unless rules are given. Changeable at run time on the admin API (/v1/faults)."`
-	Routes    []Route    `yaml:"routes" doc:"How a request is matched to a service, first match wins, in file order."`
+	Version     int          `yaml:"version" default:"1" min:"1" max:"1" doc:"Schema version of this file; only 1 exists."`
+	Site        Site         `yaml:"site" doc:"Where this gateway runs; instances in the same zone, region and cloud are preferred, in that order."`
+	Log         Log          `yaml:"log" doc:"Structured logging (log/slog) to standard error."`
+	Admin       Admin        `yaml:"admin" doc:"The admin HTTP API and web console."`
+	Crypto      Crypto       `yaml:"crypto" doc:"Which cipher suites TLS listeners and upstream connections offer."`
+	Metrics     Metrics      `yaml:"metrics" doc:"Prometheus metrics served on the admin listener at /metrics."`
+	Listeners   []Listener   `yaml:"listeners" doc:"Where the gateway accepts client traffic. Every route is served on every listener."`
+	Services    []Service    `yaml:"services" doc:"The upstream services: where their instances come from and how they are picked."`
+	Replication *Replication `yaml:"replication" doc:"Run a replica of the multi-site state (CRDTs, package replica) and serve it on the admin API (/v1/kv); absent means none."`
+	Gray        Gray         `yaml:"gray" doc:"Traffic color for gray lanes: where it travels and whom to believe about it. Routes split traffic with their own gray section."`
+	Faults      Faults       `yaml:"faults" doc:"Fault injection (delays, aborts) for drills; off unless rules are given. Changeable at run time on the admin API (/v1/faults)."`
+	Routes      []Route      `yaml:"routes" doc:"How a request is matched to a service, first match wins, in file order."`
 }
 
 // Site says where this gateway runs. A zone needs a region and a region needs a
@@ -381,4 +382,15 @@ func (p *GrayPolicy) Policy() gray.Policy {
 		gp.Weights = append(gp.Weights, gray.Weight{Subset: w.Subset, Weight: uint32(w.Weight)})
 	}
 	return gp
+}
+
+// Replication configures this site's replica of the replicated state.
+type Replication struct {
+	Name      string   `yaml:"name" doc:"This site's name, unique among the sites; default site.cloud/site.region."`
+	Dir       string   `yaml:"dir" required:"true" doc:"Directory of the durable store (bbolt, fsynced before a write is acknowledged); relative to this file's directory."`
+	Bind      string   `yaml:"bind" doc:"host:port for gossip (UDP) and streams (TCP), e.g. 0.0.0.0:7946; empty runs the store alone, without replication."`
+	Advertise string   `yaml:"advertise" doc:"host:port other sites dial, when it differs from bind (NAT, containers)."`
+	Join      []string `yaml:"join" doc:"host:port of other sites to join at start; sites down at start are found later."`
+	SecretKey string   `yaml:"secret_key" doc:"Shared key (16, 24 or 32 bytes) that encrypts gossip and streams (AES-GCM); required unless bind is a loopback address. Write ${DUOHUO_REPLICA_KEY}."`
+	Network   string   `yaml:"network" default:"wan" enum:"local,lan,wan" doc:"Timing preset: wan for sites in different clouds or regions, lan within a region, local on one machine."`
 }

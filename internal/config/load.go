@@ -134,4 +134,7 @@ func (c *Config) resolvePaths(dir string) {
 			}
 		}
 	}
+	if c.Replication != nil {
+		abs(&c.Replication.Dir)
+	}
 }

@@ -213,6 +213,16 @@ var parseErrorCases = []struct {
 		want: []wantErr{{2, 22, "gray.trusted_networks[0]", "invalid network"}},
 	},
 	{
+		name: "replication on a public address without a key",
+		yaml: "replication:\n  dir: /var/lib/duohuo\n  bind: 0.0.0.0:7946\n",
+		want: []wantErr{{1, 1, "replication.secret_key", "is required when bind"}},
+	},
+	{
+		name: "replication key of the wrong length",
+		yaml: "replication:\n  dir: d\n  secret_key: short\n",
+		want: []wantErr{{3, 15, "replication.secret_key", "want 16, 24 or 32"}},
+	},
+	{
 		name: "second route with the same match is never used",
 		yaml: service + "routes:\n  - {name: a, service: api}\n  - {name: b, service: api}\n",
 		want: []wantErr{{9, 5, "routes[1].match", "never used: routes[0] matches the same requests first"}},

@@ -271,6 +271,28 @@ func parsePrefix(s string) (netip.Prefix, error) {
 // ParsePrefix reads a CIDR or a single address, as trusted_networks allows.
 func ParsePrefix(s string) (netip.Prefix, error) { return parsePrefix(s) }
 
+func (r *Replication) validate(c *checker, path string) {
+	loopback := true
+	if r.Bind != "" {
+		if h, ok := c.checkHostPort(join(path, "bind"), r.Bind, true); ok {
+			a, err := netip.ParseAddr(h)
+			loopback = h == "localhost" || err == nil && a.IsLoopback()
+		}
+	}
+	if r.Advertise != "" {
+		c.checkHostPort(join(path, "advertise"), r.Advertise, false)
+	}
+	for i, j := range r.Join {
+		c.checkHostPort(fmt.Sprintf("%s.join[%d]", path, i), j, false)
+	}
+	switch n := len(r.SecretKey); {
+	case n == 0 && r.Bind != "" && !loopback:
+		c.errorf(join(path, "secret_key"), "is required when bind %s is not a loopback address: gossip between sites must be encrypted", r.Bind)
+	case n != 0 && n != 16 && n != 24 && n != 32:
+		c.errorf(join(path, "secret_key"), "key is %d bytes, want 16, 24 or 32 (AES-128/192/256)", n)
+	}
+}
+
 func (f *FaultRule) validate(c *checker, path string) {
 	c.checkName(join(path, "name"), f.Name)
 	if _, err := fault.ParseSpec(f.Spec); err != nil {

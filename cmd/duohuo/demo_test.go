@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The demo serves the gateway and a replica per cloud: a write in one cloud
+// is read in another, and the gateway answers from the local cloud.
+func TestDemoWriteInOneCloudReadInAnother(t *testing.T) {
+	var out syncBuffer
+	cmd := newDemoCmd()
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs([]string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--base-port", "-1"})
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd.SetContext(ctx)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Execute() }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo: %v", err)
+		}
+	}()
+	waitLog(t, &out, "Ctrl-C stops everything")
+	m := regexp.MustCompile(`gateway http://(\S+)  admin http://(\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no addresses in the demo's output:\n%s", out.String())
+	}
+	gw, admin := m[1], m[2]
+	if body := getBody(t, "http://"+gw+"/hello"); !strings.Contains(body, `"cloud":"ctyun"`) {
+		t.Errorf("GET /hello through the demo gateway = %q, want an answer from ctyun", body)
+	}
+
+	req, _ := http.NewRequest(http.MethodPut, "http://"+admin+"/v1/kv/demo/kv?key=greeting", strings.NewReader("hello"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PUT in ctyun = %d, want 204", resp.StatusCode)
+	}
+	for _, site := range []string{"ecloud", "huawei"} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r, err := http.Get("http://" + admin + "/sites/" + site + "/v1/kv/demo/kv?key=greeting")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := make([]byte, 16)
+			n, _ := r.Body.Read(b)
+			r.Body.Close()
+			if r.StatusCode == 200 && string(b[:n]) == "hello" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never saw the write made in ctyun (last %d %q)", site, r.StatusCode, b[:n])
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
