@@ -152,10 +152,12 @@ func TestHTTPLoadKeepsItsRate(t *testing.T) {
 	if s.Requests != 200 || s.OK != 200 || arrived.Load() != 200 || s.ByCloud["ecloud"] != 200 {
 		t.Errorf("200 rps for 1s: %d requests, %d ok, %d arrived, by cloud %v; want 200 each from ecloud", s.Requests, s.OK, arrived.Load(), s.ByCloud)
 	}
-	// The last request is due at 995ms; a busy two-core machine may
-	// delay the end by a few hundred ms, not by a second.
-	if el < 995*time.Millisecond || el > 2*time.Second {
-		t.Errorf("200 requests at 200 rps took %v, want between 995ms and 2s", el)
+	// The last request is due at 995ms. The two shared cores have been
+	// seen to stall a process for over a second, hence the generous bound;
+	// a generator that waited for answers (closed loop) or drifted would
+	// still be caught by the lower one or by the count.
+	if el < 995*time.Millisecond || el > 5*time.Second {
+		t.Errorf("200 requests at 200 rps took %v, want between 995ms and 5s", el)
 	}
 }
 
