@@ -261,12 +261,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if len(s.Faulty) > 0 {
 			fmt.Fprintf(&b, "Faulty instances: %s. Per-try timeout: %s.\n\n", strings.Join(s.Faulty, ", "), dur(s.TryTimeout))
 		}
-		b.WriteString("| phase | from–to | requests | success | failures | avg | p50 | p99 | p99.9 | max | attempts/request | served by cloud |\n")
+		b.WriteString("| phase | from–to | requests | success | failures | avg | p50 | p99 | p99.9 | max | attempts/request | served by cloud (p99) |\n")
 		b.WriteString("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, p := range s.Phases {
 			fmt.Fprintf(&b, "| %s | %s–%s | %d | %s | %s | %s | %s | %s | %s | %s | %.3f | %s |\n",
 				p.Name, dur(p.From), dur(p.To), p.Requests, pct(p.SuccessRate), failures(p.Failures), ms(p.Avg), ms(p.P50), ms(p.P99), ms(p.P999), ms(p.Max),
-				p.AttemptsPerRequest, clouds(p.ByCloud))
+				p.AttemptsPerRequest, clouds(p.ByCloud, p.CloudP99))
 		}
 		if f := s.Fault; f != nil {
 			fmt.Fprintf(&b, "\nFault from %s to %s (%d interval(s)): time to recover %s; no attempt reaches the faulty instances after %s (%.0f attempts reached them, %.2f%% of those sent during the fault); p99 back within %s after %s; p99 from 5s after the fault %s.\n",
@@ -347,14 +347,14 @@ func orNA(s string) string {
 	return s
 }
 
-func clouds(m map[string]int) string {
+func clouds(m map[string]int, p99 map[string]time.Duration) string {
 	total := 0
 	for _, n := range m {
 		total += n
 	}
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s %.0f%%", k, 100*float64(m[k])/float64(total)))
+		parts = append(parts, fmt.Sprintf("%s %.0f%% (%s)", k, 100*float64(m[k])/float64(total), ms(p99[k])))
 	}
 	return strings.Join(parts, ", ")
 }

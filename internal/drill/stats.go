@@ -23,6 +23,8 @@ type Summary struct {
 	// ByCloud counts successful answers by the cloud of the instance that
 	// answered (the part of the instance name before its last "-").
 	ByCloud map[string]int `json:"by_cloud,omitempty"`
+	// CloudP99 is the p99 latency of those answers, by cloud.
+	CloudP99 map[string]time.Duration `json:"cloud_p99_ns,omitempty"`
 	// Failures counts failed requests by HTTP status ("503"), "error" for
 	// transport errors and "dropped".
 	Failures map[string]int `json:"failures,omitempty"`
@@ -33,6 +35,7 @@ type Summary struct {
 func Summarize(samples []Sample) Summary {
 	s := Summary{Requests: len(samples), SuccessRate: 1}
 	lat := make([]time.Duration, 0, len(samples))
+	var byCloud map[string][]time.Duration
 	var sum time.Duration
 	for _, x := range samples {
 		if x.Dropped {
@@ -49,6 +52,10 @@ func Summarize(samples []Sample) Summary {
 					s.ByCloud = map[string]int{}
 				}
 				s.ByCloud[c]++
+				if byCloud == nil {
+					byCloud = map[string][]time.Duration{}
+				}
+				byCloud[c] = append(byCloud[c], x.Latency)
 			}
 		} else if x.Err != "" || x.Status == 0 {
 			s.fail("error")
@@ -68,6 +75,13 @@ func Summarize(samples []Sample) Summary {
 	s.P99 = quantile(lat, 0.99)
 	s.P999 = quantile(lat, 0.999)
 	s.Max = lat[len(lat)-1]
+	for c, l := range byCloud {
+		if s.CloudP99 == nil {
+			s.CloudP99 = map[string]time.Duration{}
+		}
+		slices.Sort(l)
+		s.CloudP99[c] = quantile(l, 0.99)
+	}
 	return s
 }
 

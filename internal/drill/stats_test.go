@@ -24,10 +24,14 @@ func TestSummarize(t *testing.T) {
 	}{
 		{"no samples succeed trivially", nil, Summary{SuccessRate: 1}},
 		{"latencies are exact nearest-rank quantiles", []Sample{ok(0, 3*ms), ok(0, 1*ms), ok(0, 2*ms), ok(0, 4*ms)},
-			Summary{Requests: 4, OK: 4, SuccessRate: 1, Avg: 2500 * time.Microsecond, P50: 2 * ms, P99: 4 * ms, P999: 4 * ms, Max: 4 * ms, ByCloud: map[string]int{"ctyun": 4}}},
+			Summary{Requests: 4, OK: 4, SuccessRate: 1, Avg: 2500 * time.Microsecond, P50: 2 * ms, P99: 4 * ms, P999: 4 * ms, Max: 4 * ms,
+				ByCloud: map[string]int{"ctyun": 4}, CloudP99: map[string]time.Duration{"ctyun": 4 * ms}}},
 		{"failures are counted by status and their latency kept", []Sample{ok(0, ms), failed(0, 503), {Latency: 5 * ms, Err: "reset"}, {Latency: -1, Dropped: true}},
 			Summary{Requests: 4, OK: 1, Dropped: 1, SuccessRate: 0.25, Avg: 7 * ms / 3, P50: ms, P99: 5 * ms, P999: 5 * ms, Max: 5 * ms,
-				ByCloud: map[string]int{"ctyun": 1}, Failures: map[string]int{"503": 1, "error": 1, "dropped": 1}}},
+				ByCloud: map[string]int{"ctyun": 1}, CloudP99: map[string]time.Duration{"ctyun": ms}, Failures: map[string]int{"503": 1, "error": 1, "dropped": 1}}},
+		{"answers are counted and timed by the cloud that gave them", []Sample{ok(0, ms), {Status: 200, Latency: 30 * ms, By: "ecloud-2"}},
+			Summary{Requests: 2, OK: 2, SuccessRate: 1, Avg: 15500 * time.Microsecond, P50: ms, P99: 30 * ms, P999: 30 * ms, Max: 30 * ms,
+				ByCloud: map[string]int{"ctyun": 1, "ecloud": 1}, CloudP99: map[string]time.Duration{"ctyun": ms, "ecloud": 30 * ms}}},
 		{"redirects succeed, client errors fail", []Sample{{Status: 302, Latency: ms}, {Status: 404, Latency: ms}},
 			Summary{Requests: 2, OK: 1, SuccessRate: 0.5, Avg: ms, P50: ms, P99: ms, P999: ms, Max: ms, Failures: map[string]int{"404": 1}}},
 	} {
