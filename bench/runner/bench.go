@@ -44,11 +44,6 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-func port(addr string) string {
-	_, p, _ := net.SplitHostPort(addr)
-	return p
-}
-
 // spawn starts a process in its own process group with its output in
 // DIR/logs/name.log.
 func (b *bench) spawn(name string, env []string, argv ...string) (*exec.Cmd, error) {
