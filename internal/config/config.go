@@ -207,6 +207,7 @@ type Route struct {
 	Service  string      `yaml:"service" required:"true" doc:"Name of the service that serves the route."`
 	Timeout  Duration    `yaml:"timeout" default:"15s" min:"1ms" doc:"Deadline of the whole request, retries included (Envoy's route timeout default 15s)."`
 	Retry    Retry       `yaml:"retry" doc:"Retries on another instance when an attempt fails."`
+	Hedge    *Hedge      `yaml:"hedge" doc:"Hedged requests: when a GET or HEAD has no answer after the route's recent latency percentile, send it to another instance too and take the first answer; absent means off. Hedges count against the retry budget."`
 	Breaker  *Breaker    `yaml:"breaker" doc:"Circuit breaker for the whole route; absent means none. While it is open, requests go straight to the fallback."`
 	Gray     *GrayPolicy `yaml:"gray" doc:"Gray release: split the route's traffic among subsets of the service's instances by rules, user hash and weights; absent means every instance serves. Changeable at run time on the admin API (/v1/gray)."`
 	Fallback *Fallback   `yaml:"fallback" doc:"What to answer when every try failed, no instance is available or the route's breaker is open; absent means the error itself (502, 503 or 504)."`
@@ -393,4 +394,12 @@ type Replication struct {
 	Join      []string `yaml:"join" doc:"host:port of other sites to join at start; sites down at start are found later."`
 	SecretKey string   `yaml:"secret_key" doc:"Shared key (16, 24 or 32 bytes) that encrypts gossip and streams (AES-GCM); required unless bind is a loopback address. Write ${DUOHUO_REPLICA_KEY}."`
 	Network   string   `yaml:"network" default:"wan" enum:"local,lan,wan" doc:"Timing preset: wan for sites in different clouds or regions, lan within a region, local on one machine."`
+}
+
+// Hedge configures hedged requests ("The Tail at Scale", Dean and Barroso,
+// 2013): a second try of a slow idempotent request on another instance.
+type Hedge struct {
+	Percentile Percent  `yaml:"percentile" default:"95%" min:"50" max:"99.99" doc:"Hedge a request once it has waited longer than this percentile of the route's recent latencies."`
+	Delay      Duration `yaml:"delay" default:"0s" doc:"A fixed wait before hedging instead of the percentile; 0 uses the percentile."`
+	MinSamples int      `yaml:"min_samples" default:"100" min:"1" max:"1000000" doc:"Latencies the route must have seen (over about 20s) before the percentile is trusted; no hedging until then."`
 }

@@ -63,6 +63,7 @@ type Gateway struct {
 	addrs     []string
 	serveWG   sync.WaitGroup // Serve goroutines
 	retireWG  sync.WaitGroup // goroutines closing replaced services
+	hedgeWG   sync.WaitGroup // goroutines closing the losers of hedged requests
 	stopping  chan struct{}  // closed by Shutdown: retirements stop waiting
 	shutdown  bool
 	tunnelCtx context.Context // ends upgraded connections on Shutdown
@@ -375,6 +376,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	g.endTunnel()
 	g.serveWG.Wait()
+	g.hedgeWG.Wait()
 	close(g.stopping)
 	g.retireWG.Wait()
 	g.mu.Lock()

@@ -276,10 +276,30 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		if rt.perTry > 0 {
 			tryCtx, cancelTry = context.WithTimeout(ctx, rt.perTry)
 		}
+		var hedgeAfter time.Duration
+		hedging := false
+		if rt.hedge != nil && attempt == 0 && body == nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			if hedgeAfter, hedging = rt.hedge.delay(); hedging && cancelTry == nil {
+				tryCtx, cancelTry = context.WithCancel(ctx) // the loser is cancelled
+			}
+		}
 		out := g.fwd.Outbound(tryCtx, r, svc.scheme, hostPort(in.Addr), id, body)
 		t0 := time.Now()
-		resp, err := svc.tr.RoundTrip(out)
+		var resp *http.Response
+		if hedging {
+			first := &try{p: p, br: br, tk: tk, ctx: tryCtx, cancel: cancelTry, t0: t0}
+			won := g.hedgedRoundTrip(svc.tr, first, out, hedgeAfter, func() (*try, *http.Request) {
+				return g.hedgeTry(ctx, r, rt, svc, bal, view, in.ID, id)
+			})
+			p, br, tk, tryCtx, cancelTry, t0, resp, err = won.p, won.br, won.tk, won.ctx, won.cancel, won.t0, won.resp, won.err
+			in = p.Instance
+		} else {
+			resp, err = svc.tr.RoundTrip(out)
+		}
 		t1 := time.Now()
+		if err == nil && rt.hedge != nil {
+			rt.hedge.lat.Observe(t1.Sub(t0))
+		}
 		lat := t1.Sub(t0)
 		fail = classify(ctx, tryCtx, resp, err)
 		code := 0
@@ -437,4 +457,31 @@ func hostPort(ap netip.AddrPort) string {
 	next[ap] = s
 	hostPorts.Store(&next)
 	return s
+}
+
+// hedgeTry picks a second instance for a hedged request and prepares its
+// try, or returns nil when no other instance, breaker or budget allows one.
+func (g *Gateway) hedgeTry(ctx context.Context, r *http.Request, rt *route, svc *service, bal *balancer.Balancer, view request.View, firstID, reqID string) (*try, *http.Request) {
+	if !rt.budget.AllowRetry() {
+		return nil, nil
+	}
+	p, err := bal.Pick(view, func(id string) bool { return id == firstID })
+	if err != nil {
+		return nil, nil
+	}
+	t := &try{p: p}
+	if svc.breaker != nil {
+		t.br = svc.breaker.Get(p.Instance.ID)
+		if t.tk, err = t.br.Allow(); err != nil {
+			p.Done(0, true)
+			return nil, nil
+		}
+	}
+	if rt.perTry > 0 {
+		t.ctx, t.cancel = context.WithTimeout(ctx, rt.perTry)
+	} else {
+		t.ctx, t.cancel = context.WithCancel(ctx)
+	}
+	t.t0 = time.Now()
+	return t, g.fwd.Outbound(t.ctx, r, svc.scheme, hostPort(p.Instance.Addr), reqID, nil)
 }

@@ -27,6 +27,7 @@ type metrics struct {
 	fallbacks          *prometheus.CounterVec // route, kind
 	breakerTransitions *prometheus.CounterVec // kind, to
 	faults             *prometheus.CounterVec // rule, kind
+	hedges             prometheus.Counter
 
 	// instanceLabels bounds the distinct instance label values: the first
 	// maxInstances instances seen get their own, the rest share "other".
@@ -90,11 +91,15 @@ func newMetrics(reg prometheus.Registerer, maxInstances int) *metrics {
 			Name: "duohuo_faults_injected_total",
 			Help: "Faults injected by the fault filter, by rule and kind.",
 		}, []string{"rule", "kind"}),
+		hedges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "duohuo_hedges_total",
+			Help: "Second tries sent because the first had no answer after the route's hedge delay.",
+		}),
 		maxInstances: maxInstances,
 		instSeen:     map[string]struct{}{},
 	}
 	reg.MustRegister(m.requests, m.duration, m.attempts, m.retries, m.ejections, m.healthy, m.instances, m.active, m.reloads,
-		m.fallbacks, m.breakerTransitions, m.faults)
+		m.fallbacks, m.breakerTransitions, m.faults, m.hedges)
 	return m
 }
 

@@ -4,11 +4,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/duohuo/duohuo/internal/gateway"
 )
 
 func get(t *testing.T, url string) (int, string, http.Header) {
@@ -168,5 +174,63 @@ faults:
 	}
 	if code, _, _ := get(t, base+"/broken/x"); code != 200 {
 		t.Errorf("GET /broken/x after clearing the faults = %d, want 200", code)
+	}
+}
+
+// A GET whose first try is slow is hedged to another instance after the
+// hedge delay, and the first answer wins.
+func TestHedgedRequestsCutTheTail(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done(): // cancelled when the hedge wins
+		}
+		io.WriteString(w, "slow")
+	}))
+	defer slow.Close()
+	fast := upstream(t, "fast")
+	cfg := fmt.Sprintf(`
+listeners: [{name: public, listen: "127.0.0.1:0"}]
+services:
+  - name: api
+    balancer: round_robin
+    discovery: [{static: {instances: [{addr: "%s"}, {addr: "%s"}]}}]
+    health: {outlier: {max_ejection_percent: 0}}
+routes:
+  - name: all
+    service: api
+    hedge: {delay: 50ms}
+    retry: {budget: {ratio: 1, min_per_second: 100}}
+`, slow.Listener.Addr().String(), fast)
+	reg := prometheus.NewRegistry()
+	g, err := gateway.New(gateway.Options{Config: parse(t, cfg), Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	for i := 0; i < 10; i++ {
+		start := time.Now()
+		code, body, _ := get(t, "http://"+g.Addrs()[0]+"/")
+		if code != 200 || body != "fast" {
+			t.Fatalf("request %d = %d %q, want 200 fast", i, code, body)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("request %d took %v: the hedge did not cut the slow try", i, d)
+		}
+	}
+	mfs, _ := reg.Gather()
+	hedges := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == "duohuo_hedges_total" {
+			hedges = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if hedges < 3 {
+		t.Errorf("duohuo_hedges_total = %v, want the requests that went to the slow instance first (about 5)", hedges)
 	}
 }

@@ -29,6 +29,7 @@ type route struct {
 	budget        *resilience.Budget
 	breaker       *breaker.Breaker // nil: no route breaker
 	fallback      *fallback        // nil: no fallback
+	hedge         *hedge           // nil: no hedging
 	breakerCfg    config.Breaker
 	series        *seriesCache
 	retriesMetric interface{ Inc() }
@@ -106,6 +107,11 @@ func compileRoute(rc config.Route, svc *service, m *metrics, old *route) (*route
 		oldFB = old.fallback
 	}
 	rt.fallback = newFallback(rc.Fallback, oldFB)
+	var oldHedge *hedge
+	if old != nil {
+		oldHedge = old.hedge
+	}
+	rt.hedge = newHedge(rc.Hedge, oldHedge)
 	if rc.Breaker != nil && !rc.Breaker.Disabled {
 		if old != nil && old.breaker != nil && old.breakerCfg == *rc.Breaker {
 			rt.breaker = old.breaker // keep its state across reloads
