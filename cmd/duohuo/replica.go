@@ -1,4 +1,8 @@
-package gateway
+// Wiring of the replicated store for serve: it lives here, not in
+// internal/gateway, so that the gateway does not depend on bbolt and
+// memberlist (and stays testable under qemu loong64, see build/crosstest.sh).
+
+package main
 
 import (
 	"context"
@@ -13,9 +17,9 @@ import (
 	"github.com/duohuo/duohuo/replica"
 )
 
-// OpenReplica opens this site's replica of the replicated state as the
+// openReplica opens this site's replica of the replicated state as the
 // file's replication section says (package replica). The caller closes it.
-func OpenReplica(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*replica.Store, error) {
+func openReplica(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*replica.Store, error) {
 	rc := cfg.Replication
 	name := rc.Name
 	if name == "" {

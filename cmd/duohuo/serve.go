@@ -105,7 +105,7 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	var rep *replica.Store
 	if cfg.Replication != nil {
-		if rep, err = gateway.OpenReplica(ctx, cfg, reg, log); err != nil {
+		if rep, err = openReplica(ctx, cfg, reg, log); err != nil {
 			return fmt.Errorf("start replica: %w", err)
 		}
 		defer rep.Close()
