@@ -20,7 +20,7 @@ import (
 type proxy struct {
 	name  string
 	addr  string
-	start func() (*exec.Cmd, error)
+	start func() (*process, error)
 	admin string // duohuo's admin listener, for pprof
 }
 
@@ -28,7 +28,7 @@ type bench struct {
 	opts    options
 	dir     string
 	machine machine
-	backend *exec.Cmd
+	backend *process
 	bAddr   string
 	proxies []*proxy
 	results []result
@@ -44,9 +44,17 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// process is a started contestant or backend; done is closed when it exits
+// (a goroutine owned by spawn waits for it).
+type process struct {
+	pid  int
+	done chan struct{}
+	cmd  *exec.Cmd // ProcessState is set once done is closed
+}
+
 // spawn starts a process in its own process group with its output in
 // DIR/logs/name.log.
-func (b *bench) spawn(name string, env []string, argv ...string) (*exec.Cmd, error) {
+func (b *bench) spawn(name string, env []string, argv ...string) (*process, error) {
 	if err := os.MkdirAll(filepath.Join(b.dir, "logs"), 0o755); err != nil {
 		return nil, err
 	}
@@ -62,38 +70,43 @@ func (b *bench) spawn(name string, env []string, argv ...string) (*exec.Cmd, err
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	go func() { cmd.Wait(); logf.Close() }()
-	return cmd, nil
+	p := &process{pid: cmd.Process.Pid, done: make(chan struct{}), cmd: cmd}
+	go func() {
+		defer close(p.done)
+		cmd.Wait()
+		logf.Close()
+	}()
+	return p, nil
 }
 
 // stop ends a process group: SIGTERM, then SIGKILL after 5s.
-func stop(cmd *exec.Cmd) {
-	if cmd == nil || cmd.Process == nil {
+func stop(p *process) {
+	if p == nil {
 		return
 	}
-	pid := cmd.Process.Pid
-	syscall.Kill(-pid, syscall.SIGTERM)
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if syscall.Kill(-pid, 0) != nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	syscall.Kill(-p.pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		syscall.Kill(-p.pid, syscall.SIGKILL)
+		<-p.done
 	}
-	syscall.Kill(-pid, syscall.SIGKILL)
-	for i := 0; i < 100 && syscall.Kill(-pid, 0) == nil; i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
+	// Children that outlived the leader (none expected) go with the group.
+	syscall.Kill(-p.pid, syscall.SIGKILL)
 }
 
 // waitReady polls GET http://addr/64 until it answers 200 with 64 bytes.
-func waitReady(addr string, cmd *exec.Cmd, what string) error {
+func waitReady(addr string, p *process, what, logs string) error {
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(15 * time.Second)
 	var last error
 	for time.Now().Before(deadline) {
-		if cmd != nil && cmd.ProcessState != nil {
-			return fmt.Errorf("%s exited: %s (see logs/)", what, cmd.ProcessState)
+		if p != nil {
+			select {
+			case <-p.done:
+				return fmt.Errorf("%s exited: %s (see %s)", what, p.cmd.ProcessState, logs)
+			default:
+			}
 		}
 		resp, err := c.Get("http://" + addr + "/64")
 		if err == nil {
@@ -107,7 +120,7 @@ func waitReady(addr string, cmd *exec.Cmd, what string) error {
 		last = err
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("%s at %s not ready after 15s: %v (see %s/logs/)", what, addr, last, "results")
+	return fmt.Errorf("%s at %s not ready after 15s: %v (see %s)", what, addr, last, logs)
 }
 
 func (b *bench) bin(name string) string { return filepath.Join(b.opts.bin, name) }
@@ -122,7 +135,7 @@ func (b *bench) startBackend() error {
 		return err
 	}
 	b.backend, b.bAddr = cmd, addr
-	return waitReady(addr, cmd, "backend")
+	return waitReady(addr, cmd, "backend", filepath.Join(b.dir, "logs"))
 }
 
 func (b *bench) stopBackend() { stop(b.backend) }
@@ -229,7 +242,7 @@ http {
 	if err != nil {
 		return err
 	}
-	p.start = func() (*exec.Cmd, error) {
+	p.start = func() (*process, error) {
 		return b.spawn("nginx", nil, "nginx", "-p", prefix, "-e", prefix+"/logs/error.log", "-c", conf)
 	}
 	return nil
@@ -262,7 +275,7 @@ backend be
 	if err != nil {
 		return err
 	}
-	p.start = func() (*exec.Cmd, error) {
+	p.start = func() (*process, error) {
 		return b.spawn("haproxy", nil, "haproxy", "-db", "-f", conf)
 	}
 	return nil
@@ -275,7 +288,7 @@ func (b *bench) goproxy(p *proxy) error {
 		return err
 	}
 	p.addr = addr
-	p.start = func() (*exec.Cmd, error) {
+	p.start = func() (*process, error) {
 		return b.spawn("goproxy", []string{"GOMAXPROCS=1"}, b.bin("goproxy"), "-addr", addr, "-upstream", "http://"+b.bAddr)
 	}
 	return nil
@@ -319,7 +332,7 @@ func (b *bench) duohuoFrom(p *proxy, name, binary string) error {
 	if err != nil {
 		return err
 	}
-	p.start = func() (*exec.Cmd, error) {
+	p.start = func() (*process, error) {
 		return b.spawn(name, []string{"GOMAXPROCS=1"}, binary, "serve", "--no-watch", "-c", conf)
 	}
 	return nil
@@ -329,7 +342,7 @@ func (b *bench) duohuoFrom(p *proxy, name, binary string) error {
 // measure, stop.
 func (b *bench) measure(p *proxy, round, size, conns int) (result, error) {
 	r := result{Proxy: p.name, Round: round, Size: size, Conns: conns, Load: loadAvg(), Start: time.Now().UTC()}
-	var cmd *exec.Cmd
+	var cmd *process
 	watched := b.backend
 	if p.start != nil {
 		var err error
@@ -338,7 +351,7 @@ func (b *bench) measure(p *proxy, round, size, conns int) (result, error) {
 		}
 		defer stop(cmd)
 		watched = cmd
-		if err := waitReady(p.addr, cmd, p.name); err != nil {
+		if err := waitReady(p.addr, cmd, p.name, filepath.Join(b.dir, "logs")); err != nil {
 			return r, err
 		}
 	}
@@ -346,7 +359,7 @@ func (b *bench) measure(p *proxy, round, size, conns int) (result, error) {
 	if _, err := wrk(b.opts.warmup, conns, url); err != nil {
 		return r, fmt.Errorf("warm-up: %w", err)
 	}
-	cpu0 := cpuTicks(watched.Process.Pid)
+	cpu0 := cpuTicks(watched.pid)
 	profDone := make(chan error, 1)
 	if b.opts.profile && p.admin != "" && size == 64 {
 		go func() { profDone <- b.cpuProfile(p.name, p.admin, round, conns) }()
@@ -354,7 +367,7 @@ func (b *bench) measure(p *proxy, round, size, conns int) (result, error) {
 		profDone <- nil
 	}
 	out, err := wrk(b.opts.duration, conns, url)
-	cpu1 := cpuTicks(watched.Process.Pid)
+	cpu1 := cpuTicks(watched.pid)
 	if perr := <-profDone; perr != nil {
 		fmt.Fprintln(os.Stderr, "profile:", perr)
 	}
@@ -371,7 +384,7 @@ func (b *bench) measure(p *proxy, round, size, conns int) (result, error) {
 	if r.Requests > 0 {
 		r.CPUPerReqUs = float64(cpu1-cpu0) / float64(clockTicks()) * 1e6 / float64(r.Requests)
 	}
-	r.RSSMiB = float64(peakRSSKiB(watched.Process.Pid)) / 1024
+	r.RSSMiB = float64(peakRSSKiB(watched.pid)) / 1024
 	return r, nil
 }
 
