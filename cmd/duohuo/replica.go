@@ -32,6 +32,9 @@ func openReplica(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	if rc.SecretKey != "" {
 		c.SecretKey = []byte(rc.SecretKey)
 	}
+	for _, k := range rc.OldKeys {
+		c.OldKeys = append(c.OldKeys, []byte(k))
+	}
 	switch rc.Network {
 	case "local":
 		c.Network = replica.NetworkLocal

@@ -393,6 +393,7 @@ type Replication struct {
 	Advertise string   `yaml:"advertise" doc:"host:port other sites dial, when it differs from bind (NAT, containers)."`
 	Join      []string `yaml:"join" doc:"host:port of other sites to join at start; sites down at start are found later."`
 	SecretKey string   `yaml:"secret_key" doc:"Shared key (16, 24 or 32 bytes) that encrypts gossip and streams (AES-GCM); required unless bind is a loopback address. Write ${DUOHUO_REPLICA_KEY}."`
+	OldKeys   []string `yaml:"old_keys" doc:"Keys still accepted for decryption, never used to encrypt: to rotate, add the new key here on every site, then make it secret_key everywhere, then drop the old one."`
 	Network   string   `yaml:"network" default:"wan" enum:"local,lan,wan" doc:"Timing preset: wan for sites in different clouds or regions, lan within a region, local on one machine."`
 }
 

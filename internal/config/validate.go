@@ -291,6 +291,11 @@ func (r *Replication) validate(c *checker, path string) {
 	case n != 0 && n != 16 && n != 24 && n != 32:
 		c.errorf(join(path, "secret_key"), "key is %d bytes, want 16, 24 or 32 (AES-128/192/256)", n)
 	}
+	for i, k := range r.OldKeys {
+		if n := len(k); n != 16 && n != 24 && n != 32 {
+			c.errorf(fmt.Sprintf("%s.old_keys[%d]", path, i), "key is %d bytes, want 16, 24 or 32 (AES-128/192/256)", n)
+		}
+	}
 }
 
 func (f *FaultRule) validate(c *checker, path string) {
