@@ -30,6 +30,9 @@ func (s *service) syncLanes(eps []balancer.Endpoint) {
 	if s.grayStore == nil || names == nil {
 		return
 	}
+	s.lanesMu.Lock()
+	defer s.lanesMu.Unlock()
+	s.eps.Store(&eps)
 	old := s.lanes.Load()
 	next := map[string]*lanes{}
 	for _, name := range *names {
@@ -37,45 +40,79 @@ func (s *service) syncLanes(eps []balancer.Endpoint) {
 		if r == nil {
 			continue
 		}
-		ln := (*old)[name]
-		if ln == nil || ln.router != r {
-			ln = &lanes{router: r}
-			cfg := s.balCfg
-			// A lane with no healthy instance falls back to the baseline
-			// (or fails, when strict) rather than panic onto sick ones.
-			cfg.PanicThreshold = -1
-			for range r.Subsets() {
-				b, err := balancer.New(cfg)
-				if err != nil {
-					s.log.Warn("gray lane balancer", "route", name, "err", err)
-					return
-				}
-				ln.bals = append(ln.bals, b)
-			}
+		if ln := s.buildLanes(name, r, (*old)[name], eps); ln != nil {
+			next[name] = ln
 		}
-		ins := make([]discovery.Instance, len(eps))
-		byID := make(map[string]balancer.Endpoint, len(eps))
-		for i, ep := range eps {
-			ins[i] = ep.Instance
-			byID[ep.Instance.ID] = ep
-		}
-		for i, part := range r.Partition(ins) {
-			sub := make([]balancer.Endpoint, 0, len(part))
-			for _, in := range part {
-				sub = append(sub, byID[in.ID])
-			}
-			if err := ln.bals[i].Update(sub); err != nil {
-				s.log.Warn("gray lane update refused", "route", name, "subset", r.Subsets()[i], "err", err)
-			}
-		}
-		next[name] = ln
 	}
 	s.lanes.Store(&next)
 }
 
-// lanesOf returns the lanes of route name, built for the Router they carry,
-// or nil before the first build.
-func (s *service) lanesOf(name string) *lanes { return (*s.lanes.Load())[name] }
+// lanesFor returns the lanes of route name built for r, building them on
+// the spot when a policy change has not reached the service's loop yet: the
+// first request after an apply or a rollback already follows it.
+func (s *service) lanesFor(name string, r *gray.Router) *lanes {
+	if ln := (*s.lanes.Load())[name]; ln != nil && ln.router == r {
+		return ln
+	}
+	s.lanesMu.Lock()
+	defer s.lanesMu.Unlock()
+	cur := s.lanes.Load()
+	if ln := (*cur)[name]; ln != nil && ln.router == r {
+		return ln
+	}
+	eps := s.eps.Load()
+	if eps == nil {
+		return nil
+	}
+	ln := s.buildLanes(name, r, (*cur)[name], *eps)
+	if ln == nil {
+		return nil
+	}
+	next := make(map[string]*lanes, len(*cur)+1)
+	for k, v := range *cur {
+		next[k] = v
+	}
+	next[name] = ln
+	s.lanes.Store(&next)
+	return ln
+}
+
+// buildLanes returns the lanes of route name for r over eps, reusing old's
+// balancers when old was built for r. Callers hold lanesMu.
+func (s *service) buildLanes(name string, r *gray.Router, old *lanes, eps []balancer.Endpoint) *lanes {
+	ln := old
+	if ln == nil || ln.router != r {
+		ln = &lanes{router: r}
+		cfg := s.balCfg
+		// A lane with no healthy instance falls back to the baseline
+		// (or fails, when strict) rather than panic onto sick ones.
+		cfg.PanicThreshold = -1
+		for range r.Subsets() {
+			b, err := balancer.New(cfg)
+			if err != nil {
+				s.log.Warn("gray lane balancer", "route", name, "err", err)
+				return nil
+			}
+			ln.bals = append(ln.bals, b)
+		}
+	}
+	ins := make([]discovery.Instance, len(eps))
+	byID := make(map[string]balancer.Endpoint, len(eps))
+	for i, ep := range eps {
+		ins[i] = ep.Instance
+		byID[ep.Instance.ID] = ep
+	}
+	for i, part := range r.Partition(ins) {
+		sub := make([]balancer.Endpoint, 0, len(part))
+		for _, in := range part {
+			sub = append(sub, byID[in.ID])
+		}
+		if err := ln.bals[i].Update(sub); err != nil {
+			s.log.Warn("gray lane update refused", "route", name, "subset", r.Subsets()[i], "err", err)
+		}
+	}
+	return ln
+}
 
 // requestKick asks the service's loop to sync soon.
 func (s *service) requestKick() {

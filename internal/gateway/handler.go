@@ -160,16 +160,16 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// Gray release: the route's policy picks a subset (lane) and its
-	// balancer. Decisions use the policy the lanes were built for, so a
-	// request never mixes an old partition with a new policy; the lanes of
-	// a changed policy are rebuilt off the request path within moments.
+	// balancer. Lanes are rebuilt off the request path when instances,
+	// health or the policy change; the first request after a policy change
+	// builds them if the rebuild has not happened yet, so an apply or a
+	// rollback holds from the next request on.
 	bal := svc.bal
 	var gd gray.Decision
 	var ln *lanes
 	router := g.gray.Router(rt.name)
 	if router != nil {
-		if ln = svc.lanesOf(rt.name); ln != nil {
-			router = ln.router
+		if ln = svc.lanesFor(rt.name, router); ln != nil {
 			gd = router.Route(view, lane)
 			bal = ln.bals[gd.Index]
 			if gd.Subset != router.Baseline() {

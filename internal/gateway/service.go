@@ -45,7 +45,9 @@ type service struct {
 	grayStore  *gray.Store              // set at creation, never changed
 	routeNames atomic.Pointer[[]string] // routes served by this service
 	lanes      atomic.Pointer[map[string]*lanes]
-	kick       chan struct{} // asks the loop to sync (a gray policy changed)
+	lanesMu    sync.Mutex                          // serialises lane builds (sync and lanesFor)
+	eps        atomic.Pointer[[]balancer.Endpoint] // the endpoints of the last sync
+	kick       chan struct{}                       // asks the loop to sync (a gray policy changed)
 
 	// lastStatus is the health status of each instance at the previous
 	// sync, to count and log transitions. Only sync touches it, and sync
