@@ -12,7 +12,8 @@
 //   - [ORMap]: an observed-remove map of last-writer-wins values, the type
 //     of a KV namespace.
 //   - [LWWSet]: the last-writer-wins element set of the original design,
-//     kept for compatibility; prefer ORSet.
+//     kept for compatibility; prefer ORSet. Its tombstones are collected
+//     by [LWWSet.Compact] once every site has seen the removal.
 //
 // Every mutator applies to the receiver and returns a delta (Almeida,
 // Shoker, Baquero, "Delta State Replicated Data Types", 2016): a small value

@@ -17,12 +17,18 @@ import (
 //
 // Prefer [ORSet]: here a remove with a later clock reading beats an add that
 // it never saw, so a site with a fast clock can silently undo other sites'
-// adds, and removed elements stay as tombstones forever.
+// adds, and a removed element stays as a tombstone until [LWWSet.Compact]
+// drops it once every site has seen the removal.
 //
 // The zero value is an empty set ready to use. An LWWSet is not safe for
 // concurrent use.
 type LWWSet struct {
 	e map[string]lwwElem
+	// floor is the stability frontier of the last compaction: every site
+	// had seen every write stamped at or before it, so received stamps at
+	// or before it are already reflected here (or were dropped as dead)
+	// and Merge ignores them. Zero until the first compaction.
+	floor Timestamp
 }
 
 type lwwElem struct{ add, rem Stamp }
@@ -89,15 +95,126 @@ func (s *LWWSet) Len() int {
 	return n
 }
 
-// Merge joins other (a state or a delta) into s.
+// Merge joins other (a state or a delta) into s. Stamps at or before the
+// frontier s was compacted to are ignored: every site had already seen
+// those writes, so they are reflected in s or were garbage it dropped. If
+// other was compacted to a later frontier, s is compacted to it too.
 func (s *LWWSet) Merge(other *LWWSet) {
 	for e, x := range other.e {
+		if s.floor != 0 {
+			if x.add.Time <= s.floor {
+				x.add = Stamp{}
+			}
+			if x.rem.Time <= s.floor {
+				x.rem = Stamp{}
+			}
+			if x == (lwwElem{}) {
+				continue
+			}
+			s.update(e, x)
+			// A later stamp may make one of e's stamps at or before
+			// the frontier a loser: drop it as Compact would.
+			switch y := trimLWW(s.e[e], s.floor); {
+			case y == lwwElem{}:
+				delete(s.e, e)
+			default:
+				s.e[e] = y
+			}
+			continue
+		}
 		s.update(e, x)
+	}
+	if other.floor > s.floor {
+		s.compact(other.floor)
 	}
 }
 
+// Compact garbage-collects the metadata that can no longer change what the
+// set contains, given stable, a causal stability frontier: a timestamp such
+// that every site's state already reflects every add and remove stamped at
+// or before it (see replica.Store.Stable, which computes one only from what
+// every member has acknowledged). It drops each element whose remove is
+// stable and beats its add (the tombstone and the older add), and every
+// stable stamp that lost: the remove of a present element, the add of a
+// removed one. It returns how many elements it dropped or trimmed, and
+// leaves s unchanged (no frontier recorded) when that is zero.
+//
+// After Compact, s ignores received stamps at or before stable, so a stale
+// delta or an uncompacted state from another site cannot bring a dropped
+// element back: merging s with any state that reflects every write up to
+// stable gives the same elements with or without the compaction. Passing a
+// timestamp that is not a stability frontier breaks that: a write stamped
+// at or before it that some site has not yet seen would be ignored here.
+func (s *LWWSet) Compact(stable Timestamp) int {
+	if stable <= s.floor || !s.collectable(stable) {
+		return 0
+	}
+	return s.compact(stable)
+}
+
+// collectable reports whether compacting to stable would change s.
+func (s *LWWSet) collectable(stable Timestamp) bool {
+	for _, x := range s.e {
+		if trimLWW(x, stable) != x {
+			return true
+		}
+	}
+	return false
+}
+
+// trimLWW returns x without the stamps at or before stable that lost: the
+// losing field can never win again, as every later write is stamped after
+// stable. What is left of a removed element whose remove is stable too is
+// the zero lwwElem, which the caller deletes.
+func trimLWW(x lwwElem, stable Timestamp) lwwElem {
+	present := !x.add.IsZero() && x.add.Compare(x.rem) >= 0
+	if present && !x.rem.IsZero() && x.rem.Time <= stable {
+		x.rem = Stamp{}
+	}
+	if !present && !x.add.IsZero() && x.add.Time <= stable {
+		x.add = Stamp{}
+	}
+	if x.add.IsZero() && x.rem.Time <= stable {
+		return lwwElem{}
+	}
+	return x
+}
+
+func (s *LWWSet) compact(stable Timestamp) int {
+	s.floor = stable
+	n := 0
+	for e, x := range s.e {
+		switch y := trimLWW(x, stable); {
+		case y == x:
+		case y == lwwElem{}:
+			delete(s.e, e)
+			n++
+		default:
+			s.e[e] = y
+			n++
+		}
+	}
+	return n
+}
+
+// Tombstones returns how many removed elements s still holds metadata for:
+// what [LWWSet.Compact] would drop once their removals are stable.
+func (s *LWWSet) Tombstones() int {
+	n := 0
+	for e := range s.e {
+		if !s.Contains(e) {
+			n++
+		}
+	}
+	return n
+}
+
+// Frontier returns the stability frontier s was last compacted to, zero if
+// it never was.
+func (s *LWWSet) Frontier() Timestamp { return s.floor }
+
 // Clone returns a deep copy of s.
-func (s *LWWSet) Clone() *LWWSet { return &LWWSet{e: maps.Clone(s.e)} }
+func (s *LWWSet) Clone() *LWWSet { return &LWWSet{e: maps.Clone(s.e), floor: s.floor} }
 
 // Kind returns [KindLWWSet].
 func (s *LWWSet) Kind() Kind { return KindLWWSet }
@@ -111,6 +228,11 @@ func (s *LWWSet) AppendBinary(b []byte) ([]byte, error) {
 		b = appendString(b, k)
 		b = appendStamp(b, s.e[k].add)
 		b = appendStamp(b, s.e[k].rem)
+	}
+	if s.floor != 0 {
+		// Optional trailer, so that the states of sets never compacted
+		// encode as before.
+		b = binary.BigEndian.AppendUint64(b, uint64(s.floor))
 	}
 	return b, nil
 }
@@ -138,6 +260,13 @@ func (s *LWWSet) UnmarshalBinary(b []byte) error {
 		}
 		prev = k
 		n.update(k, x)
+	}
+	if d.err == nil && d.off < len(d.b) {
+		at := d.off
+		if n.floor = Timestamp(d.fixed64("compaction frontier")); d.err == nil && n.floor == 0 {
+			d.off = at
+			d.fail("zero compaction frontier", ErrMalformed)
+		}
 	}
 	if err := d.finish(); err != nil {
 		return err

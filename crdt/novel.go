@@ -38,15 +38,20 @@ func Novel(have, delta Object) (novel Object, ok bool, err error) {
 			for e, x := range d.e {
 				cur := h.e[e]
 				var y lwwElem
-				if x.add.Compare(cur.add) > 0 {
+				// A stamp at or before h's compaction frontier is
+				// already reflected in h (Merge ignores it).
+				if x.add.Compare(cur.add) > 0 && (h.floor == 0 || x.add.Time > h.floor) {
 					y.add = x.add
 				}
-				if x.rem.Compare(cur.rem) > 0 {
+				if x.rem.Compare(cur.rem) > 0 && (h.floor == 0 || x.rem.Time > h.floor) {
 					y.rem = x.rem
 				}
 				n.update(e, y)
 			}
-			return n, len(n.e) > 0, nil
+			if d.floor > h.floor {
+				n.floor = d.floor
+			}
+			return n, len(n.e) > 0 || n.floor != 0, nil
 		}
 	case *ORSet:
 		if d, is := delta.(*ORSet); is {
