@@ -109,23 +109,14 @@ func (s ScenarioReport) Phase(name string) (Phase, bool) {
 
 // analyze fills sr from the run's samples and attempt snapshots.
 func analyze(sr *ScenarioReport, o Options, sc Scenario, samples []Sample, snaps []attemptSnap, ivs []interval) {
-	d := o.Duration
-	bounds := []struct {
+	type span struct {
 		name     string
 		from, to time.Duration
-	}{{"steady", 0, d}}
+	}
+	d := o.Duration
+	bounds := []span{{"steady", 0, d}}
 	if len(ivs) > 0 {
-		bounds = bounds[:0]
-		bounds = append(bounds, struct {
-			name     string
-			from, to time.Duration
-		}{"before", 0, d / 4}, struct {
-			name     string
-			from, to time.Duration
-		}{"fault", d / 4, 3 * d / 4}, struct {
-			name     string
-			from, to time.Duration
-		}{"after", 3 * d / 4, d})
+		bounds = []span{{"before", 0, d / 4}, {"fault", d / 4, 3 * d / 4}, {"after", 3 * d / 4, d}}
 	}
 	for i, b := range bounds {
 		p := Phase{Name: b.name, From: b.from, To: b.to, Summary: Summarize(between(samples, b.from, b.to))}
