@@ -20,6 +20,7 @@ type cluster struct {
 	p      *replicatest.Partition
 	stores []*replica.Store
 	addrs  []string
+	dirs   []string
 	regs   []*prometheus.Registry
 }
 
@@ -83,6 +84,7 @@ func (c *cluster) add(t testing.TB, edit ...func(*replica.Config)) *replica.Stor
 	}
 	c.stores = append(c.stores, s)
 	c.addrs = append(c.addrs, tr.Addr())
+	c.dirs = append(c.dirs, cfg.Dir)
 	c.regs = append(c.regs, cfg.Registerer.(*prometheus.Registry))
 	return s
 }

@@ -19,6 +19,8 @@ import (
 //	meta/replica   8-byte replica id of the current incarnation
 //	meta/clock     8-byte last hybrid timestamp issued or seen
 //	meta/clean     present only while the store is closed cleanly
+//	meta/members   the sites garbage collection waits for: a uvarint count,
+//	               then each name as a uvarint length and the bytes
 //	objects/<key>  checkpointed state of object <key>
 //	log/<seq>      a delta applied since the checkpoint: uvarint key length,
 //	               key, encoded delta (seq is 8-byte big-endian)
@@ -34,15 +36,18 @@ var (
 	keyReplica    = []byte("replica")
 	keyClock      = []byte("clock")
 	keyClean      = []byte("clean")
+	keyMembers    = []byte("members")
 )
 
-// disk is the store's durable half. Only the committer goroutine writes to
-// it after open.
+// disk is the store's durable half. Only the committer goroutine writes
+// objects and the log after open; saveMembers writes only meta/members, in
+// its own bbolt transaction.
 type disk struct {
 	db      *bolt.DB
 	logged  int // log entries since the last checkpoint
 	replica crdt.ReplicaID
 	clock   crdt.Timestamp
+	members []string // as recovered
 }
 
 // openDisk opens or creates the store file in dir and recovers the objects.
@@ -90,6 +95,9 @@ func openDisk(dir string) (*disk, map[string]crdt.Object, map[string]struct{}, e
 		}
 		if err := meta.Delete(keyClean); err != nil {
 			return err
+		}
+		if d.members, err = parseMembers(meta.Get(keyMembers)); err != nil {
+			return fmt.Errorf("meta/members: %w", err)
 		}
 		if err := objects.ForEach(func(k, v []byte) error {
 			o, err := crdt.Decode(v)
@@ -211,6 +219,46 @@ func (d *disk) checkpoint(states map[string][]byte) error {
 	d.logged = 0
 	return nil
 }
+
+// saveMembers durably replaces the sites garbage collection waits for.
+func (d *disk) saveMembers(names []string) error {
+	b := binary.AppendUvarint(nil, uint64(len(names)))
+	for _, n := range names {
+		b = binary.AppendUvarint(b, uint64(len(n)))
+		b = append(b, n...)
+	}
+	if err := d.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyMembers, b) }); err != nil {
+		return fmt.Errorf("replica: save members: %w", err)
+	}
+	return nil
+}
+
+func parseMembers(b []byte) ([]string, error) {
+	if b == nil {
+		return nil, nil
+	}
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, fmt.Errorf("bad count at byte 0: %w", errCorrupt)
+	}
+	b = b[k:]
+	names := make([]string, 0, n)
+	for i := range n {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, fmt.Errorf("name %d: bad length: %w", i, errCorrupt)
+		}
+		names = append(names, string(b[k:k+int(l)]))
+		b = b[k+int(l):]
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%d trailing bytes: %w", len(b), errCorrupt)
+	}
+	return names, nil
+}
+
+// errCorrupt marks a meta value that cannot be parsed.
+var errCorrupt = errors.New("corrupt value")
 
 // close marks the store as closed cleanly, so the next open keeps the
 // replica id, and closes the file.

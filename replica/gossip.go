@@ -41,6 +41,8 @@ type gossip struct {
 
 	queuesMu sync.Mutex
 	queues   map[string]chan outMsg // guarded by queuesMu: per-peer send queues
+
+	gc *stability // what every member has seen, for garbage collection
 }
 
 // outMsg is a message waiting in a peer's send queue.
@@ -62,6 +64,7 @@ func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 		stop:   make(chan struct{}),
 		lost:   make(map[string]string),
 		queues: make(map[string]chan outMsg),
+		gc:     newStability(s.cfg.Name, s.disk.members),
 	}
 	// Set before any goroutine that can cause a commit starts: the
 	// committer reads s.gossip to hand over local deltas.
@@ -309,6 +312,8 @@ func (g *gossip) handle(b []byte) {
 		s.apply(m.from, recs)
 	case msgSummaryAsk, msgSummaryAnswer:
 		g.answerSummary(m)
+	case msgAck:
+		g.handleAck(m)
 	}
 }
 
@@ -392,6 +397,7 @@ func (g *gossip) antiEntropy() {
 			if tick%4 == 0 {
 				g.rejoin()
 			}
+			g.gcRound()
 		case name := <-g.ask:
 			n = g.peer(name)
 		case <-g.stop:
@@ -450,6 +456,7 @@ func (e events) NotifyJoin(n *memberlist.Node) {
 	e.g.lostMu.Lock()
 	delete(e.g.lost, n.Name)
 	e.g.lostMu.Unlock()
+	e.g.gc.addMember(n.Name)
 	select {
 	case e.g.ask <- n.Name:
 	default:

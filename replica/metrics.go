@@ -22,6 +22,9 @@ type metrics struct {
 	rounds      prometheus.Counter
 	transfers   prometheus.Counter
 	dropped     *prometheus.CounterVec
+	gcFrontier  prometheus.Gauge
+	gcCollected prometheus.Counter
+	gcPending   prometheus.Gauge
 }
 
 type timerHistogram struct{ h prometheus.Histogram }
@@ -64,10 +67,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "duohuo_replica_state_transfers_total", Help: "Object states sent to repair a peer."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "duohuo_replica_dropped_total", Help: "Messages dropped before sending or applying, by reason (queue_full, send_error)."}, []string{"reason"}),
+		gcFrontier: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "duohuo_replica_gc_frontier_seconds", Help: "Stability frontier (Unix seconds of hybrid time): every write stamped up to it has reached every member site; 0 until every member has acknowledged."}),
+		gcCollected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "duohuo_replica_gc_collected_total", Help: "LWW-element-set tombstones and stale stamps dropped once every member had seen them."}),
+		gcPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "duohuo_replica_gc_pending", Help: "LWW-element-set tombstones held, waiting for every member to acknowledge their removal."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.writes, m.objects, m.checkpoints, m.fsync.h, m.sent, m.sentBytes, m.received,
-			m.redundant, m.rejected, m.lag, m.members, m.rounds, m.transfers, m.dropped)
+			m.redundant, m.rejected, m.lag, m.members, m.rounds, m.transfers, m.dropped,
+			m.gcFrontier, m.gcCollected, m.gcPending)
 	}
 	return m
 }

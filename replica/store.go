@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/duohuo/duohuo/crdt"
 )
@@ -35,7 +36,8 @@ type Store struct {
 	replica crdt.ReplicaID
 	disk    *disk
 	metrics *metrics
-	gossip  *gossip // nil when the store runs alone
+	gossip  *gossip       // nil when the store runs alone
+	stable  atomic.Uint64 // the stability frontier, a crdt.Timestamp; see Stable
 
 	mu       sync.Mutex // guards objects, dirty, watchers, closing
 	closing  bool

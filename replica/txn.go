@@ -87,3 +87,20 @@ func (t *Txn) Set(v []byte) {
 		return o.(*crdt.LWWRegister).Set(crdt.Stamp{Time: now(), Replica: id}, v)
 	})
 }
+
+// LWWAdd adds e to a last-writer-wins element set (a [crdt.LWWSet] object,
+// the design document's type; prefer [Txn.SetAdd]).
+func (t *Txn) LWWAdd(e string) {
+	t.op(crdt.KindLWWSet, func(o crdt.Object, id crdt.ReplicaID, now func() crdt.Timestamp) crdt.Object {
+		return o.(*crdt.LWWSet).Add(crdt.Stamp{Time: now(), Replica: id}, e)
+	})
+}
+
+// LWWRemove removes e from a last-writer-wins element set (a [crdt.LWWSet]
+// object). The tombstone it leaves is collected once every member site has
+// seen it (see [Store.Stable]).
+func (t *Txn) LWWRemove(e string) {
+	t.op(crdt.KindLWWSet, func(o crdt.Object, id crdt.ReplicaID, now func() crdt.Timestamp) crdt.Object {
+		return o.(*crdt.LWWSet).Remove(crdt.Stamp{Time: now(), Replica: id}, e)
+	})
+}

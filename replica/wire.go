@@ -18,6 +18,11 @@ import (
 //	  summary: string key, 32-byte state digest
 //	  states:  string key, bytes encoded state
 //
+// except an ack, which has no items: after the sender's name it holds the
+// 8-byte hybrid time of the sender's snapshot, the 8-byte time up to which
+// the sender has seen every write (its acknowledgement), and the 32-byte
+// digest of the sender's LWW-element-set objects at that snapshot.
+//
 // Strings and bytes are a uvarint length and the bytes.
 const wireVersion = 1
 
@@ -28,9 +33,10 @@ const (
 	msgSummaryAsk    msgType = 2 // anti-entropy: my digests; send me what differs and your digests if I am missing things
 	msgSummaryAnswer msgType = 3 // anti-entropy: my digests; send me what differs
 	msgStates        msgType = 4 // full states that differ
+	msgAck           msgType = 5 // garbage collection: my snapshot and what I have seen
 )
 
-var msgNames = map[msgType]string{msgDeltas: "delta", msgSummaryAsk: "summary", msgSummaryAnswer: "summary", msgStates: "state"}
+var msgNames = map[msgType]string{msgDeltas: "delta", msgSummaryAsk: "summary", msgSummaryAnswer: "summary", msgStates: "state", msgAck: "ack"}
 
 // errWire marks a malformed replication message.
 var errWire = errors.New("replica: malformed message")
@@ -51,6 +57,15 @@ type message struct {
 	typ   msgType
 	from  string
 	items []item
+	ack   ack // msgAck only
+}
+
+// ack is what a site tells every other one, each anti-entropy interval, for
+// garbage collection (see stability.go).
+type ack struct {
+	snapshot crdt.Timestamp // hybrid time of the snapshot digested
+	seen     crdt.Timestamp // every write stamped up to it is in the sender's state
+	digest   [32]byte       // of the sender's LWW-element-set objects at snapshot
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -83,6 +98,13 @@ func appendItem(b []byte, typ msgType, it item) []byte {
 }
 
 func (m *message) encode() []byte {
+	if m.typ == msgAck {
+		b := []byte{wireVersion, byte(m.typ)}
+		b = appendStr(b, m.from)
+		b = binary.BigEndian.AppendUint64(b, uint64(m.ack.snapshot))
+		b = binary.BigEndian.AppendUint64(b, uint64(m.ack.seen))
+		return append(b, m.ack.digest[:]...)
+	}
 	b := m.appendHeader(nil)
 	for _, it := range m.items {
 		b = appendItem(b, m.typ, it)
@@ -106,6 +128,24 @@ func decodeMessage(b []byte) (*message, error) {
 	}
 	r.off = 2
 	m.from = string(r.bytes("sender"))
+	if m.typ == msgAck {
+		m.ack.snapshot = crdt.Timestamp(r.fixed64("ack snapshot time"))
+		m.ack.seen = crdt.Timestamp(r.fixed64("ack seen time"))
+		if r.err == nil && len(b)-r.off < 32 {
+			r.failf("ack: truncated digest")
+		}
+		if r.err == nil {
+			copy(m.ack.digest[:], b[r.off:])
+			r.off += 32
+		}
+		if r.err == nil && r.off != len(b) {
+			r.failf("%d trailing bytes", len(b)-r.off)
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		return m, nil
+	}
 	n := r.uvarint("item count")
 	if r.err == nil && (n > maxWireItems || n > uint64(len(b)-r.off)) {
 		r.failf("item count %d exceeds input", n)

@@ -18,6 +18,7 @@ func sampleMessages() []*message {
 		{typ: msgStates, from: "site-b", items: []item{{key: "kv", obj: m}}},
 		{typ: msgSummaryAsk, from: "site-c", items: []item{{key: "kv", digest: m.Digest()}}},
 		{typ: msgSummaryAnswer, from: "site-c"},
+		{typ: msgAck, from: "site-d", ack: ack{snapshot: crdt.MakeTimestamp(9, 2), seen: crdt.MakeTimestamp(8, 0), digest: m.Digest()}},
 	}
 }
 
@@ -28,7 +29,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("decodeMessage(encode(%v message)) = %v", msgNames[m.typ], err)
 		}
-		if !bytes.Equal(got.encode(), enc) || got.from != m.from || len(got.items) != len(m.items) {
+		if !bytes.Equal(got.encode(), enc) || got.from != m.from || len(got.items) != len(m.items) || got.ack != m.ack {
 			t.Errorf("%v message changed in a round trip", msgNames[m.typ])
 		}
 	}
@@ -48,6 +49,8 @@ func TestDecodeMessageRejects(t *testing.T) {
 		{"an item count beyond the input", []byte{wireVersion, byte(msgDeltas), 0, 0xff, 0xff, 0x03}},
 		{"an empty key", []byte{wireVersion, byte(msgSummaryAsk), 0, 1, 0}},
 		{"a truncated digest", []byte{wireVersion, byte(msgSummaryAsk), 0, 1, 1, 'k', 1, 2, 3}},
+		{"a truncated ack", sampleMessages()[4].encode()[:30]},
+		{"an ack with trailing bytes", append(sampleMessages()[4].encode(), 0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
