@@ -18,7 +18,9 @@ import (
 // thresholds (3 failures, 2 successes) act within tens of milliseconds.
 func fastProbes(p health.ProbeConfig) health.Config {
 	if p.Interval == 0 {
-		p.Interval = 10 * time.Millisecond
+		// The probe timeout is capped at the interval: 100ms leaves room
+		// for an HTTP exchange on a loaded or emulated (qemu) machine.
+		p.Interval = 100 * time.Millisecond
 	}
 	if p.Timeout == 0 {
 		p.Timeout = 200 * time.Millisecond
