@@ -30,6 +30,11 @@ esac
 # loong64. Packages that use bbolt run natively and under arm64 only.
 native_only='^go\.etcd\.io/etcd/server/v3/embed$'
 [ "$arch" = loong64 ] && native_only='^(go\.etcd\.io/etcd/server/v3/embed|go\.etcd\.io/bbolt)$'
+# test/e2e holds the drill scenarios, which assert latency and recovery-time
+# targets (issue 4) on a quiet machine: under a 10–20× slower emulator they
+# measure the emulator. They run natively; the packages they are built from
+# run here.
+skip_pkgs='^github\.com/duohuo/duohuo/test/e2e$'
 
 pkgs=()
 skipped=()
@@ -37,7 +42,7 @@ while read -r p; do
 	# Not a pipe into grep -q: grep exits at the first match, go list dies of
 	# SIGPIPE, and under pipefail the test would read as "no match".
 	deps=$(GOARCH=amd64 go list -test -deps "${tags[@]}" "$p")
-	if grep -Eq "$native_only" <<<"$deps"; then
+	if grep -Eq "$native_only" <<<"$deps" || grep -Eq "$skip_pkgs" <<<"$p"; then
 		skipped+=("$p")
 	else
 		pkgs+=("$p")
