@@ -70,3 +70,24 @@ func ExamplePNCounter() {
 	fmt.Println(a.Value(), b.Value())
 	// Output: 3 3
 }
+
+// A removed element of an LWW-element set stays as a tombstone until every
+// site has seen the removal; then Compact drops it, and a late copy of the
+// old add (a duplicated or delayed delta) cannot bring it back.
+func ExampleLWWSet_Compact() {
+	site := crdt.ReplicaIDFromName("beijing")
+	at := func(ms int64) crdt.Stamp { return crdt.Stamp{Time: crdt.MakeTimestamp(ms, 0), Replica: site} }
+	var s crdt.LWWSet
+	oldAdd := s.Add(at(1000), "canary")
+	s.Remove(at(2000), "canary")
+	fmt.Println(s.Elements(), s.Tombstones())
+
+	// Every site has acknowledged everything stamped up to 3000.
+	fmt.Println(s.Compact(crdt.MakeTimestamp(3000, 0)), s.Tombstones())
+	s.Merge(oldAdd)
+	fmt.Println(s.Elements())
+	// Output:
+	// [] 1
+	// 1 0
+	// []
+}
