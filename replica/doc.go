@@ -21,9 +21,14 @@
 //     answers with the full states that differ and its own digests if it
 //     lacks something, so one round repairs both directions.
 //
-// Objects never shrink by tombstones: the observed-remove types forget
-// removed elements entirely (see package crdt); what remains per site is one
-// version-vector entry per replica incarnation.
+// The observed-remove types forget removed elements entirely (see package
+// crdt); what remains per site is one version-vector entry per replica
+// incarnation. The legacy LWW-element set keeps a tombstone per removed
+// element until every member site has acknowledged the removal (Redis
+// Active-Active's rule): sites exchange acks each anti-entropy interval,
+// [Store.Stable] is the resulting stability frontier, which stops while a
+// member is away, and each site compacts to it ([crdt.LWWSet.Compact]).
+// [Store.Forget] removes a site gone for good from the members waited for.
 //
 // Usage:
 //
