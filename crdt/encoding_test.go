@@ -148,6 +148,14 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	}
+	for _, p := range compactSeeds {
+		h, stable, _ := stableHistory(p[0], p[1])
+		for _, r := range h.replicas {
+			r.(*crdt.LWWSet).Compact(stable)
+			b, _ := r.AppendBinary(nil)
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		o, err := crdt.Decode(b)
 		if err != nil {

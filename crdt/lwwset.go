@@ -267,6 +267,15 @@ func (s *LWWSet) UnmarshalBinary(b []byte) error {
 			d.off = at
 			d.fail("zero compaction frontier", ErrMalformed)
 		}
+		// A compacted state holds nothing its frontier collects: anything
+		// else is not what Compact and Merge produce, and would change in
+		// a merge into an empty set.
+		for _, k := range slices.Sorted(maps.Keys(n.e)) {
+			if d.err == nil && trimLWW(n.e[k], n.floor) != n.e[k] {
+				d.off = at
+				d.fail(fmt.Sprintf("element %q holds a stamp its compaction frontier collects", k), ErrMalformed)
+			}
+		}
 	}
 	if err := d.finish(); err != nil {
 		return err
