@@ -15,6 +15,7 @@ import (
 	"github.com/duohuo/duohuo/balancer"
 	"github.com/duohuo/duohuo/breaker"
 	"github.com/duohuo/duohuo/color"
+	"github.com/duohuo/duohuo/discovery"
 	"github.com/duohuo/duohuo/gray"
 	"github.com/duohuo/duohuo/health"
 	"github.com/duohuo/duohuo/internal/proxy"
@@ -41,6 +42,27 @@ func idempotent(m string) bool {
 type tried struct {
 	ids [12]string
 	n   int
+
+	// After two gateway failures (connect, reset, timeout) in one
+	// locality tier, the rest of the request avoids the whole tier: a cloud
+	// that lost two instances at once has likely lost them all, and its
+	// health checks have not caught up yet (Envoy's previous_priorities
+	// retry policy does the same).
+	tierFails [4]uint8
+	avoid     [4]bool
+	avoiding  bool
+	tierOf    func(id string) (discovery.Tier, bool)
+}
+
+// failedIn records a gateway failure of an instance of tier t.
+func (t *tried) failedIn(tier discovery.Tier) {
+	if int(tier) >= len(t.tierFails) {
+		return
+	}
+	if t.tierFails[tier]++; t.tierFails[tier] >= 2 {
+		t.avoid[tier] = true
+		t.avoiding = true
+	}
 }
 
 func (t *tried) add(id string) {
@@ -53,6 +75,11 @@ func (t *tried) add(id string) {
 func (t *tried) contains(id string) bool {
 	for i := 0; i < t.n; i++ {
 		if t.ids[i] == id {
+			return true
+		}
+	}
+	if t.avoiding && t.tierOf != nil {
+		if tier, ok := t.tierOf(id); ok && int(tier) < len(t.avoid) && t.avoid[tier] {
 			return true
 		}
 	}
@@ -342,6 +369,10 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 			}
 			rt.retriesMetric.Inc()
 			excludeTried()
+			if fail == failConnect || fail == failReset || fail == failTimeout {
+				seen.tierOf = svc.tierOf
+				seen.failedIn(p.Tier)
+			}
 			if d := resilience.Backoff(attempt+1, rt.backoffBase, rt.backoffMax, rand.Float64()); d > 0 {
 				t := time.NewTimer(d)
 				select {

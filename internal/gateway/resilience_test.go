@@ -234,3 +234,40 @@ routes:
 		t.Errorf("duohuo_hedges_total = %v, want the requests that went to the slow instance first (about 5)", hedges)
 	}
 }
+
+// When a whole local cloud is dead but not yet out of rotation, a request
+// that failed twice in it retries in the next locality instead of a third
+// dead local instance.
+func TestRetryLeavesAFailingTier(t *testing.T) {
+	var dead []string
+	for i := 0; i < 3; i++ {
+		s := httptest.NewServer(http.NotFoundHandler())
+		dead = append(dead, s.Listener.Addr().String())
+		s.Close()
+	}
+	alive := upstream(t, "remote")
+	cfg := fmt.Sprintf(`
+site: {cloud: c1, region: r1}
+listeners: [{name: public, listen: "127.0.0.1:0"}]
+services:
+  - name: api
+    discovery:
+      - static:
+          instances:
+            - {addr: "%s", cloud: c1, region: r1}
+            - {addr: "%s", cloud: c1, region: r1}
+            - {addr: "%s", cloud: c1, region: r1}
+            - {addr: "%s", cloud: c2, region: r2}
+    health: {outlier: {max_ejection_percent: 0}}
+    breaker: {disabled: true}
+routes:
+  - {name: all, service: api, retry: {attempts: 2, budget: {ratio: 1, min_per_second: 1000}}}
+`, dead[0], dead[1], dead[2], alive)
+	g := start(t, parse(t, cfg), "")
+	defer g.Shutdown(context.Background())
+	for i := 0; i < 30; i++ {
+		if code, body, _ := get(t, "http://"+g.Addrs()[0]+"/"); code != 200 || body != "remote" {
+			t.Fatalf("request %d with the local cloud dead = %d %q, want 200 from the remote cloud", i, code, body)
+		}
+	}
+}

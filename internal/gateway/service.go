@@ -45,9 +45,10 @@ type service struct {
 	grayStore  *gray.Store              // set at creation, never changed
 	routeNames atomic.Pointer[[]string] // routes served by this service
 	lanes      atomic.Pointer[map[string]*lanes]
-	lanesMu    sync.Mutex                          // serialises lane builds (sync and lanesFor)
-	eps        atomic.Pointer[[]balancer.Endpoint] // the endpoints of the last sync
-	kick       chan struct{}                       // asks the loop to sync (a gray policy changed)
+	lanesMu    sync.Mutex                                // serialises lane builds (sync and lanesFor)
+	eps        atomic.Pointer[[]balancer.Endpoint]       // the endpoints of the last sync
+	tiers      atomic.Pointer[map[string]discovery.Tier] // instance ID → locality tier, for retries
+	kick       chan struct{}                             // asks the loop to sync (a gray policy changed)
 
 	// lastStatus is the health status of each instance at the previous
 	// sync, to count and log transitions. Only sync touches it, and sync
@@ -325,6 +326,11 @@ func (s *service) sync() {
 		}
 	}
 	s.lastStatus = status
+	tiers := make(map[string]discovery.Tier, len(view.Instances))
+	for _, in := range view.Instances {
+		tiers[in.ID] = in.Locality.TierFrom(s.balCfg.Local)
+	}
+	s.tiers.Store(&tiers)
 	eps := make([]balancer.Endpoint, 0, len(view.Instances))
 	for _, in := range view.Instances {
 		ep := balancer.Endpoint{Instance: in, Healthy: true}
@@ -347,6 +353,16 @@ func (s *service) sync() {
 		s.m.healthy.WithLabelValues(s.name, tierName(t)).Set(float64(ts.Healthy))
 		s.m.instances.WithLabelValues(s.name, tierName(t)).Set(float64(ts.Total))
 	}
+}
+
+// tierOf returns the locality tier of instance id as of the last sync.
+func (s *service) tierOf(id string) (discovery.Tier, bool) {
+	m := s.tiers.Load()
+	if m == nil {
+		return 0, false
+	}
+	t, ok := (*m)[id]
+	return t, ok
 }
 
 // attemptSeries returns the attempt counters of an instance.
