@@ -98,7 +98,11 @@ func (s *LWWSet) Len() int {
 // Merge joins other (a state or a delta) into s. Stamps at or before the
 // frontier s was compacted to are ignored: every site had already seen
 // those writes, so they are reflected in s or were garbage it dropped. If
-// other was compacted to a later frontier, s is compacted to it too.
+// other was compacted to a later frontier, s is compacted to it too. Once a
+// set is compacted, Merge is a join (commutative, associative, idempotent
+// in what it contains) only among states that reflect every write up to
+// the frontier, which a true stability frontier guarantees of every
+// member's state.
 func (s *LWWSet) Merge(other *LWWSet) {
 	for e, x := range other.e {
 		if s.floor != 0 {
