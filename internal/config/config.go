@@ -207,7 +207,7 @@ type Route struct {
 	Service  string      `yaml:"service" required:"true" doc:"Name of the service that serves the route."`
 	Timeout  Duration    `yaml:"timeout" default:"15s" min:"1ms" doc:"Deadline of the whole request, retries included (Envoy's route timeout default 15s)."`
 	Retry    Retry       `yaml:"retry" doc:"Retries on another instance when an attempt fails."`
-	Hedge    *Hedge      `yaml:"hedge" doc:"Hedged requests: when a GET or HEAD has no answer after the route's recent latency percentile, send it to another instance too and take the first answer; absent means off. Hedges count against the retry budget."`
+	Hedge    *Hedge      `yaml:"hedge" doc:"Hedged requests: when a GET or HEAD has no answer after the route's recent latency percentile, send it to another instance too and take the first answer; absent means off. Hedges have a budget of their own: at most 10% of requests plus 1 per second."`
 	Breaker  *Breaker    `yaml:"breaker" doc:"Circuit breaker for the whole route; absent means none. While it is open, requests go straight to the fallback."`
 	Gray     *GrayPolicy `yaml:"gray" doc:"Gray release: split the route's traffic among subsets of the service's instances by rules, user hash and weights; absent means every instance serves. Changeable at run time on the admin API (/v1/gray)."`
 	Fallback *Fallback   `yaml:"fallback" doc:"What to answer when every try failed, no instance is available or the route's breaker is open; absent means the error itself (502, 503 or 504)."`

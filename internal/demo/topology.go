@@ -127,6 +127,10 @@ routes:
       attempts: 2
       per_try_timeout: 1s
       retry_on: [connect_failure, reset, gateway_error]
+    # A GET still waiting after the route's p95 goes to a second instance
+    # too: a slow instance stops setting the tail ("The Tail at Scale").
+    hedge:
+      percentile: 95%
 `))
 
 // ConfigYAML returns the demo's configuration for backends at addrs (in the

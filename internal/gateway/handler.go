@@ -237,6 +237,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	body := proxy.NewBody(r.Body)
 	rt.budget.Request()
+	if rt.hedge != nil {
+		rt.hedge.budget.Request()
+	}
 
 	// Most requests make one attempt: the set of tried instances and the
 	// exclude func over it are made only when a second pick needs them.
@@ -306,15 +309,22 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		var hedgeAfter time.Duration
 		hedging := false
 		if rt.hedge != nil && attempt == 0 && body == nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			if hedgeAfter, hedging = rt.hedge.delay(); hedging && cancelTry == nil {
-				tryCtx, cancelTry = context.WithCancel(ctx) // the loser is cancelled
+			if hedgeAfter, hedging = rt.hedge.delay(); hedging {
+				// An instance known to be much slower than the route's
+				// percentile gets its hedge at once, not after the wait.
+				if st, ok := bal.Stats(in.ID); ok && st.Latency > 2*hedgeAfter {
+					hedgeAfter = 0
+				}
+				if cancelTry == nil {
+					tryCtx, cancelTry = context.WithCancel(ctx) // the loser is cancelled
+				}
 			}
 		}
 		out := g.fwd.Outbound(tryCtx, r, svc.scheme, hostPort(in.Addr), id, body)
 		t0 := time.Now()
 		var resp *http.Response
 		if hedging {
-			first := &try{p: p, br: br, tk: tk, ctx: tryCtx, cancel: cancelTry, t0: t0}
+			first := &try{bal: bal, p: p, br: br, tk: tk, ctx: tryCtx, cancel: cancelTry, t0: t0}
 			won := g.hedgedRoundTrip(svc.tr, first, out, hedgeAfter, func() (*try, *http.Request) {
 				return g.hedgeTry(ctx, r, rt, svc, bal, view, in.ID, id)
 			})
@@ -493,14 +503,14 @@ func hostPort(ap netip.AddrPort) string {
 // hedgeTry picks a second instance for a hedged request and prepares its
 // try, or returns nil when no other instance, breaker or budget allows one.
 func (g *Gateway) hedgeTry(ctx context.Context, r *http.Request, rt *route, svc *service, bal *balancer.Balancer, view request.View, firstID, reqID string) (*try, *http.Request) {
-	if !rt.budget.AllowRetry() {
+	if !rt.hedge.budget.AllowRetry() {
 		return nil, nil
 	}
 	p, err := bal.Pick(view, func(id string) bool { return id == firstID })
 	if err != nil {
 		return nil, nil
 	}
-	t := &try{p: p}
+	t := &try{bal: bal, p: p}
 	if svc.breaker != nil {
 		t.br = svc.breaker.Get(p.Instance.ID)
 		if t.tk, err = t.br.Allow(); err != nil {

@@ -20,6 +20,10 @@ type hedge struct {
 	fixed      time.Duration // used instead of the percentile when set
 	minSamples int64
 	lat        *resilience.Latencies
+	// budget caps hedges at 10% of requests (plus 1/s), apart from the
+	// retry budget: hedges must not use up what a failover needs for
+	// retries.
+	budget *resilience.Budget
 }
 
 func newHedge(c *config.Hedge, old *hedge) *hedge {
@@ -28,9 +32,10 @@ func newHedge(c *config.Hedge, old *hedge) *hedge {
 	}
 	h := &hedge{q: c.Percentile.Fraction(), fixed: time.Duration(c.Delay), minSamples: int64(c.MinSamples)}
 	if old != nil {
-		h.lat = old.lat // keep the measured latencies across reloads
+		h.lat, h.budget = old.lat, old.budget // keep what was measured across reloads
 	} else {
 		h.lat = resilience.NewLatencies(10*time.Second, nil)
+		h.budget = resilience.NewBudget(resilience.BudgetConfig{Ratio: 0.1, MinPerSecond: 1})
 	}
 	return h
 }
@@ -46,6 +51,7 @@ func (h *hedge) delay() (time.Duration, bool) {
 
 // try is one in-flight attempt of a hedged request.
 type try struct {
+	bal    *balancer.Balancer
 	p      balancer.Pick
 	br     *breaker.Breaker
 	tk     breaker.Ticket
@@ -110,7 +116,14 @@ func (g *Gateway) abandon(t *try) {
 		t.resp.Body.Close()
 	}
 	now := time.Now()
-	t.p.Done(now.Sub(t.t0), true)
+	// The loser's real latency is unknown but at least what it took so
+	// far; never report less than the balancer already believes, or a slow
+	// instance whose tries keep losing would look fast.
+	lat := now.Sub(t.t0)
+	if st, ok := t.bal.Stats(t.p.Instance.ID); ok && st.Latency > lat {
+		lat = st.Latency
+	}
+	t.p.Done(lat, true)
 	if t.br != nil {
 		t.br.DoneAt(t.tk, breaker.Canceled, now.Sub(t.t0), now)
 	}

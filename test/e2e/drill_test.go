@@ -145,11 +145,14 @@ func TestDrillSlowInstanceLosesItsShare(t *testing.T) {
 	if f.FaultyShare > 1.0/6 {
 		t.Errorf("the slow instance got %.1f%% of the attempts, want ≤ 16.7%% (half its fair share)", 100*f.FaultyShare)
 	}
-	// Margin: the slow instance's 50ms plus twice the steady p99.
-	if limit := 50*time.Millisecond + 2*before.P99; f.SettledP99 > limit {
-		t.Errorf("p99 from 5s after the slowdown = %v, want ≤ %v (the slow instance's 50ms + 2 × steady p99 %v)", f.SettledP99, limit, before.P99)
+	// Issue 4's target is 1.2 × steady p99. The gateway hedges a try on an
+	// instance known to be slow at once, so the slow instance stops setting
+	// the tail. Margin for a busy machine: 2 × steady p99 plus 5ms, still
+	// far below the slow instance's 50ms.
+	if limit := 2*before.P99 + 5*time.Millisecond; f.SettledP99 > limit {
+		t.Errorf("p99 from 5s after the slowdown = %v, want ≤ %v (2 × steady p99 %v + 5ms; target 1.2× = %v)", f.SettledP99, limit, before.P99, f.P99Limit)
 	}
-	t.Logf("issue 4's target, not asserted: p99 from 5s after the slowdown %v, 1.2 × steady p99 %v", f.SettledP99, f.P99Limit)
+	t.Logf("p99 from 5s after the slowdown %v; issue 4's target 1.2 × steady p99 = %v", f.SettledP99, f.P99Limit)
 }
 
 // (e) One instance answering 503: target success ≥ 99.9% with retries and
