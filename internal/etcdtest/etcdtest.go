@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -196,9 +197,12 @@ func (m *member) start(cfg Config, initial, state string) error {
 	return nil
 }
 
-// freePorts reserves n loopback ports by listening on port 0, then frees
-// them for etcd to bind. Another process could take one in between; on this
-// loopback-only test machine that is rare and shows up as a clear bind error.
+// freePorts picks n free loopback ports below the kernel's ephemeral range
+// (Linux: 32768–60999) and frees them for etcd to bind. A port obtained by
+// listening on port 0 is an ephemeral one, and between its release and
+// etcd's bind any outgoing connection on the machine (other tests run in
+// parallel) may be given it: that was seen as "address already in use" in
+// CI. Ports below the range are handed out only to explicit binds.
 func freePorts(n int) ([]string, error) {
 	var ls []net.Listener
 	defer func() {
@@ -207,10 +211,13 @@ func freePorts(n int) ([]string, error) {
 		}
 	}()
 	var out []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(out) < n; tries++ {
+		if tries > 1000 {
+			return nil, errors.New("etcdtest: no free port found in 20000–32767")
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12768)))
 		if err != nil {
-			return nil, fmt.Errorf("etcdtest: reserve port: %w", err)
+			continue // taken; draw again
 		}
 		ls = append(ls, l)
 		out = append(out, l.Addr().String())
