@@ -114,22 +114,31 @@ func (l *load) reset() map[string]int {
 	return by
 }
 
+// eventually polls cond every tick until it holds, failing the test with
+// what after 10s: every wait in these tests is bounded.
+func eventually(t *testing.T, what string, tick time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			t.Fatalf("timed out after 10s: %s", what)
+		case <-ticker.C:
+		}
+	}
+}
+
 // waitServed waits until the load has seen name answer.
 func (l *load) waitServed(t *testing.T, name string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually(t, name+" to answer", 5*time.Millisecond, func() bool {
 		l.mu.Lock()
-		n := l.by[name]
-		l.mu.Unlock()
-		if n > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never answered", name)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer l.mu.Unlock()
+		return l.by[name] > 0
+	})
 }
 
 const fileConfig = `
@@ -183,13 +192,8 @@ func TestReloadUnderLoadLosesNoRequest(t *testing.T) {
 	// Instances file: a and b → b and c.
 	write(instancesFile(b, c))
 	l.waitServed(t, "c")
-	deadline := time.Now().Add(10 * time.Second)
-	for l.reset()["a"] > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("a still serving after it left the instances file")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually(t, "a to stop serving after it left the instances file", 50*time.Millisecond,
+		func() bool { return l.reset()["a"] == 0 })
 
 	// Routing config: a new balancer replaces the service (drained, then
 	// closed), then the route timeout changes; then back.
@@ -203,9 +207,8 @@ func TestReloadUnderLoadLosesNoRequest(t *testing.T) {
 		if err := g.Reload(parse(t, cfg)); err != nil {
 			t.Fatalf("reload %d: %v", i, err)
 		}
-		for l.ok.Load() < before+200 {
-			time.Sleep(5 * time.Millisecond)
-		}
+		eventually(t, fmt.Sprintf("200 requests after reload %d", i), 5*time.Millisecond,
+			func() bool { return l.ok.Load() >= before+200 })
 	}
 	l.finish()
 	if f := l.failed.Load(); f != 0 {
