@@ -111,6 +111,10 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Logger receives operator messages. Nil: discarded.
 	Logger *slog.Logger
+
+	// hookCommit, if set, runs on the committer before each commit: tests
+	// use it to hold a write between applied and durable.
+	hookCommit func()
 }
 
 func (c *Config) validate() error {

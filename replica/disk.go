@@ -16,7 +16,7 @@ import (
 
 // Layout of the bbolt file:
 //
-//	meta/replica   8-byte replica id of the current incarnation
+//	meta/replica   8-byte replica id, chosen when the file is created
 //	meta/clock     8-byte last hybrid timestamp issued or seen
 //	meta/clean     present only while the store is closed cleanly
 //	meta/members   the sites garbage collection waits for: a uvarint count,
@@ -48,12 +48,14 @@ type disk struct {
 	replica crdt.ReplicaID
 	clock   crdt.Timestamp
 	members []string // as recovered
+	unclean bool     // the last run did not close the store (a crash)
 }
 
 // openDisk opens or creates the store file in dir and recovers the objects.
-// A store that was not closed cleanly gets a new replica id (a new
-// incarnation): writes it made but never committed may have reached other
-// sites, and their dots must never be issued again.
+// The replica id is chosen when the file is created and kept, even after a
+// crash: nothing that was not durable ever left this site (durable.go), so
+// the recovered state holds every dot and count of this id that any other
+// site has, and none is issued twice.
 //
 // It also returns the keys of objects changed by the log: they are dirty,
 // for the log may only be emptied once they are checkpointed.
@@ -85,10 +87,11 @@ func openDisk(dir string) (*disk, map[string]crdt.Object, map[string]struct{}, e
 		if v := meta.Get(keyClock); len(v) == 8 {
 			d.clock = crdt.Timestamp(binary.BigEndian.Uint64(v))
 		}
-		if v := meta.Get(keyReplica); len(v) == 8 && meta.Get(keyClean) != nil {
+		d.unclean = meta.Get(keyReplica) != nil && meta.Get(keyClean) == nil
+		if v := meta.Get(keyReplica); len(v) == 8 && v[0]|v[1]|v[2]|v[3]|v[4]|v[5]|v[6]|v[7] != 0 {
 			d.replica = crdt.ReplicaID(binary.BigEndian.Uint64(v))
 		} else {
-			d.replica = newIncarnation()
+			d.replica = newReplicaID()
 			if err := meta.Put(keyReplica, binary.BigEndian.AppendUint64(nil, uint64(d.replica))); err != nil {
 				return err
 			}
@@ -133,8 +136,8 @@ func openDisk(dir string) (*disk, map[string]crdt.Object, map[string]struct{}, e
 	return d, objs, dirty, nil
 }
 
-// newIncarnation returns a random non-zero replica id.
-func newIncarnation() crdt.ReplicaID {
+// newReplicaID returns a random non-zero replica id.
+func newReplicaID() crdt.ReplicaID {
 	var b [8]byte
 	for {
 		rand.Read(b[:])
@@ -260,8 +263,8 @@ func parseMembers(b []byte) ([]string, error) {
 // errCorrupt marks a meta value that cannot be parsed.
 var errCorrupt = errors.New("corrupt value")
 
-// close marks the store as closed cleanly, so the next open keeps the
-// replica id, and closes the file.
+// close marks the store as closed cleanly (the next open reports whether
+// it recovers from a crash) and closes the file.
 func (d *disk) close() error {
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(keyClean, []byte{1})

@@ -49,6 +49,10 @@ type gossip struct {
 type outMsg struct {
 	typ msgType
 	b   []byte
+	// after is the watermark number the message reflects: it is sent once
+	// every change up to it is durable (see durable.go). Zero for
+	// messages that reflect nothing not yet durable.
+	after uint64
 }
 
 // peerQueueLen bounds each peer's send queue; beyond it messages are
@@ -178,7 +182,7 @@ func (g *gossip) send(n *memberlist.Node, typ msgType, msg []byte) {
 // sender goroutine on first use. Each peer has its own queue so that one
 // whose TCP is blackholed (dials hang until the TCP timeout) delays only
 // its own messages. It never blocks.
-func (g *gossip) enqueue(name string, typ msgType, msg []byte) {
+func (g *gossip) enqueue(name string, typ msgType, msg []byte, after uint64) {
 	g.queuesMu.Lock()
 	q, ok := g.queues[name]
 	if !ok {
@@ -191,7 +195,7 @@ func (g *gossip) enqueue(name string, typ msgType, msg []byte) {
 	}
 	g.queuesMu.Unlock()
 	select {
-	case q <- outMsg{typ, msg}:
+	case q <- outMsg{typ, msg, after}:
 	default:
 		g.s.metrics.dropped.WithLabelValues("queue_full").Inc()
 	}
@@ -204,6 +208,13 @@ func (g *gossip) peerSender(name string, q chan outMsg) {
 	for {
 		select {
 		case m := <-q:
+			// Waiting here, not where the message was made, keeps the
+			// receiver and the anti-entropy loop running while the disk
+			// is slow; the wait is one group-commit fsync, and what
+			// follows in this queue would wait for the same one.
+			if m.after > 0 && !g.s.wm.wait(m.after, g.stop) {
+				return
+			}
 			if n := g.peer(name); n != nil {
 				g.send(n, m.typ, m.b)
 			} else {
@@ -259,7 +270,7 @@ func (g *gossip) sender() {
 			}
 			pending = pending[n:]
 			for _, p := range peers {
-				g.enqueue(p.Name, msgDeltas, msg)
+				g.enqueue(p.Name, msgDeltas, msg, 0) // deltas are sent once durable
 			}
 		}
 	}
@@ -356,14 +367,18 @@ func (g *gossip) answerSummary(m *message) {
 // sendStates sends the named states, one object per TCP message so that a
 // single message stays under memberlist's 20 MiB user-message bound for as
 // long as one object does.
+//
+// The states leave only once everything they reflect is durable here (see
+// durable.go): at most one group-commit fsync later.
 func (g *gossip) sendStates(n *memberlist.Node, keys []string) {
-	for k, enc := range g.s.snapshotStates(keys) {
+	states, through := g.s.snapshotStates(keys)
+	for k, enc := range states {
 		o, err := crdt.Decode(enc)
 		if err != nil {
 			continue
 		}
 		msg := (&message{typ: msgStates, from: g.s.cfg.Name, items: []item{{key: k, obj: o}}}).encode()
-		g.enqueue(n.Name, msgStates, msg)
+		g.enqueue(n.Name, msgStates, msg, through)
 		g.s.metrics.transfers.Inc()
 	}
 }
@@ -373,7 +388,7 @@ func (g *gossip) sendSummary(n *memberlist.Node, typ msgType, digests map[string
 	for k, d := range digests {
 		m.items = append(m.items, item{key: k, digest: d})
 	}
-	g.enqueue(n.Name, typ, m.encode())
+	g.enqueue(n.Name, typ, m.encode(), 0) // digests: nothing another site could keep
 }
 
 // antiEntropy starts a round with a random live peer every interval, and

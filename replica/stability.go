@@ -137,8 +137,9 @@ func (st *stability) frontier(now crdt.Timestamp) (seen, stable crdt.Timestamp) 
 
 // lwwSnapshot returns the digest of the LWW-element-set objects and a fresh
 // clock reading, taken together under the lock: every local write stamped
-// up to the reading is in the digested states.
-func (s *Store) lwwSnapshot() ([32]byte, crdt.Timestamp) {
+// up to the reading is in the digested states. The third result is the
+// watermark number the snapshot reflects.
+func (s *Store) lwwSnapshot() ([32]byte, crdt.Timestamp, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := sha256.New()
@@ -153,7 +154,7 @@ func (s *Store) lwwSnapshot() ([32]byte, crdt.Timestamp) {
 	}
 	var d [32]byte
 	h.Sum(d[:0])
-	return d, s.clock.Now()
+	return d, s.clock.Now(), s.wm.issued()
 }
 
 // collect compacts every LWW-element-set object to the stability frontier
@@ -220,17 +221,24 @@ func (g *gossip) gcRound() {
 			return
 		}
 	}
-	digest, now := g.s.lwwSnapshot()
+	digest, now, _ := g.s.lwwSnapshot()
 	seen, stable := g.gc.frontier(now)
+	// The ack vouches for what this site holds: the snapshot, and every
+	// state it compared equal to the others' (heard, hence seen). It is
+	// sent only once all that is durable (see durable.go), so that a crash
+	// cannot make this site forget a write the others compacted on its
+	// word. Taken after frontier, the number covers every change those
+	// comparisons saw.
+	through := g.s.wm.issued()
 	msg := (&message{typ: msgAck, from: g.s.cfg.Name, ack: ack{snapshot: now, seen: seen, digest: digest}}).encode()
 	for _, p := range g.peers() {
-		g.enqueue(p.Name, msgAck, msg)
+		g.enqueue(p.Name, msgAck, msg, through)
 	}
 	g.s.collect(stable)
 }
 
 // handleAck records an ack received from a member.
 func (g *gossip) handleAck(m *message) {
-	digest, _ := g.s.lwwSnapshot()
+	digest, _, _ := g.s.lwwSnapshot()
 	g.gc.recordAck(m.from, digest == m.ack.digest, m.ack)
 }

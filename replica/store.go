@@ -38,6 +38,7 @@ type Store struct {
 	metrics *metrics
 	gossip  *gossip       // nil when the store runs alone
 	stable  atomic.Uint64 // the stability frontier, a crdt.Timestamp; see Stable
+	wm      *watermark    // which in-memory changes are durable; see durable.go
 
 	mu       sync.Mutex // guards objects, dirty, watchers, closing
 	closing  bool
@@ -48,6 +49,7 @@ type Store struct {
 	watchers map[*watcher]struct{}
 
 	commits chan *commit
+	failed  bool          // committer only: a commit failed and no checkpoint since covers it
 	stop    chan struct{} // closed by Close
 	wg      sync.WaitGroup
 	closed  sync.Once
@@ -57,6 +59,7 @@ type Store struct {
 // the outcome once they are durable.
 type commit struct {
 	recs   []record
+	seq    uint64 // the watermark number of the change, issued under s.mu
 	local  bool
 	origin string // the member a remote batch came from
 	done   chan error
@@ -79,6 +82,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		clock:    crdt.NewClock(cfg.Clock, cfg.MaxClockOffset),
 		replica:  d.replica,
 		disk:     d,
+		wm:       newWatermark(),
 		metrics:  newMetrics(cfg.Registerer),
 		objects:  objs,
 		digests:  make(map[string][32]byte),
@@ -88,6 +92,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		stop:     make(chan struct{}),
 	}
 	s.clock.Restore(d.clock)
+	if d.unclean {
+		s.log.Info("replica: recovered after an unclean shutdown", "dir", cfg.Dir, "replica", d.replica, "logged", d.logged)
+	}
 	s.metrics.objects.Set(float64(len(objs)))
 	s.wg.Add(1)
 	go s.committer()
@@ -100,8 +107,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Replica returns this incarnation's replica id. It changes when the store
-// recovers from a crash.
+// Replica returns the store's replica id. It is chosen when the store's
+// directory is created and kept for life, across restarts and crashes
+// alike; a site whose directory is lost comes back under a new one.
 func (s *Store) Replica() crdt.ReplicaID { return s.replica }
 
 // Name returns the site name from the Config.
@@ -178,7 +186,7 @@ func (s *Store) prepare(key string, fn func(*Txn) error) (*commit, error) {
 	s.dirty[key] = struct{}{}
 	s.notifyLocked(key)
 	s.inflight.Add(1)
-	return &commit{recs: []record{{key: key, delta: delta, time: s.clock.Now()}}, local: true, done: make(chan error, 1)}, nil
+	return &commit{recs: []record{{key: key, delta: delta, time: s.clock.Now()}}, seq: s.wm.issue(), local: true, done: make(chan error, 1)}, nil
 }
 
 // digestLocked returns object key's digest, from the cache when it has not
@@ -329,11 +337,15 @@ func (s *Store) apply(origin string, recs []record) int {
 		s.notifyLocked(r.key)
 	}
 	s.metrics.objects.Set(float64(len(s.objects)))
+	var commits []*commit
+	if len(novel) > 0 {
+		commits = append(commits, &commit{recs: novel, seq: s.wm.issue(), origin: origin})
+	}
+	if len(settled) > 0 {
+		commits = append(commits, &commit{recs: settled, seq: s.wm.issue(), local: true})
+	}
 	s.mu.Unlock()
-	for _, c := range []*commit{{recs: novel, origin: origin}, {recs: settled, local: true}} {
-		if len(c.recs) == 0 {
-			continue
-		}
+	for _, c := range commits {
 		select {
 		case s.commits <- c:
 		case <-s.stop:
@@ -380,8 +392,10 @@ func (s *Store) committer() {
 				break more
 			}
 		}
+		// After a failed commit, a checkpoint is what makes those changes
+		// durable (see durable.go); it is retried after every batch.
 		s.commitBatch(batch)
-		if s.disk.logged >= s.cfg.checkpointEvery() {
+		if s.failed || s.disk.logged >= s.cfg.checkpointEvery() {
 			if err := s.checkpoint(); err != nil {
 				s.log.Error("replica: checkpoint", "err", err)
 			}
@@ -389,14 +403,24 @@ func (s *Store) committer() {
 	}
 }
 
-func (s *Store) commitBatch(batch []*commit) {
+func (s *Store) commitBatch(batch []*commit) error {
 	var recs []record
+	var seqs []uint64
 	for _, c := range batch {
 		recs = append(recs, c.recs...)
+		seqs = append(seqs, c.seq)
+	}
+	if s.cfg.hookCommit != nil {
+		s.cfg.hookCommit()
 	}
 	timer := s.metrics.fsync.Start()
 	err := s.disk.append(recs, s.clock.Last())
 	timer()
+	if err == nil {
+		s.wm.done(seqs...)
+	} else {
+		s.failed = true
+	}
 	var out []record
 	for _, c := range batch {
 		if c.done != nil {
@@ -408,11 +432,12 @@ func (s *Store) commitBatch(batch []*commit) {
 	}
 	if err != nil {
 		s.log.Error("replica: commit", "deltas", len(recs), "err", err)
-		return
+		return err
 	}
 	if s.gossip != nil && len(out) > 0 {
 		s.gossip.broadcast(out)
 	}
+	return nil
 }
 
 // drainCommits commits what is queued when the store closes, so that no
@@ -430,7 +455,9 @@ func (s *Store) drainCommits() {
 
 // checkpoint writes dirty objects and empties the log. It runs on the
 // committer goroutine (or after it stopped), so every logged delta is
-// already in memory and therefore in the states written.
+// already in memory and therefore in the states written. Once they are
+// written, every change numbered up to the watermark taken with them is
+// durable, including changes whose own commit failed.
 func (s *Store) checkpoint() error {
 	s.mu.Lock()
 	states := make(map[string][]byte, len(s.dirty))
@@ -438,6 +465,7 @@ func (s *Store) checkpoint() error {
 		states[k], _ = s.objects[k].AppendBinary(nil)
 	}
 	clear(s.dirty)
+	through := s.wm.issued()
 	s.mu.Unlock()
 	if err := s.disk.checkpoint(states); err != nil {
 		s.mu.Lock()
@@ -447,12 +475,16 @@ func (s *Store) checkpoint() error {
 		s.mu.Unlock()
 		return err
 	}
+	s.wm.doneThrough(through)
+	s.failed = false
 	s.metrics.checkpoints.Inc()
 	return nil
 }
 
-// snapshotStates returns the encoded states of the given keys (all if nil).
-func (s *Store) snapshotStates(keys []string) map[string][]byte {
+// snapshotStates returns the encoded states of the given keys (all if nil)
+// and the watermark number they reflect: they may be sent to another site
+// once s.wm.durable() reaches it.
+func (s *Store) snapshotStates(keys []string) (map[string][]byte, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if keys == nil {
@@ -464,7 +496,7 @@ func (s *Store) snapshotStates(keys []string) map[string][]byte {
 			out[k], _ = o.AppendBinary(nil)
 		}
 	}
-	return out
+	return out, s.wm.issued()
 }
 
 // Addr returns the "host:port" other sites use to join this one, or "" if

@@ -1,0 +1,147 @@
+package replica
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/duohuo/duohuo/crdt"
+)
+
+func TestWatermark(t *testing.T) {
+	w := newWatermark()
+	if w.durable() != 0 || w.hasPending() {
+		t.Fatalf("fresh watermark: durable %d, pending %v", w.durable(), w.hasPending())
+	}
+	a, b, c := w.issue(), w.issue(), w.issue()
+	if w.durable() != 0 {
+		t.Fatalf("durable() = %d with 1..3 pending, want 0", w.durable())
+	}
+	w.done(b) // out of order: 1 still pending
+	if w.durable() != 0 {
+		t.Fatalf("durable() = %d with 1 and 3 pending, want 0", w.durable())
+	}
+	w.done(a)
+	if w.durable() != 2 {
+		t.Fatalf("durable() = %d with 3 pending, want 2", w.durable())
+	}
+	stop := make(chan struct{})
+	got := make(chan bool)
+	go func() { got <- w.wait(c, stop) }()
+	select {
+	case <-got:
+		t.Fatal("wait(3) returned with 3 pending")
+	case <-time.After(20 * time.Millisecond): // a bounded negative check
+	}
+	d := w.issue()
+	w.doneThrough(c) // a checkpoint covering 1..3
+	if !<-got {
+		t.Fatal("wait(3) = false after 3 became durable")
+	}
+	if w.durable() != 3 || !w.hasPending() {
+		t.Fatalf("durable() = %d, pending %v; want 3 and 4 pending", w.durable(), w.hasPending())
+	}
+	go func() { got <- w.wait(d, stop) }()
+	close(stop)
+	if <-got {
+		t.Fatal("wait(4) = true after stop, with 4 pending")
+	}
+}
+
+// openPair opens two stores on loopback, b joining a, with anti-entropy
+// every 20ms; hook (if not nil) holds a's commits.
+func openPair(t *testing.T, hook func()) (a, b *Store) {
+	t.Helper()
+	cfg := Config{
+		Name: "a", Dir: t.TempDir(), BindAddr: "127.0.0.1",
+		Network: NetworkLocal, AntiEntropyInterval: 20 * time.Millisecond,
+		Registerer: prometheus.NewRegistry(), hookCommit: hook,
+	}
+	a, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	cfg = Config{
+		Name: "b", Dir: t.TempDir(), BindAddr: "127.0.0.1", Join: []string{a.Addr()},
+		Network: NetworkLocal, AntiEntropyInterval: 20 * time.Millisecond,
+	}
+	if b, err = Open(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	waitUntil(t, "both sites to see each other", func() bool { return len(a.Members()) == 2 && len(b.Members()) == 2 })
+	return a, b
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval of a deadline-bounded wait
+	}
+}
+
+func hasKey(s *Store, obj, key string) bool {
+	ok := false
+	_ = s.Read(obj, func(o crdt.Object) error { _, ok = o.(*crdt.ORMap).Get(key); return nil })
+	return ok
+}
+
+// TestStateWithAWriteNotYetDurableStaysHome holds a local write between
+// applied and fsynced, and checks that anti-entropy, which runs every 20ms
+// and sees the two sites differ, sends the object only once the write is
+// durable: what a crash could make a site forget never reaches another.
+func TestStateWithAWriteNotYetDurableStaysHome(t *testing.T) {
+	var holding atomic.Bool
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	a, b := openPair(t, func() {
+		if holding.Load() {
+			entered <- struct{}{}
+			<-release
+		}
+	})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // before the stores close, should the test fail
+	ctx := context.Background()
+	put := func(k string) error {
+		return a.Update(ctx, "kv", func(tx *Txn) error { tx.Put(k, []byte(k)); return nil })
+	}
+	if err := put("durable"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the first write on b", func() bool { return hasKey(b, "kv", "durable") })
+
+	holding.Store(true)
+	done := make(chan error, 1)
+	go func() { done <- put("held") }()
+	<-entered
+	holding.Store(false)
+	if !hasKey(a, "kv", "held") {
+		t.Fatal("the held write is not applied in memory on a")
+	}
+	transfers := func() float64 { return testutil.ToFloat64(a.metrics.transfers) }
+	start := transfers()
+	waitUntil(t, "a to start sending its state of kv to b", func() bool { return transfers() > start })
+	rounds := testutil.ToFloat64(a.metrics.rounds)
+	waitUntil(t, "ten more anti-entropy rounds on a", func() bool { return testutil.ToFloat64(a.metrics.rounds) >= rounds+10 })
+	if hasKey(b, "kv", "held") {
+		t.Fatal("b received a write that a had not made durable")
+	}
+	if a.Digest() == b.Digest() {
+		t.Fatal("the sites converged while a's write was held")
+	}
+	unblock()
+	if err := <-done; err != nil {
+		t.Fatalf("held Update = %v", err)
+	}
+	waitUntil(t, "the held write on b once durable", func() bool { return hasKey(b, "kv", "held") })
+}
