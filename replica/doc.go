@@ -8,8 +8,10 @@
 //
 //   - A write ([Store.Update]) is applied to the local object, appended to a
 //     bbolt log and fsynced (group commit) before Update returns: an
-//     acknowledged write survives a crash. A store that crashed restarts
-//     under a new replica id, so that no dot is ever issued twice.
+//     acknowledged write survives a crash. Nothing leaves a site before it
+//     is durable there (full states and acks wait for their fsync too), so
+//     a store keeps its replica id across crashes and never issues a dot
+//     twice.
 //   - Its delta is then sent to every live site (memberlist: membership,
 //     failure detection, AES-GCM with a shared key). Small deltas travel as
 //     UDP packets, large ones over TCP; nothing is forwarded, so no delta
@@ -22,8 +24,8 @@
 //     lacks something, so one round repairs both directions.
 //
 // The observed-remove types forget removed elements entirely (see package
-// crdt); what remains per site is one version-vector entry per replica
-// incarnation. The legacy LWW-element set keeps a tombstone per removed
+// crdt); what remains per site is one version-vector entry per site that
+// wrote the object. The legacy LWW-element set keeps a tombstone per removed
 // element until every member site has acknowledged the removal (Redis
 // Active-Active's rule): sites exchange acks each anti-entropy interval,
 // [Store.Stable] is the resulting stability frontier, which stops while a
