@@ -112,9 +112,10 @@ type Config struct {
 	// Logger receives operator messages. Nil: discarded.
 	Logger *slog.Logger
 
-	// hookCommit, if set, runs on the committer before each commit: tests
-	// use it to hold a write between applied and durable.
-	hookCommit func()
+	// hookCommit, if set, runs on the committer before each commit; an
+	// error fails the commit as a disk error would. Tests use it to hold a
+	// write between applied and durable, or to fail it.
+	hookCommit func() error
 }
 
 func (c *Config) validate() error {

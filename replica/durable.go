@@ -27,7 +27,8 @@ import (
 //
 // The wait costs a state transfer or an ack at most one group-commit fsync.
 // If the disk fails, the changes that could not be committed stay pending
-// until a checkpoint succeeds, and outgoing states and acks wait with them:
+// until a checkpoint succeeds (the committer retries one after every batch
+// and every second), and outgoing states and acks wait with them:
 // a site that cannot persist its state stops vouching for it, while
 // receiving what others send and sending its durable deltas as before.
 type watermark struct {

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -55,7 +56,7 @@ func TestWatermark(t *testing.T) {
 
 // openPair opens two stores on loopback, b joining a, with anti-entropy
 // every 20ms; hook (if not nil) holds a's commits.
-func openPair(t *testing.T, hook func()) (a, b *Store) {
+func openPair(t *testing.T, hook func() error) (a, b *Store) {
 	t.Helper()
 	cfg := Config{
 		Name: "a", Dir: t.TempDir(), BindAddr: "127.0.0.1",
@@ -102,11 +103,12 @@ func hasKey(s *Store, obj, key string) bool {
 func TestStateWithAWriteNotYetDurableStaysHome(t *testing.T) {
 	var holding atomic.Bool
 	entered, release := make(chan struct{}, 1), make(chan struct{})
-	a, b := openPair(t, func() {
+	a, b := openPair(t, func() error {
 		if holding.Load() {
 			entered <- struct{}{}
 			<-release
 		}
+		return nil
 	})
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
@@ -144,4 +146,44 @@ func TestStateWithAWriteNotYetDurableStaysHome(t *testing.T) {
 		t.Fatalf("held Update = %v", err)
 	}
 	waitUntil(t, "the held write on b once durable", func() bool { return hasKey(b, "kv", "held") })
+}
+
+// TestWriteWhoseCommitFailedStaysHomeUntilCheckpointed fails one commit,
+// as a disk error would: the Update reports the error, the write stays
+// applied in memory (outcome unknown), and the site does not send it to
+// another until the checkpoint the committer retries every second has made
+// it durable.
+func TestWriteWhoseCommitFailedStaysHomeUntilCheckpointed(t *testing.T) {
+	var failing atomic.Bool
+	a, b := openPair(t, func() error {
+		if failing.CompareAndSwap(true, false) {
+			return errors.New("injected disk error")
+		}
+		return nil
+	})
+	ctx := context.Background()
+	failing.Store(true)
+	err := a.Update(ctx, "kv", func(tx *Txn) error { tx.Put("unsure", []byte("1")); return nil })
+	if err == nil {
+		t.Fatal("Update with a failed commit = nil, want the error")
+	}
+	if !hasKey(a, "kv", "unsure") {
+		t.Fatal("the write whose commit failed is not applied in memory")
+	}
+	// b may have the write only once nothing on a is pending: checked in
+	// that order, as the send follows the checkpoint.
+	pendingWhileAbroad := false
+	waitUntil(t, "the write on b once checkpointed", func() bool {
+		if !hasKey(b, "kv", "unsure") {
+			return false
+		}
+		pendingWhileAbroad = a.wm.hasPending()
+		return true
+	})
+	if pendingWhileAbroad {
+		t.Fatal("b received a write that a had not made durable")
+	}
+	if testutil.ToFloat64(a.metrics.checkpoints) == 0 {
+		t.Fatal("no checkpoint made the write durable")
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/duohuo/duohuo/crdt"
 )
@@ -374,11 +375,22 @@ func (s *Store) settleLocked(m, delta *crdt.ORMap) *crdt.ORMap {
 // and checkpoints when the log grows.
 func (s *Store) committer() {
 	defer s.wg.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for {
 		var batch []*commit
+		var retry <-chan time.Time
+		if s.failed {
+			retry = tick.C
+		}
 		select {
 		case c := <-s.commits:
 			batch = append(batch, c)
+		case <-retry:
+			if err := s.checkpoint(); err != nil {
+				s.log.Error("replica: checkpoint", "err", err)
+			}
+			continue
 		case <-s.stop:
 			s.drainCommits()
 			return
@@ -393,7 +405,8 @@ func (s *Store) committer() {
 			}
 		}
 		// After a failed commit, a checkpoint is what makes those changes
-		// durable (see durable.go); it is retried after every batch.
+		// durable (see durable.go); it is retried after every batch, and
+		// every second while no batch comes.
 		s.commitBatch(batch)
 		if s.failed || s.disk.logged >= s.cfg.checkpointEvery() {
 			if err := s.checkpoint(); err != nil {
@@ -410,12 +423,15 @@ func (s *Store) commitBatch(batch []*commit) error {
 		recs = append(recs, c.recs...)
 		seqs = append(seqs, c.seq)
 	}
+	var err error
 	if s.cfg.hookCommit != nil {
-		s.cfg.hookCommit()
+		err = s.cfg.hookCommit()
 	}
-	timer := s.metrics.fsync.Start()
-	err := s.disk.append(recs, s.clock.Last())
-	timer()
+	if err == nil {
+		timer := s.metrics.fsync.Start()
+		err = s.disk.append(recs, s.clock.Last())
+		timer()
+	}
 	if err == nil {
 		s.wm.done(seqs...)
 	} else {
