@@ -125,8 +125,11 @@ func (w *watermark) wait(n uint64, stop <-chan struct{}) bool {
 }
 
 // hasPending reports whether some change is not yet durable.
-func (w *watermark) hasPending() bool {
+func (w *watermark) hasPending() bool { return w.count() > 0 }
+
+// count returns how many changes are not yet durable.
+func (w *watermark) count() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.pending) > 0
+	return len(w.pending)
 }

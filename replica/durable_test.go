@@ -186,4 +186,7 @@ func TestWriteWhoseCommitFailedStaysHomeUntilCheckpointed(t *testing.T) {
 	if testutil.ToFloat64(a.metrics.checkpoints) == 0 {
 		t.Fatal("no checkpoint made the write durable")
 	}
+	if n := testutil.ToFloat64(a.metrics.diskErrors.WithLabelValues("commit")); n != 1 {
+		t.Fatalf("duohuo_replica_disk_errors_total{op=commit} = %v, want 1", n)
+	}
 }

@@ -25,6 +25,7 @@ type metrics struct {
 	gcFrontier  prometheus.Gauge
 	gcCollected prometheus.Counter
 	gcPending   prometheus.Gauge
+	diskErrors  *prometheus.CounterVec // by operation
 }
 
 type timerHistogram struct{ h prometheus.Histogram }
@@ -73,11 +74,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "duohuo_replica_gc_collected_total", Help: "LWW-element-set tombstones and stale stamps dropped once every member had seen them."}),
 		gcPending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "duohuo_replica_gc_pending", Help: "LWW-element-set tombstones held, waiting for every member to acknowledge their removal."}),
+		diskErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_replica_disk_errors_total", Help: "Failed disk writes, by operation (commit, checkpoint); states and acks wait until a checkpoint succeeds."}, []string{"op"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.writes, m.objects, m.checkpoints, m.fsync.h, m.sent, m.sentBytes, m.received,
 			m.redundant, m.rejected, m.lag, m.members, m.rounds, m.transfers, m.dropped,
-			m.gcFrontier, m.gcCollected, m.gcPending)
+			m.gcFrontier, m.gcCollected, m.gcPending, m.diskErrors)
 	}
 	return m
 }

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/duohuo/duohuo/crdt"
 )
 
@@ -93,6 +95,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		stop:     make(chan struct{}),
 	}
 	s.clock.Restore(d.clock)
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "duohuo_replica_undurable_changes",
+			Help: "Changes applied in memory but not yet fsynced; states and acks to other sites wait for them.",
+		}, func() float64 { return float64(s.wm.count()) }))
+	}
 	if d.unclean {
 		s.log.Info("replica: recovered after an unclean shutdown", "dir", cfg.Dir, "replica", d.replica, "logged", d.logged)
 	}
@@ -447,6 +455,7 @@ func (s *Store) commitBatch(batch []*commit) error {
 		}
 	}
 	if err != nil {
+		s.metrics.diskErrors.WithLabelValues("commit").Inc()
 		s.log.Error("replica: commit", "deltas", len(recs), "err", err)
 		return err
 	}
@@ -484,6 +493,7 @@ func (s *Store) checkpoint() error {
 	through := s.wm.issued()
 	s.mu.Unlock()
 	if err := s.disk.checkpoint(states); err != nil {
+		s.metrics.diskErrors.WithLabelValues("checkpoint").Inc()
 		s.mu.Lock()
 		for k := range states {
 			s.dirty[k] = struct{}{}
