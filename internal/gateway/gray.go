@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,31 @@ import (
 type lanes struct {
 	router *gray.Router
 	bals   []*balancer.Balancer
+	// series caches each lane's per-subset metric series, filled on first
+	// use, so that a request does not hash its labels (WithLabelValues)
+	// twice on the hot path.
+	series []atomic.Pointer[laneSeries]
+}
+
+// laneSeries are the duohuo_gray_* series of one route and subset.
+type laneSeries struct {
+	codes    [len(codeClasses)]prometheus.Counter
+	duration prometheus.Observer
+}
+
+// seriesFor returns the series of lane i (subset) of route, creating them on
+// first use. Concurrent first uses may both create them: the vectors hand
+// out the same series, so either copy is right.
+func (ln *lanes) seriesFor(m *grayMetrics, route string, i int, subset string) *laneSeries {
+	if ls := ln.series[i].Load(); ls != nil {
+		return ls
+	}
+	ls := &laneSeries{duration: m.duration.WithLabelValues(route, subset)}
+	for c, cl := range codeClasses {
+		ls.codes[c] = m.requests.WithLabelValues(route, subset, cl)
+	}
+	ln.series[i].Store(ls)
+	return ls
 }
 
 // syncLanes rebuilds the lanes of every gray route of the service from the
@@ -82,7 +108,7 @@ func (s *service) lanesFor(name string, r *gray.Router) *lanes {
 func (s *service) buildLanes(name string, r *gray.Router, old *lanes, eps []balancer.Endpoint) *lanes {
 	ln := old
 	if ln == nil || ln.router != r {
-		ln = &lanes{router: r}
+		ln = &lanes{router: r, series: make([]atomic.Pointer[laneSeries], len(r.Subsets()))}
 		cfg := s.balCfg
 		// A lane with no healthy instance falls back to the baseline
 		// (or fails, when strict) rather than panic onto sick ones.

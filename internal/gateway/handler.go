@@ -203,9 +203,10 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 				prop.Set(r.Header, gd.Subset) // the next hops stay in the lane
 			}
 			w.Header().Set(color.ServedHeader, gd.Subset)
+			ls := ln.seriesFor(g.gm, rt.name, gd.Index, gd.Subset)
 			defer func(start time.Time) {
-				g.gm.requests.WithLabelValues(rt.name, gd.Subset, codeClasses[codeIndex(status)]).Inc()
-				g.gm.duration.WithLabelValues(rt.name, gd.Subset).Observe(time.Since(start).Seconds())
+				ls.codes[codeIndex(status)].Inc()
+				ls.duration.Observe(time.Since(start).Seconds())
 			}(start)
 		} else {
 			router = nil

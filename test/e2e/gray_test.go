@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/duohuo/duohuo/color"
 	"github.com/duohuo/duohuo/gray"
 	"github.com/duohuo/duohuo/internal/config"
@@ -83,7 +85,8 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := gateway.New(gateway.Options{Config: cfg, Logger: slog.New(slog.DiscardHandler)})
+	reg := prometheus.NewRegistry()
+	g, err := gateway.New(gateway.Options{Config: cfg, Logger: slog.New(slog.DiscardHandler), Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +142,23 @@ routes:
 			t.Fatalf("user %s outside the 5%%: %q, want shop-v1>orders-v1", u, got)
 		}
 	}
+	// Every request is counted in its lane, on both hops (the series are
+	// counted as the handler returns, just after the client has its answer).
+	for _, c := range []struct {
+		route, subset string
+		want          float64
+	}{{"shop", "v2", float64(len(in))}, {"orders", "v2", float64(len(in))}, {"shop", "baseline", 20}, {"orders", "baseline", 20}} {
+		var got float64
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if got = grayRequests(t, reg, c.route, c.subset); got == c.want || time.Now().After(deadline) {
+				break
+			}
+		}
+		if got != c.want {
+			t.Errorf("duohuo_gray_requests_total{route=%q,subset=%q,code=\"2xx\"} = %v, want %v", c.route, c.subset, got, c.want)
+		}
+	}
+
 	// A spoofed color from outside is stripped: the user stays in v1 on
 	// both hops.
 	for _, u := range out[:5] {
@@ -214,4 +234,29 @@ routes:
 			t.Fatalf("user %s with orders-v2 down: %q, want shop-v2>orders-v1", u, got)
 		}
 	}
+}
+
+// grayRequests returns duohuo_gray_requests_total{route, subset, code="2xx"}
+// from reg, 0 if absent.
+func grayRequests(t *testing.T, reg *prometheus.Registry, route, subset string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "duohuo_gray_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, p := range m.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+			}
+			if l["route"] == route && l["subset"] == subset && l["code"] == "2xx" {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
