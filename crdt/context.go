@@ -171,3 +171,60 @@ func (c *CausalContext) dots(yield func(Dot) bool) {
 func (c *CausalContext) Equal(o *CausalContext) bool {
 	return maps.Equal(c.vv, o.vv) && maps.Equal(c.cloud, o.cloud)
 }
+
+// Includes reports whether c has seen every dot o has seen. A replica whose
+// context includes another's has nothing to learn from that replica's
+// [ORSet] or [ORMap] state as it was when o was taken.
+func (c *CausalContext) Includes(o *CausalContext) bool {
+	for r, n := range o.vv {
+		have := c.vv[r]
+		if have >= n {
+			continue
+		}
+		// The rest of o's prefix must be in c's cloud: impossible if the
+		// cloud is smaller than the gap.
+		if n-have > uint64(len(c.cloud)) {
+			return false
+		}
+		for i := have + 1; i <= n; i++ {
+			if _, ok := c.cloud[Dot{r, i}]; !ok {
+				return false
+			}
+		}
+	}
+	for d := range o.cloud {
+		if !c.Contains(d) {
+			return false
+		}
+	}
+	return true
+}
+
+// kindContext marks an encoded [CausalContext]; it is no object kind.
+const kindContext Kind = 0
+
+// AppendBinary appends the canonical encoding of c: the format version, a
+// zero kind byte, then the replica table, the version vector and the dot
+// cloud, as inside an encoded [ORSet] or [ORMap].
+func (c *CausalContext) AppendBinary(b []byte) ([]byte, error) {
+	b = appendHeader(b, kindContext)
+	return newReplicaTable(c).appendContext(b, c), nil
+}
+
+// MarshalBinary returns the canonical encoding of c.
+func (c *CausalContext) MarshalBinary() ([]byte, error) { return c.AppendBinary(nil) }
+
+// UnmarshalBinary replaces c with the decoded context. It never panics, and
+// refuses non-canonical input like the object decoders.
+func (c *CausalContext) UnmarshalBinary(b []byte) error {
+	d := newDecoder(b, kindContext)
+	var n CausalContext
+	if d.err == nil {
+		_, n = d.decodeContext()
+	}
+	if err := d.finish(); err != nil {
+		return err
+	}
+	*c = n
+	return nil
+}

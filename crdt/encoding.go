@@ -48,6 +48,9 @@ func (k Kind) String() string {
 	if n, ok := kindNames[k]; ok {
 		return n
 	}
+	if k == kindContext {
+		return "causal context"
+	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
