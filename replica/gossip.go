@@ -328,39 +328,24 @@ func (g *gossip) handle(b []byte) {
 	}
 }
 
-// answerSummary sends m's sender the states that differ from its digests,
-// and, for an ask, this site's digests if the sender has something this
-// site lacks or differs from, so that it sends those back.
+// answerSummary sends m's sender the states it lacks (see compare in
+// antientropy.go) and, for an ask, this site's summary if the two differ,
+// so that the sender sends back what this site lacks.
 func (g *gossip) answerSummary(m *message) {
 	n := g.peer(m.from)
 	if n == nil {
 		return
 	}
-	theirs := make(map[string][32]byte, len(m.items))
+	theirs := make(map[string]item, len(m.items))
 	for _, it := range m.items {
-		theirs[it.key] = it.digest
+		theirs[it.key] = it
 	}
-	mine := g.s.Digests()
-	var differ []string
-	for k, d := range mine {
-		if t, ok := theirs[k]; !ok || t != d {
-			differ = append(differ, k)
-		}
+	send, differ := g.s.compare(theirs)
+	if len(send) > 0 {
+		g.sendStates(n, send)
 	}
-	if len(differ) > 0 {
-		g.sendStates(n, differ)
-	}
-	if m.typ != msgSummaryAsk {
-		return
-	}
-	needed := len(differ) > 0
-	for k := range theirs {
-		if _, ok := mine[k]; !ok {
-			needed = true
-		}
-	}
-	if needed {
-		g.sendSummary(n, msgSummaryAnswer, mine)
+	if m.typ == msgSummaryAsk && differ {
+		g.sendSummary(n, msgSummaryAnswer)
 	}
 }
 
@@ -383,12 +368,9 @@ func (g *gossip) sendStates(n *memberlist.Node, keys []string) {
 	}
 }
 
-func (g *gossip) sendSummary(n *memberlist.Node, typ msgType, digests map[string][32]byte) {
-	m := &message{typ: typ, from: g.s.cfg.Name}
-	for k, d := range digests {
-		m.items = append(m.items, item{key: k, digest: d})
-	}
-	g.enqueue(n.Name, typ, m.encode(), 0) // digests: nothing another site could keep
+func (g *gossip) sendSummary(n *memberlist.Node, typ msgType) {
+	m := &message{typ: typ, from: g.s.cfg.Name, items: g.s.summary()}
+	g.enqueue(n.Name, typ, m.encode(), 0) // digests and contexts: nothing another site could keep
 }
 
 // antiEntropy starts a round with a random live peer every interval, and
@@ -412,6 +394,7 @@ func (g *gossip) antiEntropy() {
 			if tick%4 == 0 {
 				g.rejoin()
 			}
+			g.s.rotateContexts()
 			g.gcRound()
 		case name := <-g.ask:
 			n = g.peer(name)
@@ -422,7 +405,7 @@ func (g *gossip) antiEntropy() {
 			continue
 		}
 		g.s.metrics.rounds.Inc()
-		g.sendSummary(n, msgSummaryAsk, g.s.Digests())
+		g.sendSummary(n, msgSummaryAsk)
 	}
 }
 

@@ -50,6 +50,7 @@ type Store struct {
 	digests  map[string][32]byte // cached object digests, dropped on every change
 	dirty    map[string]struct{}
 	watchers map[*watcher]struct{}
+	ae       *aeContexts // causal contexts for anti-entropy; see antientropy.go
 
 	commits chan *commit
 	failed  bool          // committer only: a commit failed and no checkpoint since covers it
@@ -91,6 +92,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		digests:  make(map[string][32]byte),
 		dirty:    dirty,
 		watchers: make(map[*watcher]struct{}),
+		ae:       newAEContexts(objs),
 		commits:  make(chan *commit, 1024),
 		stop:     make(chan struct{}),
 	}
@@ -193,6 +195,7 @@ func (s *Store) prepare(key string, fn func(*Txn) error) (*commit, error) {
 		_ = crdt.Merge(delta, op(obj, s.replica, s.clock.Now))
 	}
 	s.dirty[key] = struct{}{}
+	s.ae.changed[key] = struct{}{}
 	s.notifyLocked(key)
 	s.inflight.Add(1)
 	return &commit{recs: []record{{key: key, delta: delta, time: s.clock.Now()}}, seq: s.wm.issue(), local: true, done: make(chan error, 1)}, nil
@@ -343,6 +346,7 @@ func (s *Store) apply(origin string, recs []record) int {
 			}
 		}
 		s.dirty[r.key] = struct{}{}
+		s.ae.changed[r.key] = struct{}{}
 		s.notifyLocked(r.key)
 	}
 	s.metrics.objects.Set(float64(len(s.objects)))

@@ -15,7 +15,8 @@ import (
 //	string   sender's site name
 //	uvarint  item count, then per item:
 //	  deltas:  string key, 8-byte origin hybrid time, bytes encoded delta
-//	  summary: string key, 32-byte state digest
+//	  summary: string key, 32-byte state digest, bytes encoded causal
+//	           context of an ORSet or ORMap (empty for other kinds)
 //	  states:  string key, bytes encoded state
 //
 // except an ack, which has no items: after the sender's name it holds the
@@ -23,8 +24,9 @@ import (
 // the sender has seen every write (its acknowledgement), and the 32-byte
 // digest of the sender's LWW-element-set objects at that snapshot.
 //
-// Strings and bytes are a uvarint length and the bytes.
-const wireVersion = 1
+// Strings and bytes are a uvarint length and the bytes. Version 2 added the
+// causal context to summary items.
+const wireVersion = 2
 
 type msgType byte
 
@@ -50,6 +52,7 @@ type item struct {
 	key    string
 	time   crdt.Timestamp
 	digest [32]byte
+	ctx    *crdt.CausalContext // summaries: the object's context, if it has one
 	obj    crdt.Object
 }
 
@@ -93,6 +96,12 @@ func appendItem(b []byte, typ msgType, it item) []byte {
 		b = append(b, enc...)
 	case msgSummaryAsk, msgSummaryAnswer:
 		b = append(b, it.digest[:]...)
+		var enc []byte
+		if it.ctx != nil {
+			enc, _ = it.ctx.AppendBinary(nil)
+		}
+		b = binary.AppendUvarint(b, uint64(len(enc)))
+		b = append(b, enc...)
 	}
 	return b
 }
@@ -176,6 +185,12 @@ func decodeMessage(b []byte) (*message, error) {
 				}
 				copy(it.digest[:], b[r.off:])
 				r.off += 32
+			}
+			if enc := r.bytes("causal context"); r.err == nil && len(enc) > 0 {
+				it.ctx = new(crdt.CausalContext)
+				if err := it.ctx.UnmarshalBinary(enc); err != nil {
+					return nil, fmt.Errorf("%w: item %d (%q): %w", errWire, i, it.key, err)
+				}
 			}
 		}
 		m.items = append(m.items, it)

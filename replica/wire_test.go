@@ -16,7 +16,7 @@ func sampleMessages() []*message {
 	return []*message{
 		{typ: msgDeltas, from: "site-a", items: []item{{key: "kv", time: crdt.MakeTimestamp(5, 1), obj: m}, {key: "hits", time: 7, obj: &c}}},
 		{typ: msgStates, from: "site-b", items: []item{{key: "kv", obj: m}}},
-		{typ: msgSummaryAsk, from: "site-c", items: []item{{key: "kv", digest: m.Digest()}}},
+		{typ: msgSummaryAsk, from: "site-c", items: []item{{key: "kv", digest: m.Digest(), ctx: m.Context()}, {key: "hits", digest: c.Digest()}}},
 		{typ: msgSummaryAnswer, from: "site-c"},
 		{typ: msgAck, from: "site-d", ack: ack{snapshot: crdt.MakeTimestamp(9, 2), seen: crdt.MakeTimestamp(8, 0), digest: m.Digest()}},
 	}
@@ -49,6 +49,8 @@ func TestDecodeMessageRejects(t *testing.T) {
 		{"an item count beyond the input", []byte{wireVersion, byte(msgDeltas), 0, 0xff, 0xff, 0x03}},
 		{"an empty key", []byte{wireVersion, byte(msgSummaryAsk), 0, 1, 0}},
 		{"a truncated digest", []byte{wireVersion, byte(msgSummaryAsk), 0, 1, 1, 'k', 1, 2, 3}},
+		{"a summary without its context length", sampleMessages()[2].encode()[:len(sampleMessages()[2].encode())-1]},
+		{"a malformed context", append(append([]byte{wireVersion, byte(msgSummaryAsk), 0, 1, 1, 'k'}, make([]byte, 32)...), 2, crdt.FormatVersion, 1)},
 		{"a truncated ack", sampleMessages()[4].encode()[:30]},
 		{"an ack with trailing bytes", append(sampleMessages()[4].encode(), 0)},
 	}

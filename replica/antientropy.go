@@ -1,0 +1,139 @@
+package replica
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/duohuo/duohuo/crdt"
+)
+
+// Anti-entropy must not send a large object whole only because a few of
+// its deltas are still in flight. With writes streaming into one big KV
+// object, two sites' digests differ at almost every instant, and a
+// digest-only rule shipped the whole object in every round: 144 KB of
+// state transfers per write for a 10,000-key map at 1,000 writes/s on
+// three sites (BenchmarkSteadyWireOneObject), where a delta costs ~90 B.
+//
+// So summaries carry, besides each object's digest, the causal context of
+// each ORSet and ORMap object (a few bytes: a version vector), and a site
+// sends such an object's state only if the asker's context does not
+// include the context this site had one to two anti-entropy intervals ago:
+// the asker lacks an event this site has held for at least a whole
+// interval, which in-flight delivery does not explain (a lost packet, a
+// partition, a restart, a site that joined late). Differences younger than
+// that are left to the deltas already on their way, and repaired in a
+// later round if they never arrive. Equal contexts mean equal states for
+// these types, so nothing else can differ. Counters, registers and the
+// legacy LWW-element set have no causal context; their states are sent
+// whenever digests differ, as before (a counter or a register is small;
+// prefer ORSet to a large LWWSet).
+//
+// aeContexts keeps the contexts as they were at the last two rotations
+// (one per anti-entropy tick); only objects that changed are cloned.
+type aeContexts struct {
+	cur, prev   map[string]*crdt.CausalContext
+	changed     map[string]struct{} // since the last rotation
+	lastChanged map[string]struct{} // in the interval before
+}
+
+func newAEContexts(objs map[string]crdt.Object) *aeContexts {
+	ae := &aeContexts{
+		cur:         make(map[string]*crdt.CausalContext),
+		prev:        make(map[string]*crdt.CausalContext),
+		changed:     make(map[string]struct{}),
+		lastChanged: make(map[string]struct{}),
+	}
+	// Recovered objects are old: a peer that lacks them gets them in the
+	// first round.
+	for k, o := range objs {
+		if c := contextOf(o); c != nil {
+			cl := c.Clone()
+			ae.cur[k], ae.prev[k] = &cl, &cl
+		}
+	}
+	return ae
+}
+
+// contextOf returns the causal context of an ORSet or ORMap, nil for the
+// kinds that have none.
+func contextOf(o crdt.Object) *crdt.CausalContext {
+	switch o := o.(type) {
+	case *crdt.ORMap:
+		return o.Context()
+	case *crdt.ORSet:
+		return o.Context()
+	}
+	return nil
+}
+
+// rotateContexts snapshots the contexts of the objects that changed since
+// the last call; the snapshot taken by the call before becomes the one
+// anti-entropy compares against. Called once per anti-entropy tick.
+func (s *Store) rotateContexts() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ae := s.ae
+	for k := range ae.lastChanged {
+		ae.prev[k] = ae.cur[k]
+	}
+	for k := range ae.changed {
+		ae.prev[k] = ae.cur[k]
+		if c := contextOf(s.objects[k]); c != nil {
+			cl := c.Clone()
+			ae.cur[k] = &cl
+		}
+	}
+	ae.lastChanged, ae.changed = ae.changed, ae.lastChanged
+	clear(ae.changed)
+}
+
+// summary returns this site's summary items: every object's digest, with a
+// copy of its causal context if it has one.
+func (s *Store) summary() []item {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	items := make([]item, 0, len(s.objects))
+	for _, k := range slices.Sorted(maps.Keys(s.objects)) {
+		it := item{key: k, digest: s.digestLocked(k)}
+		if c := contextOf(s.objects[k]); c != nil {
+			cl := c.Clone()
+			it.ctx = &cl
+		}
+		items = append(items, it)
+	}
+	return items
+}
+
+// compare compares a peer's summary with this site's objects. It returns
+// the objects to send it (see above), and whether the two differ at all,
+// in which case a peer that asked gets this site's summary back so that it
+// can send what this site lacks.
+func (s *Store) compare(theirs map[string]item) (send []string, differ bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, o := range s.objects {
+		t, ok := theirs[k]
+		if ok && t.digest == s.digestLocked(k) {
+			continue
+		}
+		differ = true
+		if contextOf(o) == nil {
+			send = append(send, k)
+			continue
+		}
+		old := s.ae.prev[k]
+		if old == nil {
+			continue // too new for this site to know the peer should have it
+		}
+		if t.ctx == nil || !t.ctx.Includes(old) {
+			send = append(send, k)
+		}
+	}
+	for k := range theirs {
+		if _, ok := s.objects[k]; !ok {
+			differ = true
+		}
+	}
+	slices.Sort(send)
+	return send, differ
+}
