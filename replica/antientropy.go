@@ -117,7 +117,7 @@ func (s *Store) compare(theirs map[string]item) (send []string, differ bool) {
 			continue
 		}
 		differ = true
-		if contextOf(o) == nil {
+		if contextOf(o) == nil || s.cfg.digestOnlyAE {
 			send = append(send, k)
 			continue
 		}

@@ -116,6 +116,9 @@ type Config struct {
 	// error fails the commit as a disk error would. Tests use it to hold a
 	// write between applied and durable, or to fail it.
 	hookCommit func() error
+	// digestOnlyAE restores the old anti-entropy rule (send every object
+	// whose digest differs), for benchmarks that compare the two.
+	digestOnlyAE bool
 }
 
 func (c *Config) validate() error {

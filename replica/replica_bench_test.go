@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/duohuo/duohuo/replica"
+	"github.com/duohuo/duohuo/replica/replicatest"
 )
 
 // BenchmarkUpdate measures acknowledged (fsynced) local writes: one writer
@@ -182,44 +183,68 @@ func fillKeys(b *testing.B, s *replica.Store, obj string, n, writers int) {
 // deltas, anti-entropy summaries and state transfers — while three sites
 // write 1,000 puts/s in total into one KV object that already holds 10,000
 // keys (anti-entropy every 200ms): the realistic case of one busy
-// namespace, where an object whose digests differ while deltas are in
-// flight could be sent whole.
+// namespace. rule=context is the store's anti-entropy; rule=digest sends
+// every object whose digest differs, as the store did before, for a side
+// by side comparison in one run.
 func BenchmarkSteadyWireOneObject(b *testing.B) {
-	const keys, rate, d = 10_000, 1000, 3 * time.Second
-	for b.Loop() {
-		c := newClusterTB(b, 3)
-		fillKeys(b, c.stores[0], "kv", keys, 16)
-		c.waitFor("the fill everywhere", 60*time.Second, c.converged)
-		byType := func() map[string]float64 {
-			m := map[string]float64{}
-			for _, typ := range []string{"delta", "summary", "state", "ack"} {
-				m[typ] = c.counterSum("duohuo_replica_sent_bytes_total", map[string]string{"type": typ})
+	for _, rule := range []string{"context", "digest"} {
+		b.Run("rule="+rule, func(b *testing.B) {
+			var edit []func(*replica.Config)
+			if rule == "digest" {
+				edit = append(edit, replica.DigestOnlyAntiEntropy)
 			}
-			return m
-		}
-		before := byType()
-		n := int(d.Seconds() * rate)
-		tick := time.NewTicker(time.Second / rate)
-		var writers sync.WaitGroup
-		for i := range n {
-			<-tick.C
-			s := c.stores[i%3]
-			k := fmt.Sprintf("key-%012d", 1+i*7919%keys)
-			writers.Go(func() {
-				s.Update(context.Background(), "kv", func(tx *replica.Txn) error { tx.Put(k, []byte("fedcba9876543210fedcba9876543210")); return nil })
-			})
-		}
-		tick.Stop()
-		writers.Wait()
-		c.waitFor("convergence after the writes", 30*time.Second, c.converged)
-		after := byType()
-		total := 0.0
-		for typ, v := range after {
-			per := (v - before[typ]) / float64(n)
-			total += per
-			b.ReportMetric(per, typ+"-B/write")
-		}
-		b.ReportMetric(total, "wire-B/write")
-		c.close()
+			for b.Loop() {
+				steadyWire(b, edit...)
+			}
+		})
 	}
+}
+
+func steadyWire(b *testing.B, edit ...func(*replica.Config)) {
+	const keys, rate, d = 10_000, 1000, 3 * time.Second
+	c := &cluster{t: b, p: replicatest.NewPartition()}
+	defer c.close()
+	for range 3 {
+		c.add(b, edit...)
+	}
+	c.waitFor("all members to see each other", 10*time.Second, func() bool {
+		for _, s := range c.stores {
+			if len(s.Members()) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	fillKeys(b, c.stores[0], "kv", keys, 16)
+	c.waitFor("the fill everywhere", 60*time.Second, c.converged)
+	byType := func() map[string]float64 {
+		m := map[string]float64{}
+		for _, typ := range []string{"delta", "summary", "state", "ack"} {
+			m[typ] = c.counterSum("duohuo_replica_sent_bytes_total", map[string]string{"type": typ})
+		}
+		return m
+	}
+	before := byType()
+	n := int(d.Seconds() * rate)
+	tick := time.NewTicker(time.Second / rate)
+	var writers sync.WaitGroup
+	for i := range n {
+		<-tick.C
+		s := c.stores[i%3]
+		k := fmt.Sprintf("key-%012d", 1+i*7919%keys)
+		writers.Go(func() {
+			s.Update(context.Background(), "kv", func(tx *replica.Txn) error { tx.Put(k, []byte("fedcba9876543210fedcba9876543210")); return nil })
+		})
+	}
+	tick.Stop()
+	writers.Wait()
+	c.waitFor("convergence after the writes", 60*time.Second, c.converged)
+	after := byType()
+	total := 0.0
+	for typ, v := range after {
+		per := (v - before[typ]) / float64(n)
+		total += per
+		b.ReportMetric(per, typ+"-B/write")
+	}
+	b.ReportMetric(total, "wire-B/write")
 }

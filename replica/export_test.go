@@ -1,0 +1,6 @@
+package replica
+
+// DigestOnlyAntiEntropy makes a Config use the anti-entropy rule before
+// causal contexts were compared (every object whose digest differs is sent
+// whole), so that benchmarks can measure both side by side.
+func DigestOnlyAntiEntropy(c *Config) { c.digestOnlyAE = true }
