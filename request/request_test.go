@@ -71,3 +71,26 @@ func BenchmarkHost(b *testing.B) {
 		_ = v.Host()
 	}
 }
+
+// BenchmarkQuery compares View.Query with the URL.Query().Get it replaced,
+// side by side.
+func BenchmarkQuery(b *testing.B) {
+	r := httptest.NewRequest("GET", "/checkout?user=42&lane=gray&utm_source=mail&utm_campaign=winter", nil)
+	b.Run("view", func(b *testing.B) {
+		v := request.FromHTTP(r)
+		b.ReportAllocs()
+		for b.Loop() {
+			if v.Query("lane") != "gray" {
+				b.Fatal("lane")
+			}
+		}
+	})
+	b.Run("url.Query", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if r.URL.Query().Get("lane") != "gray" {
+				b.Fatal("lane")
+			}
+		}
+	})
+}
