@@ -359,3 +359,20 @@ func TestBlackholedPeerDelaysOnlyItsOwnMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestLostDeltaIsRepairedWithinAFewIntervals drops the delta of one write
+// (the link is cut while it is sent, then healed at once): anti-entropy
+// must repair it, though the peer sends an ormap's state only once the
+// difference is a whole interval old (antientropy.go). With a 200ms
+// interval that takes two to three rounds; the bound here is generous.
+func TestLostDeltaIsRepairedWithinAFewIntervals(t *testing.T) {
+	c := newCluster(t, 2)
+	put(t, c.stores[0], "kv", "before", "1")
+	c.waitFor("the first write on both", 10*time.Second, c.converged)
+	c.p.Cut(c.addrs[0], c.addrs[1])
+	put(t, c.stores[0], "kv", "lost", "1")
+	time.Sleep(20 * time.Millisecond) // let the delta be sent into the cut
+	c.p.HealAll()
+	took := c.waitFor("the lost write repaired", 5*time.Second, c.converged)
+	t.Logf("repaired %v after healing (anti-entropy every 200ms)", took.Round(time.Millisecond))
+}
