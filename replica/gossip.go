@@ -2,20 +2,24 @@ package replica
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/memberlist"
-
-	"github.com/duohuo/duohuo/crdt"
 )
 
 // maxPacket is the largest message sent as one UDP packet; memberlist's
 // packet is 1400 bytes, minus its own headers and encryption overhead.
 const maxPacket = 1100
+
+// maxStatesMessage bounds the states packed into one message.
+const maxStatesMessage = 1 << 20
 
 // gossip replicates a Store over memberlist. Membership, failure detection
 // and encryption are memberlist's. Deltas of local writes go straight to
@@ -349,22 +353,39 @@ func (g *gossip) answerSummary(m *message) {
 	}
 }
 
-// sendStates sends the named states, one object per TCP message so that a
-// single message stays under memberlist's 20 MiB user-message bound for as
-// long as one object does.
+// sendStates sends the named states, packed into messages of up to
+// maxStatesMessage bytes (a larger state travels alone, so a single message
+// stays under memberlist's 20 MiB user-message bound for as long as one
+// object does). Packing matters when many small objects differ at once:
+// one TCP message per object cost more than the states themselves.
 //
 // The states leave only once everything they reflect is durable here (see
 // durable.go): at most one group-commit fsync later.
 func (g *gossip) sendStates(n *memberlist.Node, keys []string) {
 	states, through := g.s.snapshotStates(keys)
-	for k, enc := range states {
-		o, err := crdt.Decode(enc)
-		if err != nil {
-			continue
+	ks := slices.Sorted(maps.Keys(states))
+	for len(ks) > 0 {
+		size, i := 0, 0
+		for i < len(ks) {
+			sz := len(ks[i]) + len(states[ks[i]]) + 2*binary.MaxVarintLen64
+			if i > 0 && size+sz > maxStatesMessage {
+				break
+			}
+			size += sz
+			i++
 		}
-		msg := (&message{typ: msgStates, from: g.s.cfg.Name, items: []item{{key: k, obj: o}}}).encode()
+		head := message{typ: msgStates, from: g.s.cfg.Name, items: make([]item, i)} // only the count is written
+		msg := head.appendHeader(nil)
+		for _, k := range ks[:i] {
+			// The encoding of a states item (see appendItem), from the
+			// bytes already encoded.
+			msg = appendStr(msg, k)
+			msg = binary.AppendUvarint(msg, uint64(len(states[k])))
+			msg = append(msg, states[k]...)
+		}
 		g.enqueue(n.Name, msgStates, msg, through)
-		g.s.metrics.transfers.Inc()
+		g.s.metrics.transfers.Add(float64(i))
+		ks = ks[i:]
 	}
 }
 
