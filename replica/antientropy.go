@@ -1,7 +1,6 @@
 package replica
 
 import (
-	"maps"
 	"slices"
 
 	"github.com/duohuo/duohuo/crdt"
@@ -93,9 +92,9 @@ func (s *Store) summary() []item {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	items := make([]item, 0, len(s.objects))
-	for _, k := range slices.Sorted(maps.Keys(s.objects)) {
+	for k, o := range s.objects { // any order: the receiver indexes them by name
 		it := item{key: k, digest: s.digestLocked(k)}
-		if c := contextOf(s.objects[k]); c != nil {
+		if c := contextOf(o); c != nil {
 			cl := c.Clone()
 			it.ctx = &cl
 		}

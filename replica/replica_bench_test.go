@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/duohuo/duohuo/crdt"
 	"github.com/duohuo/duohuo/replica"
 	"github.com/duohuo/duohuo/replica/replicatest"
 )
@@ -40,10 +42,11 @@ func BenchmarkUpdate(b *testing.B) {
 	}
 }
 
-// BenchmarkReplicationLag writes paced beacons, each a new object, at
-// rate writes/s spread over 3 sites on loopback, and reports the p50 and p99
-// time from the start of Update at the origin to the object appearing at
-// each other site (Watch). It includes the origin's fsync.
+// BenchmarkReplicationLag makes paced increments at rate writes/s spread
+// over 3 sites on loopback, each site to its own counter object (a global
+// rate limit's shape), and reports the p50 and p99 time from an increment
+// being applied at its origin to it being visible at each other site
+// (Watch). It includes the origin's fsync, which precedes sending.
 func BenchmarkReplicationLag(b *testing.B) {
 	for _, rate := range []int{200, 1000, 10000} {
 		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) {
@@ -67,36 +70,47 @@ func BenchmarkReplicationLag(b *testing.B) {
 }
 
 // measureLag returns the lags, the delta bytes sent per write (to all
-// peers together) and the write rate achieved. Writes are paced by a 1ms
-// ticker, rate/1000 per tick above 1,000 writes/s (a Go ticker cannot tick
-// every 100µs reliably); each is its own counter object, so that a
-// watcher sees each arrival as one event.
+// peers together) and the write rate achieved. Each site increments its
+// own counter object, lag/site-<i>, as a global rate limit would: the
+// count after an increment numbers it, so a watcher elsewhere that sees
+// the count go from a to b knows increments a+1..b arrived. Writes are
+// paced by a 1ms ticker, rate/1000 per tick above 1,000 writes/s (a Go
+// ticker cannot tick every 100µs reliably).
 func measureLag(b *testing.B, rate int, d time.Duration) ([]time.Duration, float64, float64) {
 	b.Helper()
 	c := newClusterTB(b, 3)
 	defer c.close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var sent sync.Map // key -> time.Time
+	n := int(d.Seconds() * float64(rate))
+	// sent[i][k]: when site i made its k-th increment (UnixNano).
+	sent := make([][]atomic.Int64, 3)
+	for i := range sent {
+		sent[i] = make([]atomic.Int64, n/3+2)
+	}
 	var mu sync.Mutex
 	var lags []time.Duration
 	var wg sync.WaitGroup
 	for _, s := range c.stores {
 		ch := s.Watch(ctx, "lag/")
 		wg.Go(func() {
+			seen := map[string]int64{}
 			for ev := range ch {
 				now := time.Now()
-				// Keys are lag/<origin index>/<n>; count arrivals elsewhere.
-				origin := "site-" + strings.Split(ev.Key, "/")[1]
-				if at, ok := sent.Load(ev.Key); ok && origin != s.Name() {
-					mu.Lock()
-					lags = append(lags, now.Sub(at.(time.Time)))
-					mu.Unlock()
+				if ev.Key == "lag/"+s.Name() {
+					continue
 				}
+				origin, _ := strconv.Atoi(strings.TrimPrefix(ev.Key, "lag/site-"))
+				v := ev.Object.(*crdt.PNCounter).Value()
+				mu.Lock()
+				for k := seen[ev.Key] + 1; k <= v && k < int64(len(sent[origin])); k++ {
+					lags = append(lags, now.Sub(time.Unix(0, sent[origin][k].Load())))
+				}
+				mu.Unlock()
+				seen[ev.Key] = max(seen[ev.Key], v)
 			}
 		})
 	}
-	n := int(d.Seconds() * float64(rate))
 	perTick := max(1, rate/1000)
 	tick := time.NewTicker(time.Second / time.Duration(rate/perTick))
 	var writers sync.WaitGroup
@@ -105,11 +119,20 @@ func measureLag(b *testing.B, rate int, d time.Duration) ([]time.Duration, float
 		if i%perTick == 0 {
 			<-tick.C
 		}
-		s := c.stores[i%3]
-		key := fmt.Sprintf("lag/%d/%d", i%3, i)
+		site := i % 3
+		s := c.stores[site]
 		writers.Go(func() {
-			sent.Store(key, time.Now())
-			s.Update(ctx, key, func(tx *replica.Txn) error { tx.Add(1); return nil })
+			s.Update(ctx, "lag/"+s.Name(), func(tx *replica.Txn) error {
+				var k int64 = 1
+				if o := tx.Object(); o != nil {
+					k = o.(*crdt.PNCounter).Value() + 1
+				}
+				if k < int64(len(sent[site])) {
+					sent[site][k].Store(time.Now().UnixNano())
+				}
+				tx.Add(1)
+				return nil
+			})
 		})
 	}
 	tick.Stop()
