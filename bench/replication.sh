@@ -16,7 +16,7 @@ mkdir -p bench/results
 	echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(uname -m) $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3), load $(cut -d' ' -f1-3 /proc/loadavg)"
 	go test -run '^$' -bench 'ORMapMetadata|Merge|Apply|Encode|Decode' -benchtime 200ms ./crdt
 	go test -run '^$' -bench 'Update' -benchtime 200ms ./replica
-	go test -run '^$' -bench 'ReplicationLag|HealAfterPartition|FullResync|SteadyWire' -benchtime 1x ./replica
+	go test -run '^$' -bench 'ReplicationLag|HealAfterPartition|FullResync|SteadyWire|IdleAntiEntropy' -benchtime 1x ./replica
 } | tee "$out" >&2
 echo
 echo "| benchmark | result |"

@@ -1,6 +1,9 @@
 package replica
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"hash/fnv"
 	"slices"
 
 	"github.com/duohuo/duohuo/crdt"
@@ -26,6 +29,14 @@ import (
 // legacy LWW-element set have no causal context; their states are sent
 // whenever digests differ, as before (a counter or a register is small;
 // prefer ORSet to a large LWWSet).
+//
+// A round starts with a buckets message: the objects fall into numBuckets
+// buckets by a hash of their names, and the asker sends one digest per
+// bucket (1 KB, one UDP packet, whatever the number of objects). The peer answers only for
+// the buckets that differ, with the summary items of the objects in them,
+// and the exchange goes on from there for those buckets alone. Sites whose
+// states are equal exchange one small message per round, where a summary
+// of every object (40–70 bytes each) went before.
 //
 // aeContexts keeps the contexts as they were at the last two rotations
 // (one per anti-entropy tick); only objects that changed are cloned.
@@ -86,13 +97,59 @@ func (s *Store) rotateContexts() {
 	clear(ae.changed)
 }
 
-// summary returns this site's summary items: every object's digest, with a
-// copy of its causal context if it has one.
-func (s *Store) summary() []item {
+// numBuckets is the number of anti-entropy buckets; a bitmap of them is a
+// uint64.
+const numBuckets = 64
+
+// bucketOf returns the bucket of object key: FNV-1a, the same on every site.
+func bucketOf(key string) int {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return int(h.Sum64() % numBuckets)
+}
+
+// bucketDigests returns, per bucket, the XOR of SHA-256(name, digest),
+// truncated to 128 bits, over its objects: order-free, so no sorting, and
+// zero for an empty bucket. 64 of them fit one UDP packet.
+func (s *Store) bucketDigests() [numBuckets][16]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	items := make([]item, 0, len(s.objects))
+	var out [numBuckets][16]byte
+	var buf []byte
+	for k := range s.objects {
+		d := s.digestLocked(k)
+		buf = append(binary.AppendUvarint(buf[:0], uint64(len(k))), k...)
+		h := sha256.Sum256(append(buf, d[:]...))
+		b := &out[bucketOf(k)]
+		for i := range b {
+			b[i] ^= h[i]
+		}
+	}
+	return out
+}
+
+// differingBuckets returns the bitmap of the buckets whose digests differ.
+func differingBuckets(a, b *[numBuckets][16]byte) uint64 {
+	var m uint64
+	for i := range a {
+		if a[i] != b[i] {
+			m |= 1 << i
+		}
+	}
+	return m
+}
+
+// summary returns this site's summary items for the objects in the given
+// buckets: each one's digest, with a copy of its causal context if it has
+// one.
+func (s *Store) summary(buckets uint64) []item {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var items []item
 	for k, o := range s.objects { // any order: the receiver indexes them by name
+		if buckets&(1<<bucketOf(k)) == 0 {
+			continue
+		}
 		it := item{key: k, digest: s.digestLocked(k)}
 		if c := contextOf(o); c != nil {
 			cl := c.Clone()
@@ -103,14 +160,17 @@ func (s *Store) summary() []item {
 	return items
 }
 
-// compare compares a peer's summary with this site's objects. It returns
-// the objects to send it (see above), and whether the two differ at all,
-// in which case a peer that asked gets this site's summary back so that it
-// can send what this site lacks.
-func (s *Store) compare(theirs map[string]item) (send []string, differ bool) {
+// compare compares a peer's summary of the given buckets with this site's
+// objects in them. It returns the objects to send it (see above), and
+// whether the two differ at all, in which case a peer that asked gets this
+// site's summary back so that it can send what this site lacks.
+func (s *Store) compare(theirs map[string]item, buckets uint64) (send []string, differ bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, o := range s.objects {
+		if buckets&(1<<bucketOf(k)) == 0 {
+			continue
+		}
 		t, ok := theirs[k]
 		if ok && t.digest == s.digestLocked(k) {
 			continue

@@ -116,9 +116,14 @@ type Config struct {
 	// error fails the commit as a disk error would. Tests use it to hold a
 	// write between applied and durable, or to fail it.
 	hookCommit func() error
+	// hookCheckpoint, likewise, runs before each checkpoint.
+	hookCheckpoint func() error
 	// digestOnlyAE restores the old anti-entropy rule (send every object
 	// whose digest differs), for benchmarks that compare the two.
 	digestOnlyAE bool
+	// fullSummaryAE restores the summary of every object in every round,
+	// before bucket digests, for the same purpose.
+	fullSummaryAE bool
 }
 
 func (c *Config) validate() error {

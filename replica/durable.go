@@ -106,22 +106,12 @@ func (w *watermark) notifyLocked() {
 	w.changed = make(chan struct{})
 }
 
-// wait blocks until every change numbered up to n is durable (true) or
-// stop is closed (false).
-func (w *watermark) wait(n uint64, stop <-chan struct{}) bool {
-	for {
-		w.mu.Lock()
-		ok, ch := w.durableLocked() >= n, w.changed
-		w.mu.Unlock()
-		if ok {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-stop:
-			return false
-		}
-	}
+// advanced returns a channel closed when durable() next advances. Take it
+// before reading durable(), so that no advance is missed.
+func (w *watermark) advanced() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.changed
 }
 
 // hasPending reports whether some change is not yet durable.

@@ -31,37 +31,39 @@ func TestWatermark(t *testing.T) {
 	if w.durable() != 2 {
 		t.Fatalf("durable() = %d with 3 pending, want 2", w.durable())
 	}
-	stop := make(chan struct{})
-	got := make(chan bool)
-	go func() { got <- w.wait(c, stop) }()
-	select {
-	case <-got:
-		t.Fatal("wait(3) returned with 3 pending")
-	case <-time.After(20 * time.Millisecond): // a bounded negative check
-	}
+	ch := w.advanced()
 	d := w.issue()
+	select {
+	case <-ch:
+		t.Fatal("advanced() closed by an issue, which makes nothing durable")
+	default:
+	}
 	w.doneThrough(c) // a checkpoint covering 1..3
-	if !<-got {
-		t.Fatal("wait(3) = false after 3 became durable")
+	select {
+	case <-ch:
+	default:
+		t.Fatal("advanced() not closed after 3 became durable")
 	}
 	if w.durable() != 3 || !w.hasPending() {
 		t.Fatalf("durable() = %d, pending %v; want 3 and 4 pending", w.durable(), w.hasPending())
 	}
-	go func() { got <- w.wait(d, stop) }()
-	close(stop)
-	if <-got {
-		t.Fatal("wait(4) = true after stop, with 4 pending")
+	w.done(d)
+	if w.durable() != 4 || w.hasPending() {
+		t.Fatalf("durable() = %d, pending %v; want 4 and none pending", w.durable(), w.hasPending())
 	}
 }
 
 // openPair opens two stores on loopback, b joining a, with anti-entropy
 // every 20ms; hook (if not nil) holds a's commits.
-func openPair(t *testing.T, hook func() error) (a, b *Store) {
+func openPair(t *testing.T, hook func() error, edit ...func(*Config)) (a, b *Store) {
 	t.Helper()
 	cfg := Config{
 		Name: "a", Dir: t.TempDir(), BindAddr: "127.0.0.1",
 		Network: NetworkLocal, AntiEntropyInterval: 20 * time.Millisecond,
 		Registerer: prometheus.NewRegistry(), hookCommit: hook,
+	}
+	for _, e := range edit {
+		e(&cfg)
 	}
 	a, err := Open(context.Background(), cfg)
 	if err != nil {
@@ -149,20 +151,29 @@ func TestStateWithAWriteNotYetDurableStaysHome(t *testing.T) {
 }
 
 // TestWriteWhoseCommitFailedStaysHomeUntilCheckpointed fails one commit,
-// as a disk error would: the Update reports the error, the write stays
-// applied in memory (outcome unknown), and the site does not send it to
-// another until the checkpoint the committer retries every second has made
-// it durable.
+// as a disk error would, and the checkpoints after it for a while: the
+// Update reports the error, the write stays applied in memory (outcome
+// unknown), and the site does not send it to another while no checkpoint
+// has made it durable — for ten anti-entropy rounds — then does once the
+// committer's retried checkpoint succeeds.
 func TestWriteWhoseCommitFailedStaysHomeUntilCheckpointed(t *testing.T) {
-	var failing atomic.Bool
+	var failCommit, failCheckpoints atomic.Bool
 	a, b := openPair(t, func() error {
-		if failing.CompareAndSwap(true, false) {
+		if failCommit.CompareAndSwap(true, false) {
 			return errors.New("injected disk error")
 		}
 		return nil
+	}, func(c *Config) {
+		c.hookCheckpoint = func() error {
+			if failCheckpoints.Load() {
+				return errors.New("injected disk error")
+			}
+			return nil
+		}
 	})
 	ctx := context.Background()
-	failing.Store(true)
+	failCommit.Store(true)
+	failCheckpoints.Store(true)
 	err := a.Update(ctx, "kv", func(tx *Txn) error { tx.Put("unsure", []byte("1")); return nil })
 	if err == nil {
 		t.Fatal("Update with a failed commit = nil, want the error")
@@ -170,23 +181,20 @@ func TestWriteWhoseCommitFailedStaysHomeUntilCheckpointed(t *testing.T) {
 	if !hasKey(a, "kv", "unsure") {
 		t.Fatal("the write whose commit failed is not applied in memory")
 	}
-	// b may have the write only once nothing on a is pending: checked in
-	// that order, as the send follows the checkpoint.
-	pendingWhileAbroad := false
-	waitUntil(t, "the write on b once checkpointed", func() bool {
-		if !hasKey(b, "kv", "unsure") {
-			return false
-		}
-		pendingWhileAbroad = a.wm.hasPending()
-		return true
-	})
-	if pendingWhileAbroad {
-		t.Fatal("b received a write that a had not made durable")
+	rounds := testutil.ToFloat64(a.metrics.rounds)
+	waitUntil(t, "ten anti-entropy rounds on a", func() bool { return testutil.ToFloat64(a.metrics.rounds) >= rounds+10 })
+	if hasKey(b, "kv", "unsure") {
+		t.Fatal("b received a write that a could not make durable")
 	}
-	if testutil.ToFloat64(a.metrics.checkpoints) == 0 {
-		t.Fatal("no checkpoint made the write durable")
+	failCheckpoints.Store(false)
+	waitUntil(t, "the write on b once checkpointed", func() bool { return hasKey(b, "kv", "unsure") })
+	if a.wm.hasPending() {
+		t.Fatal("changes still pending after the checkpoint")
 	}
 	if n := testutil.ToFloat64(a.metrics.diskErrors.WithLabelValues("commit")); n != 1 {
 		t.Fatalf("duohuo_replica_disk_errors_total{op=commit} = %v, want 1", n)
+	}
+	if n := testutil.ToFloat64(a.metrics.diskErrors.WithLabelValues("checkpoint")); n < 1 {
+		t.Fatalf("duohuo_replica_disk_errors_total{op=checkpoint} = %v, want at least 1", n)
 	}
 }

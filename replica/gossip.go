@@ -209,21 +209,44 @@ func (g *gossip) enqueue(name string, typ msgType, msg []byte, after uint64) {
 // closes. A peer that has gone drops its messages.
 func (g *gossip) peerSender(name string, q chan outMsg) {
 	defer g.wg.Done()
+	// Messages that must wait until what they reflect is durable (states,
+	// acks) are parked here, not waited for in line, so that deltas,
+	// summaries and bucket digests keep flowing while the disk is slow or
+	// failing. Parked messages leave in order once durable.
+	var parked []outMsg
+	deliver := func(m outMsg) {
+		if n := g.peer(name); n != nil {
+			g.send(n, m.typ, m.b)
+		} else {
+			g.s.metrics.dropped.WithLabelValues("send_error").Inc()
+		}
+	}
 	for {
+		var advanced <-chan struct{}
+		if len(parked) > 0 {
+			// Taken before reading durable(): an advance after the read
+			// closes it.
+			advanced = g.s.wm.advanced()
+			d := g.s.wm.durable()
+			n := 0
+			for n < len(parked) && parked[n].after <= d {
+				deliver(parked[n])
+				n++
+			}
+			parked = parked[n:]
+		}
 		select {
 		case m := <-q:
-			// Waiting here, not where the message was made, keeps the
-			// receiver and the anti-entropy loop running while the disk
-			// is slow; the wait is one group-commit fsync, and what
-			// follows in this queue would wait for the same one.
-			if m.after > 0 && !g.s.wm.wait(m.after, g.stop) {
-				return
+			if m.after > 0 && g.s.wm.durable() < m.after {
+				if len(parked) == peerQueueLen {
+					parked = parked[1:]
+					g.s.metrics.dropped.WithLabelValues("queue_full").Inc()
+				}
+				parked = append(parked, m)
+				continue
 			}
-			if n := g.peer(name); n != nil {
-				g.send(n, m.typ, m.b)
-			} else {
-				g.s.metrics.dropped.WithLabelValues("send_error").Inc()
-			}
+			deliver(m)
+		case <-advanced: // delivered at the top of the loop
 		case <-g.stop:
 			return
 		}
@@ -325,6 +348,8 @@ func (g *gossip) handle(b []byte) {
 			recs[i] = record{key: it.key, delta: it.obj}
 		}
 		s.apply(m.from, recs)
+	case msgBuckets:
+		g.answerBuckets(m)
 	case msgSummaryAsk, msgSummaryAnswer:
 		g.answerSummary(m)
 	case msgAck:
@@ -344,12 +369,25 @@ func (g *gossip) answerSummary(m *message) {
 	for _, it := range m.items {
 		theirs[it.key] = it
 	}
-	send, differ := g.s.compare(theirs)
+	send, differ := g.s.compare(theirs, m.buckets)
 	if len(send) > 0 {
 		g.sendStates(n, send)
 	}
 	if m.typ == msgSummaryAsk && differ {
-		g.sendSummary(n, msgSummaryAnswer)
+		g.sendSummary(n, msgSummaryAnswer, m.buckets)
+	}
+}
+
+// answerBuckets starts the exchange for the buckets whose digests differ
+// from the sender's, by asking it with this site's summary of them.
+func (g *gossip) answerBuckets(m *message) {
+	n := g.peer(m.from)
+	if n == nil {
+		return
+	}
+	mine := g.s.bucketDigests()
+	if differ := differingBuckets(&mine, &m.digests); differ != 0 {
+		g.sendSummary(n, msgSummaryAsk, differ)
 	}
 }
 
@@ -389,8 +427,8 @@ func (g *gossip) sendStates(n *memberlist.Node, keys []string) {
 	}
 }
 
-func (g *gossip) sendSummary(n *memberlist.Node, typ msgType) {
-	m := &message{typ: typ, from: g.s.cfg.Name, items: g.s.summary()}
+func (g *gossip) sendSummary(n *memberlist.Node, typ msgType, buckets uint64) {
+	m := &message{typ: typ, from: g.s.cfg.Name, buckets: buckets, items: g.s.summary(buckets)}
 	g.enqueue(n.Name, typ, m.encode(), 0) // digests and contexts: nothing another site could keep
 }
 
@@ -426,7 +464,12 @@ func (g *gossip) antiEntropy() {
 			continue
 		}
 		g.s.metrics.rounds.Inc()
-		g.sendSummary(n, msgSummaryAsk)
+		if g.s.cfg.fullSummaryAE {
+			g.sendSummary(n, msgSummaryAsk, ^uint64(0))
+			continue
+		}
+		m := &message{typ: msgBuckets, from: g.s.cfg.Name, digests: g.s.bucketDigests()}
+		g.enqueue(n.Name, msgBuckets, m.encode(), 0) // digests: nothing another site could keep
 	}
 }
 

@@ -496,7 +496,14 @@ func (s *Store) checkpoint() error {
 	clear(s.dirty)
 	through := s.wm.issued()
 	s.mu.Unlock()
-	if err := s.disk.checkpoint(states); err != nil {
+	var err error
+	if s.cfg.hookCheckpoint != nil {
+		err = s.cfg.hookCheckpoint()
+	}
+	if err == nil {
+		err = s.disk.checkpoint(states)
+	}
+	if err != nil {
 		s.metrics.diskErrors.WithLabelValues("checkpoint").Inc()
 		s.mu.Lock()
 		for k := range states {

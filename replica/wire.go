@@ -10,22 +10,25 @@ import (
 
 // Replication messages, sent as memberlist user messages:
 //
-//	byte     wire version (1)
+//	byte     wire version (2)
 //	byte     type
 //	string   sender's site name
+//	8 bytes  summaries only: the buckets the summary covers, a bitmap
 //	uvarint  item count, then per item:
 //	  deltas:  string key, 8-byte origin hybrid time, bytes encoded delta
 //	  summary: string key, 32-byte state digest, bytes encoded causal
 //	           context of an ORSet or ORMap (empty for other kinds)
 //	  states:  string key, bytes encoded state
 //
-// except an ack, which has no items: after the sender's name it holds the
+// except a buckets message, which after the sender's name holds a uvarint
+// count (numBuckets) and that many 16-byte bucket digests; and an ack,
+// which has no items: after the sender's name it holds the
 // 8-byte hybrid time of the sender's snapshot, the 8-byte time up to which
 // the sender has seen every write (its acknowledgement), and the 32-byte
 // digest of the sender's LWW-element-set objects at that snapshot.
 //
 // Strings and bytes are a uvarint length and the bytes. Version 2 added the
-// causal context to summary items.
+// causal context to summary items, the buckets message and the bitmap.
 const wireVersion = 2
 
 type msgType byte
@@ -36,9 +39,10 @@ const (
 	msgSummaryAnswer msgType = 3 // anti-entropy: my digests; send me what differs
 	msgStates        msgType = 4 // full states that differ
 	msgAck           msgType = 5 // garbage collection: my snapshot and what I have seen
+	msgBuckets       msgType = 6 // anti-entropy: my bucket digests; ask me about the buckets that differ
 )
 
-var msgNames = map[msgType]string{msgDeltas: "delta", msgSummaryAsk: "summary", msgSummaryAnswer: "summary", msgStates: "state", msgAck: "ack"}
+var msgNames = map[msgType]string{msgDeltas: "delta", msgSummaryAsk: "summary", msgSummaryAnswer: "summary", msgStates: "state", msgAck: "ack", msgBuckets: "buckets"}
 
 // errWire marks a malformed replication message.
 var errWire = errors.New("replica: malformed message")
@@ -57,10 +61,12 @@ type item struct {
 }
 
 type message struct {
-	typ   msgType
-	from  string
-	items []item
-	ack   ack // msgAck only
+	typ     msgType
+	from    string
+	items   []item
+	buckets uint64               // summaries: the buckets covered (bit i: bucket i)
+	digests [numBuckets][16]byte // msgBuckets only
+	ack     ack                  // msgAck only
 }
 
 // ack is what a site tells every other one, each anti-entropy interval, for
@@ -79,6 +85,9 @@ func appendStr(b []byte, s string) []byte {
 func (m *message) appendHeader(b []byte) []byte {
 	b = append(b, wireVersion, byte(m.typ))
 	b = appendStr(b, m.from)
+	if m.typ == msgSummaryAsk || m.typ == msgSummaryAnswer {
+		b = binary.BigEndian.AppendUint64(b, m.buckets)
+	}
 	return binary.AppendUvarint(b, uint64(len(m.items)))
 }
 
@@ -113,6 +122,15 @@ func (m *message) encode() []byte {
 		b = binary.BigEndian.AppendUint64(b, uint64(m.ack.snapshot))
 		b = binary.BigEndian.AppendUint64(b, uint64(m.ack.seen))
 		return append(b, m.ack.digest[:]...)
+	}
+	if m.typ == msgBuckets {
+		b := []byte{wireVersion, byte(m.typ)}
+		b = appendStr(b, m.from)
+		b = binary.AppendUvarint(b, numBuckets)
+		for _, d := range m.digests {
+			b = append(b, d[:]...)
+		}
+		return b
 	}
 	b := m.appendHeader(nil)
 	for _, it := range m.items {
@@ -154,6 +172,29 @@ func decodeMessage(b []byte) (*message, error) {
 			return nil, r.err
 		}
 		return m, nil
+	}
+	if m.typ == msgBuckets {
+		if n := r.uvarint("bucket count"); r.err == nil && n != numBuckets {
+			r.failf("%d buckets, want %d", n, numBuckets)
+		}
+		for i := 0; r.err == nil && i < numBuckets; i++ {
+			if len(b)-r.off < 16 {
+				r.failf("bucket %d: truncated digest", i)
+				break
+			}
+			copy(m.digests[i][:], b[r.off:])
+			r.off += 16
+		}
+		if r.err == nil && r.off != len(b) {
+			r.failf("%d trailing bytes", len(b)-r.off)
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		return m, nil
+	}
+	if m.typ == msgSummaryAsk || m.typ == msgSummaryAnswer {
+		m.buckets = r.fixed64("bucket bitmap")
 	}
 	n := r.uvarint("item count")
 	if r.err == nil && (n > maxWireItems || n > uint64(len(b)-r.off)) {

@@ -16,9 +16,10 @@ func sampleMessages() []*message {
 	return []*message{
 		{typ: msgDeltas, from: "site-a", items: []item{{key: "kv", time: crdt.MakeTimestamp(5, 1), obj: m}, {key: "hits", time: 7, obj: &c}}},
 		{typ: msgStates, from: "site-b", items: []item{{key: "kv", obj: m}}},
-		{typ: msgSummaryAsk, from: "site-c", items: []item{{key: "kv", digest: m.Digest(), ctx: m.Context()}, {key: "hits", digest: c.Digest()}}},
-		{typ: msgSummaryAnswer, from: "site-c"},
+		{typ: msgSummaryAsk, from: "site-c", buckets: 1<<bucketOf("kv") | 1<<bucketOf("hits"), items: []item{{key: "kv", digest: m.Digest(), ctx: m.Context()}, {key: "hits", digest: c.Digest()}}},
+		{typ: msgSummaryAnswer, from: "site-c", buckets: 1 << 63},
 		{typ: msgAck, from: "site-d", ack: ack{snapshot: crdt.MakeTimestamp(9, 2), seen: crdt.MakeTimestamp(8, 0), digest: m.Digest()}},
+		{typ: msgBuckets, from: "site-e", digests: [numBuckets][16]byte{3: {1, 2, 3}, 63: {9}}},
 	}
 }
 
@@ -29,7 +30,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("decodeMessage(encode(%v message)) = %v", msgNames[m.typ], err)
 		}
-		if !bytes.Equal(got.encode(), enc) || got.from != m.from || len(got.items) != len(m.items) || got.ack != m.ack {
+		if !bytes.Equal(got.encode(), enc) || got.from != m.from || len(got.items) != len(m.items) || got.ack != m.ack || got.buckets != m.buckets || got.digests != m.digests {
 			t.Errorf("%v message changed in a round trip", msgNames[m.typ])
 		}
 	}
@@ -47,10 +48,14 @@ func TestDecodeMessageRejects(t *testing.T) {
 		{"truncated", good[:len(good)-3]},
 		{"trailing bytes", append(bytes.Clone(good), 0)},
 		{"an item count beyond the input", []byte{wireVersion, byte(msgDeltas), 0, 0xff, 0xff, 0x03}},
-		{"an empty key", []byte{wireVersion, byte(msgSummaryAsk), 0, 1, 0}},
-		{"a truncated digest", []byte{wireVersion, byte(msgSummaryAsk), 0, 1, 1, 'k', 1, 2, 3}},
+		{"an empty key", []byte{wireVersion, byte(msgSummaryAsk), 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0}},
+		{"a truncated digest", []byte{wireVersion, byte(msgSummaryAsk), 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 'k', 1, 2, 3}},
+		{"a summary without its bucket bitmap", []byte{wireVersion, byte(msgSummaryAsk), 0, 0, 0}},
+		{"buckets: another count", append([]byte{wireVersion, byte(msgBuckets), 0, 32}, make([]byte, 32*16)...)},
+		{"buckets: truncated", sampleMessages()[5].encode()[:100]},
+		{"buckets: trailing bytes", append(sampleMessages()[5].encode(), 0)},
 		{"a summary without its context length", sampleMessages()[2].encode()[:len(sampleMessages()[2].encode())-1]},
-		{"a malformed context", append(append([]byte{wireVersion, byte(msgSummaryAsk), 0, 1, 1, 'k'}, make([]byte, 32)...), 2, crdt.FormatVersion, 1)},
+		{"a malformed context", append(append([]byte{wireVersion, byte(msgSummaryAsk), 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 'k'}, make([]byte, 32)...), 2, crdt.FormatVersion, 1)},
 		{"a truncated ack", sampleMessages()[4].encode()[:30]},
 		{"an ack with trailing bytes", append(sampleMessages()[4].encode(), 0)},
 	}
