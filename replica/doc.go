@@ -19,9 +19,11 @@
 //   - A received delta is first stripped of what this site already has
 //     ([crdt.Novel]); only the rest is applied, stored and announced.
 //   - Anti-entropy repairs what was lost: every interval, and as soon as a
-//     site (re)joins, a site sends its object digests to another, which
-//     answers with the full states that differ and its own digests if it
-//     lacks something, so one round repairs both directions.
+//     site (re)joins, a site sends another 64 bucket digests; for the
+//     buckets that differ the two exchange summaries (digests and causal
+//     contexts) and the states the other lacks, so one round repairs both
+//     directions. An ORSet or ORMap is sent only if the other lacks an
+//     event held for a whole interval, not one still in flight.
 //
 // The observed-remove types forget removed elements entirely (see package
 // crdt); what remains per site is one version-vector entry per site that
