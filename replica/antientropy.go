@@ -12,9 +12,9 @@ import (
 // Anti-entropy must not send a large object whole only because a few of
 // its deltas are still in flight. With writes streaming into one big KV
 // object, two sites' digests differ at almost every instant, and a
-// digest-only rule shipped the whole object in every round: 144 KB of
-// state transfers per write for a 10,000-key map at 1,000 writes/s on
-// three sites (BenchmarkSteadyWireOneObject), where a delta costs ~90 B.
+// digest-only rule shipped the whole object in nearly every round: 41–99 KB
+// of state transfers per write for a 10,000-key map at 1,000 writes/s on
+// three sites (BenchmarkSteadyWireOneObject), where a delta costs ~110 B.
 //
 // So summaries carry, besides each object's digest, the causal context of
 // each ORSet and ORMap object (a few bytes: a version vector), and a site
@@ -32,11 +32,13 @@ import (
 //
 // A round starts with a buckets message: the objects fall into numBuckets
 // buckets by a hash of their names, and the asker sends one digest per
-// bucket (1 KB, one UDP packet, whatever the number of objects). The peer answers only for
-// the buckets that differ, with the summary items of the objects in them,
-// and the exchange goes on from there for those buckets alone. Sites whose
-// states are equal exchange one small message per round, where a summary
-// of every object (40–70 bytes each) went before.
+// bucket (1 KB, one UDP packet, whatever the number of objects). The peer
+// answers only for the buckets that differ, with the summary items of the
+// objects in them, and the exchange goes on from there for those buckets
+// alone. Sites whose states are equal exchange one small message per
+// round, where a summary of every object (40–70 bytes each) went before
+// (BenchmarkIdleAntiEntropy: 1.1 KB against 439 KB per round for 10,000
+// objects).
 //
 // aeContexts keeps the contexts as they were at the last two rotations
 // (one per anti-entropy tick); only objects that changed are cloned.
