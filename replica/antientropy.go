@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash/fnv"
-	"slices"
 
 	"github.com/duohuo/duohuo/crdt"
 )
@@ -195,6 +194,5 @@ func (s *Store) compare(theirs map[string]item, buckets uint64) (send []string, 
 			differ = true
 		}
 	}
-	slices.Sort(send)
 	return send, differ
 }

@@ -370,9 +370,22 @@ func TestLostDeltaIsRepairedWithinAFewIntervals(t *testing.T) {
 	put(t, c.stores[0], "kv", "before", "1")
 	c.waitFor("the first write on both", 10*time.Second, c.converged)
 	c.p.Cut(c.addrs[0], c.addrs[1])
+	deltas := func() float64 {
+		return c.counterSum("duohuo_replica_messages_sent_total", map[string]string{"type": "delta"})
+	}
+	before := deltas()
 	put(t, c.stores[0], "kv", "lost", "1")
-	time.Sleep(20 * time.Millisecond) // let the delta be sent into the cut
+	c.waitFor("the delta sent into the cut", 5*time.Second, func() bool { return deltas() > before })
+	if hasMapKey(c.stores[1], "kv", "lost") {
+		t.Fatal("the delta crossed the cut: nothing was lost, nothing to repair")
+	}
 	c.p.HealAll()
 	took := c.waitFor("the lost write repaired", 5*time.Second, c.converged)
 	t.Logf("repaired %v after healing (anti-entropy every 200ms)", took.Round(time.Millisecond))
+}
+
+func hasMapKey(s *replica.Store, obj, key string) bool {
+	ok := false
+	_ = s.Read(obj, func(o crdt.Object) error { _, ok = o.(*crdt.ORMap).Get(key); return nil })
+	return ok
 }

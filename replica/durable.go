@@ -114,9 +114,6 @@ func (w *watermark) advanced() <-chan struct{} {
 	return w.changed
 }
 
-// hasPending reports whether some change is not yet durable.
-func (w *watermark) hasPending() bool { return w.count() > 0 }
-
 // count returns how many changes are not yet durable.
 func (w *watermark) count() int {
 	w.mu.Lock()

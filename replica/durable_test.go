@@ -16,8 +16,8 @@ import (
 
 func TestWatermark(t *testing.T) {
 	w := newWatermark()
-	if w.durable() != 0 || w.hasPending() {
-		t.Fatalf("fresh watermark: durable %d, pending %v", w.durable(), w.hasPending())
+	if w.durable() != 0 || w.count() != 0 {
+		t.Fatalf("fresh watermark: durable %d, %d pending", w.durable(), w.count())
 	}
 	a, b, c := w.issue(), w.issue(), w.issue()
 	if w.durable() != 0 {
@@ -44,12 +44,12 @@ func TestWatermark(t *testing.T) {
 	default:
 		t.Fatal("advanced() not closed after 3 became durable")
 	}
-	if w.durable() != 3 || !w.hasPending() {
-		t.Fatalf("durable() = %d, pending %v; want 3 and 4 pending", w.durable(), w.hasPending())
+	if w.durable() != 3 || w.count() != 1 {
+		t.Fatalf("durable() = %d, %d pending; want 3 and only 4 pending", w.durable(), w.count())
 	}
 	w.done(d)
-	if w.durable() != 4 || w.hasPending() {
-		t.Fatalf("durable() = %d, pending %v; want 4 and none pending", w.durable(), w.hasPending())
+	if w.durable() != 4 || w.count() != 0 {
+		t.Fatalf("durable() = %d, %d pending; want 4 and none pending", w.durable(), w.count())
 	}
 }
 
@@ -188,7 +188,7 @@ func TestWriteWhoseCommitFailedStaysHomeUntilCheckpointed(t *testing.T) {
 	}
 	failCheckpoints.Store(false)
 	waitUntil(t, "the write on b once checkpointed", func() bool { return hasKey(b, "kv", "unsure") })
-	if a.wm.hasPending() {
+	if a.wm.count() > 0 {
 		t.Fatal("changes still pending after the checkpoint")
 	}
 	if n := testutil.ToFloat64(a.metrics.diskErrors.WithLabelValues("commit")); n != 1 {

@@ -415,11 +415,8 @@ func (g *gossip) sendStates(n *memberlist.Node, keys []string) {
 		head := message{typ: msgStates, from: g.s.cfg.Name, items: make([]item, i)} // only the count is written
 		msg := head.appendHeader(nil)
 		for _, k := range ks[:i] {
-			// The encoding of a states item (see appendItem), from the
-			// bytes already encoded.
-			msg = appendStr(msg, k)
-			msg = binary.AppendUvarint(msg, uint64(len(states[k])))
-			msg = append(msg, states[k]...)
+			// A states item (see appendItem), from the bytes already encoded.
+			msg = appendBytesField(appendStr(msg, k), states[k])
 		}
 		g.enqueue(n.Name, msgStates, msg, through)
 		g.s.metrics.transfers.Add(float64(i))

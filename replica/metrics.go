@@ -36,7 +36,9 @@ func (t timerHistogram) Start() func() {
 	return func() { t.h.Observe(time.Since(start).Seconds()) }
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// newMetrics creates the metrics and registers them, with a gauge of wm's
+// changes not yet durable, on reg unless it is nil.
+func newMetrics(reg prometheus.Registerer, wm *watermark) *metrics {
 	m := &metrics{
 		writes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "duohuo_replica_writes_total", Help: "Local writes acknowledged (durable)."}),
@@ -80,7 +82,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.writes, m.objects, m.checkpoints, m.fsync.h, m.sent, m.sentBytes, m.received,
 			m.redundant, m.rejected, m.lag, m.members, m.rounds, m.transfers, m.dropped,
-			m.gcFrontier, m.gcCollected, m.gcPending, m.diskErrors)
+			m.gcFrontier, m.gcCollected, m.gcPending, m.diskErrors,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "duohuo_replica_undurable_changes",
+				Help: "Changes applied in memory but not yet fsynced; states and acks to other sites wait for them.",
+			}, func() float64 { return float64(wm.count()) }))
 	}
 	return m
 }

@@ -282,8 +282,8 @@ func steadyWire(b *testing.B, edit ...func(*replica.Config)) {
 }
 
 // BenchmarkIdleAntiEntropy measures what anti-entropy costs between two
-// sites that hold the same 10,000 small objects and write nothing, over 2s
-// (anti-entropy every 200ms): rule=buckets sends 64 bucket digests per
+// sites that hold the same 10,000 small objects and write nothing, over
+// ten rounds (anti-entropy every 200ms): rule=buckets sends 64 bucket digests per
 // round; rule=summary sends every object's summary item, as before, side
 // by side.
 func BenchmarkIdleAntiEntropy(b *testing.B) {
@@ -311,11 +311,19 @@ func BenchmarkIdleAntiEntropy(b *testing.B) {
 				}
 				wg.Wait()
 				c.waitFor("both sites equal", 60*time.Second, c.converged)
-				time.Sleep(500 * time.Millisecond) // let the last repairs finish
 				sent := func() float64 { return c.counterSum("duohuo_replica_sent_bytes_total", nil) }
 				rounds := func() float64 { return c.counterSum("duohuo_replica_antientropy_rounds_total", nil) }
+				transfers := func() float64 { return c.counterSum("duohuo_replica_state_transfers_total", nil) }
+				// Idle from here: no state transfer in four rounds.
+				t0, r := transfers(), rounds()
+				c.waitFor("four rounds without a state transfer", 30*time.Second, func() bool {
+					if transfers() != t0 {
+						t0, r = transfers(), rounds()
+					}
+					return rounds() >= r+4
+				})
 				s0, r0 := sent(), rounds()
-				time.Sleep(2 * time.Second) // the idle period measured
+				c.waitFor("ten idle rounds", 30*time.Second, func() bool { return rounds() >= r0+10 })
 				b.ReportMetric((sent()-s0)/(rounds()-r0), "B/round")
 				c.close()
 			}

@@ -137,9 +137,8 @@ func (st *stability) frontier(now crdt.Timestamp) (seen, stable crdt.Timestamp) 
 
 // lwwSnapshot returns the digest of the LWW-element-set objects and a fresh
 // clock reading, taken together under the lock: every local write stamped
-// up to the reading is in the digested states. The third result is the
-// watermark number the snapshot reflects.
-func (s *Store) lwwSnapshot() ([32]byte, crdt.Timestamp, uint64) {
+// up to the reading is in the digested states.
+func (s *Store) lwwSnapshot() ([32]byte, crdt.Timestamp) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := sha256.New()
@@ -154,7 +153,7 @@ func (s *Store) lwwSnapshot() ([32]byte, crdt.Timestamp, uint64) {
 	}
 	var d [32]byte
 	h.Sum(d[:0])
-	return d, s.clock.Now(), s.wm.issued()
+	return d, s.clock.Now()
 }
 
 // collect compacts every LWW-element-set object to the stability frontier
@@ -221,7 +220,7 @@ func (g *gossip) gcRound() {
 			return
 		}
 	}
-	digest, now, _ := g.s.lwwSnapshot()
+	digest, now := g.s.lwwSnapshot()
 	seen, stable := g.gc.frontier(now)
 	// The ack vouches for what this site holds: the snapshot, and every
 	// state it compared equal to the others' (heard, hence seen). It is
@@ -239,6 +238,6 @@ func (g *gossip) gcRound() {
 
 // handleAck records an ack received from a member.
 func (g *gossip) handleAck(m *message) {
-	digest, _, _ := g.s.lwwSnapshot()
+	digest, _ := g.s.lwwSnapshot()
 	g.gc.recordAck(m.from, digest == m.ack.digest, m.ack)
 }

@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/duohuo/duohuo/crdt"
 )
 
@@ -80,14 +78,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	wm := newWatermark()
 	s := &Store{
 		cfg:      cfg,
 		log:      cfg.logger(),
 		clock:    crdt.NewClock(cfg.Clock, cfg.MaxClockOffset),
 		replica:  d.replica,
 		disk:     d,
-		wm:       newWatermark(),
-		metrics:  newMetrics(cfg.Registerer),
+		wm:       wm,
+		metrics:  newMetrics(cfg.Registerer, wm),
 		objects:  objs,
 		digests:  make(map[string][32]byte),
 		dirty:    dirty,
@@ -97,12 +96,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		stop:     make(chan struct{}),
 	}
 	s.clock.Restore(d.clock)
-	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "duohuo_replica_undurable_changes",
-			Help: "Changes applied in memory but not yet fsynced; states and acks to other sites wait for them.",
-		}, func() float64 { return float64(s.wm.count()) }))
-	}
 	if d.unclean {
 		s.log.Info("replica: recovered after an unclean shutdown", "dir", cfg.Dir, "replica", d.replica, "logged", d.logged)
 	}
@@ -428,7 +421,7 @@ func (s *Store) committer() {
 	}
 }
 
-func (s *Store) commitBatch(batch []*commit) error {
+func (s *Store) commitBatch(batch []*commit) {
 	var recs []record
 	var seqs []uint64
 	for _, c := range batch {
@@ -461,12 +454,11 @@ func (s *Store) commitBatch(batch []*commit) error {
 	if err != nil {
 		s.metrics.diskErrors.WithLabelValues("commit").Inc()
 		s.log.Error("replica: commit", "deltas", len(recs), "err", err)
-		return err
+		return
 	}
 	if s.gossip != nil && len(out) > 0 {
 		s.gossip.broadcast(out)
 	}
-	return nil
 }
 
 // drainCommits commits what is queued when the store closes, so that no

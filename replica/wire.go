@@ -82,6 +82,12 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+// appendBytesField appends p as a bytes field: its uvarint length, then p.
+func appendBytesField(b, p []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(p)))
+	return append(b, p...)
+}
+
 func (m *message) appendHeader(b []byte) []byte {
 	b = append(b, wireVersion, byte(m.typ))
 	b = appendStr(b, m.from)
@@ -98,19 +104,15 @@ func appendItem(b []byte, typ msgType, it item) []byte {
 		b = binary.BigEndian.AppendUint64(b, uint64(it.time))
 		fallthrough
 	case msgStates:
-		lenAt := len(b)
-		b, _ = it.obj.AppendBinary(b)
-		enc := append([]byte{}, b[lenAt:]...)
-		b = binary.AppendUvarint(b[:lenAt], uint64(len(enc)))
-		b = append(b, enc...)
+		enc, _ := it.obj.AppendBinary(nil)
+		b = appendBytesField(b, enc)
 	case msgSummaryAsk, msgSummaryAnswer:
 		b = append(b, it.digest[:]...)
 		var enc []byte
 		if it.ctx != nil {
 			enc, _ = it.ctx.AppendBinary(nil)
 		}
-		b = binary.AppendUvarint(b, uint64(len(enc)))
-		b = append(b, enc...)
+		b = appendBytesField(b, enc)
 	}
 	return b
 }
@@ -158,40 +160,17 @@ func decodeMessage(b []byte) (*message, error) {
 	if m.typ == msgAck {
 		m.ack.snapshot = crdt.Timestamp(r.fixed64("ack snapshot time"))
 		m.ack.seen = crdt.Timestamp(r.fixed64("ack seen time"))
-		if r.err == nil && len(b)-r.off < 32 {
-			r.failf("ack: truncated digest")
-		}
-		if r.err == nil {
-			copy(m.ack.digest[:], b[r.off:])
-			r.off += 32
-		}
-		if r.err == nil && r.off != len(b) {
-			r.failf("%d trailing bytes", len(b)-r.off)
-		}
-		if r.err != nil {
-			return nil, r.err
-		}
-		return m, nil
+		copy(m.ack.digest[:], r.raw(32, "ack digest"))
+		return r.done(m)
 	}
 	if m.typ == msgBuckets {
 		if n := r.uvarint("bucket count"); r.err == nil && n != numBuckets {
 			r.failf("%d buckets, want %d", n, numBuckets)
 		}
-		for i := 0; r.err == nil && i < numBuckets; i++ {
-			if len(b)-r.off < 16 {
-				r.failf("bucket %d: truncated digest", i)
-				break
-			}
-			copy(m.digests[i][:], b[r.off:])
-			r.off += 16
+		for i := range m.digests {
+			copy(m.digests[i][:], r.raw(16, "bucket digest"))
 		}
-		if r.err == nil && r.off != len(b) {
-			r.failf("%d trailing bytes", len(b)-r.off)
-		}
-		if r.err != nil {
-			return nil, r.err
-		}
-		return m, nil
+		return r.done(m)
 	}
 	if m.typ == msgSummaryAsk || m.typ == msgSummaryAnswer {
 		m.buckets = r.fixed64("bucket bitmap")
@@ -219,14 +198,7 @@ func decodeMessage(b []byte) (*message, error) {
 				it.obj = o
 			}
 		default:
-			if r.err == nil {
-				if len(b)-r.off < 32 {
-					r.failf("item %d: truncated digest", i)
-					break
-				}
-				copy(it.digest[:], b[r.off:])
-				r.off += 32
-			}
+			copy(it.digest[:], r.raw(32, "item digest"))
 			if enc := r.bytes("causal context"); r.err == nil && len(enc) > 0 {
 				it.ctx = new(crdt.CausalContext)
 				if err := it.ctx.UnmarshalBinary(enc); err != nil {
@@ -236,13 +208,7 @@ func decodeMessage(b []byte) (*message, error) {
 		}
 		m.items = append(m.items, it)
 	}
-	if r.err == nil && r.off != len(b) {
-		r.failf("%d trailing bytes", len(b)-r.off)
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	return m, nil
+	return r.done(m)
 }
 
 type wireReader struct {
@@ -281,6 +247,31 @@ func (r *wireReader) fixed64(what string) uint64 {
 	v := binary.BigEndian.Uint64(r.b[r.off:])
 	r.off += 8
 	return v
+}
+
+// raw reads n bytes; nil after an error.
+func (r *wireReader) raw(n int, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if len(r.b)-r.off < n {
+		r.failf("%s: truncated", what)
+		return nil
+	}
+	v := r.b[r.off : r.off+n]
+	r.off += n
+	return v
+}
+
+// done returns m, or the first error, or one for bytes left over.
+func (r *wireReader) done(m *message) (*message, error) {
+	if r.err == nil && r.off != len(r.b) {
+		r.failf("%d trailing bytes", len(r.b)-r.off)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return m, nil
 }
 
 func (r *wireReader) bytes(what string) []byte {
