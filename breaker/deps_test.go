@@ -1,25 +1,14 @@
 package breaker_test
 
 import (
-	"os/exec"
-	"strings"
 	"testing"
+
+	"github.com/duohuo/duohuo/internal/deptest"
 )
 
 // TestDependencies keeps breaker a pure package: the standard library only
 // (ARCHITECTURE.md, "heavy dependencies stay at the edges"), so that any
 // service can import it.
 func TestDependencies(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
-	allowed := map[string]bool{
-		"github.com/duohuo/duohuo/breaker": true,
-	}
-	for _, p := range strings.Fields(string(out)) {
-		if !allowed[p] {
-			t.Errorf("breaker depends on %s; only the standard library is allowed", p)
-		}
-	}
+	deptest.Only(t)
 }
