@@ -24,7 +24,15 @@ func TestMain(m *testing.M) {
 	if os.Getenv("DUOHUO_TEST_AS_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m,
+		// `lock verify --embedded` (lock_test.go) runs an embedded etcd
+		// cluster. Closing it does not wait for a peer's in-flight
+		// /version probe, whose server goroutine can still be in etcd's
+		// handler when the tests end (seen once in CI). Only that etcd
+		// handler is ignored: the net/http serving goroutines of our own
+		// servers are still checked.
+		goleak.IgnoreAnyFunction("go.etcd.io/etcd/server/v3/etcdserver/api/etcdhttp.newPeerHandler.versionHandler.func1"),
+	)
 }
 
 const serveConfig = `
