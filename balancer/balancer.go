@@ -276,22 +276,53 @@ type Pick struct {
 	at uint32 // when it was picked, as Balancer.nowMs
 }
 
-// Done reports the outcome of the attempt: how long it took and whether it
-// succeeded. It updates the instance's in-flight count, peak-EWMA latency
-// and recent success without allocating or reading the clock: the
-// observation is dated pick time + latency. Call it exactly once per
-// successful Pick; on the zero Pick it does nothing. Safe for concurrent
-// use.
-func (p Pick) Done(latency time.Duration, ok bool) {
+// Result is how an attempt ended, as far as the balancer is concerned.
+type Result uint8
+
+// The results of an attempt.
+const (
+	// Succeeded: the instance answered (any status it is not blamed for).
+	// Its latency is folded into the peak-EWMA and a success recorded.
+	Succeeded Result = iota
+	// Failed: the instance failed (refused, reset, timed out, answered
+	// 5xx). A failure is recorded; its latency counts only when it is
+	// above the current estimate, so that a fast refusal never makes a
+	// dead instance look quick.
+	Failed
+	// Neutral: the attempt says nothing about the instance (the client
+	// went away, a hedge lost its race, an open breaker skipped it). Only
+	// the in-flight count is released.
+	Neutral
+)
+
+var resultNames = [...]string{"succeeded", "failed", "neutral"}
+
+// String returns "succeeded", "failed" or "neutral".
+func (r Result) String() string {
+	if int(r) < len(resultNames) {
+		return resultNames[r]
+	}
+	return fmt.Sprintf("result(%d)", uint8(r))
+}
+
+// Done reports the outcome of the attempt: how long it took and how it
+// ended. It updates the instance's in-flight count, peak-EWMA latency and
+// recent success without allocating or reading the clock: the observation
+// is dated pick time + latency. Call it exactly once per successful Pick;
+// on the zero Pick it does nothing. Safe for concurrent use.
+func (p Pick) Done(latency time.Duration, r Result) {
 	if p.s == nil {
 		return
 	}
 	p.s.inflight.Add(-1)
+	if r == Neutral {
+		return
+	}
 	if latency < 0 {
 		latency = 0
 	}
-	p.s.observe(p.at+uint32(latency/time.Millisecond), float64(latency), p.b.tau)
-	p.s.record(ok)
+	p.s.observe(p.at+uint32(latency/time.Millisecond), float64(latency), p.b.tau, r == Failed)
+	p.s.record(r == Succeeded)
 }
 
 // State returns the tiers as the current snapshot sees them: instance

@@ -30,7 +30,7 @@ func BenchmarkPick(b *testing.B) {
 							b.Error(err)
 							return
 						}
-						p.Done(time.Millisecond, true)
+						p.Done(time.Millisecond, balancer.Succeeded)
 					}
 				})
 			})
@@ -55,7 +55,7 @@ func BenchmarkPickRetry(b *testing.B) {
 						b.Error(err)
 						return
 					}
-					p.Done(time.Millisecond, true)
+					p.Done(time.Millisecond, balancer.Succeeded)
 				}
 			})
 		})

@@ -112,7 +112,7 @@ func TestUpdateRefusesBadEndpointsAndKeepsServing(t *testing.T) {
 			if err != nil || p.Instance.ID != good[0].Instance.ID {
 				t.Fatalf("Pick after refused Update = %v, %v; want the previous snapshot's %s", p.Instance, err, good[0].Instance.ID)
 			}
-			p.Done(time.Millisecond, true)
+			p.Done(time.Millisecond, balancer.Succeeded)
 		})
 	}
 }
@@ -180,7 +180,7 @@ func TestPickDistributionMatchesWeights(t *testing.T) {
 						t.Fatal(err)
 					}
 					count[p.Instance.ID]++
-					p.Done(0, true)
+					p.Done(0, balancer.Succeeded)
 				}
 				var chi2 float64
 				for i, w := range weights {
@@ -218,7 +218,7 @@ func TestDynamicWeightOverridesConfigured(t *testing.T) {
 			t.Fatal(err)
 		}
 		got[p.Instance.ID]++
-		p.Done(0, true)
+		p.Done(0, balancer.Succeeded)
 	}
 	if got[a.Instance.ID] != 1000 || got[b.Instance.ID] != 3000 {
 		t.Errorf("picks %v, want 1000 for %s and 3000 for %s", got, a.Instance.ID, b.Instance.ID)
@@ -253,7 +253,7 @@ func TestExcludeIsHonoured(t *testing.T) {
 							t.Fatalf("round %d: %s picked twice", round, p.Instance.ID)
 						}
 						tried[p.Instance.ID] = true
-						p.Done(time.Millisecond, false)
+						p.Done(time.Millisecond, balancer.Failed)
 					}
 					eligible := 0
 					for _, ep := range eps {
@@ -296,7 +296,7 @@ func TestInvariantsOnRandomSets(t *testing.T) {
 				}
 				p, err := b.Pick(nil, exclude)
 				checkPick(t, m, st, local, exclude, p, err)
-				p.Done(time.Duration(r.IntN(100))*time.Millisecond, r.IntN(2) == 0)
+				p.Done(time.Duration(r.IntN(100))*time.Millisecond, balancer.Result(r.IntN(3)))
 			}
 		}
 	}
@@ -310,7 +310,7 @@ func TestStatsSurviveUpdatesAndAreDroppedWithTheirInstance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Done(200*time.Millisecond, false)
+	p.Done(200*time.Millisecond, balancer.Failed)
 	held, _ := b.Pick(nil, nil) // stays in flight across the updates
 
 	want := balancer.Stats{InFlight: 1, Latency: 200 * time.Millisecond, Success: 15.0 / 16}
@@ -337,7 +337,7 @@ func TestStatsSurviveUpdatesAndAreDroppedWithTheirInstance(t *testing.T) {
 	if _, ok := b.Stats(a.Instance.ID); ok {
 		t.Fatalf("Stats(%s) found after the instance was removed", a.Instance.ID)
 	}
-	held.Done(time.Millisecond, true) // the outcome of a removed instance is harmless
+	held.Done(time.Millisecond, balancer.Succeeded) // the outcome of a removed instance is harmless
 
 	if err := b.Update([]balancer.Endpoint{a, c}); err != nil {
 		t.Fatal(err)
@@ -347,7 +347,7 @@ func TestStatsSurviveUpdatesAndAreDroppedWithTheirInstance(t *testing.T) {
 
 func TestDoneOnZeroPickIsANoOp(t *testing.T) {
 	var p balancer.Pick
-	p.Done(time.Second, false) // must not panic
+	p.Done(time.Second, balancer.Failed) // must not panic
 }
 
 func TestInstanceWithoutLocalityIsLocalToAGatewayWithoutOne(t *testing.T) {
@@ -356,7 +356,7 @@ func TestInstanceWithoutLocalityIsLocalToAGatewayWithoutOne(t *testing.T) {
 	if err != nil || p.Tier != discovery.SameZone {
 		t.Fatalf("Pick = tier %d, %v; want SameZone", p.Tier, err)
 	}
-	p.Done(0, true)
+	p.Done(0, balancer.Succeeded)
 }
 
 // TestConcurrentPickAndUpdate runs pickers against a stream of updates under
@@ -385,7 +385,7 @@ func TestConcurrentPickAndUpdate(t *testing.T) {
 							errs <- fmt.Errorf("picker %d: picked %s", g, p.Instance.ID)
 							return
 						}
-						p.Done(time.Duration(i%50)*time.Microsecond, i%10 != 0)
+						p.Done(time.Duration(i%50)*time.Microsecond, balancer.Result(i%3))
 					}
 				})
 			}
@@ -430,7 +430,7 @@ func TestPickAndDoneDoNotAllocate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.Done(time.Millisecond, true)
+			p.Done(time.Millisecond, balancer.Succeeded)
 			_ = b.State()
 		})
 		if allocs != 0 {

@@ -53,5 +53,5 @@
 //	if errors.Is(err, balancer.ErrNoInstance) { … fall back … }
 //	start := time.Now()
 //	resp, err := send(p.Instance.Addr)
-//	p.Done(time.Since(start), err == nil)
+//	p.Done(time.Since(start), result) // balancer.Succeeded, Failed or Neutral
 package balancer

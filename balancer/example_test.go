@@ -46,7 +46,7 @@ func Example() {
 			return
 		}
 		fmt.Println(p.Instance.ID, "tier", p.Tier)
-		p.Done(5*time.Millisecond, true)
+		p.Done(5*time.Millisecond, balancer.Succeeded)
 	}
 
 	// Health checking ejects both local instances: traffic fails over.
@@ -57,7 +57,7 @@ func Example() {
 	}
 	p, _ := b.Pick(nil, nil)
 	fmt.Println(p.Instance.ID, "tier", p.Tier)
-	p.Done(40*time.Millisecond, true)
+	p.Done(40*time.Millisecond, balancer.Succeeded)
 
 	st := b.State()
 	serving, _ := st.Serving()
@@ -89,7 +89,7 @@ func ExampleBalancer_Pick_retry() {
 			break
 		}
 		tried[p.Instance.ID] = true
-		p.Done(time.Millisecond, false) // the upstream failed
+		p.Done(time.Millisecond, balancer.Failed) // the upstream failed
 		fmt.Println("attempt", attempt, "sent to a new instance:", len(tried) == attempt)
 	}
 	// Output:

@@ -87,7 +87,7 @@ func FuzzUpdatePick(f *testing.F) {
 				t.Fatalf("Pick: %v", err)
 			}
 			checkPick(t, m, st, local, exclude, p, err)
-			p.Done(time.Millisecond, mask&1 == 0)
+			p.Done(time.Millisecond, balancer.Result(mask%3))
 		}
 	})
 }

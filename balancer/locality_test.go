@@ -87,7 +87,7 @@ func TestPickSharesFollowTierLoads(t *testing.T) {
 					p, err := b.Pick(nil, nil)
 					checkPick(t, m, st, local, nil, p, err)
 					got[p.Tier]++
-					p.Done(0, true)
+					p.Done(0, balancer.Succeeded)
 				}
 				for tier := range got {
 					// 0.012 is over 4.8 standard deviations of a share at 40k
@@ -174,7 +174,7 @@ func TestPanicThreshold(t *testing.T) {
 				if !byID(eps)[p.Instance.ID].Healthy {
 					unhealthy++
 				}
-				p.Done(0, true)
+				p.Done(0, balancer.Succeeded)
 			}
 			// In panic all 10 share the load: 7 of them are unhealthy.
 			if tc.wantPanic && math.Abs(float64(unhealthy)/10_000-0.7) > 0.03 {

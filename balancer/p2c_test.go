@@ -22,11 +22,11 @@ func observe(t *testing.T, b *balancer.Balancer, clock *manualClock, id string, 
 		}
 		if p.Instance.ID == id {
 			clock.Advance(latency)
-			p.Done(latency, true)
+			p.Done(latency, balancer.Succeeded)
 			return
 		}
 		s, _ := b.Stats(p.Instance.ID)
-		p.Done(s.Latency, true)
+		p.Done(s.Latency, balancer.Succeeded)
 	}
 	t.Fatalf("%s never picked", id)
 }
@@ -96,7 +96,7 @@ func TestPeakEWMAAvoidsTheSlowInstance(t *testing.T) {
 		if p.Instance.ID == slow {
 			t.Fatalf("idle fast instances available, but the slow one was picked")
 		}
-		p.Done(latency[p.Instance.ID], true)
+		p.Done(latency[p.Instance.ID], balancer.Succeeded)
 	}
 
 	// Hold requests in flight: cost = latency × (in-flight + 1) makes the
@@ -118,7 +118,7 @@ func TestPeakEWMAAvoidsTheSlowInstance(t *testing.T) {
 		t.Errorf("with 40 requests in flight on the fast instances the slow one was never picked")
 	}
 	for _, p := range held {
-		p.Done(latency[p.Instance.ID], true)
+		p.Done(latency[p.Instance.ID], balancer.Succeeded)
 	}
 }
 
@@ -144,10 +144,10 @@ func TestPeakEWMARetriesARecoveredInstance(t *testing.T) {
 			if step+1 < 40 {
 				t.Fatalf("slow instance retried after %ds, before its estimate could fall below the fast one's", step+1)
 			}
-			p.Done(10*time.Millisecond, true)
+			p.Done(10*time.Millisecond, balancer.Succeeded)
 			return
 		}
-		p.Done(10*time.Millisecond, true)
+		p.Done(10*time.Millisecond, balancer.Succeeded)
 	}
 	t.Fatalf("slow instance never retried in 100s of fast answers (τ = %v)", tau)
 }
@@ -186,10 +186,10 @@ func TestLeastRequestPrefersFewerInFlightPerWeight(t *testing.T) {
 				if want := eps[1].Instance.ID; tc.wantSecond && p.Instance.ID != want {
 					t.Fatalf("Pick = %s, want %s", p.Instance.ID, want)
 				}
-				p.Done(time.Millisecond, true)
+				p.Done(time.Millisecond, balancer.Succeeded)
 			}
 			for _, p := range held {
-				p.Done(time.Millisecond, true)
+				p.Done(time.Millisecond, balancer.Succeeded)
 			}
 		})
 	}

@@ -51,11 +51,15 @@ func elapsed(now, then uint32) float64 {
 // Finagle's PeakEwma does: a slower observation replaces the estimate at
 // once (peak sensitivity, so a degrading instance is avoided immediately);
 // a faster one is averaged in with weight 1-e^(-Δt/τ), so the estimate
-// recovers over a few τ. tau is in milliseconds.
-func (s *stats) observe(nowMs uint32, rtt, tau float64) {
+// recovers over a few τ. tau is in milliseconds. With onlyPeak (a failed
+// attempt) a faster observation is dropped.
+func (s *stats) observe(nowMs uint32, rtt, tau float64, onlyPeak bool) {
 	for {
 		old := s.ewma.Load()
 		cost, stamp := unpackEWMA(old)
+		if onlyPeak && rtt <= cost {
+			return
+		}
 		next := rtt
 		if rtt <= cost {
 			next = cost // no time has passed: the old estimate weighs 1
