@@ -361,8 +361,8 @@ routes:
 			Attempts:      0,
 			PerTryTimeout: TryTimeout{Auto: true},
 			RetryOn:       []string{"connect_failure", "reset", "gateway_error", "timeout"},
-			Backoff:  Backoff{Base: Duration(25 * time.Millisecond), Max: Duration(250 * time.Millisecond)},
-			Budget:   Budget{Ratio: 0.2, MinPerSecond: 3},
+			Backoff:       Backoff{Base: Duration(25 * time.Millisecond), Max: Duration(250 * time.Millisecond)},
+			Budget:        Budget{Ratio: 0.2, MinPerSecond: 3},
 		},
 	}}
 	if diff := cmp.Diff(want, cfg); diff != "" {
