@@ -175,18 +175,19 @@ type exchange struct {
 	status int    // sent to the client
 	cloud  string // of the instance that answered, "none" if none
 
-	mu       sync.Mutex // guards what the deadline timer and a hedge share with the handler
-	seen     tried
-	timer    *time.Timer
-	routeAt  time.Time // when the route deadline expires; zero: not armed
-	hedgeAt  time.Time // when the current attempt gets a hedge; zero: never
-	cancelAt time.Time // when the current attempt is cancelled (fixed per-try timeout); zero: never
-	primary  *attempt
-	hedge    *attempt
-	hedgeRes chan *attempt // the hedge's attempt when Send returned
-	expired  bool          // the route deadline passed
-	tries    int           // attempts sent
-	abort    bool          // the client response must end as broken
+	mu            sync.Mutex // guards what the deadline timer and a hedge share with the handler
+	seen          tried
+	timer         *time.Timer
+	routeAt       time.Time // when the route deadline expires; zero: not armed
+	hedgeAt       time.Time // when the current attempt gets a hedge; zero: never
+	hedgeIsPerTry bool      // hedgeAt is the adaptive per-try deadline, not a hedge delay
+	cancelAt      time.Time // when the current attempt is cancelled (fixed per-try timeout); zero: never
+	primary       *attempt
+	hedge         *attempt
+	hedgeRes      chan *attempt // the hedge's attempt when Send returned
+	expired       bool          // the route deadline passed
+	tries         int           // attempts sent
+	abort         bool          // the client response must end as broken
 
 	clientFault bool     // the request failed because of the client
 	final       *Outcome // of the attempt that decided the answer
@@ -415,8 +416,8 @@ func (x *exchange) send(a *attempt) (*attempt, Outcome) {
 	x.primary, x.hedge = a, nil
 	now := time.Now()
 	x.hedgeAt, x.cancelAt = time.Time{}, time.Time{}
-	if d := x.hedgeDelay(); d > 0 {
-		x.hedgeAt = now.Add(d)
+	if d, perTry := x.hedgeDelay(); d > 0 {
+		x.hedgeAt, x.hedgeIsPerTry = now.Add(d), perTry
 	}
 	if d := x.rt.fixedPerTry(); d > 0 {
 		x.cancelAt = now.Add(d)
@@ -488,10 +489,14 @@ func (x *exchange) sent() {
 }
 
 // hedgeDelay returns how long the current attempt may wait before a hedge
-// goes to another instance, or 0 when this attempt gets no hedge. x.mu held.
-func (x *exchange) hedgeDelay() time.Duration {
+// goes to another instance, 0 when this attempt gets no hedge, and whether
+// that wait is the adaptive per-try timeout (an attempt that outlives it is
+// slow and, if it loses, counts as a timeout) rather than a configured
+// hedge's delay (a race to cut the tail; the loser is not blamed). x.mu
+// held.
+func (x *exchange) hedgeDelay() (time.Duration, bool) {
 	if x.tries > x.rt.attempts || !x.req.Idempotent() || !x.up.Replayable() {
-		return 0
+		return 0, false
 	}
 	var d time.Duration
 	if h := x.rt.hedge; h != nil && x.tries == 1 {
@@ -505,9 +510,9 @@ func (x *exchange) hedgeDelay() time.Duration {
 		}
 	}
 	if pt := x.rt.adaptivePerTry(); pt > 0 && (d == 0 || pt < d) {
-		d = pt
+		return pt, true
 	}
-	return d
+	return d, false
 }
 
 // armLocked (re)arms the deadline timer for the earliest pending deadline.
@@ -565,16 +570,18 @@ func (x *exchange) fire() {
 		return
 	}
 	x.hedgeAt = time.Time{}
-	a.late = true
+	a.late = x.hedgeIsPerTry
 	if !x.rt.hedgeAllowed(x.tries) {
 		x.armLocked()
 		x.mu.Unlock()
 		return
 	}
-	// An attempt that went silent says its cloud may have, and health
-	// checking has not caught up yet.
-	x.seen.tierOf = x.svc.tierOf
-	x.seen.avoidTier(a.pick.Tier)
+	if a.late {
+		// An attempt that went silent says its cloud may have, and
+		// health checking has not caught up yet.
+		x.seen.tierOf = x.svc.tierOf
+		x.seen.avoidTier(a.pick.Tier)
+	}
 	x.mu.Unlock()
 	h, _, _ := x.pick()
 	x.mu.Lock()
