@@ -191,6 +191,9 @@ type exchange struct {
 
 	clientFault bool     // the request failed because of the client
 	final       *Outcome // of the attempt that decided the answer
+	held        *attempt // a failed attempt's answer, kept until a retry goes out
+	heldOutcome Outcome
+	prev        *Outcome // the last failed attempt without an answer
 }
 
 // run drives one request. It returns true when the engine must end the
@@ -296,9 +299,27 @@ func (x *exchange) routeClass() breaker.Class {
 func (x *exchange) attempts() {
 	for {
 		a, status, why := x.pick()
+		if h := x.held; h != nil { // the answer a retry set aside
+			x.held = nil
+			if a == nil { // nothing else to try: the last answer, as it came
+				x.forward(h, x.heldOutcome)
+				return
+			}
+			h.resp.Discard()
+			h.resp = nil
+			x.svc.report(h, x.heldOutcome, x.rt)
+			h.cancel()
+		}
+		if a == nil && x.prev != nil { // nothing else to try after a failure
+			x.failOutcome(*x.prev)
+			return
+		}
 		if a == nil {
 			x.fail(status, why)
 			return
+		}
+		if x.tries > 0 {
+			x.rt.retriesMetric.Inc()
 		}
 		a, o := x.send(a)
 		if a.resp != nil && o.Fault == FaultNone {
@@ -683,12 +704,15 @@ func (x *exchange) retry(a *attempt, o Outcome) bool {
 		return false
 	}
 	if a.resp != nil {
-		a.resp.Discard()
-		a.resp = nil
+		// Kept until the retry has an instance to go to: if there is
+		// none, this answer is the one the client gets.
+		x.held, x.heldOutcome = a, o
+	} else {
+		x.svc.report(a, o, x.rt)
+		a.cancel()
+		x.prev = &o
+		x.final = &o
 	}
-	x.svc.report(a, o, x.rt)
-	a.cancel()
-	x.rt.retriesMetric.Inc()
 	x.mu.Lock()
 	switch o.Class {
 	case ClassConnect, ClassReset:
