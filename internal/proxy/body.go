@@ -20,13 +20,17 @@ import (
 // attempt says nothing about the upstream.
 var ErrClientIdle = errors.New("proxy: client request body idle")
 
+// errAttemptOver is what an attempt's reads of a [Body] return once that
+// attempt's transport has closed it.
+var errAttemptOver = errors.New("proxy: request body closed by its attempt")
+
 // Body wraps a client request body so that it can be offered to several
 // attempts and so that a failure reading it is told apart from an upstream
-// failure. Close does nothing (the server closes the real body when the
-// handler returns); Touched says whether any attempt read from it, after
-// which another attempt cannot resend it; Err says whether reading the
-// client failed. A Body is read by one attempt at a time; its other methods
-// are safe for concurrent use.
+// failure. Touched says whether any attempt read from it, after which
+// another attempt cannot resend it; Err says whether reading the client
+// failed. [Forwarder.Outbound] hands each attempt its own view of the body,
+// whose Close ends that attempt's reads (see Outbound). A Body is read by
+// one attempt at a time; its other methods are safe for concurrent use.
 type Body struct {
 	rc      io.ReadCloser
 	touched atomic.Bool
@@ -37,10 +41,10 @@ type Body struct {
 	mu      sync.Mutex // guards the fields below
 	err     error      // the first error other than io.EOF
 	timer   *time.Timer
-	started time.Time // when the current read began
-	reading bool      // a read is waiting for the client
-	fired   bool      // the idle limit interrupted a read
-	done    bool      // saw EOF or an error: nothing left to interrupt
+	started time.Time    // when the current read began
+	reader  *attemptBody // the attempt whose read is waiting for the client; nil if none
+	reading bool         // a read is waiting for the client
+	fired   bool         // the idle limit interrupted a read
 }
 
 // readDeadliner is a client body whose reads can be given a deadline, as
@@ -69,45 +73,52 @@ func NewBody(rc io.ReadCloser, idle time.Duration) *Body {
 	return b
 }
 
-// Read reads from the client body and marks it touched.
-func (b *Body) Read(p []byte) (int, error) {
-	b.touched.Store(true)
-	if b.idle <= 0 {
-		n, err := b.rc.Read(p)
-		if err != nil && err != io.EOF {
-			b.fail(err)
-		}
-		return n, err
-	}
+// Read reads from the client body and marks it touched. Reading the Body
+// itself rather than an attempt's view of it is for callers outside
+// [Forwarder.Outbound].
+func (b *Body) Read(p []byte) (int, error) { return b.read(nil, p) }
+
+func (b *Body) read(a *attemptBody, p []byte) (int, error) {
 	b.mu.Lock()
-	if b.fired {
+	b.touched.Store(true)
+	switch {
+	case b.fired:
 		b.mu.Unlock()
 		return 0, b.idleErr()
+	case a != nil && a.over:
+		b.mu.Unlock()
+		return 0, errAttemptOver
 	}
-	b.started = time.Now()
-	b.reading = true
-	if b.timer == nil {
-		b.timer = time.AfterFunc(b.idle, b.expire)
-	} else {
-		b.timer.Reset(b.idle)
+	b.reader, b.reading = a, true
+	if b.idle > 0 {
+		b.started = time.Now()
+		if b.timer == nil {
+			b.timer = time.AfterFunc(b.idle, b.expire)
+		} else {
+			b.timer.Reset(b.idle)
+		}
 	}
 	b.mu.Unlock()
 
 	n, err := b.rc.Read(p)
 
 	b.mu.Lock()
-	b.reading = false
-	b.timer.Stop()
-	if err != nil {
-		b.done = true
+	defer b.mu.Unlock()
+	b.reader, b.reading = nil, false
+	if b.timer != nil {
+		b.timer.Stop()
 	}
-	fired := b.fired
-	b.mu.Unlock()
-	if fired && err != nil {
+	switch {
+	case err == nil || err == io.EOF:
+		return n, err
+	case b.fired:
 		err = b.idleErr()
+	case a != nil && a.over:
+		return n, errAttemptOver // interrupted by the attempt's own Close
 	}
-	if err != nil && err != io.EOF {
-		b.fail(err)
+	if b.err == nil {
+		b.err = err
+		b.failed.Store(true)
 	}
 	return n, err
 }
@@ -122,12 +133,18 @@ func (b *Body) idleErr() error {
 // it alone: the timer was reset for it.
 func (b *Body) expire() {
 	b.mu.Lock()
-	if !b.reading || b.done || b.fired || time.Since(b.started) < b.idle {
+	if !b.reading || b.fired || time.Since(b.started) < b.idle {
 		b.mu.Unlock()
 		return
 	}
 	b.fired = true
 	b.mu.Unlock()
+	b.interrupt()
+}
+
+// interrupt makes the waiting client read return. An interrupted body
+// cannot be read again.
+func (b *Body) interrupt() {
 	if b.dl != nil {
 		// A deadline in the past fails the waiting read at once.
 		b.dl.SetReadDeadline(time.Unix(1, 0))
@@ -136,16 +153,8 @@ func (b *Body) expire() {
 	b.rc.Close()
 }
 
-func (b *Body) fail(err error) {
-	b.mu.Lock()
-	if b.err == nil {
-		b.err = err
-		b.failed.Store(true)
-	}
-	b.mu.Unlock()
-}
-
-// Close does nothing: see [Body].
+// Close does nothing: the server closes the client body when the handler
+// returns, and an attempt's transport closes only its own view.
 func (b *Body) Close() error { return nil }
 
 // Touched reports whether an attempt has read from the body. A nil Body is
@@ -157,6 +166,7 @@ func (b *Body) Touched() bool { return b != nil && b.touched.Load() }
 // *http.MaxBytesError, the idle limit — or nil if none (nil for a nil
 // Body). A round trip that failed while Err is non-nil failed because of
 // the client; [ClientBodyStatus] gives the status to log or answer with.
+// A read that an attempt's Close interrupted is no client failure.
 func (b *Body) Err() error {
 	if b == nil || !b.failed.Load() {
 		return nil
@@ -164,6 +174,34 @@ func (b *Body) Err() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.err
+}
+
+// attemptBody is one attempt's view of a Body, the request body its
+// transport reads and closes.
+type attemptBody struct {
+	b    *Body
+	over bool // guarded by b.mu: the transport closed it
+}
+
+func (a *attemptBody) Read(p []byte) (int, error) { return a.b.read(a, p) }
+
+// Close ends this attempt's reads: later ones fail, and one waiting for the
+// client is interrupted. Another attempt's view is not affected, so an
+// unread body can still be sent elsewhere. net/http's HTTP/2 transport closes the request body
+// when the response ends or breaks before the request body was all sent,
+// and waits for its read to return before the response body's Close does:
+// a client that keeps its stream open, as a gRPC streaming client does,
+// would otherwise hold the response, and the handler, forever.
+func (a *attemptBody) Close() error {
+	b := a.b
+	b.mu.Lock()
+	a.over = true
+	interrupt := b.reading && b.reader == a && !b.fired
+	b.mu.Unlock()
+	if interrupt {
+		b.interrupt()
+	}
+	return nil
 }
 
 // WithReadDeadline returns rc (a request body being served through w) in a

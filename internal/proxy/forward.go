@@ -42,7 +42,10 @@ const bufSize = 32 << 10
 
 // Outbound returns the request for one attempt at the instance addr
 // ("10.0.0.1:8080") over scheme ("http" or "https"). body is the client body
-// as wrapped by [NewBody] (nil when there is none). The headers are the
+// as wrapped by [NewBody] (nil when there is none); the request gets its own
+// view of it, whose Close, when the transport is done with the attempt,
+// interrupts a read still waiting for the client and fails later ones, but
+// leaves an unread body for the next attempt. The headers are the
 // client's end-to-end headers plus the forwarding headers and requestID.
 //
 // Header value slices may be shared with in and with other requests: callers
@@ -54,7 +57,7 @@ func (f *Forwarder) Outbound(ctx context.Context, in *http.Request, scheme, addr
 	out.RequestURI = ""
 	out.Close = false
 	if body != nil {
-		out.Body = body
+		out.Body = &attemptBody{b: body}
 	} else {
 		out.Body = nil
 		out.ContentLength = 0
