@@ -23,8 +23,9 @@ var (
 	// idle limit.
 	ErrUpstreamIdle = errors.New("proxy: upstream response body idle")
 	// ErrClientWrite is returned, wrapped, by [Forwarder.Respond] when
-	// writing to the client failed: the client went away or stopped
-	// reading, which says nothing about the upstream.
+	// writing to the client failed, or the client went away (its request's
+	// context ended) while the body was being copied: the failure says
+	// nothing about the upstream.
 	ErrClientWrite = errors.New("proxy: write to client")
 )
 
@@ -47,8 +48,10 @@ var (
 //     — time spent waiting for the client to take what was written does
 //     not count — Respond stops with an error wrapping both
 //     [ErrUpstreamBody] and [ErrUpstreamIdle]. idle 0 means no limit.
-//   - A failure writing to the client wraps [ErrClientWrite]; one reading
-//     from the upstream wraps [ErrUpstreamBody].
+//   - A failure writing to the client, or the client going away (in's
+//     context ending, which also cancels an upstream request made with
+//     it), wraps [ErrClientWrite]; any other failure reading from the
+//     upstream wraps [ErrUpstreamBody].
 //   - An HTTP/1.1 client request with a body is switched to full duplex
 //     (http.ResponseController.EnableFullDuplex): otherwise net/http would,
 //     on sending the response header, read and discard the rest of the
@@ -89,7 +92,7 @@ func (f *Forwarder) Respond(ctx context.Context, w http.ResponseWriter, in *http
 		canFlush = false
 	}
 	flushEach := canFlush && (resp.ContentLength == -1 || isGRPCHeader(resp.Header))
-	n, err := f.copyBody(w, rc, resp.Body, flushEach, idle)
+	n, err := f.copyBody(in.Context(), w, rc, resp.Body, flushEach, idle)
 	if err != nil {
 		return n, err
 	}
@@ -104,7 +107,10 @@ func isGRPCHeader(h http.Header) bool {
 	return len(ct) > 0 && IsGRPC(ct[0])
 }
 
-func (f *Forwarder) copyBody(w http.ResponseWriter, rc *http.ResponseController, src io.ReadCloser, flushEach bool, idle time.Duration) (int64, error) {
+// copyBody copies src to w. client is the client request's context: when it
+// is done as a read fails, the client went away and its cancellation
+// reached the upstream request, so the failure is the client's.
+func (f *Forwarder) copyBody(client context.Context, w http.ResponseWriter, rc *http.ResponseController, src io.ReadCloser, flushEach bool, idle time.Duration) (int64, error) {
 	bp, _ := f.bufs.Get().(*[]byte)
 	if bp == nil {
 		b := make([]byte, bufSize)
@@ -142,6 +148,9 @@ func (f *Forwarder) copyBody(w http.ResponseWriter, rc *http.ResponseController,
 			return n, nil
 		}
 		if rerr != nil {
+			if client.Err() != nil {
+				return n, fmt.Errorf("%w: client gone: %v", ErrClientWrite, rerr)
+			}
 			if iw != nil && iw.stop() {
 				return n, fmt.Errorf("%w: %w: nothing received for %v", ErrUpstreamBody, ErrUpstreamIdle, idle)
 			}
