@@ -47,15 +47,17 @@ type Request interface {
 
 // Upstream sends attempts of the current request.
 type Upstream interface {
-	// Send sends the request to in and returns when the response head has
-	// arrived. It calls sent once the request has been written whole
-	// (at once for a request without a body), which starts the route's
-	// deadline. Cancelling ctx aborts the attempt and, after Send returned,
+	// Begin is called once, before the first attempt, with the route's
+	// idle limit for the request body and the function to call each time
+	// the request has been written whole (at each Send for a request
+	// without a body), which starts the route's deadline.
+	Begin(idle time.Duration, sent func())
+	// Send sends the request to in, an instance of svc (whose transport
+	// carries the attempt), and returns when the response head has
+	// arrived. Cancelling ctx aborts the attempt and, after Send returned,
 	// the response body. An error is an *AttemptError or any other error
 	// (treated as a reset).
-	// svc is the service the core routed to: its transport carries the
-	// attempt.
-	Send(ctx context.Context, svc *service, in *discovery.Instance, sent func()) (Response, error)
+	Send(ctx context.Context, svc *service, in *discovery.Instance) (Response, error)
 	// Replayable reports whether the request can be sent again: it has no
 	// body, or its body was kept whole, or no attempt has read from it.
 	Replayable() bool
@@ -221,6 +223,7 @@ func (g *Gateway) run(ctx context.Context, req Request, up Upstream, out Respond
 		}
 		defer func() { x.rt.breaker.DoneAt(tk, x.routeClass(), time.Since(x.start), time.Now()) }()
 	}
+	x.up.Begin(x.rt.idleTimeout, x.sent)
 	x.attempts()
 	return x.abort
 }
@@ -446,7 +449,7 @@ func (x *exchange) send(a *attempt) (*attempt, Outcome) {
 	x.armLocked()
 	x.mu.Unlock()
 	a.t0 = now
-	resp, err := x.up.Send(a.ctx, x.svc, a.pick.Instance, x.sent)
+	resp, err := x.up.Send(a.ctx, x.svc, a.pick.Instance)
 	x.mu.Lock()
 	a.done, a.resp, a.err = true, resp, err
 	if resp != nil && !a.timedOut && !a.lost {
@@ -634,7 +637,7 @@ func (x *exchange) fire() {
 func (x *exchange) runHedge(a, h *attempt) {
 	defer x.g.hedgeWG.Done()
 	h.t0 = time.Now()
-	resp, err := x.up.Send(h.ctx, x.svc, h.pick.Instance, func() {})
+	resp, err := x.up.Send(h.ctx, x.svc, h.pick.Instance)
 	x.mu.Lock()
 	h.done, h.resp, h.err = true, resp, err
 	if resp != nil && !h.timedOut && !h.lost {

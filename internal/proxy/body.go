@@ -45,12 +45,45 @@ type Body struct {
 	reader  *attemptBody // the attempt whose read is waiting for the client; nil if none
 	reading bool         // a read is waiting for the client
 	fired   bool         // the idle limit interrupted a read
+	kept    []byte       // what was read, while it stays within ReplayLimit
+	readN   int          // bytes read from the client so far
+	over    bool         // more than ReplayLimit was read: kept is dropped
+	eof     bool         // the client body was read to its end
+	onEnd   func()       // called when an attempt's view reaches the end
 }
+
+// ReplayLimit is the most of a request body a [Body] keeps so that a
+// request whose body was read whole can be sent again (a retry after the
+// instance answered UNAVAILABLE, say). Larger bodies stream and are sent
+// once. Envoy keeps up to its per-connection buffer limit (1 MiB) for the
+// same purpose; a gateway of many small calls needs far less.
+const ReplayLimit = 64 << 10
+
+// errNotReplayable is what a second attempt's reads return when the body
+// was not kept whole.
+var errNotReplayable = errors.New("proxy: request body was not kept and cannot be sent again")
 
 // readDeadliner is a client body whose reads can be given a deadline, as
 // [WithReadDeadline] returns.
 type readDeadliner interface {
 	SetReadDeadline(time.Time) error
+}
+
+// OnEnd sets a function called (on the reading goroutine) each time an
+// attempt's view of the body reaches its end: the request has then been
+// sent whole. Set it before the first attempt.
+func (b *Body) OnEnd(f func()) { b.onEnd = f }
+
+// Replayable reports whether the body can be sent again by another
+// attempt: nothing was read yet, or it was read whole and kept. A nil Body
+// is always replayable.
+func (b *Body) Replayable() bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.readN == 0 && !b.eof || b.eof && !b.over && b.err == nil
 }
 
 // NewBody wraps rc; nil or http.NoBody give nil (no body to track).
@@ -88,6 +121,21 @@ func (b *Body) read(a *attemptBody, p []byte) (int, error) {
 	case a != nil && a.over:
 		b.mu.Unlock()
 		return 0, errAttemptOver
+	case a != nil && a.pos < len(b.kept): // a later attempt: what was kept first
+		n := copy(p, b.kept[a.pos:])
+		a.pos += n
+		b.mu.Unlock()
+		return n, nil
+	case a != nil && a.pos != b.readN:
+		b.mu.Unlock()
+		return 0, errNotReplayable
+	case b.eof:
+		end := b.onEnd
+		b.mu.Unlock()
+		if end != nil {
+			end()
+		}
+		return 0, io.EOF
 	}
 	b.reader, b.reading = a, true
 	if b.idle > 0 {
@@ -103,13 +151,33 @@ func (b *Body) read(a *attemptBody, p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.reader, b.reading = nil, false
 	if b.timer != nil {
 		b.timer.Stop()
 	}
+	if n > 0 {
+		b.readN += n
+		if a != nil {
+			a.pos += n
+		}
+		if !b.over && len(b.kept)+n <= ReplayLimit {
+			b.kept = append(b.kept, p[:n]...)
+		} else {
+			b.over, b.kept = true, nil
+		}
+	}
+	if err == io.EOF {
+		b.eof = true
+		end := b.onEnd
+		b.mu.Unlock()
+		if end != nil {
+			end()
+		}
+		return n, err
+	}
+	defer b.mu.Unlock()
 	switch {
-	case err == nil || err == io.EOF:
+	case err == nil:
 		return n, err
 	case b.fired:
 		err = b.idleErr()
@@ -181,6 +249,7 @@ func (b *Body) Err() error {
 type attemptBody struct {
 	b    *Body
 	over bool // guarded by b.mu: the transport closed it
+	pos  int  // guarded by b.mu: bytes of the body this view has read
 }
 
 func (a *attemptBody) Read(p []byte) (int, error) { return a.b.read(a, p) }
