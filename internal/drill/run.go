@@ -193,7 +193,7 @@ func runScenario(ctx context.Context, o Options, sc Scenario) (ScenarioReport, e
 		b.SetLatency(o.baseLatency(b))
 	}
 	if rt := top.Config.Routes; len(rt) > 0 {
-		sr.TryTimeout = time.Duration(rt[0].Retry.PerTryTimeout)
+		sr.TryTimeout = top.Gateway.PerTryTimeout(rt[0].Name)
 	}
 	if err := waitReady(ctx, top); err != nil {
 		return sr, err
