@@ -34,9 +34,10 @@ var (
 // written. It blocks until the body is copied, the upstream or the client
 // fails, or the idle limit passes; ctx ends only a tunnel.
 //
-//   - The status and headers are flushed at once, so that a client of a
-//     long poll or of server-sent events sees them before the first body
-//     byte — except for a gRPC trailers-only response (grpc-status in the
+//   - The status and headers are flushed at once when the body's length is
+//     unknown or the response is gRPC, so that a client of a long poll or
+//     of server-sent events sees them before the first body byte (a body
+//     of known length carries its head with its first piece) — except for a gRPC trailers-only response (grpc-status in the
 //     headers, no body), which is left for the server to send, when the
 //     handler returns, as the one HEADERS frame with END_STREAM that it
 //     must be.
@@ -84,14 +85,20 @@ func (f *Forwarder) Respond(ctx context.Context, w http.ResponseWriter, in *http
 		return 0, nil
 	}
 	w.WriteHeader(resp.StatusCode)
-	canFlush := true
-	if err := rc.Flush(); err != nil {
-		if !errors.Is(err, http.ErrNotSupported) {
-			return 0, fmt.Errorf("%w: %v", ErrClientWrite, err)
+	// A body of known length follows its head at once in the common
+	// case, and the head goes out with its first piece: flushing it alone
+	// would cost a write (a system call) per response. A body of unknown
+	// length (a stream, a long poll) or gRPC may not come for a long time:
+	// its head goes now.
+	flushEach := resp.ContentLength == -1 || isGRPCHeader(resp.Header)
+	if flushEach {
+		if err := rc.Flush(); err != nil {
+			if !errors.Is(err, http.ErrNotSupported) {
+				return 0, fmt.Errorf("%w: %v", ErrClientWrite, err)
+			}
+			flushEach = false
 		}
-		canFlush = false
 	}
-	flushEach := canFlush && (resp.ContentLength == -1 || isGRPCHeader(resp.Header))
 	n, err := f.copyBody(in.Context(), w, rc, resp.Body, flushEach, idle)
 	if err != nil {
 		return n, err

@@ -41,14 +41,14 @@ var respondPairs = []struct{ client, upstream string }{
 	{"h2c", ProtocolH2C},
 }
 
-// The status and headers reach the client before the first body byte, even
-// when the length is known (a long poll that answers with its headers
-// first).
+// The status and headers reach the client before the first body byte when
+// the body's length is unknown (a long poll, an event stream). A body of
+// known length carries its head with its first piece: a write per response
+// saved (see Respond).
 func TestRespondFlushesHeadersAtOnce(t *testing.T) {
 	for _, pair := range respondPairs {
 		release := make(chan struct{})
 		up := newH2CServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Length", "5")
 			w.Header().Set("X-Poll", "waiting")
 			w.WriteHeader(http.StatusAccepted)
 			w.(http.Flusher).Flush()
@@ -120,13 +120,18 @@ func TestRespondIdleCutsSilentUpstream(t *testing.T) {
 			gw := newH2CServer(t, handlerWith(t, newForwarderWith(t, TransportOptions{Protocol: pair.upstream}), up.Listener.Addr().String(),
 				gwOpts{idle: 50 * time.Millisecond, seen: seen}))
 			resp, err := newClient(t, pair.client).Get(gw.URL)
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
 			if err == nil {
-				t.Errorf("%s: client read %q cleanly, want a broken response", name, body)
+				// A body of known length may not have sent its head
+				// yet (it goes with the first full buffer): then the
+				// broken response is the missing head itself.
+				var body []byte
+				body, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil {
+					t.Errorf("%s: client read %q cleanly, want a broken response", name, body)
+				}
+			} else if !known {
+				t.Fatalf("%s: %v; want the head, then a broken body", name, err)
 			}
 			if a := <-seen; !errors.Is(a.respond, ErrUpstreamIdle) || !errors.Is(a.respond, ErrUpstreamBody) {
 				t.Errorf("%s: Respond = %v, want ErrUpstreamIdle and ErrUpstreamBody", name, a.respond)
