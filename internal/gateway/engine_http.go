@@ -150,10 +150,10 @@ type peekRead struct {
 // peekedBody is a response body whose first read was made ahead.
 type peekedBody struct {
 	pending chan peekRead // the read, while it has not returned
-	first []byte
-	err   error
-	done  bool // first and err were handed out
-	rest  io.ReadCloser
+	first   []byte
+	err     error
+	done    bool // first and err were handed out
+	rest    io.ReadCloser
 }
 
 func (b *peekedBody) Read(p []byte) (int, error) {

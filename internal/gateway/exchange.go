@@ -192,10 +192,12 @@ type exchange struct {
 	mu             sync.Mutex // guards what the deadline timer and a hedge share with the handler
 	seen           tried
 	timer          *time.Timer
-	routeAt        time.Time // when the route deadline expires; zero: not armed
-	hedgeAt        time.Time // when the current attempt gets a hedge; zero: never
-	hedgeIsPerTry  bool      // hedgeAt is the adaptive per-try deadline, not a hedge delay
-	cancelAt       time.Time // when the current attempt is cancelled (fixed per-try timeout); zero: never
+	routeAt        time.Time     // when the route deadline expires; zero: not armed
+	hedgeAt        time.Time     // when the current attempt gets a hedge; zero: never
+	hedgeIsPerTry  bool          // hedgeAt is the adaptive per-try deadline, not a hedge delay
+	cancelAt       time.Time     // when the current attempt is cancelled (fixed per-try timeout); zero: never
+	checkAt        time.Time     // when to look whether the current attempt's tier went suspect; zero: never
+	checkEvery     time.Duration // how often
 	primary        *attempt
 	hedge          *attempt
 	hedgeRes       chan *attempt // the hedge's attempt when Send returned
@@ -245,7 +247,7 @@ func (g *Gateway) run(ctx context.Context, req Request, up Upstream, out Respond
 func (x *exchange) stopTimer() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.routeAt, x.hedgeAt, x.cancelAt = time.Time{}, time.Time{}, time.Time{}
+	x.routeAt, x.hedgeAt, x.cancelAt, x.checkAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	if x.timer != nil {
 		x.timer.Stop()
 	}
@@ -453,8 +455,16 @@ func (x *exchange) send(a *attempt) (*attempt, Outcome) {
 	x.primary, x.hedge = a, nil
 	now := time.Now()
 	x.hedgeAt, x.cancelAt = time.Time{}, time.Time{}
+	x.checkAt, x.checkEvery = time.Time{}, 0
 	if d, perTry := x.hedgeDelay(); d > 0 {
 		x.hedgeAt, x.hedgeIsPerTry = now.Add(d), perTry
+		if perTry {
+			// Look now and then whether the attempt's tier went
+			// suspect (another attempt there went silent): then it
+			// gets its hedge at once.
+			x.checkEvery = max(10*time.Millisecond, d/5)
+			x.checkAt = now.Add(x.checkEvery)
+		}
 	}
 	if d := x.rt.fixedPerTry(); d > 0 {
 		x.cancelAt = now.Add(d)
@@ -468,7 +478,7 @@ func (x *exchange) send(a *attempt) (*attempt, Outcome) {
 	if resp != nil && !a.timedOut && !a.lost {
 		a.headed = true
 	}
-	x.hedgeAt, x.cancelAt = time.Time{}, time.Time{}
+	x.hedgeAt, x.cancelAt, x.checkAt = time.Time{}, time.Time{}, time.Time{}
 	h := x.hedge
 	switch {
 	case h == nil:
@@ -557,7 +567,7 @@ func (x *exchange) hedgeDelay() (time.Duration, bool) {
 // x.mu held.
 func (x *exchange) armLocked() {
 	var at time.Time
-	for _, t := range [3]time.Time{x.routeAt, x.hedgeAt, x.cancelAt} {
+	for _, t := range [4]time.Time{x.routeAt, x.hedgeAt, x.cancelAt, x.checkAt} {
 		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
 			at = t
 		}
@@ -602,13 +612,25 @@ func (x *exchange) fire() {
 			a.cancel()
 		}
 	}
-	if !due(x.hedgeAt) || a == nil || a.done || x.hedge != nil {
+	early := false
+	if due(x.checkAt) {
+		x.checkAt = time.Time{}
+		if a != nil && !a.done && x.svc.isSuspect(a.pick.Tier) {
+			early = true
+		} else if next := now.Add(x.checkEvery); next.Before(x.hedgeAt) {
+			x.checkAt = next
+		}
+	}
+	if !(due(x.hedgeAt) || early) || a == nil || a.done || x.hedge != nil {
 		x.armLocked()
 		x.mu.Unlock()
 		return
 	}
-	x.hedgeAt = time.Time{}
-	a.late = x.hedgeIsPerTry
+	x.hedgeAt, x.checkAt = time.Time{}, time.Time{}
+	a.late = x.hedgeIsPerTry || early // past its deadline, or waiting long in a suspect tier
+	if a.late && !early {
+		x.svc.suspectTier(a.pick.Tier)
+	}
 	if !x.rt.hedgeAllowed(x.tries) {
 		x.armLocked()
 		x.mu.Unlock()
@@ -772,7 +794,7 @@ func (x *exchange) retry(a *attempt, o Outcome) bool {
 // forward streams the response of attempt a to the client and reports a.
 func (x *exchange) forward(a *attempt, o Outcome) {
 	x.mu.Lock()
-	x.routeAt, x.hedgeAt, x.cancelAt = time.Time{}, time.Time{}, time.Time{}
+	x.routeAt, x.hedgeAt, x.cancelAt, x.checkAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	if x.timer != nil {
 		x.timer.Stop()
 	}

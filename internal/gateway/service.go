@@ -49,11 +49,22 @@ type service struct {
 	eps        atomic.Pointer[[]balancer.Endpoint]       // the endpoints of the last sync
 	tiers      atomic.Pointer[map[string]discovery.Tier] // instance ID → locality tier, for retries
 	kick       chan struct{}                             // asks the loop to sync (a gray policy changed)
+	resync     atomic.Int64                              // when (Unix ns) a suspicion ends and the loop must sync again; 0: none
 
 	// lastStatus is the health status of each instance at the previous
 	// sync, to count and log transitions. Only sync touches it, and sync
 	// runs on the loop goroutine (or before it starts).
 	lastStatus map[string]health.Status
+
+	// suspect holds, per locality tier, until when (Unix nanoseconds) the
+	// tier is suspect: an attempt there outlived the adaptive per-try
+	// deadline. A cloud whose one instance went silent has likely gone
+	// silent whole, and its other instances' health has not caught up:
+	// while suspect, the tier's instances count as unhealthy, so that new
+	// requests go to the next tier (or, if every tier is suspect, panic
+	// mode spreads them over all), and attempts already waiting there get
+	// their hedge without waiting for their own deadline.
+	suspect [4]atomic.Int64
 
 	attemptsMu sync.Mutex // serialises writers of attempts
 	attempts   atomic.Pointer[map[string]*attemptSeries]
@@ -297,7 +308,12 @@ func (s *service) loop(ctx context.Context, changes <-chan struct{}, unsubscribe
 	defer close(s.done)
 	defer unsubscribe()
 	hc := s.tracker.Changes()
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
 	for {
+		if at := s.resync.Load(); at != 0 {
+			wake.Reset(time.Until(time.Unix(0, at)) + time.Millisecond)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -307,6 +323,7 @@ func (s *service) loop(ctx context.Context, changes <-chan struct{}, unsubscribe
 			}
 		case <-hc:
 		case <-s.kick:
+		case <-wake.C:
 		}
 		s.sync()
 	}
@@ -343,12 +360,27 @@ func (s *service) sync() {
 		tiers[in.ID] = in.Locality.TierFrom(s.balCfg.Local)
 	}
 	s.tiers.Store(&tiers)
+	now := time.Now().UnixNano()
+	var suspect [4]bool
+	var wake int64 // when the earliest suspicion ends
+	for t := range s.suspect {
+		if until := s.suspect[t].Load(); until > now {
+			suspect[t] = true
+			if wake == 0 || until < wake {
+				wake = until
+			}
+		}
+	}
+	s.resync.Store(wake)
 	eps := make([]balancer.Endpoint, 0, len(view.Instances))
 	for _, in := range view.Instances {
 		ep := balancer.Endpoint{Instance: in, Healthy: true}
 		if st, ok := byID[in.ID]; ok {
 			ep.Healthy = st.Status.InService()
 			ep.Weight = st.Weight
+		}
+		if t := tiers[in.ID]; int(t) < len(suspect) && suspect[t] {
+			ep.Healthy = false
 		}
 		eps = append(eps, ep)
 	}
@@ -365,6 +397,28 @@ func (s *service) sync() {
 		s.m.healthy.WithLabelValues(s.name, tierName(t)).Set(float64(ts.Healthy))
 		s.m.instances.WithLabelValues(s.name, tierName(t)).Set(float64(ts.Total))
 	}
+}
+
+// suspectFor is how long one silent attempt keeps its tier suspect; each
+// further one renews it. Outlier detection takes over within it: the
+// attempts that were waiting there time out and eject their instances.
+const suspectFor = time.Second
+
+// suspectTier marks tier t suspect; the first mark rebuilds the balancer.
+func (s *service) suspectTier(t discovery.Tier) {
+	if int(t) >= len(s.suspect) {
+		return
+	}
+	now := time.Now().UnixNano()
+	if old := s.suspect[t].Swap(now + int64(suspectFor)); old < now {
+		s.log.Warn("an attempt went silent past its per-try deadline; its locality is suspect", "tier", tierName(int(t)), "for", suspectFor)
+		s.requestKick()
+	}
+}
+
+// isSuspect reports whether tier t is suspect now.
+func (s *service) isSuspect(t discovery.Tier) bool {
+	return int(t) < len(s.suspect) && s.suspect[t].Load() > time.Now().UnixNano()
 }
 
 // tierOf returns the locality tier of instance id as of the last sync.
