@@ -16,7 +16,7 @@ import (
 func TestConcurrentObserveUpdateAndReads(t *testing.T) {
 	tr, err := health.New(health.Config{
 		Probe:   health.ProbeConfig{Disabled: true},
-		Outlier: health.OutlierConfig{MaxEjectionPercent: 50, Interval: 5 * time.Millisecond},
+		Outlier: health.OutlierConfig{MaxEjectionPercent: 50, MaxGatewayEjectionPercent: 50, Interval: 5 * time.Millisecond},
 		Weight:  health.WeightConfig{Interval: time.Millisecond},
 	})
 	if err != nil {

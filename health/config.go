@@ -84,6 +84,16 @@ type OutlierConfig struct {
 	// (off); duohuo enforces it, because a gateway failure is the clearest
 	// sign of a dead instance.
 	ConsecutiveGatewayFailure int
+	// MaxGatewayEjectionPercent caps, in percent of the service's
+	// instances, the ejections made by the consecutive-gateway-failure
+	// detector, which MaxEjectionPercent does not cap. 0 means 100: an
+	// instance that cannot be reached or does not answer serves nobody,
+	// and keeping it in rotation only adds a timeout to every request sent
+	// to it; when a whole cloud goes silent, all of its instances must
+	// leave at once. Panic mode in the balancer keeps a service from being
+	// emptied. Ejections by this detector count towards MaxEjectionPercent
+	// for the other detectors.
+	MaxGatewayEjectionPercent int
 	// SuccessRateMinimumHosts is how many instances must have
 	// SuccessRateRequestVolume requests in an interval for the success-rate
 	// detector to run. 0 means 5; negative disables the detector.
@@ -161,6 +171,8 @@ func (c Config) Validate() error {
 		return bad("Outlier.MaxEjectionTime", o.MaxEjectionTime, "negative")
 	case o.MaxEjectionPercent < 0 || o.MaxEjectionPercent > 100:
 		return bad("Outlier.MaxEjectionPercent", o.MaxEjectionPercent, "not in 0..100")
+	case o.MaxGatewayEjectionPercent < 0 || o.MaxGatewayEjectionPercent > 100:
+		return bad("Outlier.MaxGatewayEjectionPercent", o.MaxGatewayEjectionPercent, "not in 0..100")
 	case o.SuccessRateRequestVolume < 0:
 		return bad("Outlier.SuccessRateRequestVolume", o.SuccessRateRequestVolume, "negative")
 	case o.SuccessRateStdevFactor < 0:

@@ -207,7 +207,7 @@ func TestMaxEjectionPercent(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				tr := passive(t, c.instances, health.OutlierConfig{MaxEjectionPercent: c.percent})
 				for i := range c.failing {
-					observe(tr, fmt.Sprintf("i%d", i), health.GatewayFailure, 5)
+					observe(tr, fmt.Sprintf("i%d", i), health.ServerError, 5)
 				}
 				got := 0
 				for _, s := range tr.Snapshot() {
@@ -336,11 +336,46 @@ func TestCloseIsIdempotentAndStopsUpdates(t *testing.T) {
 	})
 }
 
+// Gateway failures (unreachable, silent) have their own cap, 100% unless
+// set: a cloud that went silent leaves rotation whole, whatever
+// MaxEjectionPercent says; the other detectors still honour theirs.
+func TestGatewayFailureEjectionCap(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		instances      int
+		percent, gwCap int
+		failing        int
+		want           int
+	}{
+		{"a silent cloud of 3 in 9 leaves whole under the default 10% cap", 9, 10, 0, 3, 3},
+		{"every instance may leave by default", 4, 10, 0, 4, 4},
+		{"an explicit gateway cap holds", 10, 10, 30, 5, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tr := passive(t, c.instances, health.OutlierConfig{MaxEjectionPercent: c.percent, MaxGatewayEjectionPercent: c.gwCap})
+				for i := range c.failing {
+					observe(tr, fmt.Sprintf("i%d", i), health.GatewayFailure, 5)
+				}
+				got := 0
+				for _, s := range tr.Snapshot() {
+					if s.Status == health.Ejected {
+						got++
+					}
+				}
+				if got != c.want {
+					t.Fatalf("%d of %d instances unreachable, caps %d%%/%d%%: %d ejected, want %d", c.failing, c.instances, c.percent, c.gwCap, got, c.want)
+				}
+			})
+		})
+	}
+}
+
 func TestShrinkingServiceKeepsTheEjectionCap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := passive(t, 10, health.OutlierConfig{MaxEjectionPercent: 50})
 		for i := range 5 {
-			observe(tr, fmt.Sprintf("i%d", i), health.GatewayFailure, 5)
+			observe(tr, fmt.Sprintf("i%d", i), health.ServerError, 5)
 			time.Sleep(time.Millisecond) // i0's ejection ends first
 		}
 		v := viewOf(10)

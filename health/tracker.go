@@ -76,6 +76,7 @@ type inst struct {
 	probeFail   int
 	probeReason string
 	ejected     bool
+	byGateway   bool // ejected by the gateway-failure detector (its own cap)
 	until       time.Time
 	ejections   int
 	probation   bool
@@ -242,9 +243,12 @@ func (t *Tracker) Update(view discovery.ServiceView) {
 // service.
 func (t *Tracker) enforceCapLocked(now time.Time) {
 	o := &t.cfg.Outlier
-	var ejected []*inst
+	var ejected, gateway []*inst
 	for _, in := range t.insts {
-		if in.ejected {
+		switch {
+		case in.ejected && in.byGateway:
+			gateway = append(gateway, in)
+		case in.ejected:
 			ejected = append(ejected, in)
 		}
 	}
@@ -252,13 +256,29 @@ func (t *Tracker) enforceCapLocked(now time.Time) {
 	if o.AlwaysEjectOne {
 		allowed = max(allowed, 1)
 	}
-	if len(ejected) <= allowed {
-		return
+	release := func(ejected []*inst, allowed int) {
+		if len(ejected) <= allowed {
+			return
+		}
+		slices.SortFunc(ejected, func(a, b *inst) int { return a.until.Compare(b.until) })
+		for _, in := range ejected[:len(ejected)-allowed] {
+			in.until = now // passiveLocked moves it to probation
+		}
 	}
-	slices.SortFunc(ejected, func(a, b *inst) int { return a.until.Compare(b.until) })
-	for _, in := range ejected[:len(ejected)-allowed] {
-		in.until = now // passiveLocked moves it to probation
+	release(ejected, allowed)
+	gwAllowed := t.gwCap() * len(t.insts) / 100
+	if o.AlwaysEjectOne {
+		gwAllowed = max(gwAllowed, 1)
 	}
+	release(gateway, gwAllowed)
+}
+
+// gwCap is the cap of the gateway-failure detector in percent.
+func (t *Tracker) gwCap() int {
+	if c := t.cfg.Outlier.MaxGatewayEjectionPercent; c > 0 {
+		return c
+	}
+	return 100
 }
 
 // Observe records the outcome of one request to the instance with the given
@@ -499,22 +519,23 @@ func (t *Tracker) passiveLocked(now time.Time) {
 				in.reason = fmt.Sprintf("probation after ejection %d", in.ejections)
 			}
 		case in.probation && in.probFail.Load():
-			t.ejectLocked(in, now, "failure during probation")
+			t.ejectLocked(in, now, "failure during probation", in.byGateway)
 		case in.probation && in.probSucc.Load() >= t.nProb:
 			in.probation = false
 			in.inProbation.Store(false)
 			in.reason = ""
 		case t.nGw > 0 && in.conGw.Load() >= t.nGw:
-			t.ejectLocked(in, now, fmt.Sprintf("%d consecutive gateway failures", in.conGw.Load()))
+			t.ejectLocked(in, now, fmt.Sprintf("%d consecutive gateway failures", in.conGw.Load()), true)
 		case t.n5xx > 0 && in.consec5xx.Load() >= t.n5xx:
-			t.ejectLocked(in, now, fmt.Sprintf("%d consecutive 5xx", in.consec5xx.Load()))
+			t.ejectLocked(in, now, fmt.Sprintf("%d consecutive 5xx", in.consec5xx.Load()), false)
 		}
 	}
 }
 
-// ejectLocked ejects in unless that would exceed MaxEjectionPercent. It
-// reports whether it did.
-func (t *Tracker) ejectLocked(in *inst, now time.Time, why string) bool {
+// ejectLocked ejects in unless that would exceed its detector's cap:
+// MaxGatewayEjectionPercent for the gateway-failure detector (gateway
+// true), MaxEjectionPercent for the others. It reports whether it did.
+func (t *Tracker) ejectLocked(in *inst, now time.Time, why string, gateway bool) bool {
 	o := &t.cfg.Outlier
 	ejected := 0
 	for _, x := range t.insts {
@@ -523,9 +544,14 @@ func (t *Tracker) ejectLocked(in *inst, now time.Time, why string) bool {
 		}
 	}
 	total := len(t.insts)
-	if (ejected+1)*100 > o.MaxEjectionPercent*total && !(o.AlwaysEjectOne && ejected == 0) {
+	limit := o.MaxEjectionPercent
+	if gateway {
+		limit = t.gwCap()
+	}
+	if (ejected+1)*100 > limit*total && !(o.AlwaysEjectOne && ejected == 0) {
 		return false
 	}
+	in.byGateway = gateway
 	in.ejected = true
 	in.ejections++
 	d := min(time.Duration(in.ejections)*o.BaseEjectionTime, o.MaxEjectionTime)
@@ -586,7 +612,7 @@ func (t *Tracker) successRateLocked(now time.Time) {
 		if c.rate >= threshold {
 			break
 		}
-		t.ejectLocked(c.in, now, fmt.Sprintf("success rate %.3f below %.3f", c.rate, threshold))
+		t.ejectLocked(c.in, now, fmt.Sprintf("success rate %.3f below %.3f", c.rate, threshold), false)
 	}
 }
 

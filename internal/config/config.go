@@ -154,14 +154,15 @@ type DNSSource struct {
 
 // Health configures active probing and passive outlier detection.
 type Health struct {
-	Active  *ActiveHealth `yaml:"active" doc:"Probe every instance periodically; absent means only passive outlier detection."`
-	Outlier Outlier       `yaml:"outlier" doc:"Eject instances whose real traffic fails; on by default with Envoy's defaults."`
+	Active  ActiveHealth `yaml:"active" doc:"Probe every instance periodically; on by default with TCP connects (type none turns probing off and leaves only passive outlier detection)."`
+	Outlier Outlier      `yaml:"outlier" doc:"Eject instances whose real traffic fails; on by default with Envoy's defaults."`
 }
 
 // ActiveHealth is a periodic probe.
 type ActiveHealth struct {
-	Type               string   `yaml:"type" default:"http" enum:"http,tcp" doc:"http sends GET path and checks the status; tcp only connects."`
+	Type               string   `yaml:"type" default:"tcp" enum:"tcp,http,grpc,none" doc:"tcp only connects (the default without path); http sends GET path and checks the status (the default with path); grpc calls grpc.health.v1.Health/Check; none turns active probing off."`
 	Path               string   `yaml:"path" doc:"Path probed by http checks; required for type http."`
+	GRPCService        string   `yaml:"grpc_service" doc:"Service name sent in gRPC health checks; empty asks about the server as a whole."`
 	ExpectedStatus     []int    `yaml:"expected_status" default:"[200]" doc:"Statuses that count as healthy for http checks."`
 	Interval           Duration `yaml:"interval" default:"5s" min:"100ms" doc:"Time between probes (Nacos heartbeats every 5s)."`
 	Timeout            Duration `yaml:"timeout" default:"1s" min:"1ms" doc:"Deadline of one probe (APISIX's default); must be below interval."`
@@ -174,7 +175,8 @@ type ActiveHealth struct {
 // outlier_detection.proto.
 type Outlier struct {
 	Consecutive5xx             int          `yaml:"consecutive_5xx" default:"5" min:"0" max:"1000" doc:"Eject after this many 5xx responses in a row (Envoy default 5); 0 disables."`
-	ConsecutiveGatewayFailures int          `yaml:"consecutive_gateway_failures" default:"5" min:"0" max:"1000" doc:"Eject after this many 502/503/504 or connect failures in a row (Envoy default 5); 0 disables."`
+	ConsecutiveGatewayFailures int          `yaml:"consecutive_gateway_failures" default:"5" min:"0" max:"1000" doc:"Eject after this many connect failures, resets or timeouts in a row (Envoy default 5); 0 disables."`
+	MaxGatewayEjectionPercent  Percent      `yaml:"max_gateway_ejection_percent" default:"100%" min:"0" max:"100" doc:"Cap on ejections by consecutive_gateway_failures, which max_ejection_percent does not cap: an instance that cannot be reached serves nobody, and a cloud that goes silent must leave whole; panic mode keeps a service from being emptied."`
 	Interval                   Duration     `yaml:"interval" default:"10s" min:"100ms" doc:"Time between sweeps of the success-rate detector and ejection expiries (Envoy default 10s)."`
 	BaseEjectionTime           Duration     `yaml:"base_ejection_time" default:"30s" min:"1ms" doc:"An ejection lasts this times the number of times the instance was ejected (Envoy default 30s)."`
 	MaxEjectionTime            Duration     `yaml:"max_ejection_time" default:"300s" min:"1ms" doc:"Cap on one ejection (Envoy default 300s)."`
@@ -192,7 +194,11 @@ type SuccessRate struct {
 
 // Upstream configures the connection pool to a service's instances.
 type Upstream struct {
-	DialTimeout             Duration `yaml:"dial_timeout" default:"5s" min:"1ms" doc:"Deadline to connect to an instance (Envoy's connect_timeout default 5s)."`
+	Protocol string `yaml:"protocol" default:"auto" enum:"auto,http1,h2c,h2" doc:"How the gateway speaks to instances: http1; h2c (HTTP/2 in clear text, prior knowledge); h2 (HTTP/2 over TLS by ALPN, needs tls); auto sends gRPC calls over HTTP/2 (h2c in clear, h2 with tls) and everything else over HTTP/1.1 (or what ALPN agrees with tls)."`
+	// A connect inside one cloud takes well under a millisecond and across
+	// clouds tens of milliseconds; a SYN that gets no answer for a second
+	// was most likely dropped, and the attempt is better sent elsewhere.
+	DialTimeout             Duration `yaml:"dial_timeout" default:"1s" min:"1ms" doc:"Deadline to connect to an instance; short, so that an attempt on an unreachable instance goes elsewhere quickly (Envoy's default is 5s)."`
 	TLSHandshakeTimeout     Duration `yaml:"tls_handshake_timeout" default:"10s" min:"1ms" doc:"Deadline of the TLS handshake (Go's http.DefaultTransport)."`
 	ResponseHeaderTimeout   Duration `yaml:"response_header_timeout" default:"0s" doc:"Deadline for response headers after the request is written; 0 means none beyond the route timeout."`
 	IdleConnTimeout         Duration `yaml:"idle_conn_timeout" default:"90s" doc:"Idle keep-alive connections are closed after this (Go's http.DefaultTransport); 0 keeps them."`
@@ -202,15 +208,18 @@ type Upstream struct {
 
 // Route sends matching requests to a service.
 type Route struct {
-	Name     string      `yaml:"name" required:"true" doc:"Unique name, used in metrics and logs."`
-	Match    Match       `yaml:"match" doc:"Which requests this route takes; absent keys match everything."`
-	Service  string      `yaml:"service" required:"true" doc:"Name of the service that serves the route."`
-	Timeout  Duration    `yaml:"timeout" default:"15s" min:"1ms" doc:"Deadline of the whole request, retries included (Envoy's route timeout default 15s)."`
-	Retry    Retry       `yaml:"retry" doc:"Retries on another instance when an attempt fails."`
-	Hedge    *Hedge      `yaml:"hedge" doc:"Hedged requests: when a GET or HEAD has no answer after the route's recent latency percentile, send it to another instance too and take the first answer; absent means off. Hedges have a budget of their own: at most 10% of requests plus 1 per second."`
-	Breaker  *Breaker    `yaml:"breaker" doc:"Circuit breaker for the whole route; absent means none. While it is open, requests go straight to the fallback."`
-	Gray     *GrayPolicy `yaml:"gray" doc:"Gray release: split the route's traffic among subsets of the service's instances by rules, user hash and weights; absent means every instance serves. Changeable at run time on the admin API (/v1/gray)."`
-	Fallback *Fallback   `yaml:"fallback" doc:"What to answer when every try failed, no instance is available or the route's breaker is open; absent means the error itself (502, 503 or 504)."`
+	Name    string   `yaml:"name" required:"true" doc:"Unique name, used in metrics and logs."`
+	Match   Match    `yaml:"match" doc:"Which requests this route takes; absent keys match everything."`
+	Service string   `yaml:"service" required:"true" doc:"Name of the service that serves the route."`
+	Timeout Duration `yaml:"timeout" default:"15s" doc:"Deadline for the response head, retries included, counted from when the request has been sent whole (Envoy's route timeout default 15s); it does not cut a response body that is streaming. 0 means none."`
+	// nginx's proxy_read_timeout and client_body_timeout are 60s.
+	StreamIdleTimeout Duration    `yaml:"stream_idle_timeout" default:"60s" doc:"Cut a request or response body that sends nothing for this long (a silent upstream mid-body, a stalled upload); 0 means none."`
+	MaxDuration       Duration    `yaml:"max_duration" default:"0s" doc:"Limit on the whole exchange, body transfer included; 0 means none, so that downloads and streams of any length complete."`
+	Retry             Retry       `yaml:"retry" doc:"Retries on another instance when an attempt fails."`
+	Hedge             *Hedge      `yaml:"hedge" doc:"Hedged requests: when a GET or HEAD has no answer after the route's recent latency percentile, send it to another instance too and take the first answer; absent means off. Hedges have a budget of their own: at most 10% of requests plus 1 per second."`
+	Breaker           *Breaker    `yaml:"breaker" doc:"Circuit breaker for the whole route; absent means none. While it is open, requests go straight to the fallback."`
+	Gray              *GrayPolicy `yaml:"gray" doc:"Gray release: split the route's traffic among subsets of the service's instances by rules, user hash and weights; absent means every instance serves. Changeable at run time on the admin API (/v1/gray)."`
+	Fallback          *Fallback   `yaml:"fallback" doc:"What to answer when every try failed, no instance is available or the route's breaker is open; absent means the error itself (502, 503 or 504)."`
 }
 
 // Match selects requests.
@@ -223,11 +232,11 @@ type Match struct {
 // Retry configures retries of one route. Only idempotent requests (RFC 9110,
 // section 9.2.2) are retried, and only while the budget allows.
 type Retry struct {
-	Attempts      int      `yaml:"attempts" default:"1" min:"0" max:"10" doc:"Retries after the first try; 0 disables. Envoy and Linkerd default to 1."`
-	PerTryTimeout Duration `yaml:"per_try_timeout" default:"0s" doc:"Deadline of each try; 0 means what is left of the route timeout."`
-	RetryOn       []string `yaml:"retry_on" default:"[connect_failure,reset,gateway_error]" enum:"connect_failure,reset,gateway_error,5xx,timeout" doc:"Which failures are retried: connect_failure, reset (connection reset before a response), gateway_error (502, 503, 504), 5xx, timeout (per-try timeout)."`
-	Backoff       Backoff  `yaml:"backoff" doc:"Wait between tries."`
-	Budget        Budget   `yaml:"budget" doc:"Cap on retries relative to requests, so retries cannot multiply an outage (envoy#10869 asks for this by default)."`
+	Attempts      int        `yaml:"attempts" default:"1" min:"0" max:"10" doc:"Retries after the first try; 0 disables. Envoy and Linkerd default to 1."`
+	PerTryTimeout TryTimeout `yaml:"per_try_timeout" default:"auto" doc:"Deadline of each try for its response head. auto (default): max(250ms, 4 × the route's p99), 1s until 20 answers were measured; when it passes, an idempotent request is also sent to another instance (outside the silent one's locality) and the first answer wins, nothing is cancelled. A duration: the try is cancelled then and retried if retry_on has timeout. 0s: none."`
+	RetryOn       []string   `yaml:"retry_on" default:"[connect_failure,reset,gateway_error,timeout]" enum:"connect_failure,reset,gateway_error,5xx,timeout,unavailable" doc:"Which failures are retried: connect_failure, reset (connection reset before a response), gateway_error (502, 503, 504), 5xx, timeout (per-try timeout), unavailable (a gRPC UNAVAILABLE status, retried whatever the method). Only idempotent requests are retried once they reached an instance."`
+	Backoff       Backoff    `yaml:"backoff" doc:"Wait between tries."`
+	Budget        Budget     `yaml:"budget" doc:"Cap on retries relative to requests, so retries cannot multiply an outage (envoy#10869 asks for this by default)."`
 }
 
 // Backoff is fully jittered exponential backoff: the nth retry waits a random

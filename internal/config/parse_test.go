@@ -334,14 +334,19 @@ routes:
 		Balancer:  "p2c_ewma",
 		Locality:  Locality{OverprovisioningFactor: 1.4, PanicThreshold: 50},
 		Discovery: []DiscoverySource{{Static: &StaticSource{Instances: []StaticInstance{{Addr: "127.0.0.1:9001", Weight: 0}}}}},
-		Health: Health{Outlier: Outlier{
-			Consecutive5xx: 5, ConsecutiveGatewayFailures: 5,
-			Interval: Duration(10 * time.Second), BaseEjectionTime: Duration(30 * time.Second),
-			MaxEjectionTime: Duration(300 * time.Second), MaxEjectionPercent: 10,
-			SuccessRate: &SuccessRate{MinimumHosts: 5, RequestVolume: 100, StdevFactor: 1.9},
-		}},
+		Health: Health{
+			Active: ActiveHealth{
+				Type: "tcp", ExpectedStatus: []int{200}, Interval: Duration(5 * time.Second), Timeout: Duration(time.Second),
+				HealthyThreshold: 2, UnhealthyThreshold: 3, Jitter: Duration(500 * time.Millisecond),
+			},
+			Outlier: Outlier{
+				Consecutive5xx: 5, ConsecutiveGatewayFailures: 5, MaxGatewayEjectionPercent: 100,
+				Interval: Duration(10 * time.Second), BaseEjectionTime: Duration(30 * time.Second),
+				MaxEjectionTime: Duration(300 * time.Second), MaxEjectionPercent: 10,
+				SuccessRate: &SuccessRate{MinimumHosts: 5, RequestVolume: 100, StdevFactor: 1.9},
+			}},
 		Upstream: Upstream{
-			DialTimeout: Duration(5 * time.Second), TLSHandshakeTimeout: Duration(10 * time.Second),
+			Protocol: "auto", DialTimeout: Duration(time.Second), TLSHandshakeTimeout: Duration(10 * time.Second),
 			IdleConnTimeout: Duration(90 * time.Second), MaxIdleConnsPerInstance: 64,
 		},
 		Breaker: Breaker{
@@ -351,12 +356,13 @@ routes:
 	}}
 	want.Routes = []Route{{
 		Name: "r", Service: "api", Match: Match{PathPrefix: "/"},
-		Timeout: Duration(15 * time.Second),
+		Timeout: Duration(15 * time.Second), StreamIdleTimeout: Duration(time.Minute),
 		Retry: Retry{
-			Attempts: 0,
-			RetryOn:  []string{"connect_failure", "reset", "gateway_error"},
-			Backoff:  Backoff{Base: Duration(25 * time.Millisecond), Max: Duration(250 * time.Millisecond)},
-			Budget:   Budget{Ratio: 0.2, MinPerSecond: 3},
+			Attempts:      0,
+			PerTryTimeout: TryTimeout{Auto: true},
+			RetryOn:       []string{"connect_failure", "reset", "gateway_error", "timeout"},
+			Backoff:       Backoff{Base: Duration(25 * time.Millisecond), Max: Duration(250 * time.Millisecond)},
+			Budget:        Budget{Ratio: 0.2, MinPerSecond: 3},
 		},
 	}}
 	if diff := cmp.Diff(want, cfg); diff != "" {

@@ -25,6 +25,7 @@ var (
 	_ scalar = (*Size)(nil)
 	_ scalar = (*Percent)(nil)
 	_ scalar = (*InstanceLabels)(nil)
+	_ scalar = (*TryTimeout)(nil)
 )
 
 // Duration is a length of time written in Go's syntax: "250ms", "5s",
@@ -65,6 +66,52 @@ func (Duration) schema() map[string]any {
 		"type":     "string",
 		"pattern":  durationPattern,
 		"examples": []any{"250ms", "5s", "1m30s"},
+	}
+}
+
+// TryTimeout is a per-try timeout: "auto" (derived from measured latency,
+// see docs/resilience.md), a duration ("300ms", fixed), or "0s" (none: only
+// the route timeout). The zero TryTimeout is "0s".
+type TryTimeout struct {
+	Auto  bool
+	Fixed Duration // when not Auto; 0 means none
+}
+
+// String returns "auto" or the duration.
+func (t TryTimeout) String() string {
+	if t.Auto {
+		return "auto"
+	}
+	return t.Fixed.String()
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (t TryTimeout) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler with the file's syntax.
+func (t *TryTimeout) UnmarshalText(b []byte) error { return t.parseScalar(string(b)) }
+
+func (t *TryTimeout) parseScalar(text string) error {
+	if strings.TrimSpace(text) == "auto" {
+		*t = TryTimeout{Auto: true}
+		return nil
+	}
+	var d Duration
+	if err := d.parseScalar(text); err != nil {
+		return fmt.Errorf("invalid per-try timeout %q: write auto, or a duration such as 300ms (0s for none)", text)
+	}
+	*t = TryTimeout{Fixed: d}
+	return nil
+}
+
+func (t TryTimeout) number() float64 { return float64(t.Fixed) }
+
+func (TryTimeout) schema() map[string]any {
+	return map[string]any{
+		"title":    "per-try timeout",
+		"type":     "string",
+		"pattern":  `^auto$|` + durationPattern,
+		"examples": []any{"auto", "300ms", "0s"},
 	}
 }
 

@@ -101,6 +101,9 @@ func (l *Listener) validate(c *checker, path string) {
 
 func (s *Service) validate(c *checker, path string) {
 	c.checkName(join(path, "name"), s.Name)
+	if s.Upstream.Protocol == "h2" && !s.Upstream.TLS {
+		c.errorf(join(path, "upstream.protocol"), "h2 is HTTP/2 over TLS: set upstream.tls, or use h2c for HTTP/2 in clear text")
+	}
 	for i, src := range s.Discovery {
 		if src.Static != nil {
 			c.uniqueAddrs(fmt.Sprintf("%s.discovery[%d].static.instances", path, i), src.Static.Instances)
@@ -180,13 +183,18 @@ func (s *DNSSource) validate(c *checker, path string) {
 }
 
 func (h *ActiveHealth) validate(c *checker, path string) {
+	if h.Type == "tcp" && h.Path != "" {
+		h.Type = "http" // a path asks for an http check (the default type is tcp)
+	}
 	switch {
 	case h.Type == "http" && h.Path == "":
 		c.errorf(join(path, "path"), "is required for type http, e.g. /healthz")
 	case h.Type == "http" && !strings.HasPrefix(h.Path, "/"):
 		c.errorf(join(path, "path"), "%q must start with /", h.Path)
-	case h.Type == "tcp" && h.Path != "":
-		c.errorf(join(path, "path"), "tcp checks only connect; remove path or use type http")
+	case h.Type != "http" && h.Path != "":
+		c.errorf(join(path, "path"), "only http checks send a path; remove path or use type http")
+	case h.Type != "grpc" && h.GRPCService != "":
+		c.errorf(join(path, "grpc_service"), "only grpc checks name a service; remove grpc_service or use type grpc")
 	}
 	for i, s := range h.ExpectedStatus {
 		if s < 100 || s > 599 {
@@ -209,8 +217,11 @@ func (o *Outlier) validate(c *checker, path string) {
 
 func (r *Route) validate(c *checker, path string) {
 	c.checkName(join(path, "name"), r.Name)
-	if r.Retry.PerTryTimeout > r.Timeout {
-		c.errorf(join(path, "retry.per_try_timeout"), "%s is longer than the route timeout %s", r.Retry.PerTryTimeout, r.Timeout)
+	if pt := r.Retry.PerTryTimeout; !pt.Auto && r.Timeout > 0 && pt.Fixed > r.Timeout {
+		c.errorf(join(path, "retry.per_try_timeout"), "%s is longer than the route timeout %s", pt.Fixed, r.Timeout)
+	}
+	if r.MaxDuration > 0 && r.Timeout > r.MaxDuration {
+		c.errorf(join(path, "max_duration"), "%s is shorter than the route timeout %s", r.MaxDuration, r.Timeout)
 	}
 }
 

@@ -130,7 +130,7 @@ func TestNetworkScenarioChecks(t *testing.T) {
 		from  string // where the per-try timeout comes from
 		want  []bool
 	}{
-		{"a blackhole left within 300ms meets every target", Blackhole, proxyRun(1, 2300*ms, false), TryTimeoutConfig, []bool{true, true, true}},
+		{"a blackhole left within 300ms meets every target", Blackhole, proxyRun(1, 2300*ms, false), TryTimeoutGateway, []bool{true, true, true}},
 		{"attempts into the blackhole until the repair miss the attempt target", Blackhole, proxyRun(1, 8*time.Second, false), TryTimeoutBound, []bool{true, false, true}},
 		{"without proxy counts the attempt target is not met", Blackhole, nil, TryTimeoutBound, []bool{true, false, true}},
 		{"a brownout left within 200ms meets its target", Brownout, proxyRun(1, 2300*ms, false), TryTimeoutBound, []bool{true}},

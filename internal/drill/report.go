@@ -41,14 +41,18 @@ type ScenarioReport struct {
 	Title      string        `json:"title"`
 	Faulty     []string      `json:"faulty,omitempty"` // instances (or fault proxies) the fault acted on
 	TryTimeout time.Duration `json:"try_timeout_ns"`   // the per-try timeout the targets allow for
-	// TryTimeoutFrom says where TryTimeout comes from: TryTimeoutConfig or
-	// TryTimeoutBound.
-	TryTimeoutFrom string       `json:"try_timeout_from,omitempty"`
-	Phases         []Phase      `json:"phases"`
-	Fault          *FaultReport `json:"fault,omitempty"`
-	Checks         []Check      `json:"checks,omitempty"`
-	Windows        []Window     `json:"windows"`
-	Errors         []string     `json:"errors,omitempty"` // fault injection that went wrong
+	// TryTimeoutFrom says where TryTimeout comes from: TryTimeoutGateway
+	// (the one in force when the fault started) or TryTimeoutBound.
+	TryTimeoutFrom string `json:"try_timeout_from,omitempty"`
+	// TryTimeoutMax is the largest per-try timeout the gateway reported
+	// while the fault was on (an adaptive one follows the latencies); 0
+	// when it reports none.
+	TryTimeoutMax time.Duration `json:"try_timeout_max_ns,omitempty"`
+	Phases        []Phase       `json:"phases"`
+	Fault         *FaultReport  `json:"fault,omitempty"`
+	Checks        []Check       `json:"checks,omitempty"`
+	Windows       []Window      `json:"windows"`
+	Errors        []string      `json:"errors,omitempty"` // fault injection that went wrong
 }
 
 // Phase is a part of a scenario's run with its statistics.
@@ -501,8 +505,11 @@ func count(n int64) string {
 
 // tryTimeout formats a scenario's per-try timeout and where it comes from.
 func tryTimeout(s ScenarioReport) string {
-	if s.TryTimeoutFrom == TryTimeoutBound {
+	switch {
+	case s.TryTimeoutFrom == TryTimeoutBound:
 		return dur(s.TryTimeout) + " (--per-try-timeout: the gateway reports none)"
+	case s.TryTimeoutMax > s.TryTimeout:
+		return dur(s.TryTimeout) + " (up to " + dur(s.TryTimeoutMax) + " during the fault)"
 	}
 	return dur(s.TryTimeout)
 }

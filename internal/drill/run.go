@@ -229,11 +229,12 @@ type attemptSnap struct {
 
 // Where the per-try timeout in a report comes from.
 const (
-	// TryTimeoutConfig: the route's per_try_timeout, in force in the demo
-	// gateway.
-	TryTimeoutConfig = "config"
-	// TryTimeoutBound: the gateway does not report one; Options.PerTryTimeout
-	// (--per-try-timeout) stands for it.
+	// TryTimeoutGateway: the demo gateway reported it, the configured or
+	// the adaptive per-try timeout in force on its route when the fault
+	// started.
+	TryTimeoutGateway = "gateway"
+	// TryTimeoutBound: the gateway reports none (a Target cannot be
+	// asked); Options.PerTryTimeout (--per-try-timeout) stands for it.
 	TryTimeoutBound = "bound"
 )
 
@@ -248,6 +249,9 @@ type rig struct {
 	addrs map[string]bool
 	// px counts what arrives at the fault proxies; nil if there are none.
 	px *proxyFault
+	// tryTimeout reads the per-try timeout in force on the gateway's
+	// route, 0 if it has none; nil for a target.
+	tryTimeout func() time.Duration
 }
 
 func runScenario(ctx context.Context, o Options, sc Scenario) (ScenarioReport, error) {
@@ -269,13 +273,14 @@ func runScenario(ctx context.Context, o Options, sc Scenario) (ScenarioReport, e
 		b.SetLatency(o.baseLatency(b))
 	}
 	sr.TryTimeout, sr.TryTimeoutFrom = o.PerTryTimeout, TryTimeoutBound
-	if rt := top.Config.Routes; len(rt) > 0 && rt[0].Retry.PerTryTimeout > 0 {
-		sr.TryTimeout, sr.TryTimeoutFrom = time.Duration(rt[0].Retry.PerTryTimeout), TryTimeoutConfig
+	r := rig{reg: reg, addrs: map[string]bool{}}
+	if rt := top.Config.Routes; len(rt) > 0 {
+		route := rt[0].Name
+		r.tryTimeout = func() time.Duration { return top.Gateway.PerTryTimeout(route) }
 	}
 	if err := waitReady(ctx, top); err != nil {
 		return sr, err
 	}
-	r := rig{reg: reg, addrs: map[string]bool{}}
 	if sc.HasFault() {
 		faulty := sc.Faulty(top)
 		for _, b := range faulty {
@@ -338,6 +343,10 @@ func drive(ctx context.Context, o Options, sc Scenario, sr *ScenarioReport, targ
 	if r.inject != nil {
 		wg.Go(func() { eventErrs = runEvents(hctx, r.inject, r.restore, ivs, rec.Start()) })
 	}
+	var tsnaps []tryTimeoutSnap // written by its poller until wg.Wait
+	if r.tryTimeout != nil {
+		wg.Go(func() { tsnaps = pollTryTimeout(hctx, r.tryTimeout, rec.Start()) })
+	}
 	wg.Go(func() { progress(hctx, o, sc, rec) })
 	load.RunInto(ctx, target, rec)
 	cancel()
@@ -353,8 +362,60 @@ func drive(ctx context.Context, o Options, sc Scenario, sr *ScenarioReport, targ
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if d, hi := tryTimeoutAt(tsnaps, ivs); d > 0 {
+		sr.TryTimeout, sr.TryTimeoutMax, sr.TryTimeoutFrom = d, hi, TryTimeoutGateway
+	}
 	analyze(sr, o, sc, rec.Samples(), snaps, psnaps, ivs)
 	return nil
+}
+
+// tryTimeoutSnap is the per-try timeout in force at one moment of the run.
+type tryTimeoutSnap struct {
+	at time.Duration // from the start of the run
+	d  time.Duration
+}
+
+// pollTryTimeout reads the per-try timeout in force every 100ms (the
+// gateway recomputes an adaptive one as often) until ctx ends.
+func pollTryTimeout(ctx context.Context, read func() time.Duration, start time.Time) []tryTimeoutSnap {
+	var out []tryTimeoutSnap
+	tick := time.NewTicker(BucketWidth)
+	defer tick.Stop()
+	for {
+		out = append(out, tryTimeoutSnap{at: time.Since(start), d: read()})
+		select {
+		case <-ctx.Done():
+			return out
+		case <-tick.C:
+		}
+	}
+}
+
+// tryTimeoutAt returns the per-try timeout in force when the first fault
+// started (at the start of the run without a fault) and the largest one
+// while faults were on; 0, 0 if the gateway reported none.
+func tryTimeoutAt(snaps []tryTimeoutSnap, ivs []interval) (at, hi time.Duration) {
+	if len(snaps) == 0 {
+		return 0, 0
+	}
+	at = snaps[0].d
+	if len(ivs) == 0 {
+		return at, at
+	}
+	for _, s := range snaps {
+		if s.at <= ivs[0].down {
+			at = s.d
+		}
+		for _, iv := range ivs {
+			if s.at >= iv.down && s.at < iv.up {
+				hi = max(hi, s.d)
+			}
+		}
+	}
+	if at == 0 {
+		return 0, 0
+	}
+	return at, max(hi, at)
 }
 
 // targetScenario names the load sent to Options.Target.

@@ -1,9 +1,6 @@
 package gateway
 
 import (
-	"bytes"
-	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/duohuo/duohuo/breaker"
@@ -42,81 +39,6 @@ func newFallback(c *config.Fallback, old *fallback) *fallback {
 	return f
 }
 
-func staleKey(r *http.Request) string { return r.Method + " " + r.Host + r.URL.RequestURI() }
-
-// serveFallback answers r from the route's fallback, if it has one that
-// applies, and reports whether it did and with which status.
-func (g *Gateway) serveFallback(w http.ResponseWriter, r *http.Request, rt *route) (int, bool) {
-	fb := rt.fallback
-	if fb == nil {
-		return 0, false
-	}
-	if fb.stale != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		if resp, ok := fb.stale.Get(staleKey(r)); ok {
-			h := w.Header()
-			for k, vv := range resp.Header {
-				h[k] = vv
-			}
-			h.Set(HeaderFallback, "stale")
-			h.Set("Age", strconv.Itoa(int(time.Since(resp.StoredAt).Seconds())))
-			w.WriteHeader(resp.Status)
-			if r.Method != http.MethodHead {
-				w.Write(resp.Body)
-			}
-			g.m.fallbacks.WithLabelValues(rt.name, "stale").Inc()
-			return resp.Status, true
-		}
-	}
-	if s := fb.static; s != nil {
-		h := w.Header()
-		h.Set("Content-Type", s.ContentType)
-		h.Set(HeaderFallback, "static")
-		w.WriteHeader(s.Status)
-		if r.Method != http.MethodHead {
-			w.Write([]byte(s.Body))
-		}
-		g.m.fallbacks.WithLabelValues(rt.name, "static").Inc()
-		return s.Status, true
-	}
-	return 0, false
-}
-
-// captureWriter copies what is written to the client, up to limit bytes, so
-// that a good response can be stored for serve-stale.
-type captureWriter struct {
-	http.ResponseWriter
-	limit    int64
-	buf      bytes.Buffer
-	overflow bool
-}
-
-func (c *captureWriter) Write(p []byte) (int, error) {
-	if !c.overflow {
-		if int64(c.buf.Len()+len(p)) > c.limit {
-			c.overflow = true
-			c.buf = bytes.Buffer{}
-		} else {
-			c.buf.Write(p)
-		}
-	}
-	return c.ResponseWriter.Write(p)
-}
-
-// Unwrap lets http.ResponseController reach Flush and Hijack.
-func (c *captureWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
-
-// store keeps a finished response for serve-stale when it may be stored.
-func (c *captureWriter) store(fb *fallback, r *http.Request, status int) {
-	if c.overflow || !resilience.Cacheable(r.Method, r.Header, status, c.Header()) {
-		return
-	}
-	h := c.Header().Clone()
-	for _, k := range []string{HeaderFallback, "X-Request-Id", "Date"} {
-		delete(h, k)
-	}
-	fb.stale.Put(staleKey(r), status, h, c.buf.Bytes())
-}
-
 // breakerConfig maps the file's breaker section to the package's.
 func breakerConfig(c config.Breaker, name string, m *metrics, kind string) breaker.Config {
 	bc := breaker.Config{
@@ -141,17 +63,4 @@ func breakerConfig(c config.Breaker, name string, m *metrics, kind string) break
 		m.breakerTransitions.WithLabelValues(kind, e.To.String()).Inc()
 	}
 	return bc
-}
-
-// breakerClass is the breaker's view of an attempt's outcome.
-func breakerClass(f failure, status int) breaker.Class {
-	switch f {
-	case failConnect, failReset:
-		return breaker.Network
-	case failTimeout:
-		return breaker.Timeout
-	case failClientCanceled:
-		return breaker.Canceled
-	}
-	return breaker.ClassOfStatus(status)
 }

@@ -419,3 +419,23 @@ func faultTable(c config.Faults) fault.Table {
 // FaultsHandler serves the fault filter's admin API (mounted on /v1/faults):
 // see package fault.
 func (g *Gateway) FaultsHandler() http.Handler { return g.faults.AdminHandler() }
+
+// PerTryTimeout returns the per-try timeout in force on the named route now:
+// the configured one, or the adaptive one derived from the route's recent
+// latencies (retry.per_try_timeout: auto); 0 when the route has none or
+// does not exist.
+func (g *Gateway) PerTryTimeout(route string) time.Duration {
+	t := g.table.Load()
+	if t == nil {
+		return 0
+	}
+	for _, rt := range t.routes {
+		if rt.name == route {
+			if rt.perTry > 0 {
+				return rt.perTry
+			}
+			return rt.adaptivePerTry()
+		}
+	}
+	return 0
+}

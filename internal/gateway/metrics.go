@@ -53,7 +53,7 @@ func newMetrics(reg prometheus.Registerer, maxInstances int) *metrics {
 		}, []string{"route", "service", "cloud"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "duohuo_upstream_attempts_total",
-			Help: "Attempts sent to upstream instances, by service, instance (bounded by metrics.instance_labels; \"other\" beyond it, \"\" when off), cloud and result (success, gateway_failure, server_error, client_error).",
+			Help: "Attempts sent to upstream instances, by service, instance (bounded by metrics.instance_labels; \"other\" beyond it, \"\" when off), cloud and result (success, gateway_failure, server_error, client_error; client_fault when the client broke the attempt, canceled when it was abandoned: neither counts against the instance).",
 		}, []string{"service", "instance", "cloud", "result"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "duohuo_retries_total",
@@ -178,9 +178,11 @@ func codeIndex(status int) int {
 }
 
 // attemptSeries caches the attempt counters of one instance.
-type attemptSeries [4]prometheus.Counter // indexed by health.Class
+type attemptSeries [6]prometheus.Counter // indexed by Outcome.attemptResult
 
-var attemptResults = [4]string{"success", "gateway_failure", "server_error", "client_error"}
+// attemptResults are the result labels: health's four classes, then the
+// attempts that say nothing about the instance.
+var attemptResults = [6]string{"success", "gateway_failure", "server_error", "client_error", "client_fault", "canceled"}
 
 func (m *metrics) attemptSeriesFor(service, id, cloud string) *attemptSeries {
 	inst := m.instanceLabel(id)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/duohuo/duohuo/breaker"
@@ -20,9 +21,15 @@ type route struct {
 	methods    []string // empty matches any
 	svc        *service
 
-	timeout       time.Duration
-	attempts      int // retries after the first try
-	perTry        time.Duration
+	timeout       time.Duration // to the response head, from the request's end; 0: none
+	maxDuration   time.Duration // of the whole exchange, body included; 0: none
+	idleTimeout   time.Duration // of a response body; 0: none
+	attempts      int           // retries after the first try
+	perTry        time.Duration // fixed per-try timeout (cancels); 0: adaptive or none
+	adaptive      bool          // per-try timeout derived from latencies
+	latencies     *resilience.Latencies
+	perTryCache   atomic.Int64 // adaptive per-try timeout, ns, recomputed every 100ms
+	perTryStamp   atomic.Int64 // when perTryCache was computed, unix ns
 	retryOn       retryOn
 	backoffBase   time.Duration
 	backoffMax    time.Duration
@@ -44,7 +51,81 @@ const (
 	retryGatewayError
 	retry5xx
 	retryTimeout
+	retryUnavailable // gRPC UNAVAILABLE in a trailers-only answer, any method
 )
+
+// covers reports whether the route retries outcome o.
+func (r retryOn) covers(o Outcome, grpc bool) bool {
+	switch o.Class {
+	case ClassConnect:
+		return r&retryConnectFailure != 0
+	case ClassReset, ClassProtocol:
+		return r&retryReset != 0
+	case ClassTimeout:
+		return r&retryTimeout != 0
+	case ClassGatewayStatus:
+		if grpc && o.Status == 503 && r&retryUnavailable != 0 {
+			return true
+		}
+		return r&retryGatewayError != 0
+	case ClassServerError:
+		return r&retry5xx != 0
+	}
+	return false
+}
+
+// The adaptive per-try timeout: max(adaptiveFloor, adaptiveFactor × the
+// route's p99 time to response head over the last 10-20 s), capped at the
+// route timeout, or adaptiveCold while fewer than adaptiveMinSamples heads
+// were measured. Four times the p99 leaves room for the ordinary tail (a
+// try that slow is rarer than 1 in 100 by definition) while a silent
+// instance is left in well under a second.
+const (
+	adaptiveFloor      = 250 * time.Millisecond
+	adaptiveFactor     = 4
+	adaptiveCold       = time.Second
+	adaptiveMinSamples = 20
+	adaptiveRefresh    = int64(100 * time.Millisecond)
+)
+
+// adaptivePerTry returns the route's adaptive per-try timeout, 0 when the
+// route does not use one. Safe for concurrent use; allocation-free.
+func (rt *route) adaptivePerTry() time.Duration {
+	if !rt.adaptive {
+		return 0
+	}
+	now := time.Now().UnixNano()
+	if st := rt.perTryStamp.Load(); st != 0 && now-st < adaptiveRefresh {
+		return time.Duration(rt.perTryCache.Load())
+	}
+	d := adaptiveCold
+	if p99, ok := rt.latencies.Quantile(0.99, adaptiveMinSamples); ok {
+		d = max(adaptiveFloor, adaptiveFactor*p99)
+	}
+	if rt.timeout > 0 && d > rt.timeout {
+		d = rt.timeout
+	}
+	rt.perTryCache.Store(int64(d))
+	rt.perTryStamp.Store(now)
+	return d
+}
+
+// fixedPerTry returns the configured per-try timeout, which cancels an
+// attempt that reaches it; 0 when none is configured.
+func (rt *route) fixedPerTry() time.Duration { return rt.perTry }
+
+// hedgeAllowed reports whether a hedge may start as attempt number tries+1:
+// attempts are left, and the budget allows it (the hedge budget for a
+// configured hedge's first, the retry budget otherwise).
+func (rt *route) hedgeAllowed(tries int) bool {
+	if tries > rt.attempts {
+		return false
+	}
+	if rt.hedge != nil && tries == 1 {
+		return rt.hedge.budget.AllowRetry()
+	}
+	return rt.budget.AllowRetry()
+}
 
 func parseRetryOn(list []string) retryOn {
 	var r retryOn
@@ -60,6 +141,8 @@ func parseRetryOn(list []string) retryOn {
 			r |= retry5xx | retryGatewayError | retryConnectFailure | retryReset
 		case "timeout":
 			r |= retryTimeout
+		case "unavailable":
+			r |= retryUnavailable
 		}
 	}
 	return r
@@ -72,8 +155,11 @@ func compileRoute(rc config.Route, svc *service, m *metrics, old *route) (*route
 		methods:     rc.Match.Methods,
 		svc:         svc,
 		timeout:     time.Duration(rc.Timeout),
+		maxDuration: time.Duration(rc.MaxDuration),
+		idleTimeout: time.Duration(rc.StreamIdleTimeout),
 		attempts:    rc.Retry.Attempts,
-		perTry:      time.Duration(rc.Retry.PerTryTimeout),
+		perTry:      time.Duration(rc.Retry.PerTryTimeout.Fixed),
+		adaptive:    rc.Retry.PerTryTimeout.Auto,
 		retryOn:     parseRetryOn(rc.Retry.RetryOn),
 		backoffBase: time.Duration(rc.Retry.Backoff.Base),
 		backoffMax:  time.Duration(rc.Retry.Backoff.Max),
@@ -101,6 +187,13 @@ func compileRoute(rc config.Route, svc *service, m *metrics, old *route) (*route
 			floor = -1
 		}
 		rt.budget = resilience.NewBudget(resilience.BudgetConfig{Ratio: ratio, MinPerSecond: floor})
+	}
+	// Latencies measured survive a reload of the route, so that the
+	// adaptive per-try timeout and hedging do not start cold.
+	if old != nil && old.latencies != nil && old.svc == svc {
+		rt.latencies = old.latencies
+	} else {
+		rt.latencies = resilience.NewLatencies(10*time.Second, nil)
 	}
 	var oldFB *fallback
 	if old != nil {

@@ -232,24 +232,24 @@ func sourceFor(service string, i int, ds config.DiscoverySource, baseDir string,
 
 func healthConfig(h config.Health) health.Config {
 	var c health.Config
-	if a := h.Active; a != nil {
-		if a.Type == "http" {
-			c.Probe.Path = a.Path
-		}
-		if len(a.ExpectedStatus) == 1 {
-			c.Probe.ExpectStatus = a.ExpectedStatus[0]
-		}
-		c.Probe.Interval = time.Duration(a.Interval)
-		c.Probe.Timeout = time.Duration(a.Timeout)
-		c.Probe.Jitter = time.Duration(a.Jitter)
-		if a.Jitter == 0 {
-			c.Probe.Jitter = -1
-		}
-		c.Probe.HealthyThreshold = a.HealthyThreshold
-		c.Probe.UnhealthyThreshold = a.UnhealthyThreshold
-	} else {
+	a := h.Active
+	switch a.Type {
+	case "none":
 		c.Probe.Disabled = true
+	case "http":
+		c.Probe.Path = a.Path
 	}
+	if len(a.ExpectedStatus) == 1 {
+		c.Probe.ExpectStatus = a.ExpectedStatus[0]
+	}
+	c.Probe.Interval = time.Duration(a.Interval)
+	c.Probe.Timeout = time.Duration(a.Timeout)
+	c.Probe.Jitter = time.Duration(a.Jitter)
+	if a.Jitter == 0 {
+		c.Probe.Jitter = -1
+	}
+	c.Probe.HealthyThreshold = a.HealthyThreshold
+	c.Probe.UnhealthyThreshold = a.UnhealthyThreshold
 	o := h.Outlier
 	c.Outlier.Interval = time.Duration(o.Interval)
 	c.Outlier.BaseEjectionTime = time.Duration(o.BaseEjectionTime)
@@ -263,6 +263,12 @@ func healthConfig(h config.Health) health.Config {
 	// always_eject_one_host does.
 	c.Outlier.AlwaysEjectOne = true
 	c.Outlier.ConsecutiveGatewayFailure = o.ConsecutiveGatewayFailures
+	c.Outlier.MaxGatewayEjectionPercent = int(o.MaxGatewayEjectionPercent)
+	if o.MaxGatewayEjectionPercent == 0 {
+		// In the file 0% means as few as possible (one, with
+		// AlwaysEjectOne); in health 0 means 100%.
+		c.Outlier.MaxGatewayEjectionPercent = 1
+	}
 	if o.ConsecutiveGatewayFailures == 0 {
 		c.Outlier.ConsecutiveGatewayFailure = -1
 	}

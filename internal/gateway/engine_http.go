@@ -1,0 +1,380 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duohuo/duohuo/color"
+	"github.com/duohuo/duohuo/discovery"
+	"github.com/duohuo/duohuo/internal/proxy"
+	"github.com/duohuo/duohuo/request"
+	"github.com/duohuo/duohuo/resilience"
+)
+
+// The net/http engine: HTTP/1.1, HTTP/2 and h2c from clients, every
+// upstream protocol through proxy.Transport. It adapts a request to the
+// exchange core's seams and back; the core decides, this file carries out.
+
+// serve is the net/http handler behind the fault filter.
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
+	e := &httpExchange{View: request.FromHTTP(r), g: g, w: w, r: r, id: proxy.RequestID(r), grpc: isGRPC(r.Header.Get("Content-Type"))}
+	w.Header().Set(proxy.HeaderRequestID, e.id)
+	if r.Body != nil && r.Body != http.NoBody {
+		e.body = &replayBody{src: r.Body}
+	}
+	if g.run(r.Context(), e, e, e) {
+		// The status line is out and the instance broke off: abort, so
+		// that the client sees a broken response, not a short one.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// httpExchange is one net/http request as the core's Request, Upstream and
+// Responder.
+type httpExchange struct {
+	request.View
+	g    *Gateway
+	w    http.ResponseWriter
+	r    *http.Request
+	id   string
+	grpc bool
+	body *replayBody // nil: no body
+}
+
+// Interface guards.
+var (
+	_ Request   = (*httpExchange)(nil)
+	_ Upstream  = (*httpExchange)(nil)
+	_ Responder = (*httpExchange)(nil)
+)
+
+func (e *httpExchange) Color(p *color.Propagator) (string, bool, bool) {
+	if !p.Carries(e.r.Header) {
+		return "", false, false
+	}
+	lane, trusted := p.Incoming(e.r)
+	return lane, true, trusted
+}
+func (e *httpExchange) StripColor(p *color.Propagator)         { p.Strip(e.r.Header) }
+func (e *httpExchange) SetColor(p *color.Propagator, l string) { p.Set(e.r.Header, l) }
+func (e *httpExchange) Idempotent() bool                       { return idempotent(e.r.Method) }
+func (e *httpExchange) GRPC() bool                             { return e.grpc }
+
+func (e *httpExchange) Timeout() time.Duration {
+	if !e.grpc {
+		return 0
+	}
+	d, _ := parseGRPCTimeout(e.r.Header.Get("Grpc-Timeout"))
+	return d
+}
+
+// Send sends one attempt to in over the service's transport.
+func (e *httpExchange) Send(ctx context.Context, svc *service, in *discovery.Instance, sent func()) (Response, error) {
+	var body io.ReadCloser
+	if e.body != nil {
+		body = e.body.reader(sent)
+	} else {
+		sent()
+	}
+	out := e.g.fwd.Outbound(ctx, e.r, svc.scheme, hostPort(in.Addr), e.id, nil)
+	if body != nil {
+		out.Body = body
+		out.ContentLength = e.r.ContentLength
+	}
+	resp, err := svc.tr.RoundTrip(out)
+	if err != nil {
+		return nil, classifySendError(err)
+	}
+	hr := &httpResponse{resp: resp, status: resp.StatusCode}
+	if e.grpc {
+		if v := resp.Header.Get("Grpc-Status"); v != "" {
+			if code, err := strconv.Atoi(v); err == nil {
+				hr.status = httpStatusOfGRPC(code) // trailers-only: the status is the call's
+			}
+		}
+	}
+	return hr, nil
+}
+
+// classifySendError tells a failed round trip's class from its error.
+func classifySendError(err error) error {
+	var op *net.OpError
+	switch {
+	case errors.As(err, &op) && op.Op == "dial":
+		return &AttemptError{Class: ClassConnect, Err: err}
+	case strings.Contains(err.Error(), "malformed HTTP"):
+		// net/http has no error type for a response it cannot parse.
+		return &AttemptError{Class: ClassProtocol, Err: err}
+	}
+	return &AttemptError{Class: ClassReset, Err: err}
+}
+
+func (e *httpExchange) Replayable() bool { return e.body == nil || e.body.replayable() }
+
+func (e *httpExchange) ClientError() (int, error) {
+	if e.body == nil {
+		return 0, nil
+	}
+	err := e.body.clientErr()
+	if err == nil {
+		return 0, nil
+	}
+	return clientBodyStatus(err), err
+}
+
+func (e *httpExchange) SetHeader(name, value string) { e.w.Header().Set(name, value) }
+
+func (e *httpExchange) Forward(resp Response, f forwarding) (int64, int, error) {
+	hr := resp.(*httpResponse)
+	w := e.w
+	var capture *captureWriter
+	if f.Stale != nil {
+		capture = &captureWriter{ResponseWriter: w, limit: f.Stale.MaxEntryBytes()}
+		w = capture
+	}
+	n, err := e.g.fwd.Respond(e.g.tunnelCtx, w, e.r, hr.resp)
+	switch {
+	case err == nil:
+	case errors.Is(err, proxy.ErrUpstreamBody):
+		return n, 0, errors.Join(errUpstreamBroke, err)
+	default:
+		return n, 0, errors.Join(errClientGone, err)
+	}
+	if capture != nil {
+		capture.store(f.Stale, e.r, hr.resp.StatusCode)
+	}
+	trailer := 0
+	if e.grpc {
+		if v := hr.resp.Trailer.Get("Grpc-Status"); v != "" {
+			if code, err := strconv.Atoi(v); err == nil {
+				trailer = httpStatusOfGRPC(code)
+			}
+		}
+	}
+	return n, trailer, nil
+}
+
+func (e *httpExchange) Reply(status int, reason string) {
+	if status == 499 {
+		return // the client is gone: nothing to write
+	}
+	h := e.w.Header()
+	h.Set(headerError, reason)
+	if e.grpc {
+		writeGRPCError(e.w, grpcCodeOfHTTP(status), "duohuo: "+reason)
+		return
+	}
+	http.Error(e.w, "duohuo: "+reason, status)
+}
+
+func (e *httpExchange) Static(s staticReply) {
+	h := e.w.Header()
+	h.Set("Content-Type", s.ContentType)
+	h.Set(HeaderFallback, "static")
+	e.w.WriteHeader(s.Status)
+	if e.r.Method != http.MethodHead {
+		io.WriteString(e.w, s.Body)
+	}
+}
+
+func (e *httpExchange) Stale(c *resilience.StaleCache) (int, bool) {
+	resp, ok := c.Get(staleKey(e.r))
+	if !ok {
+		return 0, false
+	}
+	h := e.w.Header()
+	for k, vv := range resp.Header {
+		h[k] = vv
+	}
+	h.Set(HeaderFallback, "stale")
+	h.Set("Age", strconv.Itoa(int(time.Since(resp.StoredAt).Seconds())))
+	e.w.WriteHeader(resp.Status)
+	if e.r.Method != http.MethodHead {
+		e.w.Write(resp.Body)
+	}
+	return resp.Status, true
+}
+
+// httpResponse is a net/http response head as the core's Response.
+type httpResponse struct {
+	resp   *http.Response
+	status int
+}
+
+func (r *httpResponse) Status() int { return r.status }
+func (r *httpResponse) Discard() {
+	io.Copy(io.Discard, io.LimitReader(r.resp.Body, 64<<10)) // keep the connection reusable
+	r.resp.Body.Close()
+}
+
+// replayLimit is the most of a request body kept so that the request can be
+// sent again (a retry after a connect failure, a gRPC UNAVAILABLE); larger
+// bodies are streamed and the request is sent once (Envoy keeps up to its
+// per-connection buffer limit, 1 MiB, for the same purpose).
+const replayLimit = 64 << 10
+
+// replayBody is the client's request body, read by attempts. It keeps what
+// was read while that stays within replayLimit, so that a body read whole
+// can be sent again, and it records the errors reading it produced: those
+// are the client's, never the instance's. Safe for concurrent use: a
+// transport may still read an earlier attempt's body while the next attempt
+// starts.
+type replayBody struct {
+	src  io.ReadCloser
+	mu   sync.Mutex // guards the fields below
+	buf  []byte
+	over bool  // more than replayLimit was read: the body cannot be replayed
+	eof  bool  // src was read to its end
+	err  error // the first error reading src other than io.EOF
+	read bool  // an attempt read from src
+}
+
+// reader returns the body of one attempt; sent is called when it reaches
+// its end.
+func (b *replayBody) reader(sent func()) io.ReadCloser { return &attemptBody{b: b, sent: sent} }
+
+func (b *replayBody) replayable() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.read || b.eof && !b.over && b.err == nil
+}
+
+func (b *replayBody) clientErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// attemptBody is one attempt's reader over a replayBody: first what was
+// kept, then the rest of the client's body.
+type attemptBody struct {
+	b      *replayBody
+	pos    int
+	sent   func()
+	ended  bool
+	closed bool
+}
+
+func (a *attemptBody) Read(p []byte) (int, error) {
+	b := a.b
+	b.mu.Lock()
+	if a.closed {
+		b.mu.Unlock()
+		return 0, io.ErrClosedPipe
+	}
+	if a.pos < len(b.buf) {
+		n := copy(p, b.buf[a.pos:])
+		a.pos += n
+		b.mu.Unlock()
+		return n, nil
+	}
+	if b.eof || b.err != nil {
+		err := b.err
+		b.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+		a.end()
+		return 0, io.EOF
+	}
+	b.read = true
+	b.mu.Unlock()
+	n, err := b.src.Read(p) // the client may be slow: not under the lock
+	b.mu.Lock()
+	if n > 0 {
+		if !b.over && len(b.buf)+n <= replayLimit {
+			b.buf = append(b.buf, p[:n]...)
+			a.pos = len(b.buf)
+		} else {
+			b.over, b.buf = true, nil
+			a.pos = 0
+		}
+	}
+	if err == io.EOF {
+		b.eof = true
+	} else if err != nil && b.err == nil {
+		b.err = err
+	}
+	b.mu.Unlock()
+	if err == io.EOF {
+		a.end()
+	}
+	return n, err
+}
+
+func (a *attemptBody) end() {
+	if !a.ended {
+		a.ended = true
+		a.sent()
+	}
+}
+
+func (a *attemptBody) Close() error {
+	a.b.mu.Lock()
+	a.closed = true
+	a.b.mu.Unlock()
+	return nil
+}
+
+// clientBodyStatus is the status that answers a client whose body failed.
+func clientBodyStatus(err error) int {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, context.Canceled), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return 499
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return http.StatusRequestTimeout
+	}
+	return http.StatusBadRequest
+}
+
+// staleKey is the serve-stale key of a request.
+func staleKey(r *http.Request) string { return r.Method + " " + r.Host + r.URL.RequestURI() }
+
+// captureWriter copies what is written to the client, up to limit bytes, so
+// that a good response can be stored for serve-stale.
+type captureWriter struct {
+	http.ResponseWriter
+	limit    int64
+	buf      bytes.Buffer
+	overflow bool
+}
+
+func (c *captureWriter) Write(p []byte) (int, error) {
+	if !c.overflow {
+		if int64(c.buf.Len()+len(p)) > c.limit {
+			c.overflow = true
+			c.buf = bytes.Buffer{}
+		} else {
+			c.buf.Write(p)
+		}
+	}
+	return c.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach Flush and Hijack.
+func (c *captureWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// store keeps a finished response for serve-stale when it may be stored.
+func (c *captureWriter) store(stale *resilience.StaleCache, r *http.Request, status int) {
+	if c.overflow || !resilience.Cacheable(r.Method, r.Header, status, c.Header()) {
+		return
+	}
+	h := c.Header().Clone()
+	for _, k := range []string{HeaderFallback, "X-Request-Id", "Date"} {
+		delete(h, k)
+	}
+	stale.Put(staleKey(r), status, h, c.buf.Bytes())
+}
