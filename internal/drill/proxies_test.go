@@ -133,6 +133,7 @@ func TestNetworkScenarioChecks(t *testing.T) {
 		{"a blackhole left within 300ms meets every target", Blackhole, proxyRun(1, 2300*ms, false), TryTimeoutGateway, []bool{true, true, true}},
 		{"attempts into the blackhole until the repair miss the attempt target", Blackhole, proxyRun(1, 8*time.Second, false), TryTimeoutBound, []bool{true, false, true}},
 		{"without proxy counts the attempt target is not met", Blackhole, nil, TryTimeoutBound, []bool{true, false, true}},
+		{"connections alone cannot show that no attempt arrived", Blackhole, proxyRun(1, 2300*ms, true), TryTimeoutBound, []bool{true, false, true}},
 		{"a brownout left within 200ms meets its target", Brownout, proxyRun(1, 2300*ms, false), TryTimeoutBound, []bool{true}},
 		{"a brownout that keeps half the traffic misses it", Brownout, proxyRun(0.5, 8*time.Second, false), TryTimeoutBound, []bool{false}},
 		{"a brownout counted in connections cannot meet it", Brownout, proxyRun(1, 2300*ms, true), TryTimeoutBound, []bool{false}},
@@ -155,5 +156,39 @@ func TestNetworkScenarioChecks(t *testing.T) {
 				t.Errorf("p99 check target %q: says --per-try-timeout = %v, want %v", sr.Checks[2].Target, bound, tc.from == TryTimeoutBound)
 			}
 		})
+	}
+}
+
+// The text and JSON reports show the time of the last attempt to the
+// faulty set and the time until traffic left it, and the buckets around
+// the fault.
+func TestReportsShowTheSilentCloudFigures(t *testing.T) {
+	o := Options{Duration: 8 * time.Second}
+	sr := ScenarioReport{Name: Blackhole.Name, Row: Blackhole.Row, Title: Blackhole.Title, TryTimeout: 250 * time.Millisecond, TryTimeoutFrom: TryTimeoutGateway}
+	analyze(&sr, o, Blackhole, run(8*time.Second, 2*time.Second, 2200*time.Millisecond), nil, proxyRun(1, 2300*time.Millisecond, false), timeline(Blackhole, o.Duration))
+	rep := &Report{Rate: 100, Duration: o.Duration, Scenarios: []ScenarioReport{sr}}
+	var sum, md, js strings.Builder
+	if err := rep.WriteSummary(&sum); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what, text string
+		want       []string
+	}{
+		{"summary", sum.String(), []string{"| last attempt to the faulty set |", "| time until traffic left (share < 10%) |", "| blackhole | 280ms | 0 | 280ms | 0 | 200ms | 100.0% / 7.0% / 0.0% |"}},
+		{"markdown", md.String(), []string{"the last attempt (request) reached the faulty set 280ms after the fault", "traffic left it (share < 10%) after 200ms", "| +0.0s | 10 | 0 | 10 | 10 | 2000 | 10 | 100.0% |", "| -1.0s |"}},
+		{"JSON", js.String(), []string{`"last_attempt_ns": 280000000`, `"traffic_left_ns": 200000000`, `"buckets": [`, `"try_timeout_from": "gateway"`}},
+	} {
+		for _, w := range c.want {
+			if !strings.Contains(c.text, w) {
+				t.Errorf("%s lacks %q:\n%s", c.what, w, c.text)
+			}
+		}
 	}
 }

@@ -110,7 +110,8 @@ type FaultReport struct {
 type ProxyReport struct {
 	// Counted says what an attempt is here: "requests" (request bytes
 	// arriving, in the demo) or "connections" (new connections, all that
-	// the admin API of `duohuo chaos proxy` counts).
+	// the admin API of `duohuo chaos proxy` counts; health probes open
+	// them too, so they bound the attempts from above).
 	Counted string `json:"counted"`
 	// LastAttempt is the time of the last attempt that reached the faulty
 	// set during the fault, 0 if none did; LastConn that of the last new
@@ -309,9 +310,14 @@ func checks(sc Scenario, sr *ScenarioReport, before, fault Phase) []Check {
 			tt = "--per-try-timeout " + dur(tryTimeout) + " (the gateway reports none)"
 		}
 		last, lastOK := notMeasured, false
-		if px := f.Proxies; px != nil {
-			last = dur(px.LastAttempt) + fmt.Sprintf(" (%d %s after 2s)", px.LateAttempts, px.Counted)
+		switch px := f.Proxies; {
+		case px != nil && px.Counted == "requests":
+			last = dur(px.LastAttempt) + fmt.Sprintf(" (%d requests after 2s)", px.LateAttempts)
 			lastOK = px.LastAttempt <= SettleTime
+		case px != nil:
+			// A new connection may be an attempt or a health probe: an
+			// upper bound, which cannot show that no attempt arrived.
+			last = fmt.Sprintf("not measured: the fault proxies count connections, which health probes open too (last new connection %s, %d after 2s)", dur(px.LastConn), px.LateConns)
 		}
 		out = append(out,
 			Check{"success from 2s after the blackhole", "≥ 99.9%", pct(f.SuccessFrom2s), f.SuccessFrom2s >= 0.999},
@@ -425,14 +431,18 @@ func (r *Report) summary(b *strings.Builder) {
 		px := f.Proxies
 		fault, _ := s.Phase("fault")
 		before, _ := s.Phase("before")
-		silent = append(silent, fmt.Sprintf("| %s | %s | %s | %d | %s | %d | %s | %s / %s / %s | %s | %s | %s | %s |",
-			s.Name, px.Counted, dur(px.LastAttempt), px.LateAttempts, dur(px.LastConn), px.LateConns, leftText(px),
+		last, late := "n/a", "n/a"
+		if px.Counted == "requests" {
+			last, late = dur(px.LastAttempt), fmt.Sprint(px.LateAttempts)
+		}
+		silent = append(silent, fmt.Sprintf("| %s | %s | %s | %s | %d | %s | %s / %s / %s | %s | %s | %s | %s |",
+			s.Name, last, late, dur(px.LastConn), px.LateConns, leftText(px),
 			share(px.ShareBefore), share(px.ShareFault), share(px.ShareLate), pct(f.SuccessFrom2s), ms(fault.P99), ms(before.P99), tryTimeout(s)))
 	}
 	if len(silent) > 0 {
-		b.WriteString("\nAt the fault proxies (times from the fault's start; an attempt is what \"counted\" says):\n\n")
-		b.WriteString("| scenario | counted | last attempt to the faulty set | attempts from 2s | last new connection | connections from 2s | time until traffic left (share < 10%) | faulty share before / fault / from 2s | success from 2s | p99 fault | steady p99 | per-try timeout |\n")
-		b.WriteString("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|\n")
+		b.WriteString("\nAt the fault proxies (times from the fault's start; an attempt is a request arriving from the gateway, n/a where the proxies count only connections):\n\n")
+		b.WriteString("| scenario | last attempt to the faulty set | attempts from 2s | last new connection | connections from 2s | time until traffic left (share < 10%) | faulty share before / fault / from 2s | success from 2s | p99 fault | steady p99 | per-try timeout |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|\n")
 		b.WriteString(strings.Join(silent, "\n") + "\n")
 	}
 	var cs []string
@@ -469,9 +479,15 @@ func writeProxies(b *strings.Builder, s ScenarioReport, px *ProxyReport) {
 	f := s.Fault
 	fault, _ := s.Phase("fault")
 	before, _ := s.Phase("before")
-	fmt.Fprintf(b, "\nAt the fault proxies (an attempt is counted as %s arriving from the gateway): the last attempt reached the faulty set %s after the fault (%d from 2s on), the last new connection %s (%d from 2s on); traffic left it (share < 10%%) after %s; its share was %s before the fault, %s during it, %s from 2s on. Success from 2s after the fault %s; p99 during the fault %s, steady p99 %s, per-try timeout %s.\n",
-		px.Counted, dur(px.LastAttempt), px.LateAttempts, dur(px.LastConn), px.LateConns, leftText(px),
-		share(px.ShareBefore), share(px.ShareFault), share(px.ShareLate), pct(f.SuccessFrom2s), ms(fault.P99), ms(before.P99), tryTimeout(s))
+	if px.Counted == "requests" {
+		fmt.Fprintf(b, "\nAt the fault proxies: the last attempt (request) reached the faulty set %s after the fault (%d from 2s on), the last new connection %s (%d from 2s on)",
+			dur(px.LastAttempt), px.LateAttempts, dur(px.LastConn), px.LateConns)
+	} else {
+		fmt.Fprintf(b, "\nAt the fault proxies, which count connections only (attempts and health probes alike): the last new connection reached the faulty set %s after the fault (%d from 2s on)",
+			dur(px.LastConn), px.LateConns)
+	}
+	fmt.Fprintf(b, "; traffic left it (share < 10%%) after %s; its share was %s before the fault, %s during it, %s from 2s on. Success from 2s after the fault %s; p99 during the fault %s, steady p99 %s, per-try timeout %s.\n",
+		leftText(px), share(px.ShareBefore), share(px.ShareFault), share(px.ShareLate), pct(f.SuccessFrom2s), ms(fault.P99), ms(before.P99), tryTimeout(s))
 	b.WriteString("\n| t − fault | sent | ok | faulty: new conns | faulty: requests | faulty: bytes | all proxies: requests | faulty share |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, k := range px.Buckets {
 		rel := k.At - f.At
