@@ -333,6 +333,7 @@ func analyzeProxies(snaps []proxySnap, samples []Sample, d time.Duration, iv int
 			if x.OK() {
 				b.OK++
 			}
+			b.Max = max(b.Max, x.Latency)
 		}
 		r.Buckets = append(r.Buckets, b)
 	}

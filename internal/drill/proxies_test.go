@@ -104,10 +104,10 @@ func TestBucketsCountWhatArrivedAndWhatClientsSaw(t *testing.T) {
 	px := analyzeProxies(snaps, samples, 8*time.Second, interval{2 * time.Second, 6 * time.Second})
 	ms := time.Millisecond
 	want := []Bucket{
-		{At: 1900 * ms, Sent: 10, OK: 10, FaultyRequests: 10, FaultyBytes: 2000, AllRequests: 10},
-		{At: 2000 * ms, Sent: 10, OK: 0, FaultyConns: 10, FaultyRequests: 10, FaultyBytes: 2000, AllRequests: 10},
-		{At: 2200 * ms, Sent: 10, OK: 10, FaultyConns: 8, FaultyRequests: 8, FaultyBytes: 1600, AllRequests: 10},
-		{At: 2300 * ms, Sent: 10, OK: 10, AllRequests: 10},
+		{At: 1900 * ms, Sent: 10, OK: 10, Max: ms, FaultyRequests: 10, FaultyBytes: 2000, AllRequests: 10},
+		{At: 2000 * ms, Sent: 10, OK: 0, Max: ms, FaultyConns: 10, FaultyRequests: 10, FaultyBytes: 2000, AllRequests: 10},
+		{At: 2200 * ms, Sent: 10, OK: 10, Max: ms, FaultyConns: 8, FaultyRequests: 8, FaultyBytes: 1600, AllRequests: 10},
+		{At: 2300 * ms, Sent: 10, OK: 10, Max: ms, AllRequests: 10},
 	}
 	var got []Bucket
 	for _, b := range px.Buckets {
@@ -151,6 +151,9 @@ func TestNetworkScenarioChecks(t *testing.T) {
 			if tc.sc.Name == Blackhole.Name && sr.Fault.SuccessFrom2s != 1 {
 				t.Errorf("SuccessFrom2s = %v, want 1 (failures only in the first 200ms)", sr.Fault.SuccessFrom2s)
 			}
+			if sr.Fault.OverTryTimeout != 20 {
+				t.Errorf("OverTryTimeout = %d, want the 20 failed requests (the others take 1ms)", sr.Fault.OverTryTimeout)
+			}
 			bound := strings.Contains(sr.Checks[len(sr.Checks)-1].Target, "--per-try-timeout")
 			if tc.sc.Name == Blackhole.Name && bound != (tc.from == TryTimeoutBound) {
 				t.Errorf("p99 check target %q: says --per-try-timeout = %v, want %v", sr.Checks[2].Target, bound, tc.from == TryTimeoutBound)
@@ -182,7 +185,7 @@ func TestReportsShowTheSilentCloudFigures(t *testing.T) {
 		want       []string
 	}{
 		{"summary", sum.String(), []string{"| last attempt to the faulty set |", "| time until traffic left (share < 10%) |", "| blackhole | 280ms | 0 | 280ms | 0 | 200ms | 100.0% / 7.0% / 0.0% |"}},
-		{"markdown", md.String(), []string{"the last attempt (request) reached the faulty set 280ms after the fault", "traffic left it (share < 10%) after 200ms", "| +0.0s | 10 | 0 | 10 | 10 | 2000 | 10 | 100.0% |", "| -1.0s |"}},
+		{"markdown", md.String(), []string{"the last attempt (request) reached the faulty set 280ms after the fault", "traffic left it (share < 10%) after 200ms", "| +0.0s | 10 | 0 | 1.00ms | 10 | 10 | 2000 | 10 | 100.0% |", "| -1.0s |"}},
 		{"JSON", js.String(), []string{`"last_attempt_ns": 280000000`, `"traffic_left_ns": 200000000`, `"buckets": [`, `"try_timeout_from": "gateway"`}},
 	} {
 		for _, w := range c.want {
