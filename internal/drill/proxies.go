@@ -50,7 +50,6 @@ type proxyFault struct {
 	inject, restore func(context.Context) error
 	faulty, all     counter // all is nil where only the faulty set is known
 	pollEvery       time.Duration
-	names           []string // of the faulty proxies, for the report
 }
 
 // demoProxyFault acts on fault proxies of the demo topology: faulty ones
@@ -158,7 +157,7 @@ func (a *adminProxies) statuses(ctx context.Context) ([]adminStatus, error) {
 
 // fault returns the proxyFault that sets t on every proxy and counts their
 // connections.
-func (a *adminProxies) fault(t tcpproxy.Named, names []string) proxyFault {
+func (a *adminProxies) fault(t tcpproxy.Named) proxyFault {
 	spec := tcpproxy.FormatToxic(tcpproxy.Named{Direction: t.Direction, Toxic: t.Toxic, Toxicity: t.Toxicity})
 	path := "/toxics/" + url.PathEscape(t.Name)
 	return proxyFault{
@@ -188,7 +187,6 @@ func (a *adminProxies) fault(t tcpproxy.Named, names []string) proxyFault {
 			return c, nil
 		},
 		pollEvery: adminPollInterval,
-		names:     names,
 	}
 }
 

@@ -51,8 +51,10 @@ type Options struct {
 	// network (those with a Toxic: blackhole, brownout) run against
 	// Target and set their toxic on these proxies during the fault phase;
 	// it is removed at the repair, and also when ctx ends or the run
-	// fails. The proxies' connection counts give the attempt figures. The
-	// other scenarios need the demo topology and are skipped.
+	// fails. The admin API counts connections only, which health probes
+	// open too: the report gives them, and says the attempt and share
+	// targets are not measured. The other scenarios need the demo topology
+	// and are skipped.
 	FaultProxies []string
 	// PerTryTimeout is the per-try timeout the blackhole's p99 target
 	// allows for when the gateway does not report the one in force: a
@@ -448,7 +450,7 @@ func runTarget(ctx context.Context, o Options) ([]ScenarioReport, error) {
 			Name: sc.Name, Row: sc.Row, Title: fmt.Sprintf("%s: %s, through %d fault proxies", sc.Title, o.Target, len(names)),
 			Faulty: names, TryTimeout: o.PerTryTimeout, TryTimeoutFrom: TryTimeoutBound,
 		}
-		pf := a.fault(*sc.Toxic, names)
+		pf := a.fault(*sc.Toxic)
 		err := func() error {
 			// However the run ends, the user's proxies are left clean.
 			defer func() {
