@@ -48,11 +48,16 @@ type ScenarioReport struct {
 	// while the fault was on (an adaptive one follows the latencies); 0
 	// when it reports none.
 	TryTimeoutMax time.Duration `json:"try_timeout_max_ns,omitempty"`
-	Phases        []Phase       `json:"phases"`
-	Fault         *FaultReport  `json:"fault,omitempty"`
-	Checks        []Check       `json:"checks,omitempty"`
-	Windows       []Window      `json:"windows"`
-	Errors        []string      `json:"errors,omitempty"` // fault injection that went wrong
+	// GatewayAttempts reports whether the gateway's attempt counters
+	// (duohuo_upstream_attempts_total) were read: in the demo, not for a
+	// Target. Without them the phases' attempts and the fault's
+	// TimeToNoAttempts, FaultyAttempts and FaultyShare are not measured.
+	GatewayAttempts bool         `json:"gateway_attempts"`
+	Phases          []Phase      `json:"phases"`
+	Fault           *FaultReport `json:"fault,omitempty"`
+	Checks          []Check      `json:"checks,omitempty"`
+	Windows         []Window     `json:"windows"`
+	Errors          []string     `json:"errors,omitempty"` // fault injection that went wrong
 }
 
 // Phase is a part of a scenario's run with its statistics.
@@ -208,6 +213,7 @@ func analyze(sr *ScenarioReport, o Options, sc Scenario, samples []Sample, snaps
 		sr.Phases = append(sr.Phases, p)
 	}
 	sr.Windows = Windows(samples)
+	sr.GatewayAttempts = len(snaps) > 0
 	if len(ivs) == 0 {
 		return
 	}
@@ -384,13 +390,18 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		b.WriteString("| phase | from–to | requests | success | failures | avg | p50 | p99 | p99.9 | max | attempts/request | served by cloud (p99) |\n")
 		b.WriteString("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, p := range s.Phases {
-			fmt.Fprintf(&b, "| %s | %s–%s | %d | %s | %s | %s | %s | %s | %s | %s | %.3f | %s |\n",
+			fmt.Fprintf(&b, "| %s | %s–%s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 				p.Name, dur(p.From), dur(p.To), p.Requests, pct(p.SuccessRate), failures(p.Failures), ms(p.Avg), ms(p.P50), ms(p.P99), ms(p.P999), ms(p.Max),
-				p.AttemptsPerRequest, clouds(p.ByCloud, p.CloudP99))
+				perRequest(s, p), clouds(p.ByCloud, p.CloudP99))
 		}
 		if f := s.Fault; f != nil {
-			fmt.Fprintf(&b, "\nFault from %s to %s (%d interval(s)): time to recover %s; no attempt reaches the faulty instances after %s (%.0f attempts reached them, %.2f%% of those sent during the fault); p99 back within %s after %s; p99 from 5s after the fault %s.\n",
-				dur(f.At), dur(f.Until), f.Intervals, dur(f.TimeToRecover), dur(f.TimeToNoAttempts), f.FaultyAttempts, 100*f.FaultyShare, ms(f.P99Limit), dur(f.TimeToP99), ms(f.SettledP99))
+			gw := "the gateway's attempt counters were not read"
+			if s.GatewayAttempts {
+				gw = fmt.Sprintf("no attempt reaches the faulty instances after %s (%.0f attempts reached them, %.2f%% of those sent during the fault, by the gateway's counters)",
+					dur(f.TimeToNoAttempts), f.FaultyAttempts, 100*f.FaultyShare)
+			}
+			fmt.Fprintf(&b, "\nFault from %s to %s (%d interval(s)): time to recover %s; %s; p99 back within %s after %s; p99 from 5s after the fault %s.\n",
+				dur(f.At), dur(f.Until), f.Intervals, dur(f.TimeToRecover), gw, ms(f.P99Limit), dur(f.TimeToP99), ms(f.SettledP99))
 			if px := f.Proxies; px != nil {
 				writeProxies(&b, s, px)
 			}
@@ -430,9 +441,12 @@ func (r *Report) summary(b *strings.Builder) {
 			ttr, tna := "", ""
 			if s.Fault != nil && p.Name == "fault" {
 				ttr, tna = dur(s.Fault.TimeToRecover), dur(s.Fault.TimeToNoAttempts)
+				if !s.GatewayAttempts {
+					tna = "n/a"
+				}
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %.3f | %s | %s |\n",
-				s.Row, s.Name, p.Name, p.Requests, pct(p.SuccessRate), failures(p.Failures), ms(p.Avg), ms(p.P50), ms(p.P99), ms(p.P999), p.AttemptsPerRequest, ttr, tna)
+			fmt.Fprintf(b, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+				s.Row, s.Name, p.Name, p.Requests, pct(p.SuccessRate), failures(p.Failures), ms(p.Avg), ms(p.P50), ms(p.P99), ms(p.P999), perRequest(s, p), ttr, tna)
 		}
 	}
 	var silent []string
@@ -514,6 +528,15 @@ func writeProxies(b *strings.Builder, s ScenarioReport, px *ProxyReport) {
 		fmt.Fprintf(b, "| %+.1fs | %d | %d | %s | %s | %s | %s | %s | %s |\n",
 			rel.Seconds(), k.Sent, k.OK, ms(k.Max), count(k.FaultyConns), count(k.FaultyRequests), count(k.FaultyBytes), count(k.AllRequests), sh)
 	}
+}
+
+// perRequest formats a phase's attempts per request, which only the demo
+// gateway's counters give.
+func perRequest(s ScenarioReport, p Phase) string {
+	if !s.GatewayAttempts {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.3f", p.AttemptsPerRequest)
 }
 
 // leftText formats the time until traffic left, which is unknown where the

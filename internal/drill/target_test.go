@@ -32,6 +32,9 @@ func TestRunAgainstATargetURL(t *testing.T) {
 	if !ok || p.Requests != 200 || p.OK != 200 || rep.Scenarios[0].Fault != nil {
 		t.Errorf("steady phase = %+v, want 200 requests all ok and no fault", p)
 	}
+	if rep.Scenarios[0].GatewayAttempts {
+		t.Error("GatewayAttempts = true for a target, want false: its counters cannot be read")
+	}
 }
 
 func TestRunRefusesBadOptions(t *testing.T) {
