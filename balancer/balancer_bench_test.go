@@ -99,3 +99,37 @@ func BenchmarkBaselineClockRead(b *testing.B) {
 	})
 	_ = sink
 }
+
+// BenchmarkDone measures an attempt's balancer cost by how it ended: Pick
+// on one instance (the same in every sub-benchmark), then Done with each
+// Result, serially and from parallel goroutines (which contend on the
+// instance's statistics).
+func BenchmarkDone(b *testing.B) {
+	for _, r := range []balancer.Result{balancer.Succeeded, balancer.Failed, balancer.Neutral} {
+		b.Run(r.String(), func(b *testing.B) {
+			bal := newBalancer(b, balancer.Config{Local: local}, []balancer.Endpoint{endpoint(1, local, true, 100)})
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := bal.Pick(nil, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				p.Done(time.Millisecond, r)
+			}
+		})
+		b.Run(r.String()+"/parallel", func(b *testing.B) {
+			bal := newBalancer(b, balancer.Config{Local: local}, []balancer.Endpoint{endpoint(1, local, true, 100)})
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					p, err := bal.Pick(nil, nil)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					p.Done(time.Millisecond, r)
+				}
+			})
+		})
+	}
+}

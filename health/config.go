@@ -1,10 +1,12 @@
 package health
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/url"
 	"time"
+	"unicode/utf8"
 )
 
 // Config configures a [Tracker]. The zero value is valid: TCP-connect probes
@@ -25,10 +27,29 @@ type ProbeConfig struct {
 	// passive outlier detection ejects them.
 	Disabled bool
 	// Path, when set, makes the probe an HTTP GET of this path (it must
-	// start with "/"); when empty the probe is a TCP connect.
+	// start with "/"); when empty (and GRPC is false) the probe is a TCP
+	// connect.
 	Path string
-	// Host is the Host header of HTTP probes. Empty means the instance
-	// address.
+	// GRPC makes the probe a gRPC health check: a call of
+	// grpc.health.v1.Health/Check over HTTP/2 that passes only when it
+	// ends with status OK and the answer SERVING. It excludes Path and
+	// ExpectStatus. False means an HTTP or TCP probe, as Path says.
+	GRPC bool
+	// GRPCService is the service name a gRPC probe asks about
+	// (HealthCheckRequest.service). Empty means the server as a whole, as
+	// gRPC's health service defines. It must be valid UTF-8 and is only
+	// used with GRPC.
+	GRPCService string
+	// TLS, when set, makes HTTP and gRPC probes speak TLS with a clone of
+	// this configuration: HTTP probes HTTPS (HTTP/1.1), gRPC probes HTTP/2
+	// negotiated by ALPN ("h2"). An empty ServerName is taken from Host
+	// when Host is set, else net/http uses the instance address. nil means
+	// cleartext: HTTP/1.1 for HTTP probes, HTTP/2 with prior knowledge
+	// (h2c) for gRPC probes. It has no use in TCP probes and is refused
+	// there.
+	TLS *tls.Config
+	// Host is the Host header (the :authority of gRPC probes). Empty means
+	// the instance address.
 	Host string
 	// ExpectStatus is the status an HTTP probe must answer. 0 means any
 	// 2xx status.
@@ -155,6 +176,16 @@ func (c Config) Validate() error {
 		return bad("Probe.Path", p.Path, "not a valid request path")
 	case p.ExpectStatus != 0 && (p.ExpectStatus < 100 || p.ExpectStatus > 599):
 		return bad("Probe.ExpectStatus", p.ExpectStatus, "not an HTTP status")
+	case p.GRPC && p.Path != "":
+		return bad("Probe.Path", p.Path, "a gRPC probe has no path")
+	case p.GRPC && p.ExpectStatus != 0:
+		return bad("Probe.ExpectStatus", p.ExpectStatus, "a gRPC probe expects SERVING")
+	case !p.GRPC && p.GRPCService != "":
+		return bad("Probe.GRPCService", p.GRPCService, "only used with GRPC")
+	case !utf8.ValidString(p.GRPCService):
+		return bad("Probe.GRPCService", fmt.Sprintf("%q", p.GRPCService), "not valid UTF-8")
+	case p.TLS != nil && !p.GRPC && p.Path == "":
+		return bad("Probe.TLS", "set", "a TCP probe does not speak TLS")
 	case p.Interval < 0:
 		return bad("Probe.Interval", p.Interval, "negative")
 	case p.Timeout < 0:

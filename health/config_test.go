@@ -1,6 +1,7 @@
 package health_test
 
 import (
+	"crypto/tls"
 	"errors"
 	"strings"
 	"testing"
@@ -21,6 +22,14 @@ func TestConfigValidate(t *testing.T) {
 		{"a path with a space is not a request path", health.Config{Probe: health.ProbeConfig{Path: "/health z"}}, "Probe.Path"},
 		{"a path may carry a query", health.Config{Probe: health.ProbeConfig{Path: "/health?full=1"}}, ""},
 		{"the expected status must be an HTTP status", health.Config{Probe: health.ProbeConfig{Path: "/", ExpectStatus: 42}}, "Probe.ExpectStatus"},
+		{"a gRPC probe of the server as a whole", health.Config{Probe: health.ProbeConfig{GRPC: true}}, ""},
+		{"a gRPC probe of a named service over TLS", health.Config{Probe: health.ProbeConfig{GRPC: true, GRPCService: "shop.Cart", TLS: &tls.Config{}}}, ""},
+		{"an HTTP probe over TLS", health.Config{Probe: health.ProbeConfig{Path: "/healthz", TLS: &tls.Config{}}}, ""},
+		{"a gRPC probe has no path", health.Config{Probe: health.ProbeConfig{GRPC: true, Path: "/healthz"}}, "Probe.Path"},
+		{"a gRPC probe expects no HTTP status", health.Config{Probe: health.ProbeConfig{GRPC: true, ExpectStatus: 200}}, "Probe.ExpectStatus"},
+		{"a gRPC service name without GRPC", health.Config{Probe: health.ProbeConfig{Path: "/", GRPCService: "shop.Cart"}}, "Probe.GRPCService"},
+		{"a gRPC service name must be UTF-8", health.Config{Probe: health.ProbeConfig{GRPC: true, GRPCService: "shop\xff"}}, "Probe.GRPCService"},
+		{"TLS on a TCP probe", health.Config{Probe: health.ProbeConfig{TLS: &tls.Config{}}}, "Probe.TLS"},
 		{"a negative probe interval", health.Config{Probe: health.ProbeConfig{Interval: -time.Second}}, "Probe.Interval"},
 		{"a negative probe timeout", health.Config{Probe: health.ProbeConfig{Timeout: -1}}, "Probe.Timeout"},
 		{"a negative unhealthy threshold", health.Config{Probe: health.ProbeConfig{UnhealthyThreshold: -1}}, "Probe.UnhealthyThreshold"},

@@ -3,9 +3,10 @@
 //
 // A [Tracker] follows the instances of one service. It combines:
 //
-//   - active probes: a TCP connect or an HTTP GET of a path expecting a
-//     status, every interval plus jitter, with unhealthy and healthy
-//     thresholds ([ProbeConfig]);
+//   - active probes: a TCP connect, an HTTP GET of a path expecting a
+//     status, or a gRPC health check (grpc.health.v1.Health/Check over
+//     HTTP/2, cleartext or TLS) expecting SERVING, every interval plus
+//     jitter, with unhealthy and healthy thresholds ([ProbeConfig]);
 //   - passive outlier detection from the outcomes the proxy reports with
 //     [Tracker.Observe]: consecutive gateway failures, consecutive 5xx and
 //     success-rate outliers (mean − 1.9σ), with Envoy's defaults. Ejection

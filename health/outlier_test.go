@@ -3,6 +3,7 @@ package health_test
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -391,4 +392,171 @@ func TestShrinkingServiceKeepsTheEjectionCap(t *testing.T) {
 			t.Fatalf("after shrinking to 6 with a 50%% cap: %v, want %s (the ejections ending first end now)", got, want)
 		}
 	})
+}
+
+// timeout is how the proxy reports an attempt that hit its timeout: a
+// gateway failure, with the time it waited.
+var timeout = health.Outcome{Class: health.GatewayFailure, Latency: 2 * time.Second}
+
+// attempts reports a sequence of outcomes for id, one letter each: t a
+// timeout, 5 a 5xx, s a success; then lets the Tracker act.
+func attempts(tr *health.Tracker, id, seq string) {
+	for _, c := range seq {
+		switch c {
+		case 't':
+			tr.Observe(id, timeout)
+		case '5':
+			tr.Observe(id, health.Outcome{Class: health.ServerError, Latency: time.Millisecond})
+		case 's':
+			tr.Observe(id, health.Outcome{Class: health.Success, Latency: time.Millisecond})
+		}
+	}
+	synctest.Wait()
+}
+
+func TestConsecutiveTimeoutsEject(t *testing.T) {
+	gwOnly := health.OutlierConfig{MaxEjectionPercent: 100, Consecutive5xx: -1}
+	for _, c := range []struct {
+		name   string
+		cfg    health.OutlierConfig
+		seq    string
+		want   health.Status
+		reason string // a part of the reason when ejected
+	}{
+		{"5 consecutive timeouts eject", gwOnly, "ttttt", health.Ejected, "5 consecutive gateway failures"},
+		{"4 consecutive timeouts do not", gwOnly, "tttt", health.Healthy, ""},
+		{"a success between timeouts resets the count", gwOnly, "ttttsttttsttttstttt", health.Healthy, ""},
+		{"a 5xx between timeouts resets the gateway count", gwOnly, "tttt5tttt5tttt", health.Healthy, ""},
+		{"with the default detectors, timeouts eject as gateway failures", health.OutlierConfig{MaxEjectionPercent: 100}, "ttttt", health.Ejected, "5 consecutive gateway failures"},
+		{"timeouts eject past the default 10% cap: theirs is 100%", health.OutlierConfig{}, "ttttt", health.Ejected, "5 consecutive gateway failures"},
+		{"timeouts and 5xx together count for the 5xx detector", health.OutlierConfig{MaxEjectionPercent: 100, ConsecutiveGatewayFailure: -1}, "tt5tt", health.Ejected, "5 consecutive 5xx"},
+		{"a custom threshold of 2 ejects at the second timeout", health.OutlierConfig{MaxEjectionPercent: 100, ConsecutiveGatewayFailure: 2, Consecutive5xx: -1}, "tt", health.Ejected, "2 consecutive gateway failures"},
+		{"a disabled detector does not eject on timeouts", health.OutlierConfig{MaxEjectionPercent: 100, ConsecutiveGatewayFailure: -1, Consecutive5xx: -1}, strings.Repeat("t", 50), health.Healthy, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tr := passive(t, 3, c.cfg)
+				attempts(tr, "i0", c.seq)
+				s := mustState(t, tr, "i0")
+				if s.Status != c.want || !strings.Contains(s.Reason, c.reason) {
+					t.Fatalf("after %q: %+v, want %v with a reason containing %q", c.seq, s, c.want, c.reason)
+				}
+				wantStatus(t, tr, "i1", health.Healthy)
+			})
+		})
+	}
+}
+
+func TestTimeoutsInProbationEjectAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := passive(t, 3, health.OutlierConfig{MaxEjectionPercent: 100})
+		attempts(tr, "i0", "ttttt")
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		wantStatus(t, tr, "i0", health.Probation)
+		attempts(tr, "i0", "t")
+		if s := mustState(t, tr, "i0"); s.Status != health.Ejected || s.Ejections != 2 {
+			t.Fatalf("after a timeout in probation: %+v, want Ejected, multiplier 2", s)
+		}
+	})
+}
+
+// TestOneInstanceService: the only instance of a service can be ejected
+// (the gateway then serves it in panic mode). Gateway failures have their
+// own cap, 100% unless set, so consecutive timeouts eject it by default;
+// under a lower cap, and for the other detectors under the default 10%,
+// it takes AlwaysEjectOne.
+func TestOneInstanceService(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  health.OutlierConfig
+		seq  string
+		want health.Status
+	}{
+		{"timeouts eject it under the default caps", health.OutlierConfig{}, "ttttt", health.Ejected},
+		{"timeouts eject none of one under a 50% gateway cap", health.OutlierConfig{MaxGatewayEjectionPercent: 50}, "ttttt", health.Healthy},
+		{"AlwaysEjectOne lets timeouts eject it past a 50% gateway cap", health.OutlierConfig{MaxGatewayEjectionPercent: 50, AlwaysEjectOne: true}, "ttttt", health.Ejected},
+		{"5xx eject none of one under the default 10% cap", health.OutlierConfig{}, "55555", health.Healthy},
+		{"AlwaysEjectOne lets 5xx eject it", health.OutlierConfig{AlwaysEjectOne: true}, "55555", health.Ejected},
+		{"a 100% cap lets 5xx eject it", health.OutlierConfig{MaxEjectionPercent: 100}, "55555", health.Ejected},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tr := passive(t, 1, c.cfg)
+				attempts(tr, "i0", c.seq)
+				s := mustState(t, tr, "i0")
+				if s.Status != c.want {
+					t.Fatalf("after %q: %+v, want %v", c.seq, s, c.want)
+				}
+				if c.want == health.Ejected && (s.Weight != 0 || s.Ejections != 1) {
+					t.Fatalf("ejected: %+v, want weight 0 and multiplier 1", s)
+				}
+			})
+		})
+	}
+}
+
+func TestOneInstanceEjectionRunsItsCourse(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  health.OutlierConfig
+	}{
+		{"as the gateway configures it", health.OutlierConfig{AlwaysEjectOne: true}},
+		{"under a gateway cap that needs AlwaysEjectOne", health.OutlierConfig{MaxGatewayEjectionPercent: 50, AlwaysEjectOne: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tr := passive(t, 1, c.cfg)
+				attempts(tr, "i0", "ttttt")
+				wantStatus(t, tr, "i0", health.Ejected)
+
+				// The same view again keeps the ejection: the cap allows one.
+				tr.Update(viewOf(1))
+				synctest.Wait()
+				wantStatus(t, tr, "i0", health.Ejected)
+
+				time.Sleep(30 * time.Second)
+				synctest.Wait()
+				wantStatus(t, tr, "i0", health.Probation)
+				attempts(tr, "i0", "t") // still failing: out again, for longer
+				s := mustState(t, tr, "i0")
+				if s.Status != health.Ejected || s.Ejections != 2 || time.Until(s.EjectedUntil) != 60*time.Second {
+					t.Fatalf("after a timeout in probation: %+v, want Ejected for 60s, multiplier 2", s)
+				}
+
+				time.Sleep(60 * time.Second)
+				synctest.Wait()
+				attempts(tr, "i0", "sssss")
+				wantStatus(t, tr, "i0", health.Healthy)
+			})
+		})
+	}
+}
+
+func TestAlwaysEjectOneEjectsOnlyOne(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  health.OutlierConfig
+		seq  string
+	}{
+		{"5xx under the default 10% cap", health.OutlierConfig{AlwaysEjectOne: true}, "55555"},
+		{"timeouts under a 10% gateway cap", health.OutlierConfig{MaxGatewayEjectionPercent: 10, AlwaysEjectOne: true}, "ttttt"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tr := passive(t, 2, c.cfg)
+				attempts(tr, "i0", c.seq)
+				attempts(tr, "i1", c.seq)
+				wantStatus(t, tr, "i0", health.Ejected)
+				wantStatus(t, tr, "i1", health.Healthy) // 10% of 2 is none, and one is out
+
+				// Once i0's ejection ends, one may go again.
+				time.Sleep(30 * time.Second)
+				synctest.Wait()
+				wantStatus(t, tr, "i0", health.Probation)
+				attempts(tr, "i1", c.seq)
+				wantStatus(t, tr, "i1", health.Ejected)
+			})
+		})
+	}
 }

@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -54,12 +55,16 @@ func (t *Tracker) jitter() time.Duration {
 	return 0
 }
 
-// probe checks addr once, within Probe.Timeout.
+// probe checks addr once, within Probe.Timeout: a gRPC health check, a TCP
+// connect or an HTTP GET, as ProbeConfig says.
 func (t *Tracker) probe(ctx context.Context, addr netip.AddrPort) error {
 	p := &t.cfg.Probe
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
-	if p.Path == "" {
+	switch {
+	case p.GRPC:
+		return t.grpcProbe(ctx, addr)
+	case p.Path == "":
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", addr.String())
 		if err != nil {
@@ -67,7 +72,11 @@ func (t *Tracker) probe(ctx context.Context, addr netip.AddrPort) error {
 		}
 		return c.Close()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr.String()+p.Path, nil)
+	scheme := "http://"
+	if p.TLS != nil {
+		scheme = "https://"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+addr.String()+p.Path, nil)
 	if err != nil {
 		return err
 	}
@@ -121,4 +130,20 @@ func (t *Tracker) probed(in *inst, err error) {
 		}
 	}
 	t.recomputeLocked(time.Now())
+}
+
+// probeTLS returns the TLS configuration of probes: a clone of p.TLS whose
+// empty ServerName becomes the host of p.Host, so that a virtual-hosted
+// instance gets the name it expects (an empty one lets net/http use the
+// instance address).
+func probeTLS(p *ProbeConfig) *tls.Config {
+	c := p.TLS.Clone()
+	if c.ServerName == "" && p.Host != "" {
+		host := p.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		c.ServerName = host
+	}
+	return c
 }

@@ -101,14 +101,7 @@ func New(cfg Config) (*Tracker, error) {
 	}
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	tr := &http.Transport{
-		// A probe measures whether a new connection gets an answer, as a
-		// new client would; a kept-alive connection would hide a
-		// listener that stopped accepting.
-		DisableKeepAlives:  true,
-		DisableCompression: true,
-		Proxy:              nil,
-	}
+	tr := newProbeTransport(&cfg.Probe)
 	t := &Tracker{
 		cfg:       cfg,
 		n5xx:      int64(cfg.Outlier.Consecutive5xx),
@@ -134,6 +127,26 @@ func New(cfg Config) (*Tracker, error) {
 	t.wg.Add(1)
 	go t.run()
 	return t, nil
+}
+
+// newProbeTransport returns the one transport of a Tracker's HTTP and gRPC
+// probes.
+func newProbeTransport(p *ProbeConfig) *http.Transport {
+	if p.GRPC {
+		return newGRPCProbeTransport(p)
+	}
+	tr := &http.Transport{
+		// A probe measures whether a new connection gets an answer, as a
+		// new client would; a kept-alive connection would hide a
+		// listener that stopped accepting.
+		DisableKeepAlives:  true,
+		DisableCompression: true,
+		Proxy:              nil,
+	}
+	if p.TLS != nil {
+		tr.TLSClientConfig = probeTLS(p)
+	}
+	return tr
 }
 
 // Close stops all probes and the Tracker's goroutine and waits for them. It

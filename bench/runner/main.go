@@ -8,6 +8,9 @@
 // Usage (run.sh passes these):
 //
 //	runner -bin DIR -out DIR -doc docs/benchmarks.md [-rounds 3] [-duration 8s] [-quick] [-profile]
+//
+// With -h2 (bench/grpc.sh) it runs the gRPC and h2c benchmark instead, with
+// h2load: see h2.go.
 package main
 
 import (
@@ -33,6 +36,8 @@ func main() {
 	flag.StringVar(&o.before, "before", "", "another duohuo binary to run as \"duohuo-before\" with the same config (before/after comparisons; the doc is not touched)")
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 1 round, 2s runs, 1s warm-up (~1.5 min); the doc is not touched")
 	flag.BoolVar(&o.profile, "profile", false, "also take CPU profiles of duohuo during its 64 B runs (admin /debug/pprof/profile)")
+	flag.BoolVar(&o.h2, "h2", false, "run the gRPC and h2c benchmark (bench/grpc.sh) with h2load instead: direct, nginx and duohuo; -bin must also hold grpcbackend")
+	flag.StringVar(&o.shapes, "shapes", "50x1,10x20", "with -h2: h2load loads as CONNSxSTREAMS (connections × concurrent streams on each)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "runner:", err)
@@ -48,6 +53,8 @@ type options struct {
 	conns, sizes   string
 	only, before   string
 	quick, profile bool
+	h2             bool
+	shapes         string
 }
 
 func run(o options) error {
@@ -78,6 +85,9 @@ func run(o options) error {
 		if s != 64 && s != 4096 {
 			return fmt.Errorf("-sizes: %d: the backend serves 64 and 4096", s)
 		}
+	}
+	if o.h2 {
+		return runH2(o, sizes)
 	}
 	dir := filepath.Join(o.out, time.Now().UTC().Format("20060102T150405Z"))
 	if err := os.MkdirAll(dir, 0o755); err != nil {

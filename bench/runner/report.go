@@ -171,37 +171,54 @@ func thousands(v float64) string {
 }
 
 // errNoMarkers reports a docs file with one marker and not the other.
-var errNoMarkers = errors.New("gateway table markers unbalanced")
+var errNoMarkers = errors.New("table markers unbalanced")
 
 // replaceSection returns doc with the text between the markers replaced by
 // table. A doc without markers gets the gateway section appended (an empty
 // doc gets the intro first); other sections are kept as they are.
 func replaceSection(doc, table string) (string, error) {
-	block := beginMarker + "\n" + table + endMarker
-	i := strings.Index(doc, beginMarker)
-	j := strings.Index(doc, endMarker)
+	if strings.TrimSpace(doc) == "" {
+		return docIntro + beginMarker + "\n" + table + endMarker + "\n", nil
+	}
+	return replaceBlock(doc, beginMarker, endMarker, "Gateway (HTTP reverse proxy)", table)
+}
+
+// replaceBlock returns doc with the text between the markers begin and end
+// replaced by table. A doc without them gets a section with the heading
+// appended, holding the markers and the table; everything else is kept.
+func replaceBlock(doc, begin, end, heading, table string) (string, error) {
+	block := begin + "\n" + table + end
+	i := strings.Index(doc, begin)
+	j := strings.Index(doc, end)
 	switch {
 	case i < 0 && j < 0:
-		if strings.TrimSpace(doc) == "" {
-			return docIntro + block + "\n", nil
-		}
-		if !strings.HasSuffix(doc, "\n") {
+		if doc != "" && !strings.HasSuffix(doc, "\n") {
 			doc += "\n"
 		}
-		return doc + "\n## Gateway (HTTP reverse proxy)\n\n" + block + "\n", nil
+		return doc + "\n## " + heading + "\n\n" + block + "\n", nil
 	case i < 0 || j < 0 || j < i:
 		return "", errNoMarkers
 	}
-	return doc[:i] + block + doc[j+len(endMarker):], nil
+	return doc[:i] + block + doc[j+len(end):], nil
 }
 
 // writeSection rewrites the generated gateway table in the file at path.
 func writeSection(path, table string) error {
+	return writeDoc(path, func(doc string) (string, error) { return replaceSection(doc, table) })
+}
+
+// writeBlock rewrites the text between begin and end in the file at path
+// (see replaceBlock).
+func writeBlock(path, begin, end, heading, table string) error {
+	return writeDoc(path, func(doc string) (string, error) { return replaceBlock(doc, begin, end, heading, table) })
+}
+
+func writeDoc(path string, edit func(string) (string, error)) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	doc, err := replaceSection(string(old), table)
+	doc, err := edit(string(old))
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

@@ -63,9 +63,13 @@ type fakeUpstream struct {
 	body     bool                   // the request has a body, read by the first attempt
 	read     bool
 	clientEr error
+	sent0    func()
 }
 
-func (u *fakeUpstream) Send(ctx context.Context, _ *service, in *discovery.Instance, sent func()) (Response, error) {
+func (u *fakeUpstream) Begin(_ time.Duration, sent func()) { u.sent0 = sent }
+
+func (u *fakeUpstream) Send(ctx context.Context, _ *service, in *discovery.Instance) (Response, error) {
+	sent := u.sent0
 	addr := in.Addr.String()
 	u.mu.Lock()
 	bs := u.by[addr]
