@@ -34,27 +34,45 @@ fresh one per scenario) under an open-loop constant-rate load: requests are
 sent on schedule, not when the previous one returns, and latency is measured
 from the scheduled time, so a stall cannot hide latency (coordinated omission).
 
-Scenarios (issue 4; --scenario takes names or letters, comma-separated, or all):
-  a steady    steady traffic within the local cloud
-  b failover  every instance of the local cloud killed, then restarted
-  c mixed     three-cloud mixed load balancing (the gateway has no site)
-  d slow      one local instance ten times slower
-  e errors    one local instance answering 503
-  f flap      the local cloud flapping: 2s down, 2s up
+Scenarios (the drill table of docs/drills.md: a-c are the design document's
+rows; --scenario takes names or letters, comma-separated, or all):
+  a steady     steady traffic within the local cloud
+  b failover   every instance of the local cloud killed, then restarted
+  c mixed      three-cloud mixed load balancing (the gateway has no site)
+  d slow       one local instance ten times slower
+  e errors     one local instance answering 503
+  f flap       the local cloud flapping: 2s down, 2s up
+  g blackhole  the local cloud silent: its fault proxies drop every byte both
+               ways (connections accepted, nothing arrives, sockets open)
+  h brownout   the local cloud browning out: its fault proxies add 500ms
+               each way
 
 Fault scenarios inject the fault at a quarter of --duration and repair it at
 three quarters. Each scenario reports, per phase (before, fault, after):
 requests, success rate, avg/p50/p99/p99.9 latency and upstream attempts per
 request; and for faults the time to recover (to the first one-second window at
 99.9% success) and the time until no attempt reaches the faulty instances.
+In blackhole and brownout every demo instance sits behind a TCP fault proxy
+(the engine of duohuo chaos proxy), the gateway runs with the product's
+defaults, and the proxies count what arrives from the gateway per 100ms: the
+report gives the time of the last attempt to the faulty cloud after the
+fault and the time until traffic left it (its share below 10%).
 The report is written as report.json and report.md under --report.
 
---target URL sends the same open-loop load to your own gateway instead (no
-fault is injected there: break things yourself and read the windows).
---strict exits 1 when a target of issue 4 is missed.`,
+--target URL sends the same open-loop load to your own gateway instead. With
+no --fault-proxy no fault is injected (break things yourself and read the
+windows). With --fault-proxy ADMIN_URL (repeatable), naming the admin API of
+duohuo chaos proxy processes you placed in front of the instances of one
+cloud, blackhole and brownout run against your gateway: the drill sets their
+toxic on those proxies during the fault phase, removes it at the repair and
+whenever the drill stops (Ctrl-C, error), and counts their new connections.
+--strict exits 1 when a scenario misses its target (see docs/drills.md).`,
 		Example: `  duohuo drill --scenario failover --duration 30s
   duohuo drill --scenario all --duration 60s --rate 200 --report ./drill-report
-  duohuo drill --target http://127.0.0.1:8080/hello --duration 60s --rate 500`,
+  duohuo drill --scenario blackhole,brownout --strict
+  duohuo drill --target http://127.0.0.1:8080/hello --duration 60s --rate 500
+  duohuo drill --target http://127.0.0.1:8080/hello --scenario blackhole \
+      --fault-proxy http://127.0.0.1:8474 --fault-proxy http://127.0.0.1:8475`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sc, err := drill.ParseScenarios(scenarios)
@@ -67,6 +85,12 @@ fault is injected there: break things yourself and read the windows).
 			}
 			if o.Duration < 4*time.Second || o.Duration > time.Hour {
 				return usagef("--duration %v: must be between 4s and 1h", o.Duration)
+			}
+			if o.PerTryTimeout <= 0 {
+				return usagef("--per-try-timeout %v: must be positive", o.PerTryTimeout)
+			}
+			if len(o.FaultProxies) > 0 && o.Target == "" {
+				return usagef("--fault-proxy needs --target: the demo topology has fault proxies of its own")
 			}
 			// The flags say 0 for none; Options says it with a negative value.
 			for _, d := range []*time.Duration{&o.ServiceTime, &o.CrossCloudRTT} {
@@ -87,9 +111,12 @@ fault is injected there: break things yourself and read the windows).
 			o.Progress = out
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if o.Target != "" {
+			switch {
+			case o.Target != "" && len(o.FaultProxies) > 0:
+				fmt.Fprintf(out, "duohuo drill: load on %s, %d rps for %v per scenario, faults through %d fault proxies\n", o.Target, o.Rate, o.Duration, len(o.FaultProxies))
+			case o.Target != "":
 				fmt.Fprintf(out, "duohuo drill: load on %s, %d rps for %v\n", o.Target, o.Rate, o.Duration)
-			} else {
+			default:
 				fmt.Fprintf(out, "duohuo drill: %d scenario(s), %d rps, %v each\n", len(sc), o.Rate, o.Duration)
 			}
 			rep, runErr := drill.Run(ctx, o)
@@ -117,14 +144,16 @@ fault is injected there: break things yourself and read the windows).
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&scenarios, "scenario", "all", "scenarios to run: all, or names/letters separated by commas (steady,failover,mixed,slow,errors,flap or a-f)")
+	f.StringVar(&scenarios, "scenario", "all", "scenarios to run: all, or names/letters separated by commas (steady,failover,mixed,slow,errors,flap,blackhole,brownout or a-h)")
 	f.DurationVar(&o.Duration, "duration", 30*time.Second, "measured length of each scenario (4s to 1h)")
 	f.IntVar(&o.Rate, "rate", 200, "requests per second, sent on schedule")
 	f.StringVar(&reportDir, "report", "", "directory for report.json and report.md (default ./drill-report-<UTC time>)")
 	f.DurationVar(&o.ServiceTime, "service-time", 5*time.Millisecond, "time each demo instance takes to answer (0 for none)")
 	f.DurationVar(&o.CrossCloudRTT, "cross-cloud-rtt", 20*time.Millisecond, "latency added to instances outside the gateway's cloud (0 for none)")
-	f.StringVar(&o.Target, "target", "", "send the load to this URL (your own gateway) instead of the demo: steady load only, no fault")
-	f.BoolVar(&strict, "strict", false, "exit 1 when a target of issue 4 is missed")
+	f.StringVar(&o.Target, "target", "", "send the load to this URL (your own gateway) instead of the demo; no fault unless --fault-proxy is given")
+	f.StringArrayVar(&o.FaultProxies, "fault-proxy", nil, "with --target: admin URL of a duohuo chaos proxy in front of an instance of one cloud, which blackhole and brownout break (repeatable)")
+	f.DurationVar(&o.PerTryTimeout, "per-try-timeout", time.Second, "per-try timeout the blackhole's p99 target allows for when the gateway reports none")
+	f.BoolVar(&strict, "strict", false, "exit 1 when a scenario misses its target")
 	return cmd
 }
 

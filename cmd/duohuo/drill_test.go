@@ -22,6 +22,10 @@ func TestDrillRefusesBadFlagsWithExit2(t *testing.T) {
 		{"duration too short for the phases", []string{"drill", "--duration", "1s"}, "--duration 1s: must be between 4s and 1h"},
 		{"stray argument", []string{"drill", "now"}, "unknown command"},
 		{"target that is not a URL", []string{"drill", "--target", "localhost:8080", "--report", "/dev/null/x"}, `target "localhost:8080": want an http:// or https:// URL`},
+		{"fault proxy without a target", []string{"drill", "--scenario", "blackhole", "--fault-proxy", "http://127.0.0.1:8474"}, "--fault-proxy needs --target"},
+		{"fault proxy that is not a URL", []string{"drill", "--target", "http://127.0.0.1:8080/", "--fault-proxy", "127.0.0.1:8474", "--report", "/dev/null/x"}, `fault proxy "127.0.0.1:8474": want the http:// URL`},
+		{"fault proxies with no scenario that uses them", []string{"drill", "--scenario", "a,b", "--target", "http://127.0.0.1:8080/", "--fault-proxy", "http://127.0.0.1:8474", "--report", "/dev/null/x"}, "none of the scenarios breaks the network"},
+		{"zero per-try timeout", []string{"drill", "--per-try-timeout", "0s"}, "--per-try-timeout 0s: must be positive"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

@@ -45,6 +45,18 @@ type Options struct {
 	// three-cloud mixed balancing drill). Default false: the gateway runs
 	// in ctyun/cn-north-1 and prefers it.
 	Spread bool
+	// FaultProxies puts a [FaultProxy] in front of every backend and gives
+	// the gateway the proxies' addresses as the instances', so that a
+	// fault set on a proxy is, for the gateway, a fault of the network to
+	// that instance (the silent-cloud drills). Default false: the gateway
+	// talks to the backends directly.
+	FaultProxies bool
+	// ProductDefaults writes a configuration with no health, outlier,
+	// upstream, timeout, retry or hedging settings and no balancer, so that
+	// the gateway runs with the product's defaults for all of them, as a
+	// user's first configuration would. Default false: the demo's tuned
+	// settings (see ConfigYAML).
+	ProductDefaults bool
 }
 
 func (o Options) withDefaults() Options {
@@ -88,7 +100,9 @@ listeners:
     listen: {{.Listen}}
 services:
   - name: demo
+{{- if not .ProductDefaults}}
     balancer: p2c_ewma
+{{- end}}
     discovery:
       - static:
           instances:
@@ -99,6 +113,15 @@ services:
               zone: {{.Zone}}
               labels: {version: v1}
 {{- end}}
+{{- if .ProductDefaults}}
+# No health, upstream, timeout, retry or hedge settings: the product's
+# defaults.
+routes:
+  - name: demo
+    match:
+      path_prefix: /
+    service: demo
+{{- else}}
     health:
       active:
         type: http
@@ -131,6 +154,7 @@ routes:
     # too: a slow instance stops setting the tail ("The Tail at Scale").
     hedge:
       percentile: 95%
+{{- end}}
 `))
 
 // ConfigYAML returns the demo's configuration for backends at addrs (in the
@@ -150,10 +174,10 @@ func ConfigYAML(o Options, addrs []string) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	err := configTemplate.Execute(&b, struct {
-		Admin, Listen string
-		Spread        bool
-		Instances     []instance
-	}{o.AdminListen, o.Listen, o.Spread, ins})
+		Admin, Listen           string
+		Spread, ProductDefaults bool
+		Instances               []instance
+	}{o.AdminListen, o.Listen, o.Spread, o.ProductDefaults, ins})
 	return b.Bytes(), err
 }
 
@@ -174,9 +198,12 @@ func DefaultAddrs(o Options) []string {
 // Topology is a running demo: backends and the gateway.
 type Topology struct {
 	Backends []*Backend // in the order of Clouds and their zones
-	Gateway  *gateway.Gateway
-	Config   *config.Config
-	YAML     []byte
+	// Proxies[i] stands in front of Backends[i] with Options.FaultProxies;
+	// nil otherwise.
+	Proxies []*FaultProxy
+	Gateway *gateway.Gateway
+	Config  *config.Config
+	YAML    []byte
 }
 
 // Start starts the backends and the gateway. reg receives the gateway's
@@ -206,7 +233,16 @@ func Start(o Options, reg prometheus.Registerer, log *slog.Logger) (*Topology, e
 	}
 	addrs = addrs[:0]
 	for _, b := range t.Backends {
-		addrs = append(addrs, b.Addr())
+		if !o.FaultProxies {
+			addrs = append(addrs, b.Addr())
+			continue
+		}
+		p, err := StartFaultProxy(b.Addr())
+		if err != nil {
+			return fail(err)
+		}
+		t.Proxies = append(t.Proxies, p)
+		addrs = append(addrs, p.Addr())
 	}
 	yml, err := ConfigYAML(o, addrs)
 	if err != nil {
@@ -239,10 +275,28 @@ func (t *Topology) Cloud(name string) []*Backend {
 	return out
 }
 
+// ProxiesOf returns the fault proxies in front of bs, in their order; nil
+// without Options.FaultProxies.
+func (t *Topology) ProxiesOf(bs []*Backend) []*FaultProxy {
+	if t.Proxies == nil {
+		return nil
+	}
+	var out []*FaultProxy
+	for _, b := range bs {
+		for i, tb := range t.Backends {
+			if tb == b {
+				out = append(out, t.Proxies[i])
+			}
+		}
+	}
+	return out
+}
+
 // URL returns the gateway's base URL.
 func (t *Topology) URL() string { return "http://" + t.Gateway.Addrs()[0] }
 
-// Shutdown stops the gateway (draining until ctx ends) and the backends.
+// Shutdown stops the gateway (draining until ctx ends), the fault proxies
+// and the backends.
 func (t *Topology) Shutdown(ctx context.Context) error {
 	err := t.Gateway.Shutdown(ctx)
 	t.stopBackends()
@@ -250,6 +304,9 @@ func (t *Topology) Shutdown(ctx context.Context) error {
 }
 
 func (t *Topology) stopBackends() {
+	for _, p := range t.Proxies {
+		p.Close()
+	}
 	for _, b := range t.Backends {
 		b.Stop()
 	}

@@ -28,7 +28,7 @@ func failoverReport(t *testing.T) ScenarioReport {
 		snaps = append(snaps, attemptSnap{at: at, faulty: faulty, total: total})
 	}
 	sr := ScenarioReport{Name: Failover.Name, Row: Failover.Row, Title: Failover.Title, TryTimeout: time.Second}
-	analyze(&sr, o, Failover, samples, snaps, timeline(Failover, o.Duration))
+	analyze(&sr, o, Failover, samples, snaps, nil, timeline(Failover, o.Duration))
 	return sr
 }
 

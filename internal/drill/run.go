@@ -41,9 +41,26 @@ type Options struct {
 	// loopback lacks. Default 20ms; negative means none.
 	CrossCloudRTT time.Duration
 	// Target, when set, is a URL the load is sent to instead of the demo
-	// topology: your own gateway. No fault is injected; the report has one
-	// scenario, "target", with one steady phase, and no attempt counts.
+	// topology: your own gateway. Without FaultProxies no fault is
+	// injected: the report has one scenario, "target", with one steady
+	// phase, and no attempt counts.
 	Target string
+	// FaultProxies, with Target, are the admin URLs of `duohuo chaos
+	// proxy` processes ("http://127.0.0.1:8474") standing in front of the
+	// instances of one cloud of that gateway. The scenarios that break the
+	// network (those with a Toxic: blackhole, brownout) run against
+	// Target and set their toxic on these proxies during the fault phase;
+	// it is removed at the repair, and also when ctx ends or the run
+	// fails. The admin API counts connections only, which health probes
+	// open too: the report gives them, and says the attempt and share
+	// targets are not measured. The other scenarios need the demo topology
+	// and are skipped.
+	FaultProxies []string
+	// PerTryTimeout is the per-try timeout the blackhole's p99 target
+	// allows for when the gateway does not report the one in force: a
+	// route with the product's defaults configures none, and a Target
+	// cannot be asked. Default 1s.
+	PerTryTimeout time.Duration
 	// Progress receives a progress line at most once per second; nil
 	// means none.
 	Progress io.Writer
@@ -70,6 +87,9 @@ func (o Options) withDefaults() Options {
 	if o.CrossCloudRTT == 0 {
 		o.CrossCloudRTT = 20 * time.Millisecond
 	}
+	if o.PerTryTimeout == 0 {
+		o.PerTryTimeout = time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -91,14 +111,45 @@ func (o Options) check() error {
 		return fmt.Errorf("%w: duration %v: must be at least 4s (a second per phase and the recovery window)", ErrBadOptions, o.Duration)
 	case o.Duration > time.Hour:
 		return fmt.Errorf("%w: duration %v: must be at most 1h", ErrBadOptions, o.Duration)
+	case o.PerTryTimeout < 0:
+		return fmt.Errorf("%w: per-try timeout %v: must not be negative", ErrBadOptions, o.PerTryTimeout)
 	}
 	if o.Target != "" {
-		u, err := url.Parse(o.Target)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if !httpURL(o.Target) {
 			return fmt.Errorf("%w: target %q: want an http:// or https:// URL", ErrBadOptions, o.Target)
 		}
 	}
+	if len(o.FaultProxies) > 0 {
+		if o.Target == "" {
+			return fmt.Errorf("%w: fault proxies without a target: the demo topology has fault proxies of its own", ErrBadOptions)
+		}
+		for _, u := range o.FaultProxies {
+			if !httpURL(u) {
+				return fmt.Errorf("%w: fault proxy %q: want the http:// URL of a duohuo chaos proxy --admin", ErrBadOptions, u)
+			}
+		}
+		if len(networkScenarios(o.Scenarios)) == 0 {
+			return fmt.Errorf("%w: fault proxies: none of the scenarios breaks the network (want blackhole or brownout)", ErrBadOptions)
+		}
+	}
 	return Load{Rate: o.Rate, Duration: o.Duration}.check()
+}
+
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// networkScenarios returns the scenarios of ss that break the network
+// through fault proxies.
+func networkScenarios(ss []Scenario) []Scenario {
+	var out []Scenario
+	for _, s := range ss {
+		if s.Toxic != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (o Options) serviceTime() time.Duration { return max(o.ServiceTime, 0) }
@@ -118,7 +169,8 @@ func (o Options) slowLatency() time.Duration { return max(10*o.serviceTime(), 10
 // Run runs the scenarios one after the other, each against a fresh demo
 // topology on loopback, and returns the report. It blocks for about
 // len(Scenarios) × (Duration + Warmup + 2s) and stops early, returning
-// ctx's error with the scenarios done so far, when ctx ends.
+// ctx's error with the scenarios done so far, when ctx ends. A fault on
+// is always repaired before Run returns.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	o = o.withDefaults()
 	if err := o.check(); err != nil {
@@ -133,12 +185,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		Host:          hostInfo(),
 	}
 	if o.Target != "" {
-		sr, err := runTarget(ctx, o)
+		srs, err := runTarget(ctx, o)
+		rep.Scenarios = append(rep.Scenarios, srs...)
+		rep.Host.LoadAvgAfter = loadAvg()
 		if err != nil {
 			return rep, fmt.Errorf("target %s: %w", o.Target, err)
 		}
-		rep.Scenarios = append(rep.Scenarios, sr)
-		rep.Host.LoadAvgAfter = loadAvg()
 		return rep, nil
 	}
 	for _, sc := range o.Scenarios {
@@ -177,10 +229,40 @@ type attemptSnap struct {
 	faulty, total float64
 }
 
+// Where the per-try timeout in a report comes from.
+const (
+	// TryTimeoutGateway: the demo gateway reported it, the configured or
+	// the adaptive per-try timeout in force on its route when the fault
+	// started.
+	TryTimeoutGateway = "gateway"
+	// TryTimeoutBound: the gateway reports none (a Target cannot be
+	// asked); Options.PerTryTimeout (--per-try-timeout) stands for it.
+	TryTimeoutBound = "bound"
+)
+
+// rig is what one scenario's run drives besides the load.
+type rig struct {
+	// inject breaks the faulty set and restore repairs it; nil without a
+	// fault. restore may be called when nothing is broken.
+	inject, restore func(context.Context) error
+	// reg holds the demo gateway's metrics (nil for a target) and addrs
+	// the faulty instances' addresses in its labels.
+	reg   *prometheus.Registry
+	addrs map[string]bool
+	// px counts what arrives at the fault proxies; nil if there are none.
+	px *proxyFault
+	// tryTimeout reads the per-try timeout in force on the gateway's
+	// route, 0 if it has none; nil for a target.
+	tryTimeout func() time.Duration
+}
+
 func runScenario(ctx context.Context, o Options, sc Scenario) (ScenarioReport, error) {
 	sr := ScenarioReport{Name: sc.Name, Row: sc.Row, Title: sc.Title}
 	reg := prometheus.NewRegistry()
-	top, err := demo.Start(demo.Options{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", BasePort: -1, Spread: sc.Spread}, reg, o.Logger)
+	top, err := demo.Start(demo.Options{
+		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", BasePort: -1, Spread: sc.Spread,
+		FaultProxies: sc.Toxic != nil, ProductDefaults: sc.Defaults,
+	}, reg, o.Logger)
 	if err != nil {
 		return sr, err
 	}
@@ -192,104 +274,204 @@ func runScenario(ctx context.Context, o Options, sc Scenario) (ScenarioReport, e
 	for _, b := range top.Backends {
 		b.SetLatency(o.baseLatency(b))
 	}
+	sr.TryTimeout, sr.TryTimeoutFrom = o.PerTryTimeout, TryTimeoutBound
+	r := rig{reg: reg, addrs: map[string]bool{}}
 	if rt := top.Config.Routes; len(rt) > 0 {
-		sr.TryTimeout = top.Gateway.PerTryTimeout(rt[0].Name)
+		route := rt[0].Name
+		r.tryTimeout = func() time.Duration { return top.Gateway.PerTryTimeout(route) }
 	}
 	if err := waitReady(ctx, top); err != nil {
 		return sr, err
 	}
-	tr := &http.Transport{MaxIdleConns: 2000, MaxIdleConnsPerHost: 2000, IdleConnTimeout: 30 * time.Second}
-	defer tr.CloseIdleConnections()
-	target := HTTPGet(&http.Client{Transport: tr}, top.URL()+"/drill")
-	if o.Warmup > 0 {
-		if _, err := (Load{Rate: o.Rate, Duration: o.Warmup}).Run(ctx, target); err != nil {
-			return sr, err
-		}
-	}
-
-	var faulty []*demo.Backend
-	addrs := map[string]bool{}
 	if sc.HasFault() {
-		faulty = sc.Faulty(top)
+		faulty := sc.Faulty(top)
 		for _, b := range faulty {
-			addrs[b.Addr()] = true
 			sr.Faulty = append(sr.Faulty, b.Identity().Name)
 		}
+		if sc.Toxic != nil {
+			fps := top.ProxiesOf(faulty)
+			pf := demoProxyFault(*sc.Toxic, fps, top.Proxies)
+			r.inject, r.restore, r.px = pf.inject, pf.restore, &pf
+			for _, p := range fps {
+				r.addrs[p.Addr()] = true // the gateway knows the instance by its proxy
+			}
+		} else {
+			r.inject = func(context.Context) error { return sc.Inject(o, faulty) }
+			r.restore = func(context.Context) error { return sc.Restore(o, faulty) }
+			for _, b := range faulty {
+				r.addrs[b.Addr()] = true
+			}
+		}
 	}
-	ivs := timeline(sc, o.Duration)
+	tr := &http.Transport{MaxIdleConns: 2000, MaxIdleConnsPerHost: 2000, IdleConnTimeout: 30 * time.Second}
+	defer tr.CloseIdleConnections()
+	err = drive(ctx, o, sc, &sr, HTTPGet(&http.Client{Transport: tr}, top.URL()+"/drill"), r)
+	return sr, err
+}
+
+// drive runs sc's load against target with r's fault injected on schedule
+// and its counters polled, and analyzes the run into sr. A fault injected
+// is repaired before drive returns. It returns ctx's error if ctx ended.
+func drive(ctx context.Context, o Options, sc Scenario, sr *ScenarioReport, target Target, r rig) error {
+	if o.Warmup > 0 {
+		if _, err := (Load{Rate: o.Rate, Duration: o.Warmup}).Run(ctx, target); err != nil {
+			return err
+		}
+	}
+	var ivs []interval
+	if r.inject != nil {
+		ivs = timeline(sc, o.Duration)
+	}
 	load := Load{Rate: o.Rate, Duration: o.Duration, Start: time.Now().Add(50 * time.Millisecond)}
 	rec, err := NewRecording(load)
 	if err != nil {
-		return sr, err
+		return err
 	}
 
-	// Helpers of the run, each owned here: stopped by cancel, waited by wg.
+	// Goroutines of the run, each owned here: stopped by cancel, waited by wg.
 	hctx, cancel := context.WithCancel(ctx)
 	var (
 		wg        sync.WaitGroup
-		snaps     []attemptSnap // written by the poller until wg.Wait
+		snaps     []attemptSnap // written by its poller until wg.Wait
+		psnaps    []proxySnap   // likewise
 		eventErrs []error       // written by the events goroutine until wg.Wait
 	)
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		snaps = pollAttempts(hctx, reg, addrs, rec.Start())
-	}()
-	go func() {
-		defer wg.Done()
-		eventErrs = runEvents(hctx, o, sc, faulty, ivs, rec.Start())
-	}()
-	go func() {
-		defer wg.Done()
-		progress(hctx, o, sc, rec)
-	}()
+	if r.reg != nil {
+		wg.Go(func() { snaps = pollAttempts(hctx, r.reg, r.addrs, rec.Start()) })
+	}
+	if r.px != nil {
+		wg.Go(func() { psnaps = pollProxies(hctx, *r.px, rec.Start()) })
+	}
+	if r.inject != nil {
+		wg.Go(func() { eventErrs = runEvents(hctx, r.inject, r.restore, ivs, rec.Start()) })
+	}
+	var tsnaps []tryTimeoutSnap // written by its poller until wg.Wait
+	if r.tryTimeout != nil {
+		wg.Go(func() { tsnaps = pollTryTimeout(hctx, r.tryTimeout, rec.Start()) })
+	}
+	wg.Go(func() { progress(hctx, o, sc, rec) })
 	load.RunInto(ctx, target, rec)
 	cancel()
 	wg.Wait()
-	if last, err := gatherAttempts(reg, addrs); err == nil {
-		snaps = append(snaps, attemptSnap{at: time.Since(rec.Start()), faulty: last.faulty, total: last.total})
+	if r.reg != nil {
+		if last, err := gatherAttempts(r.reg, r.addrs); err == nil {
+			snaps = append(snaps, attemptSnap{at: time.Since(rec.Start()), faulty: last.faulty, total: last.total})
+		}
 	}
 	for _, err := range eventErrs {
 		sr.Errors = append(sr.Errors, err.Error())
 	}
 	if err := ctx.Err(); err != nil {
-		return sr, err
+		return err
 	}
-	analyze(&sr, o, sc, rec.Samples(), snaps, ivs)
-	return sr, nil
+	if d, hi := tryTimeoutAt(tsnaps, ivs); d > 0 {
+		sr.TryTimeout, sr.TryTimeoutMax, sr.TryTimeoutFrom = d, hi, TryTimeoutGateway
+	}
+	analyze(sr, o, sc, rec.Samples(), snaps, psnaps, ivs)
+	return nil
+}
+
+// tryTimeoutSnap is the per-try timeout in force at one moment of the run.
+type tryTimeoutSnap struct {
+	at time.Duration // from the start of the run
+	d  time.Duration
+}
+
+// pollTryTimeout reads the per-try timeout in force every 100ms (the
+// gateway recomputes an adaptive one as often) until ctx ends.
+func pollTryTimeout(ctx context.Context, read func() time.Duration, start time.Time) []tryTimeoutSnap {
+	var out []tryTimeoutSnap
+	tick := time.NewTicker(BucketWidth)
+	defer tick.Stop()
+	for {
+		out = append(out, tryTimeoutSnap{at: time.Since(start), d: read()})
+		select {
+		case <-ctx.Done():
+			return out
+		case <-tick.C:
+		}
+	}
+}
+
+// tryTimeoutAt returns the per-try timeout in force when the first fault
+// started (at the start of the run without a fault) and the largest one
+// while faults were on; 0, 0 if the gateway reported none.
+func tryTimeoutAt(snaps []tryTimeoutSnap, ivs []interval) (at, hi time.Duration) {
+	if len(snaps) == 0 {
+		return 0, 0
+	}
+	at = snaps[0].d
+	if len(ivs) == 0 {
+		return at, at
+	}
+	for _, s := range snaps {
+		if s.at <= ivs[0].down {
+			at = s.d
+		}
+		for _, iv := range ivs {
+			if s.at >= iv.down && s.at < iv.up {
+				hi = max(hi, s.d)
+			}
+		}
+	}
+	if at == 0 {
+		return 0, 0
+	}
+	return at, max(hi, at)
 }
 
 // targetScenario names the load sent to Options.Target.
 var targetScenario = Scenario{Name: "target", Row: "-", Title: "steady load against a given URL"}
 
-// runTarget sends the load to o.Target: one steady phase.
-func runTarget(ctx context.Context, o Options) (ScenarioReport, error) {
-	sr := ScenarioReport{Name: targetScenario.Name, Row: targetScenario.Row, Title: targetScenario.Title + ": " + o.Target}
+// runTarget sends the load to o.Target: one steady phase, or with
+// o.FaultProxies each network scenario through the user's fault proxies.
+func runTarget(ctx context.Context, o Options) ([]ScenarioReport, error) {
 	tr := &http.Transport{MaxIdleConns: 2000, MaxIdleConnsPerHost: 2000, IdleConnTimeout: 30 * time.Second}
 	defer tr.CloseIdleConnections()
 	target := HTTPGet(&http.Client{Transport: tr}, o.Target)
-	if o.Warmup > 0 {
-		if _, err := (Load{Rate: o.Rate, Duration: o.Warmup}).Run(ctx, target); err != nil {
-			return sr, err
+	if len(o.FaultProxies) == 0 {
+		sr := ScenarioReport{Name: targetScenario.Name, Row: targetScenario.Row, Title: targetScenario.Title + ": " + o.Target}
+		err := drive(ctx, o, targetScenario, &sr, target, rig{})
+		return []ScenarioReport{sr}, err
+	}
+	a := newAdminProxies(o.FaultProxies)
+	defer a.close()
+	st, err := a.statuses(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, s := range st {
+		names = append(names, s.Addr+" → "+s.Upstream)
+	}
+	var out []ScenarioReport
+	for _, sc := range networkScenarios(o.Scenarios) {
+		sr := ScenarioReport{
+			Name: sc.Name, Row: sc.Row, Title: fmt.Sprintf("%s: %s, through %d fault proxies", sc.Title, o.Target, len(names)),
+			Faulty: names, TryTimeout: o.PerTryTimeout, TryTimeoutFrom: TryTimeoutBound,
+		}
+		pf := a.fault(*sc.Toxic)
+		err := func() error {
+			// However the run ends, the user's proxies are left clean.
+			defer func() {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), restoreTimeout)
+				defer cancel()
+				if err := pf.restore(rctx); err != nil {
+					sr.Errors = append(sr.Errors, fmt.Sprintf("restore at exit: %v", err))
+				}
+			}()
+			return drive(ctx, o, sc, &sr, target, rig{inject: pf.inject, restore: pf.restore, px: &pf})
+		}()
+		out = append(out, sr)
+		if err != nil {
+			return out, fmt.Errorf("scenario %s: %w", sc.Name, err)
 		}
 	}
-	load := Load{Rate: o.Rate, Duration: o.Duration}
-	rec, err := NewRecording(load)
-	if err != nil {
-		return sr, err
-	}
-	pctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { progress(pctx, o, targetScenario, rec) })
-	load.RunInto(ctx, target, rec)
-	cancel()
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return sr, err
-	}
-	analyze(&sr, o, targetScenario, rec.Samples(), nil, nil)
-	return sr, nil
+	return out, nil
 }
+
+// restoreTimeout bounds a repair that runs after the run's context ended.
+const restoreTimeout = 5 * time.Second
 
 // waitReady polls the gateway until it has healthy instances.
 func waitReady(ctx context.Context, top *demo.Topology) error {
@@ -313,8 +495,9 @@ func waitReady(ctx context.Context, top *demo.Topology) error {
 }
 
 // runEvents injects and repairs the fault on schedule. It returns when the
-// last repair is done or ctx ends; a fault still on is then repaired.
-func runEvents(ctx context.Context, o Options, sc Scenario, bs []*demo.Backend, ivs []interval, start time.Time) []error {
+// last repair is done or ctx ends; a fault still on is then repaired, with
+// a context of its own.
+func runEvents(ctx context.Context, inject, restore func(context.Context) error, ivs []interval, start time.Time) []error {
 	var errs []error
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -332,13 +515,15 @@ func runEvents(ctx context.Context, o Options, sc Scenario, bs []*demo.Backend, 
 		if !wait(iv.down) {
 			return errs
 		}
-		if err := sc.Inject(o, bs); err != nil {
+		if err := inject(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("inject at %v: %w", iv.down, err))
 		}
 		ok := wait(iv.up)
-		if err := sc.Restore(o, bs); err != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), restoreTimeout)
+		if err := restore(rctx); err != nil {
 			errs = append(errs, fmt.Errorf("restore at %v: %w", iv.up, err))
 		}
+		cancel()
 		if !ok {
 			return errs
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/duohuo/duohuo/fault/tcpproxy"
 	"github.com/duohuo/duohuo/internal/demo"
 )
 
@@ -15,7 +16,9 @@ import (
 type Scenario struct {
 	// Name is what --scenario takes.
 	Name string
-	// Row is the scenario's letter in issue 4 (a to f).
+	// Row is the scenario's letter in the drill table of docs/drills.md,
+	// which extends the design document's table (压测关键指标): a to c
+	// are its rows, d to h the drill's own.
 	Row string
 	// Title is a one-line description.
 	Title string
@@ -25,8 +28,18 @@ type Scenario struct {
 	// Faulty picks the instances the fault acts on; nil for no fault.
 	Faulty func(*demo.Topology) []*demo.Backend
 	// Inject breaks the faulty instances and Restore repairs them; o gives
-	// the drill's latencies.
+	// the drill's latencies. Nil when Toxic is set.
 	Inject, Restore func(o Options, bs []*demo.Backend) error
+	// Toxic, when set, is a fault of the network rather than of the
+	// instances: the demo puts a fault proxy in front of every instance
+	// (demo.Options.FaultProxies), and during the fault the proxies of the
+	// Faulty instances apply Toxic; with Options.Target, the proxies named
+	// in Options.FaultProxies do. The proxies count what arrives from the
+	// gateway, which gives the scenario's attempt figures.
+	Toxic *tcpproxy.Named
+	// Defaults runs the demo gateway with the product's defaults instead
+	// of the demo's tuned settings (demo.Options.ProductDefaults).
+	Defaults bool
 	// Flap, when positive, makes the fault come and go during the fault
 	// phase: Flap down, Flap up, and so on.
 	Flap time.Duration
@@ -35,7 +48,7 @@ type Scenario struct {
 // HasFault reports whether the scenario injects a fault.
 func (s Scenario) HasFault() bool { return s.Faulty != nil }
 
-// Built-in scenarios, in the order of issue 4.
+// Built-in scenarios, in the order of the drill table.
 var (
 	// Steady is row a: steady traffic within one cloud (单云直连).
 	Steady = Scenario{Name: "steady", Row: "a", Title: "steady traffic within the local cloud"}
@@ -88,10 +101,38 @@ var (
 		Name: "flap", Row: "f", Title: "the local cloud flapping: 2s down, 2s up",
 		Faulty: localCloud, Inject: stop, Restore: start, Flap: 2 * time.Second,
 	}
+	// Blackhole is row g: the local cloud goes silent. A quarter into the
+	// run its fault proxies start dropping every byte in both directions —
+	// connections are accepted, nothing arrives, sockets stay open, as in
+	// a network partition — and three quarters in they pass data again.
+	// The gateway runs with the product's defaults.
+	Blackhole = Scenario{
+		Name: "blackhole", Row: "g", Title: "the local cloud silent: its fault proxies drop every byte both ways",
+		Faulty: localCloud, Toxic: &blackholeToxic, Defaults: true,
+	}
+	// Brownout is row h: the local cloud's fault proxies add 500ms each way
+	// (so a second per exchange) from a quarter to three quarters into the
+	// run. The gateway runs with the product's defaults.
+	Brownout = Scenario{
+		Name: "brownout", Row: "h", Title: "the local cloud browning out: its fault proxies add 500ms each way",
+		Faulty: localCloud, Toxic: &brownoutToxic, Defaults: true,
+	}
 )
 
+// The toxics of the network scenarios. Their names mark them as the
+// drill's, so that restoring a user's proxy removes only what the drill
+// set.
+var (
+	blackholeToxic = tcpproxy.Named{Name: "drill-blackhole", Direction: tcpproxy.Both, Toxic: tcpproxy.Blackhole{}, Toxicity: 1}
+	brownoutToxic  = tcpproxy.Named{Name: "drill-brownout", Direction: tcpproxy.Both, Toxic: tcpproxy.Latency{Delay: BrownoutDelay}, Toxicity: 1}
+)
+
+// BrownoutDelay is the latency the brownout scenario adds in each
+// direction.
+const BrownoutDelay = 500 * time.Millisecond
+
 // Scenarios lists the built-in scenarios in order.
-var Scenarios = []Scenario{Steady, Failover, Mixed, Slow, Errors, Flap}
+var Scenarios = []Scenario{Steady, Failover, Mixed, Slow, Errors, Flap, Blackhole, Brownout}
 
 // ErrUnknownScenario is returned by ParseScenarios for a name it does not
 // know.

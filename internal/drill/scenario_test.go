@@ -22,7 +22,8 @@ var parseCases = []struct {
 	want     []string
 	err      error
 }{
-	{"all is every scenario in order", "all", []string{"steady", "failover", "mixed", "slow", "errors", "flap"}, nil},
+	{"all is every scenario in order", "all", []string{"steady", "failover", "mixed", "slow", "errors", "flap", "blackhole", "brownout"}, nil},
+	{"the network scenarios go by their letters too", "h,g", []string{"blackhole", "brownout"}, nil},
 	{"names and letters mix, in the built-in order", "slow, b,A", []string{"steady", "failover", "slow"}, nil},
 	{"duplicates count once", "failover,b,failover", []string{"failover"}, nil},
 	{"an unknown name is refused", "failover,meltdown", nil, ErrUnknownScenario},

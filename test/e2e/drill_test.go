@@ -9,9 +9,10 @@ import (
 	"github.com/duohuo/duohuo/internal/drill"
 )
 
-// The drill tests run each scenario of issue 4 for a few seconds at 100 rps
-// against a fresh demo topology and assert its targets with the margins
-// below; `duohuo drill --duration 60s` (200 rps) is the long version. The
+// The drill tests run each scenario of the drill table (docs/drills.md)
+// for a few seconds at 100 rps against a fresh demo topology and assert its
+// targets with the margins below; `duohuo drill --duration 60s` (200 rps)
+// is the long version. The
 // machine is two cores shared with other builds and the race detector slows
 // the gateway several times, hence the modest rate; each margin is written
 // out.
@@ -145,14 +146,14 @@ func TestDrillSlowInstanceLosesItsShare(t *testing.T) {
 	if f.FaultyShare > 1.0/6 {
 		t.Errorf("the slow instance got %.1f%% of the attempts, want ≤ 16.7%% (half its fair share)", 100*f.FaultyShare)
 	}
-	// Issue 4's target is 1.2 × steady p99. The gateway hedges a try on an
+	// The drill's target is 1.2 × steady p99. The gateway hedges a try on an
 	// instance known to be slow at once, so the slow instance stops setting
 	// the tail. Margin for a busy machine: 2 × steady p99 plus 5ms, still
 	// far below the slow instance's 50ms.
 	if limit := 2*before.P99 + 5*time.Millisecond; f.SettledP99 > limit {
 		t.Errorf("p99 from 5s after the slowdown = %v, want ≤ %v (2 × steady p99 %v + 5ms; target 1.2× = %v)", f.SettledP99, limit, before.P99, f.P99Limit)
 	}
-	t.Logf("p99 from 5s after the slowdown %v; issue 4's target 1.2 × steady p99 = %v", f.SettledP99, f.P99Limit)
+	t.Logf("p99 from 5s after the slowdown %v; the target 1.2 × steady p99 = %v", f.SettledP99, f.P99Limit)
 }
 
 // (e) One instance answering 503: target success ≥ 99.9% with retries and
