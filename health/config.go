@@ -42,8 +42,9 @@ type ProbeConfig struct {
 	GRPCService string
 	// TLS, when set, makes HTTP and gRPC probes speak TLS with a clone of
 	// this configuration: HTTP probes HTTPS (HTTP/1.1), gRPC probes HTTP/2
-	// negotiated by ALPN ("h2"). An empty ServerName is taken from Host
-	// when Host is set, else net/http uses the instance address. nil means
+	// negotiated by ALPN ("h2"); its NextProtos is not used. An empty
+	// ServerName is taken from Host when Host is set, else net/http uses
+	// the instance address. nil means
 	// cleartext: HTTP/1.1 for HTTP probes, HTTP/2 with prior knowledge
 	// (h2c) for gRPC probes. It has no use in TCP probes and is refused
 	// there.
