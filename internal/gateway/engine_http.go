@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/duohuo/duohuo/color"
@@ -25,11 +24,8 @@ import (
 
 // serve is the net/http handler behind the fault filter.
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
-	e := &httpExchange{View: request.FromHTTP(r), g: g, w: w, r: r, id: proxy.RequestID(r), grpc: isGRPC(r.Header.Get("Content-Type"))}
+	e := &httpExchange{View: request.FromHTTP(r), g: g, w: w, r: r, id: proxy.RequestID(r), grpc: proxy.IsGRPC(r.Header.Get("Content-Type"))}
 	w.Header().Set(proxy.HeaderRequestID, e.id)
-	if r.Body != nil && r.Body != http.NoBody {
-		e.body = &replayBody{src: r.Body}
-	}
 	if g.run(r.Context(), e, e, e) {
 		// The status line is out and the instance broke off: abort, so
 		// that the client sees a broken response, not a short one.
@@ -46,7 +42,8 @@ type httpExchange struct {
 	r    *http.Request
 	id   string
 	grpc bool
-	body *replayBody // nil: no body
+	body *proxy.Body // nil: no body
+	sent func()      // the core's: the request was sent whole
 }
 
 // Interface guards.
@@ -72,23 +69,25 @@ func (e *httpExchange) Timeout() time.Duration {
 	if !e.grpc {
 		return 0
 	}
-	d, _ := parseGRPCTimeout(e.r.Header.Get("Grpc-Timeout"))
+	d, _ := proxy.ParseGRPCTimeout(e.r.Header.Get("Grpc-Timeout"))
 	return d
 }
 
-// Send sends one attempt to in over the service's transport.
-func (e *httpExchange) Send(ctx context.Context, svc *service, in *discovery.Instance, sent func()) (Response, error) {
-	var body io.ReadCloser
+// Begin wraps the client body, whose reads the route's idle limit bounds.
+func (e *httpExchange) Begin(idle time.Duration, sent func()) {
+	e.sent = sent
+	e.body = proxy.NewBody(proxy.WithReadDeadline(e.w, e.r.Body), idle)
 	if e.body != nil {
-		body = e.body.reader(sent)
-	} else {
-		sent()
+		e.body.OnEnd(sent)
 	}
-	out := e.g.fwd.Outbound(ctx, e.r, svc.scheme, hostPort(in.Addr), e.id, nil)
-	if body != nil {
-		out.Body = body
-		out.ContentLength = e.r.ContentLength
+}
+
+// Send sends one attempt to in over the service's transport.
+func (e *httpExchange) Send(ctx context.Context, svc *service, in *discovery.Instance) (Response, error) {
+	if e.body == nil {
+		e.sent()
 	}
+	out := e.g.fwd.Outbound(ctx, e.r, svc.scheme, hostPort(in.Addr), e.id, e.body)
 	resp, err := svc.tr.RoundTrip(out)
 	if err != nil {
 		return nil, classifySendError(err)
@@ -117,17 +116,11 @@ func classifySendError(err error) error {
 	return &AttemptError{Class: ClassReset, Err: err}
 }
 
-func (e *httpExchange) Replayable() bool { return e.body == nil || e.body.replayable() }
+func (e *httpExchange) Replayable() bool { return e.body.Replayable() }
 
 func (e *httpExchange) ClientError() (int, error) {
-	if e.body == nil {
-		return 0, nil
-	}
-	err := e.body.clientErr()
-	if err == nil {
-		return 0, nil
-	}
-	return clientBodyStatus(err), err
+	err := e.body.Err()
+	return proxy.ClientBodyStatus(err), err
 }
 
 func (e *httpExchange) SetHeader(name, value string) { e.w.Header().Set(name, value) }
@@ -140,13 +133,15 @@ func (e *httpExchange) Forward(resp Response, f forwarding) (int64, int, error) 
 		capture = &captureWriter{ResponseWriter: w, limit: f.Stale.MaxEntryBytes()}
 		w = capture
 	}
-	n, err := e.g.fwd.Respond(e.g.tunnelCtx, w, e.r, hr.resp)
+	n, err := e.g.fwd.Respond(e.g.tunnelCtx, w, e.r, hr.resp, f.Idle)
 	switch {
 	case err == nil:
-	case errors.Is(err, proxy.ErrUpstreamBody):
-		return n, 0, errors.Join(errUpstreamBroke, err)
-	default:
+	case errors.Is(err, proxy.ErrUpstreamIdle):
+		return n, 0, errors.Join(errUpstreamIdle, err)
+	case errors.Is(err, proxy.ErrClientWrite):
 		return n, 0, errors.Join(errClientGone, err)
+	default:
+		return n, 0, errors.Join(errUpstreamBroke, err)
 	}
 	if capture != nil {
 		capture.store(f.Stale, e.r, hr.resp.StatusCode)
@@ -169,7 +164,7 @@ func (e *httpExchange) Reply(status int, reason string) {
 	h := e.w.Header()
 	h.Set(headerError, reason)
 	if e.grpc {
-		writeGRPCError(e.w, grpcCodeOfHTTP(status), "duohuo: "+reason)
+		proxy.WriteGRPCError(e.w, grpcCodeOfHTTP(status), "duohuo: "+reason)
 		return
 	}
 	http.Error(e.w, "duohuo: "+reason, status)
@@ -213,131 +208,6 @@ func (r *httpResponse) Status() int { return r.status }
 func (r *httpResponse) Discard() {
 	io.Copy(io.Discard, io.LimitReader(r.resp.Body, 64<<10)) // keep the connection reusable
 	r.resp.Body.Close()
-}
-
-// replayLimit is the most of a request body kept so that the request can be
-// sent again (a retry after a connect failure, a gRPC UNAVAILABLE); larger
-// bodies are streamed and the request is sent once (Envoy keeps up to its
-// per-connection buffer limit, 1 MiB, for the same purpose).
-const replayLimit = 64 << 10
-
-// replayBody is the client's request body, read by attempts. It keeps what
-// was read while that stays within replayLimit, so that a body read whole
-// can be sent again, and it records the errors reading it produced: those
-// are the client's, never the instance's. Safe for concurrent use: a
-// transport may still read an earlier attempt's body while the next attempt
-// starts.
-type replayBody struct {
-	src  io.ReadCloser
-	mu   sync.Mutex // guards the fields below
-	buf  []byte
-	over bool  // more than replayLimit was read: the body cannot be replayed
-	eof  bool  // src was read to its end
-	err  error // the first error reading src other than io.EOF
-	read bool  // an attempt read from src
-}
-
-// reader returns the body of one attempt; sent is called when it reaches
-// its end.
-func (b *replayBody) reader(sent func()) io.ReadCloser { return &attemptBody{b: b, sent: sent} }
-
-func (b *replayBody) replayable() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return !b.read || b.eof && !b.over && b.err == nil
-}
-
-func (b *replayBody) clientErr() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
-}
-
-// attemptBody is one attempt's reader over a replayBody: first what was
-// kept, then the rest of the client's body.
-type attemptBody struct {
-	b      *replayBody
-	pos    int
-	sent   func()
-	ended  bool
-	closed bool
-}
-
-func (a *attemptBody) Read(p []byte) (int, error) {
-	b := a.b
-	b.mu.Lock()
-	if a.closed {
-		b.mu.Unlock()
-		return 0, io.ErrClosedPipe
-	}
-	if a.pos < len(b.buf) {
-		n := copy(p, b.buf[a.pos:])
-		a.pos += n
-		b.mu.Unlock()
-		return n, nil
-	}
-	if b.eof || b.err != nil {
-		err := b.err
-		b.mu.Unlock()
-		if err != nil {
-			return 0, err
-		}
-		a.end()
-		return 0, io.EOF
-	}
-	b.read = true
-	b.mu.Unlock()
-	n, err := b.src.Read(p) // the client may be slow: not under the lock
-	b.mu.Lock()
-	if n > 0 {
-		if !b.over && len(b.buf)+n <= replayLimit {
-			b.buf = append(b.buf, p[:n]...)
-			a.pos = len(b.buf)
-		} else {
-			b.over, b.buf = true, nil
-			a.pos = 0
-		}
-	}
-	if err == io.EOF {
-		b.eof = true
-	} else if err != nil && b.err == nil {
-		b.err = err
-	}
-	b.mu.Unlock()
-	if err == io.EOF {
-		a.end()
-	}
-	return n, err
-}
-
-func (a *attemptBody) end() {
-	if !a.ended {
-		a.ended = true
-		a.sent()
-	}
-}
-
-func (a *attemptBody) Close() error {
-	a.b.mu.Lock()
-	a.closed = true
-	a.b.mu.Unlock()
-	return nil
-}
-
-// clientBodyStatus is the status that answers a client whose body failed.
-func clientBodyStatus(err error) int {
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, context.Canceled), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
-		return 499
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return http.StatusRequestTimeout
-	}
-	return http.StatusBadRequest
 }
 
 // staleKey is the serve-stale key of a request.

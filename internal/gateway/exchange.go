@@ -47,15 +47,17 @@ type Request interface {
 
 // Upstream sends attempts of the current request.
 type Upstream interface {
-	// Send sends the request to in and returns when the response head has
-	// arrived. It calls sent once the request has been written whole
-	// (at once for a request without a body), which starts the route's
-	// deadline. Cancelling ctx aborts the attempt and, after Send returned,
+	// Begin is called once, before the first attempt, with the route's
+	// idle limit for the request body and the function to call each time
+	// the request has been written whole (at each Send for a request
+	// without a body), which starts the route's deadline.
+	Begin(idle time.Duration, sent func())
+	// Send sends the request to in, an instance of svc (whose transport
+	// carries the attempt), and returns when the response head has
+	// arrived. Cancelling ctx aborts the attempt and, after Send returned,
 	// the response body. An error is an *AttemptError or any other error
 	// (treated as a reset).
-	// svc is the service the core routed to: its transport carries the
-	// attempt.
-	Send(ctx context.Context, svc *service, in *discovery.Instance, sent func()) (Response, error)
+	Send(ctx context.Context, svc *service, in *discovery.Instance) (Response, error)
 	// Replayable reports whether the request can be sent again: it has no
 	// body, or its body was kept whole, or no attempt has read from it.
 	Replayable() bool
@@ -175,21 +177,25 @@ type exchange struct {
 	status int    // sent to the client
 	cloud  string // of the instance that answered, "none" if none
 
-	mu       sync.Mutex // guards what the deadline timer and a hedge share with the handler
-	seen     tried
-	timer    *time.Timer
-	routeAt  time.Time // when the route deadline expires; zero: not armed
-	hedgeAt  time.Time // when the current attempt gets a hedge; zero: never
-	cancelAt time.Time // when the current attempt is cancelled (fixed per-try timeout); zero: never
-	primary  *attempt
-	hedge    *attempt
-	hedgeRes chan *attempt // the hedge's attempt when Send returned
-	expired  bool          // the route deadline passed
-	tries    int           // attempts sent
-	abort    bool          // the client response must end as broken
+	mu            sync.Mutex // guards what the deadline timer and a hedge share with the handler
+	seen          tried
+	timer         *time.Timer
+	routeAt       time.Time // when the route deadline expires; zero: not armed
+	hedgeAt       time.Time // when the current attempt gets a hedge; zero: never
+	hedgeIsPerTry bool      // hedgeAt is the adaptive per-try deadline, not a hedge delay
+	cancelAt      time.Time // when the current attempt is cancelled (fixed per-try timeout); zero: never
+	primary       *attempt
+	hedge         *attempt
+	hedgeRes      chan *attempt // the hedge's attempt when Send returned
+	expired       bool          // the route deadline passed
+	tries         int           // attempts sent
+	abort         bool          // the client response must end as broken
 
 	clientFault bool     // the request failed because of the client
 	final       *Outcome // of the attempt that decided the answer
+	held        *attempt // a failed attempt's answer, kept until a retry goes out
+	heldOutcome Outcome
+	prev        *Outcome // the last failed attempt without an answer
 }
 
 // run drives one request. It returns true when the engine must end the
@@ -217,6 +223,7 @@ func (g *Gateway) run(ctx context.Context, req Request, up Upstream, out Respond
 		}
 		defer func() { x.rt.breaker.DoneAt(tk, x.routeClass(), time.Since(x.start), time.Now()) }()
 	}
+	x.up.Begin(x.rt.idleTimeout, x.sent)
 	x.attempts()
 	return x.abort
 }
@@ -295,9 +302,27 @@ func (x *exchange) routeClass() breaker.Class {
 func (x *exchange) attempts() {
 	for {
 		a, status, why := x.pick()
+		if h := x.held; h != nil { // the answer a retry set aside
+			x.held = nil
+			if a == nil { // nothing else to try: the last answer, as it came
+				x.forward(h, x.heldOutcome)
+				return
+			}
+			h.resp.Discard()
+			h.resp = nil
+			x.svc.report(h, x.heldOutcome, x.rt)
+			h.cancel()
+		}
+		if a == nil && x.prev != nil { // nothing else to try after a failure
+			x.failOutcome(*x.prev)
+			return
+		}
 		if a == nil {
 			x.fail(status, why)
 			return
+		}
+		if x.tries > 0 {
+			x.rt.retriesMetric.Inc()
 		}
 		a, o := x.send(a)
 		if a.resp != nil && o.Fault == FaultNone {
@@ -415,8 +440,8 @@ func (x *exchange) send(a *attempt) (*attempt, Outcome) {
 	x.primary, x.hedge = a, nil
 	now := time.Now()
 	x.hedgeAt, x.cancelAt = time.Time{}, time.Time{}
-	if d := x.hedgeDelay(); d > 0 {
-		x.hedgeAt = now.Add(d)
+	if d, perTry := x.hedgeDelay(); d > 0 {
+		x.hedgeAt, x.hedgeIsPerTry = now.Add(d), perTry
 	}
 	if d := x.rt.fixedPerTry(); d > 0 {
 		x.cancelAt = now.Add(d)
@@ -424,7 +449,7 @@ func (x *exchange) send(a *attempt) (*attempt, Outcome) {
 	x.armLocked()
 	x.mu.Unlock()
 	a.t0 = now
-	resp, err := x.up.Send(a.ctx, x.svc, a.pick.Instance, x.sent)
+	resp, err := x.up.Send(a.ctx, x.svc, a.pick.Instance)
 	x.mu.Lock()
 	a.done, a.resp, a.err = true, resp, err
 	if resp != nil && !a.timedOut && !a.lost {
@@ -488,10 +513,14 @@ func (x *exchange) sent() {
 }
 
 // hedgeDelay returns how long the current attempt may wait before a hedge
-// goes to another instance, or 0 when this attempt gets no hedge. x.mu held.
-func (x *exchange) hedgeDelay() time.Duration {
+// goes to another instance, 0 when this attempt gets no hedge, and whether
+// that wait is the adaptive per-try timeout (an attempt that outlives it is
+// slow and, if it loses, counts as a timeout) rather than a configured
+// hedge's delay (a race to cut the tail; the loser is not blamed). x.mu
+// held.
+func (x *exchange) hedgeDelay() (time.Duration, bool) {
 	if x.tries > x.rt.attempts || !x.req.Idempotent() || !x.up.Replayable() {
-		return 0
+		return 0, false
 	}
 	var d time.Duration
 	if h := x.rt.hedge; h != nil && x.tries == 1 {
@@ -505,9 +534,9 @@ func (x *exchange) hedgeDelay() time.Duration {
 		}
 	}
 	if pt := x.rt.adaptivePerTry(); pt > 0 && (d == 0 || pt < d) {
-		d = pt
+		return pt, true
 	}
-	return d
+	return d, false
 }
 
 // armLocked (re)arms the deadline timer for the earliest pending deadline.
@@ -565,16 +594,18 @@ func (x *exchange) fire() {
 		return
 	}
 	x.hedgeAt = time.Time{}
-	a.late = true
+	a.late = x.hedgeIsPerTry
 	if !x.rt.hedgeAllowed(x.tries) {
 		x.armLocked()
 		x.mu.Unlock()
 		return
 	}
-	// An attempt that went silent says its cloud may have, and health
-	// checking has not caught up yet.
-	x.seen.tierOf = x.svc.tierOf
-	x.seen.avoidTier(a.pick.Tier)
+	if a.late {
+		// An attempt that went silent says its cloud may have, and
+		// health checking has not caught up yet.
+		x.seen.tierOf = x.svc.tierOf
+		x.seen.avoidTier(a.pick.Tier)
+	}
 	x.mu.Unlock()
 	h, _, _ := x.pick()
 	x.mu.Lock()
@@ -606,7 +637,7 @@ func (x *exchange) fire() {
 func (x *exchange) runHedge(a, h *attempt) {
 	defer x.g.hedgeWG.Done()
 	h.t0 = time.Now()
-	resp, err := x.up.Send(h.ctx, x.svc, h.pick.Instance, func() {})
+	resp, err := x.up.Send(h.ctx, x.svc, h.pick.Instance)
 	x.mu.Lock()
 	h.done, h.resp, h.err = true, resp, err
 	if resp != nil && !h.timedOut && !h.lost {
@@ -676,12 +707,15 @@ func (x *exchange) retry(a *attempt, o Outcome) bool {
 		return false
 	}
 	if a.resp != nil {
-		a.resp.Discard()
-		a.resp = nil
+		// Kept until the retry has an instance to go to: if there is
+		// none, this answer is the one the client gets.
+		x.held, x.heldOutcome = a, o
+	} else {
+		x.svc.report(a, o, x.rt)
+		a.cancel()
+		x.prev = &o
+		x.final = &o
 	}
-	x.svc.report(a, o, x.rt)
-	a.cancel()
-	x.rt.retriesMetric.Inc()
 	x.mu.Lock()
 	switch o.Class {
 	case ClassConnect, ClassReset:

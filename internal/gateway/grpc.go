@@ -2,10 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
-	"time"
 )
 
 // gRPC's status codes the gateway reads or makes (grpc/codes).
@@ -22,14 +18,6 @@ const (
 	grpcDataLoss          = 15
 	grpcUnauthenticated   = 16
 )
-
-// isGRPC reports whether a request's Content-Type makes it a gRPC call
-// over HTTP/2 ("application/grpc", "application/grpc+proto", …; not
-// gRPC-Web, which is HTTP/1-compatible and has its own framing).
-func isGRPC(ct string) bool {
-	rest, ok := strings.CutPrefix(ct, "application/grpc")
-	return ok && (rest == "" || rest[0] == '+' || rest[0] == ';')
-}
 
 // httpStatusOfGRPC is the HTTP status the core classifies a gRPC status
 // by: the codes that say the server is unavailable, overloaded, late or
@@ -50,9 +38,10 @@ func httpStatusOfGRPC(code int) int {
 }
 
 // grpcCodeOfHTTP is the gRPC status of an answer the gateway made with an
-// HTTP status, following grpc's doc/http-grpc-status-mapping.md for the
-// statuses it lists and the meaning of the gateway's own answers for the
-// rest (503 nothing to send to, 504 timeout, 429 shed).
+// HTTP status. It follows grpc's doc/http-grpc-status-mapping.md, except
+// where the gateway's own answer means more than the mapping can say: its
+// 504 is a deadline that passed (DEADLINE_EXCEEDED, not UNAVAILABLE), its
+// 408 a client too slow, its 413 a message too large.
 func grpcCodeOfHTTP(status int) int {
 	switch status {
 	case http.StatusBadRequest:
@@ -75,49 +64,4 @@ func grpcCodeOfHTTP(status int) int {
 		return grpcDeadlineExceeded
 	}
 	return grpcUnknown
-}
-
-// parseGRPCTimeout parses a grpc-timeout header: 1 to 8 digits and a unit
-// (H, M, S, m, u, n), per gRPC's PROTOCOL-HTTP2.md.
-func parseGRPCTimeout(v string) (time.Duration, bool) {
-	if len(v) < 2 || len(v) > 9 {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(v[:len(v)-1], 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	var unit time.Duration
-	switch v[len(v)-1] {
-	case 'H':
-		unit = time.Hour
-	case 'M':
-		unit = time.Minute
-	case 'S':
-		unit = time.Second
-	case 'm':
-		unit = time.Millisecond
-	case 'u':
-		unit = time.Microsecond
-	case 'n':
-		unit = time.Nanosecond
-	default:
-		return 0, false
-	}
-	if n > uint64(1<<63-1)/uint64(unit) {
-		return 1<<63 - 1, true
-	}
-	return time.Duration(n) * unit, true
-}
-
-// writeGRPCError answers a gRPC call with a status and no message, in the
-// trailers-only form (one HEADERS frame): HTTP 200, grpc-status and a
-// percent-encoded grpc-message.
-func writeGRPCError(w http.ResponseWriter, code int, msg string) {
-	h := w.Header()
-	h.Del("Content-Length")
-	h.Set("Content-Type", "application/grpc")
-	h.Set("Grpc-Status", strconv.Itoa(code))
-	h.Set("Grpc-Message", url.PathEscape(msg))
-	w.WriteHeader(http.StatusOK)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -30,7 +29,7 @@ type service struct {
 	scheme  string
 	bal     *balancer.Balancer
 	tracker *health.Tracker
-	tr      *http.Transport
+	tr      *proxy.Transport
 	breaker *breaker.Group // per instance; nil when disabled
 	agg     *discovery.Aggregator
 	sources []string // names of this service's sources in agg
@@ -93,6 +92,7 @@ func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggre
 		bal:       bal,
 		tracker:   tracker,
 		tr: proxy.NewTransport(proxy.TransportOptions{
+			Protocol:                sc.Upstream.Protocol,
 			DialTimeout:             time.Duration(sc.Upstream.DialTimeout),
 			TLSHandshakeTimeout:     time.Duration(sc.Upstream.TLSHandshakeTimeout),
 			ResponseHeaderTimeout:   time.Duration(sc.Upstream.ResponseHeaderTimeout),

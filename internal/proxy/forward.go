@@ -33,45 +33,19 @@ type Forwarder struct {
 	// as "1.1 duohuo". Empty: no Via.
 	Via string
 
-	bufs sync.Pool                 // *[]byte of bufSize, reused across responses
-	via  atomic.Pointer[viaValues] // Via entries for the current Via
+	bufs  sync.Pool                 // *[]byte of bufSize, reused across responses
+	idles sync.Pool                 // *idleWatch, reused across responses
+	via   atomic.Pointer[viaValues] // Via entries for the current Via
 }
 
 const bufSize = 32 << 10
 
-// Body wraps a client request body so that it can be offered to several
-// attempts: Close does nothing (the server closes the real body when the
-// handler returns), and Touched says whether any attempt read from it, after
-// which another attempt cannot resend it.
-type Body struct {
-	rc      io.ReadCloser
-	touched atomic.Bool
-}
-
-// NewBody wraps rc; nil or http.NoBody give nil (no body to track).
-func NewBody(rc io.ReadCloser) *Body {
-	if rc == nil || rc == http.NoBody {
-		return nil
-	}
-	return &Body{rc: rc}
-}
-
-// Read reads from the client body and marks it touched.
-func (b *Body) Read(p []byte) (int, error) {
-	b.touched.Store(true)
-	return b.rc.Read(p)
-}
-
-// Close does nothing: see [Body].
-func (b *Body) Close() error { return nil }
-
-// Touched reports whether an attempt has read from the body. A nil Body is
-// never touched.
-func (b *Body) Touched() bool { return b != nil && b.touched.Load() }
-
 // Outbound returns the request for one attempt at the instance addr
 // ("10.0.0.1:8080") over scheme ("http" or "https"). body is the client body
-// as wrapped by [NewBody] (nil when there is none). The headers are the
+// as wrapped by [NewBody] (nil when there is none); the request gets its own
+// view of it, whose Close, when the transport is done with the attempt,
+// interrupts a read still waiting for the client and fails later ones, but
+// leaves an unread body for the next attempt. The headers are the
 // client's end-to-end headers plus the forwarding headers and requestID.
 //
 // Header value slices may be shared with in and with other requests: callers
@@ -83,7 +57,7 @@ func (f *Forwarder) Outbound(ctx context.Context, in *http.Request, scheme, addr
 	out.RequestURI = ""
 	out.Close = false
 	if body != nil {
-		out.Body = body
+		out.Body = &attemptBody{b: body}
 	} else {
 		out.Body = nil
 		out.ContentLength = 0
@@ -118,6 +92,11 @@ func (f *Forwarder) Outbound(ctx context.Context, in *http.Request, scheme, addr
 	if f.Via != "" {
 		h[headerVia] = f.appendVia(in.Header[headerVia], in.ProtoMajor)
 	}
+	// TE is hop-by-hop, but "TE: trailers" says the client takes trailers,
+	// which a gRPC server may insist on (RFC 9113, section 8.2.2).
+	if te := in.Header["Te"]; len(te) > 0 && hasToken(te, "trailers") {
+		h["Te"] = teTrailers
+	}
 	vals[2] = requestID
 	h[HeaderRequestID] = vals[2:3:3]
 	out.Header = h
@@ -129,6 +108,7 @@ var (
 	connectionUpgrade = []string{"Upgrade"}
 	protoHTTP         = []string{"http"}
 	protoHTTPS        = []string{"https"}
+	teTrailers        = []string{"trailers"}
 )
 
 func joinComma(vv []string) string {
@@ -170,79 +150,6 @@ func RequestID(in *http.Request) string {
 	}
 	var b [16]byte
 	return string(strconv.AppendUint(b[:0], rand.Uint64(), 16))
-}
-
-// ErrUpstreamBody is returned by [Forwarder.Respond] when the upstream broke
-// off while the response body was being copied, after the status line was
-// sent: the client response cannot be repaired and must be aborted.
-var ErrUpstreamBody = errors.New("proxy: upstream response body broken")
-
-// Respond writes resp to w: status, end-to-end headers, the body (flushed as
-// it arrives when its length is unknown) and trailers. A 101 Switching
-// Protocols response is tunnelled until either side closes or ctx ends. It
-// closes resp.Body. It returns the number of body bytes written.
-func (f *Forwarder) Respond(ctx context.Context, w http.ResponseWriter, in *http.Request, resp *http.Response) (int64, error) {
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return 0, f.tunnel(ctx, w, in, resp)
-	}
-	h := w.Header()
-	copyEndToEnd(h, resp.Header)
-	if f.Via != "" {
-		h[headerVia] = f.appendVia(resp.Header[headerVia], in.ProtoMajor)
-	}
-	if len(resp.Trailer) > 0 {
-		names := make([]string, 0, len(resp.Trailer))
-		for k := range resp.Trailer {
-			names = append(names, k)
-		}
-		h["Trailer"] = names
-	}
-	w.WriteHeader(resp.StatusCode)
-	n, err := f.copyBody(w, resp.Body, resp.ContentLength == -1)
-	if err != nil {
-		return n, err
-	}
-	for k, vv := range resp.Trailer {
-		h[http.TrailerPrefix+k] = vv
-	}
-	return n, nil
-}
-
-func (f *Forwarder) copyBody(w http.ResponseWriter, src io.Reader, flushEach bool) (int64, error) {
-	bp, _ := f.bufs.Get().(*[]byte)
-	if bp == nil {
-		b := make([]byte, bufSize)
-		bp = &b
-	}
-	defer f.bufs.Put(bp)
-	buf := *bp
-	var rc *http.ResponseController
-	if flushEach {
-		rc = http.NewResponseController(w)
-	}
-	var n int64
-	for {
-		nr, rerr := src.Read(buf)
-		if nr > 0 {
-			nw, werr := w.Write(buf[:nr])
-			n += int64(nw)
-			if werr != nil {
-				return n, werr // the client went away
-			}
-			if rc != nil {
-				if err := rc.Flush(); err != nil {
-					return n, err
-				}
-			}
-		}
-		if rerr == io.EOF {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, fmt.Errorf("%w: %v", ErrUpstreamBody, rerr)
-		}
-	}
 }
 
 // tunnel serves a protocol switch (WebSocket): it sends the 101 to the client

@@ -19,23 +19,73 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // handlerFor returns a minimal gateway handler: every request goes to addr.
 func handlerFor(t *testing.T, f *Forwarder, addr string) http.Handler {
+	return handlerWith(t, f, addr, gwOpts{})
+}
+
+// gwOpts tune the minimal gateway handler of handlerWith.
+type gwOpts struct {
+	scheme   string        // upstream scheme; "" is http
+	idle     time.Duration // Respond's upstream idle limit
+	bodyIdle time.Duration // NewBody's client idle limit
+	maxBody  int64         // > 0: the client body is limited by http.MaxBytesReader
+	// seen, if non-nil, receives what the handler saw, once per request.
+	seen chan<- attempt
+}
+
+// attempt is what the minimal gateway handler saw of one request.
+type attempt struct {
+	roundTrip, body, respond error // RoundTrip's error, Body.Err, Respond's error
+	status                   int   // the status answered for a failed round trip
+}
+
+// handlerWith returns a minimal gateway handler, the shape the gateway
+// has: every request goes to addr; a failed round trip is answered with the
+// client's fault when the client body says so, 502 (or gRPC UNAVAILABLE)
+// otherwise; a broken response body aborts the client response.
+func handlerWith(t *testing.T, f *Forwarder, addr string, o gwOpts) http.Handler {
 	t.Helper()
+	scheme := o.scheme
+	if scheme == "" {
+		scheme = "http"
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := RequestID(r)
-		out := f.Outbound(r.Context(), r, "http", addr, id, NewBody(r.Body))
+		var a attempt
+		if o.seen != nil {
+			defer func() { o.seen <- a }()
+		}
+		rb := r.Body
+		if o.maxBody > 0 {
+			rb = http.MaxBytesReader(w, rb, o.maxBody)
+		}
+		body := NewBody(WithReadDeadline(w, rb), o.bodyIdle)
+		out := f.Outbound(r.Context(), r, scheme, addr, RequestID(r), body)
 		resp, err := f.Transport.RoundTrip(out)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
+			a.roundTrip, a.body = err, body.Err()
+			a.status = http.StatusBadGateway
+			if a.body != nil {
+				a.status = ClientBodyStatus(a.body)
+			}
+			if IsGRPC(r.Header.Get("Content-Type")) {
+				WriteGRPCError(w, GRPCUnavailable, err.Error())
+				return
+			}
+			http.Error(w, err.Error(), a.status)
 			return
 		}
-		if _, err := f.Respond(context.Background(), w, r, resp); err != nil && errors.Is(err, ErrUpstreamBody) {
+		_, a.respond = f.Respond(context.Background(), w, r, resp, o.idle)
+		if errors.Is(a.respond, ErrUpstreamBody) {
 			panic(http.ErrAbortHandler)
 		}
 	})
 }
 
 func newForwarder(t *testing.T) *Forwarder {
-	tr := NewTransport(TransportOptions{})
+	return newForwarderWith(t, TransportOptions{})
+}
+
+func newForwarderWith(t *testing.T, o TransportOptions) *Forwarder {
+	tr := NewTransport(o)
 	t.Cleanup(tr.CloseIdleConnections)
 	return &Forwarder{Transport: tr, Via: "duohuo"}
 }
@@ -217,14 +267,14 @@ func TestWebSocketUpgradeTunnels(t *testing.T) {
 }
 
 func TestBodyTouched(t *testing.T) {
-	if NewBody(http.NoBody) != nil || NewBody(nil) != nil {
+	if NewBody(http.NoBody, 0) != nil || NewBody(nil, time.Second) != nil {
 		t.Error("NewBody(no body) != nil, want nil")
 	}
 	var none *Body
 	if none.Touched() {
 		t.Error("nil Body is touched")
 	}
-	b := NewBody(io.NopCloser(strings.NewReader("x")))
+	b := NewBody(io.NopCloser(strings.NewReader("x")), 0)
 	if b.Touched() {
 		t.Error("fresh Body is touched")
 	}

@@ -68,3 +68,17 @@ func upgradeType(h http.Header) string {
 	}
 	return ""
 }
+
+// hasToken reports whether a comma-separated header (Connection, TE) lists
+// token, ignoring case and any parameters after ';'.
+func hasToken(vv []string, token string) bool {
+	for _, v := range vv {
+		for _, f := range strings.Split(v, ",") {
+			f, _, _ = strings.Cut(f, ";")
+			if strings.EqualFold(textproto.TrimString(f), token) {
+				return true
+			}
+		}
+	}
+	return false
+}

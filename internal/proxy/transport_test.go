@@ -1,6 +1,17 @@
 package proxy
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -12,16 +23,248 @@ func TestNewTransportDefaultsAndOptions(t *testing.T) {
 		wantIdle, wantRead   int
 		wantIdleConnTimeout  time.Duration
 		wantHeaderTimeoutSet bool
+		wantPing, wantPingTO time.Duration
 	}{
-		{"zero options keep 256 idle connections per instance and read 8 KiB at a time", TransportOptions{}, 256, 8 << 10, 90 * time.Second, false},
-		{"options given are used as given", TransportOptions{MaxIdleConnsPerInstance: 8, ReadBufferSize: 64 << 10, IdleConnTimeout: time.Second, ResponseHeaderTimeout: time.Second}, 8, 64 << 10, time.Second, true},
+		{"zero options keep 256 idle connections per instance, read 8 KiB at a time and ping after 10s of silence", TransportOptions{},
+			256, 8 << 10, 90 * time.Second, false, 10 * time.Second, 5 * time.Second},
+		{"options given are used as given", TransportOptions{MaxIdleConnsPerInstance: 8, ReadBufferSize: 64 << 10, IdleConnTimeout: time.Second,
+			ResponseHeaderTimeout: time.Second, PingInterval: time.Minute, PingTimeout: time.Second},
+			8, 64 << 10, time.Second, true, time.Minute, time.Second},
+		{"a negative ping interval sends no pings", TransportOptions{PingInterval: -1},
+			256, 8 << 10, 90 * time.Second, false, 0, 5 * time.Second},
 	} {
 		tr := NewTransport(tc.opts)
-		if tr.MaxIdleConnsPerHost != tc.wantIdle || tr.ReadBufferSize != tc.wantRead || tr.IdleConnTimeout != tc.wantIdleConnTimeout ||
-			(tr.ResponseHeaderTimeout != 0) != tc.wantHeaderTimeoutSet || !tr.DisableCompression {
-			t.Errorf("%s: NewTransport(%+v) = idle %d, read buffer %d, idle timeout %v, header timeout %v, no compression %v; want %d, %d, %v, set %v, true",
-				tc.name, tc.opts, tr.MaxIdleConnsPerHost, tr.ReadBufferSize, tr.IdleConnTimeout, tr.ResponseHeaderTimeout, tr.DisableCompression,
-				tc.wantIdle, tc.wantRead, tc.wantIdleConnTimeout, tc.wantHeaderTimeoutSet)
+		for _, ht := range []*http.Transport{tr.h1, tr.h2} {
+			if ht.MaxIdleConnsPerHost != tc.wantIdle || ht.ReadBufferSize != tc.wantRead || ht.IdleConnTimeout != tc.wantIdleConnTimeout ||
+				(ht.ResponseHeaderTimeout != 0) != tc.wantHeaderTimeoutSet || !ht.DisableCompression ||
+				ht.HTTP2.SendPingTimeout != tc.wantPing || ht.HTTP2.PingTimeout != tc.wantPingTO {
+				t.Errorf("%s: NewTransport(%+v) = idle %d, read buffer %d, idle timeout %v, header timeout %v, no compression %v, ping %v/%v; want %d, %d, %v, set %v, true, %v/%v",
+					tc.name, tc.opts, ht.MaxIdleConnsPerHost, ht.ReadBufferSize, ht.IdleConnTimeout, ht.ResponseHeaderTimeout, ht.DisableCompression,
+					ht.HTTP2.SendPingTimeout, ht.HTTP2.PingTimeout,
+					tc.wantIdle, tc.wantRead, tc.wantIdleConnTimeout, tc.wantHeaderTimeoutSet, tc.wantPing, tc.wantPingTO)
+			}
 		}
+	}
+}
+
+func TestCheckProtocol(t *testing.T) {
+	for _, p := range []string{"", "auto", "http1", "h2c", "h2"} {
+		if err := CheckProtocol(p); err != nil {
+			t.Errorf("CheckProtocol(%q) = %v, want nil", p, err)
+		}
+	}
+	for _, p := range []string{"http2", "H2", "h3", "grpc"} {
+		if err := CheckProtocol(p); !errors.Is(err, ErrProtocol) {
+			t.Errorf("CheckProtocol(%q) = %v, want ErrProtocol", p, err)
+		}
+	}
+}
+
+// newH2CServer starts a cleartext test server that speaks HTTP/1.1 and
+// HTTP/2 with prior knowledge.
+func newH2CServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	s := httptest.NewUnstartedServer(h)
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	s.Config.Protocols = &p
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// newTLSServer starts a TLS test server that offers h2 and http/1.1 and
+// returns it with a client config that trusts it.
+func newTLSServer(t *testing.T, h http.Handler) (*httptest.Server, *tls.Config) {
+	t.Helper()
+	s := httptest.NewUnstartedServer(h)
+	s.EnableHTTP2 = true
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(s.Certificate())
+	return s, &tls.Config{RootCAs: roots}
+}
+
+func TestTransportPicksProtocol(t *testing.T) {
+	proto := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Proto) })
+	cleartext := newH2CServer(t, proto)
+	secure, tlsConf := newTLSServer(t, proto)
+	for _, tc := range []struct {
+		name, protocol, scheme, contentType, want string
+	}{
+		{"auto sends plain HTTP over HTTP/1.1 on cleartext", "auto", "http", "text/plain", "HTTP/1.1"},
+		{"auto sends gRPC over h2c on cleartext", "auto", "http", "application/grpc", "HTTP/2.0"},
+		{"auto sends gRPC with a codec over h2c", "auto", "http", "application/grpc+proto", "HTTP/2.0"},
+		{"auto sends gRPC-Web over HTTP/1.1, as browsers do", "auto", "http", "application/grpc-web+proto", "HTTP/1.1"},
+		{"auto lets ALPN pick h2 on TLS", "auto", "https", "text/plain", "HTTP/2.0"},
+		{"auto sends gRPC over h2 on TLS", "auto", "https", "application/grpc", "HTTP/2.0"},
+		{"the empty protocol is auto", "", "http", "application/grpc", "HTTP/2.0"},
+		{"http1 keeps gRPC on HTTP/1.1 on cleartext", "http1", "http", "application/grpc", "HTTP/1.1"},
+		{"http1 keeps HTTP/1.1 on TLS", "http1", "https", "text/plain", "HTTP/1.1"},
+		{"h2c speaks HTTP/2 with prior knowledge", "h2c", "http", "text/plain", "HTTP/2.0"},
+		{"h2 speaks h2 over TLS", "h2", "https", "text/plain", "HTTP/2.0"},
+		{"h2 speaks h2c to an http upstream", "h2", "http", "text/plain", "HTTP/2.0"},
+	} {
+		tr := NewTransport(TransportOptions{Protocol: tc.protocol, TLS: tlsConf})
+		url := cleartext.URL
+		if tc.scheme == "https" {
+			url = secure.URL
+		}
+		req, _ := http.NewRequest("POST", url, strings.NewReader("x"))
+		req.Header.Set("Content-Type", tc.contentType)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Errorf("%s: RoundTrip: %v", tc.name, err)
+			continue
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		if string(got) != tc.want {
+			t.Errorf("%s: protocol %q, %s, %s: upstream saw %s, want %s", tc.name, tc.protocol, tc.scheme, tc.contentType, got, tc.want)
+		}
+	}
+}
+
+func TestTransportRefuses(t *testing.T) {
+	for _, tc := range []struct{ name, protocol, url string }{
+		{"an unknown protocol fails every request", "spdy", "http://127.0.0.1:1/"},
+		{"h2c does not reach an https upstream", "h2c", "https://127.0.0.1:1/"},
+	} {
+		req, _ := http.NewRequest("GET", tc.url, nil)
+		if _, err := NewTransport(TransportOptions{Protocol: tc.protocol}).RoundTrip(req); !errors.Is(err, ErrProtocol) {
+			t.Errorf("%s: RoundTrip = %v, want ErrProtocol", tc.name, err)
+		}
+	}
+}
+
+// relay forwards TCP connections to an upstream and can make the ones open
+// go silent: bytes are read and dropped both ways while the sockets stay
+// open, as when packets are dropped between two clouds. Connections opened
+// later flow normally.
+type relay struct {
+	ln       net.Listener
+	target   string
+	accepted atomic.Int32
+	wg       sync.WaitGroup
+	mu       sync.Mutex // guards conns
+	conns    []*relayConn
+}
+
+type relayConn struct {
+	a, b   net.Conn
+	silent atomic.Bool
+}
+
+func newRelay(t *testing.T, target string) *relay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relay{ln: ln, target: target}
+	r.wg.Add(1)
+	go r.serve()
+	t.Cleanup(r.close)
+	return r
+}
+
+func (r *relay) serve() {
+	defer r.wg.Done()
+	for {
+		a, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		b, err := net.Dial("tcp", r.target)
+		if err != nil {
+			a.Close()
+			continue
+		}
+		r.accepted.Add(1)
+		c := &relayConn{a: a, b: b}
+		r.mu.Lock()
+		r.conns = append(r.conns, c)
+		r.mu.Unlock()
+		r.wg.Add(2)
+		go c.pipe(&r.wg, a, b)
+		go c.pipe(&r.wg, b, a)
+	}
+}
+
+func (c *relayConn) pipe(wg *sync.WaitGroup, dst, src net.Conn) {
+	defer wg.Done()
+	defer c.a.Close()
+	defer c.b.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !c.silent.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// silence makes every connection open now drop what it carries.
+func (r *relay) silence() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.conns {
+		c.silent.Store(true)
+	}
+}
+
+func (r *relay) close() {
+	r.ln.Close()
+	r.mu.Lock()
+	for _, c := range r.conns {
+		c.a.Close()
+		c.b.Close()
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+// An HTTP/2 connection to an instance that went silent is noticed by its
+// unanswered PING and closed, failing the request waiting on it, and the
+// next request gets a new connection instead of the dead one.
+func TestHTTP2SilentConnectionIsClosed(t *testing.T) {
+	up := newH2CServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	rl := newRelay(t, up.Listener.Addr().String())
+	tr := NewTransport(TransportOptions{Protocol: ProtocolH2C, PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+	defer tr.CloseIdleConnections()
+	get := func(ctx context.Context) (string, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+rl.ln.Addr().String()+"/", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	if got, err := get(context.Background()); err != nil || got != "ok" {
+		t.Fatalf("first request = %q, %v; want ok", got, err)
+	}
+	rl.silence()
+	// Only a safety net: the health check, not this deadline, must end
+	// the request.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := get(ctx); errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("request on the silent connection = %v, want it failed (or retried elsewhere) by the health check", err)
+	}
+	if got, err := get(context.Background()); err != nil || got != "ok" {
+		t.Fatalf("request after the silence = %q, %v; want ok over a new connection", got, err)
+	}
+	if n := rl.accepted.Load(); n < 2 {
+		t.Errorf("relay accepted %d connections, want a new one after the silent one", n)
 	}
 }

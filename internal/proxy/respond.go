@@ -1,0 +1,239 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+var (
+	// ErrUpstreamBody is returned, wrapped, by [Forwarder.Respond] when the
+	// upstream broke off while the response body was being copied, after
+	// the status line was sent: the client response cannot be repaired and
+	// must be aborted (panic(http.ErrAbortHandler)) so that the client sees
+	// a broken response rather than a clean short one.
+	ErrUpstreamBody = errors.New("proxy: upstream response body broken")
+	// ErrUpstreamIdle is returned by [Forwarder.Respond], wrapped together
+	// with [ErrUpstreamBody], when the upstream sent no body byte for the
+	// idle limit.
+	ErrUpstreamIdle = errors.New("proxy: upstream response body idle")
+	// ErrClientWrite is returned, wrapped, by [Forwarder.Respond] when
+	// writing to the client failed, or the client went away (its request's
+	// context ended) while the body was being copied: the failure says
+	// nothing about the upstream.
+	ErrClientWrite = errors.New("proxy: write to client")
+)
+
+// Respond writes resp to w: status, end-to-end headers, the body and
+// trailers, and closes resp.Body. It returns the number of body bytes
+// written. It blocks until the body is copied, the upstream or the client
+// fails, or the idle limit passes; ctx ends only a tunnel.
+//
+//   - The status and headers are flushed at once, so that a client of a
+//     long poll or of server-sent events sees them before the first body
+//     byte — except for a gRPC trailers-only response (grpc-status in the
+//     headers, no body), which is left for the server to send, when the
+//     handler returns, as the one HEADERS frame with END_STREAM that it
+//     must be.
+//   - The body streams: each piece is flushed as it arrives when the
+//     length is unknown or the response is gRPC.
+//   - Trailers, declared or not (gRPC's grpc-status and grpc-message),
+//     follow the body over HTTP/2 and chunked HTTP/1.1.
+//   - idle > 0: when no body byte arrives from the upstream for that long
+//     — time spent waiting for the client to take what was written does
+//     not count — Respond stops with an error wrapping both
+//     [ErrUpstreamBody] and [ErrUpstreamIdle]. idle 0 means no limit.
+//   - A failure writing to the client, or the client going away (in's
+//     context ending, which also cancels an upstream request made with
+//     it), wraps [ErrClientWrite]; any other failure reading from the
+//     upstream wraps [ErrUpstreamBody].
+//   - An HTTP/1.1 client request with a body is switched to full duplex
+//     (http.ResponseController.EnableFullDuplex): otherwise net/http would,
+//     on sending the response header, read and discard the rest of the
+//     client body, which the upstream may still be reading.
+//   - A 101 Switching Protocols response is tunnelled both ways until
+//     either side closes or ctx ends.
+func (f *Forwarder) Respond(ctx context.Context, w http.ResponseWriter, in *http.Request, resp *http.Response, idle time.Duration) (int64, error) {
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return 0, f.tunnel(ctx, w, in, resp)
+	}
+	h := w.Header()
+	copyEndToEnd(h, resp.Header)
+	if f.Via != "" {
+		h[headerVia] = f.appendVia(resp.Header[headerVia], in.ProtoMajor)
+	}
+	if len(resp.Trailer) > 0 {
+		names := make([]string, 0, len(resp.Trailer))
+		for k := range resp.Trailer {
+			names = append(names, k)
+		}
+		h["Trailer"] = names
+	}
+	rc := http.NewResponseController(w)
+	if in.ProtoMajor == 1 && in.Body != nil && in.Body != http.NoBody {
+		rc.EnableFullDuplex() // fails only where the server has no such mode
+	}
+	if _, ok := resp.Header["Grpc-Status"]; ok && resp.ContentLength == 0 {
+		w.WriteHeader(resp.StatusCode) // trailers-only: no flush, see above
+		return 0, nil
+	}
+	w.WriteHeader(resp.StatusCode)
+	canFlush := true
+	if err := rc.Flush(); err != nil {
+		if !errors.Is(err, http.ErrNotSupported) {
+			return 0, fmt.Errorf("%w: %v", ErrClientWrite, err)
+		}
+		canFlush = false
+	}
+	flushEach := canFlush && (resp.ContentLength == -1 || isGRPCHeader(resp.Header))
+	n, err := f.copyBody(in.Context(), w, rc, resp.Body, flushEach, idle)
+	if err != nil {
+		return n, err
+	}
+	for k, vv := range resp.Trailer {
+		h[http.TrailerPrefix+k] = vv
+	}
+	return n, nil
+}
+
+func isGRPCHeader(h http.Header) bool {
+	ct := h["Content-Type"]
+	return len(ct) > 0 && IsGRPC(ct[0])
+}
+
+// copyBody copies src to w. client is the client request's context: when it
+// is done as a read fails, the client went away and its cancellation
+// reached the upstream request, so the failure is the client's.
+func (f *Forwarder) copyBody(client context.Context, w http.ResponseWriter, rc *http.ResponseController, src io.ReadCloser, flushEach bool, idle time.Duration) (int64, error) {
+	bp, _ := f.bufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, bufSize)
+		bp = &b
+	}
+	defer f.bufs.Put(bp)
+	buf := *bp
+	var iw *idleWatch
+	if idle > 0 {
+		iw = f.watch(src, idle)
+		defer f.unwatch(iw)
+	}
+	var n int64
+	for {
+		if iw != nil {
+			iw.begin()
+		}
+		nr, rerr := src.Read(buf)
+		if iw != nil {
+			iw.end()
+		}
+		if nr > 0 {
+			nw, werr := w.Write(buf[:nr])
+			n += int64(nw)
+			if werr != nil {
+				return n, fmt.Errorf("%w: %v", ErrClientWrite, werr)
+			}
+			if flushEach {
+				if err := rc.Flush(); err != nil {
+					return n, fmt.Errorf("%w: %v", ErrClientWrite, err)
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			if client.Err() != nil {
+				return n, fmt.Errorf("%w: client gone: %v", ErrClientWrite, rerr)
+			}
+			if iw != nil && iw.stop() {
+				return n, fmt.Errorf("%w: %w: nothing received for %v", ErrUpstreamBody, ErrUpstreamIdle, idle)
+			}
+			return n, fmt.Errorf("%w: %v", ErrUpstreamBody, rerr)
+		}
+	}
+}
+
+// idleWatch closes a response body that has been waited on for longer than
+// the idle limit, which ends the waiting read. One timer serves a whole
+// response and, through Forwarder.idles, many responses: a read only stores
+// when it began, and the timer, when it fires, checks how long the current
+// read has waited and sets itself for the rest.
+type idleWatch struct {
+	t *time.Timer
+	// since is when the current read began, in nanoseconds after base,
+	// plus one; 0 between reads (waiting for the client does not count).
+	since atomic.Int64
+	base  time.Time // set by the owner before any read, under mu
+
+	mu    sync.Mutex    // guards the fields below (and base's writes)
+	idle  time.Duration // the limit
+	body  io.Closer     // the body watched; nil when the watch is off
+	fired bool          // the limit passed and body was closed
+}
+
+func (f *Forwarder) watch(body io.Closer, idle time.Duration) *idleWatch {
+	w, _ := f.idles.Get().(*idleWatch)
+	if w == nil {
+		w = new(idleWatch)
+	}
+	w.since.Store(0)
+	w.mu.Lock()
+	w.base = time.Now()
+	w.idle = idle
+	w.body = body
+	w.fired = false
+	w.mu.Unlock()
+	if w.t == nil {
+		w.t = time.AfterFunc(idle, w.fire)
+	} else {
+		w.t.Reset(idle)
+	}
+	return w
+}
+
+func (f *Forwarder) unwatch(w *idleWatch) {
+	w.stop()
+	f.idles.Put(w)
+}
+
+// stop ends the watch and reports whether the limit had passed.
+func (w *idleWatch) stop() bool {
+	w.t.Stop()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.body = nil
+	return w.fired
+}
+
+func (w *idleWatch) begin() { w.since.Store(int64(time.Since(w.base)) + 1) }
+func (w *idleWatch) end()   { w.since.Store(0) }
+
+// fire runs when the timer goes off. A run left over from an earlier
+// response finds the watch off, or set for a later one, and only re-checks.
+func (w *idleWatch) fire() {
+	w.mu.Lock()
+	if w.body == nil || w.fired {
+		w.mu.Unlock()
+		return
+	}
+	wait := w.idle
+	if s := w.since.Load(); s != 0 {
+		quiet := time.Since(w.base) - time.Duration(s-1)
+		if quiet >= w.idle {
+			w.fired = true
+			body := w.body
+			w.mu.Unlock()
+			body.Close() // fails the waiting read
+			return
+		}
+		wait -= quiet
+	}
+	w.t.Reset(wait)
+	w.mu.Unlock()
+}
