@@ -44,6 +44,7 @@ type httpExchange struct {
 	grpc bool
 	body *proxy.Body // nil: no body
 	sent func()      // the core's: the request was sent whole
+	peek bool        // read a gRPC status that follows an empty head
 }
 
 // Interface guards.
@@ -74,8 +75,9 @@ func (e *httpExchange) Timeout() time.Duration {
 }
 
 // Begin wraps the client body, whose reads the route's idle limit bounds.
-func (e *httpExchange) Begin(idle time.Duration, sent func()) {
-	e.sent = sent
+func (e *httpExchange) Begin(b begin) {
+	e.sent, e.peek = b.Sent, b.PeekGRPCStatus
+	idle, sent := b.Idle, b.Sent
 	e.body = proxy.NewBody(proxy.WithReadDeadline(e.w, e.r.Body), idle)
 	if e.body != nil {
 		e.body.OnEnd(sent)
@@ -98,10 +100,82 @@ func (e *httpExchange) Send(ctx context.Context, svc *service, in *discovery.Ins
 			if code, err := strconv.Atoi(v); err == nil {
 				hr.status = httpStatusOfGRPC(code) // trailers-only: the status is the call's
 			}
+		} else if e.peek {
+			peekGRPCStatus(hr)
 		}
 	}
 	return hr, nil
 }
+
+// grpcPeekWait bounds how long a gRPC response head waits for its first
+// message or its status, when the route retries on a status the head does
+// not carry. A call that fails at once (UNAVAILABLE from a draining server,
+// sent as headers then trailers) ends within it; a stream whose first
+// message is slow is forwarded as it is, unretried.
+const grpcPeekWait = 100 * time.Millisecond
+
+// peekGRPCStatus reads the start of a gRPC response body: if the call ended
+// without a message, its status (in the trailers) becomes the response's,
+// so that the core can retry it; otherwise what was read is given back in
+// front of the rest of the body.
+func peekGRPCStatus(hr *httpResponse) {
+	ch := make(chan peekRead, 1)
+	body := hr.resp.Body
+	go func() { // ends with the read: data, the end, or the attempt cancelled
+		p := make([]byte, 16<<10)
+		n, err := body.Read(p)
+		ch <- peekRead{p[:n], err}
+	}()
+	t := time.NewTimer(grpcPeekWait)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		if len(r.p) == 0 && r.err == io.EOF {
+			if code, err := strconv.Atoi(hr.resp.Trailer.Get("Grpc-Status")); err == nil {
+				hr.status = httpStatusOfGRPC(code)
+			}
+		}
+		hr.resp.Body = &peekedBody{first: r.p, err: r.err, rest: body}
+	case <-t.C:
+		hr.resp.Body = &peekedBody{pending: ch, rest: body}
+	}
+}
+
+// peekRead is the result of the read peekGRPCStatus makes ahead.
+type peekRead struct {
+	p   []byte
+	err error
+}
+
+// peekedBody is a response body whose first read was made ahead.
+type peekedBody struct {
+	pending chan peekRead // the read, while it has not returned
+	first []byte
+	err   error
+	done  bool // first and err were handed out
+	rest  io.ReadCloser
+}
+
+func (b *peekedBody) Read(p []byte) (int, error) {
+	if b.pending != nil {
+		r := <-b.pending
+		b.pending, b.first, b.err = nil, r.p, r.err
+	}
+	if !b.done {
+		n := copy(p, b.first)
+		b.first = b.first[n:]
+		if len(b.first) > 0 {
+			return n, nil
+		}
+		b.done = true
+		if b.err != nil || n > 0 {
+			return n, b.err
+		}
+	}
+	return b.rest.Read(p)
+}
+
+func (b *peekedBody) Close() error { return b.rest.Close() }
 
 // classifySendError tells a failed round trip's class from its error.
 func classifySendError(err error) error {

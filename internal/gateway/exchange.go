@@ -47,11 +47,8 @@ type Request interface {
 
 // Upstream sends attempts of the current request.
 type Upstream interface {
-	// Begin is called once, before the first attempt, with the route's
-	// idle limit for the request body and the function to call each time
-	// the request has been written whole (at each Send for a request
-	// without a body), which starts the route's deadline.
-	Begin(idle time.Duration, sent func())
+	// Begin is called once, before the first attempt.
+	Begin(b begin)
 	// Send sends the request to in, an instance of svc (whose transport
 	// carries the attempt), and returns when the response head has
 	// arrived. Cancelling ctx aborts the attempt and, after Send returned,
@@ -65,6 +62,21 @@ type Upstream interface {
 	// its body (bad framing, too large, too slow, gone), with the status to
 	// answer it with; nil if none.
 	ClientError() (status int, err error)
+}
+
+// begin is what the core tells an engine before the first attempt.
+type begin struct {
+	// Idle bounds each wait for the client's request body; 0: none.
+	Idle time.Duration
+	// Sent is called each time the request has been written whole (at
+	// each Send for a request without a body): it starts the route's
+	// deadline.
+	Sent func()
+	// PeekGRPCStatus asks that a gRPC response whose head carries no
+	// status be read a little ahead, so that a call that ended at once
+	// (headers, then UNAVAILABLE in the trailers) reports its status in
+	// Response.Status: the route retries on it.
+	PeekGRPCStatus bool
 }
 
 // AttemptError is an attempt failure an engine has classified.
@@ -177,19 +189,20 @@ type exchange struct {
 	status int    // sent to the client
 	cloud  string // of the instance that answered, "none" if none
 
-	mu            sync.Mutex // guards what the deadline timer and a hedge share with the handler
-	seen          tried
-	timer         *time.Timer
-	routeAt       time.Time // when the route deadline expires; zero: not armed
-	hedgeAt       time.Time // when the current attempt gets a hedge; zero: never
-	hedgeIsPerTry bool      // hedgeAt is the adaptive per-try deadline, not a hedge delay
-	cancelAt      time.Time // when the current attempt is cancelled (fixed per-try timeout); zero: never
-	primary       *attempt
-	hedge         *attempt
-	hedgeRes      chan *attempt // the hedge's attempt when Send returned
-	expired       bool          // the route deadline passed
-	tries         int           // attempts sent
-	abort         bool          // the client response must end as broken
+	mu             sync.Mutex // guards what the deadline timer and a hedge share with the handler
+	seen           tried
+	timer          *time.Timer
+	routeAt        time.Time // when the route deadline expires; zero: not armed
+	hedgeAt        time.Time // when the current attempt gets a hedge; zero: never
+	hedgeIsPerTry  bool      // hedgeAt is the adaptive per-try deadline, not a hedge delay
+	cancelAt       time.Time // when the current attempt is cancelled (fixed per-try timeout); zero: never
+	primary        *attempt
+	hedge          *attempt
+	hedgeRes       chan *attempt // the hedge's attempt when Send returned
+	expired        bool          // the route deadline passed
+	clientDeadline bool          // the route deadline is the client's own (grpc-timeout)
+	tries          int           // attempts sent
+	abort          bool          // the client response must end as broken
 
 	clientFault bool     // the request failed because of the client
 	final       *Outcome // of the attempt that decided the answer
@@ -223,7 +236,7 @@ func (g *Gateway) run(ctx context.Context, req Request, up Upstream, out Respond
 		}
 		defer func() { x.rt.breaker.DoneAt(tk, x.routeClass(), time.Since(x.start), time.Now()) }()
 	}
-	x.up.Begin(x.rt.idleTimeout, x.sent)
+	x.up.Begin(begin{Idle: x.rt.idleTimeout, Sent: x.sent, PeekGRPCStatus: x.req.GRPC() && x.rt.retryOn&retryUnavailable != 0 && x.rt.attempts > 0})
 	x.attempts()
 	return x.abort
 }
@@ -496,9 +509,9 @@ func (x *exchange) send(a *attempt) (*attempt, Outcome) {
 
 // sent starts the route deadline once the request has been written whole.
 func (x *exchange) sent() {
-	d := x.rt.timeout
+	d, client := x.rt.timeout, false
 	if t := x.req.Timeout(); t > 0 && (d <= 0 || t < d) {
-		d = t // the client's own deadline (grpc-timeout) is shorter
+		d, client = t, true // the client's own deadline (grpc-timeout) is shorter
 	}
 	if d <= 0 {
 		return
@@ -508,6 +521,7 @@ func (x *exchange) sent() {
 	if !x.routeAt.IsZero() || x.expired {
 		return // a retry or hedge: the deadline runs from the first send
 	}
+	x.clientDeadline = client
 	x.routeAt = time.Now().Add(d)
 	x.armLocked()
 }
@@ -680,8 +694,26 @@ func (x *exchange) outcome(a *attempt) Outcome {
 	if _, err := x.up.ClientError(); err != nil {
 		return Outcome{Class: ClassClientBody, Fault: FaultClient, Latency: lat, Reached: true}
 	}
-	if a.timedOut {
-		return Outcome{Class: ClassTimeout, Fault: FaultInstance, Latency: lat, Reached: true}
+	x.mu.Lock()
+	past := !x.routeAt.IsZero() && !time.Now().Before(x.routeAt)
+	x.mu.Unlock()
+	if a.timedOut || past {
+		// A failure once the deadline passed is the deadline's: an
+		// instance given the client's gRPC deadline resets the stream at
+		// the same moment the gateway's timer fires.
+		x.mu.Lock()
+		if past {
+			x.expired = true
+		}
+		// A deadline the client chose shorter than the route's says
+		// nothing about the instance: else any client could eject
+		// instances by asking for 1 ms.
+		blame := FaultInstance
+		if x.expired && x.clientDeadline {
+			blame = FaultClient
+		}
+		x.mu.Unlock()
+		return Outcome{Class: ClassTimeout, Fault: blame, Latency: lat, Reached: true}
 	}
 	var ae *AttemptError
 	if errors.As(a.err, &ae) {

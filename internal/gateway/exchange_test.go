@@ -66,7 +66,7 @@ type fakeUpstream struct {
 	sent0    func()
 }
 
-func (u *fakeUpstream) Begin(_ time.Duration, sent func()) { u.sent0 = sent }
+func (u *fakeUpstream) Begin(b begin) { u.sent0 = b.Sent }
 
 func (u *fakeUpstream) Send(ctx context.Context, _ *service, in *discovery.Instance) (Response, error) {
 	sent := u.sent0

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -78,7 +79,7 @@ func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggre
 	if err != nil {
 		return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 	}
-	tracker, err := health.New(healthConfig(sc.Health))
+	tracker, err := health.New(healthConfig(sc.Health, sc.Upstream.TLS))
 	if err != nil {
 		return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 	}
@@ -230,17 +231,22 @@ func sourceFor(service string, i int, ds config.DiscoverySource, baseDir string,
 	return nil, fmt.Errorf("no source given")
 }
 
-func healthConfig(h config.Health) health.Config {
+func healthConfig(h config.Health, upstreamTLS bool) health.Config {
 	var c health.Config
+	if upstreamTLS {
+		c.Probe.TLS = &tls.Config{} // probes speak to instances as attempts do
+	}
 	a := h.Active
 	switch a.Type {
 	case "none":
 		c.Probe.Disabled = true
 	case "http":
 		c.Probe.Path = a.Path
-	}
-	if len(a.ExpectedStatus) == 1 {
-		c.Probe.ExpectStatus = a.ExpectedStatus[0]
+		if len(a.ExpectedStatus) == 1 {
+			c.Probe.ExpectStatus = a.ExpectedStatus[0]
+		}
+	case "grpc":
+		c.Probe.GRPC, c.Probe.GRPCService = true, a.GRPCService
 	}
 	c.Probe.Interval = time.Duration(a.Interval)
 	c.Probe.Timeout = time.Duration(a.Timeout)
