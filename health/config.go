@@ -42,11 +42,12 @@ type ProbeConfig struct {
 	GRPCService string
 	// TLS, when set, makes HTTP and gRPC probes speak TLS with a clone of
 	// this configuration: HTTP probes HTTPS (HTTP/1.1), gRPC probes HTTP/2
-	// negotiated by ALPN ("h2"). An empty ServerName is taken from Host
-	// when Host is set, else net/http uses the instance address. nil means
-	// cleartext: HTTP/1.1 for HTTP probes, HTTP/2 with prior knowledge
-	// (h2c) for gRPC probes. It has no use in TCP probes and is refused
-	// there.
+	// negotiated by ALPN ("h2"); its NextProtos is not used. An empty
+	// ServerName is taken from Host when Host is set, else net/http uses
+	// the instance address. nil means cleartext: HTTP/1.1 for HTTP probes,
+	// HTTP/2 with prior knowledge (h2c) for gRPC probes. TCP probes only
+	// connect and do not use it, so that one setting can say how a
+	// service's instances speak whatever the probe type.
 	TLS *tls.Config
 	// Host is the Host header (the :authority of gRPC probes). Empty means
 	// the instance address.
@@ -184,8 +185,6 @@ func (c Config) Validate() error {
 		return bad("Probe.GRPCService", p.GRPCService, "only used with GRPC")
 	case !utf8.ValidString(p.GRPCService):
 		return bad("Probe.GRPCService", fmt.Sprintf("%q", p.GRPCService), "not valid UTF-8")
-	case p.TLS != nil && !p.GRPC && p.Path == "":
-		return bad("Probe.TLS", "set", "a TCP probe does not speak TLS")
 	case p.Interval < 0:
 		return bad("Probe.Interval", p.Interval, "negative")
 	case p.Timeout < 0:

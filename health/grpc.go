@@ -37,7 +37,8 @@ const (
 	grpcMaxBody = 16 << 10
 )
 
-// Errors of the gRPC probe that tests and callers may branch on.
+// Errors of the gRPC probe's decoder, wrapped by those it returns, so that
+// tests can tell a bad frame from a bad message.
 var (
 	// errGRPCFrame reports a response body that is not exactly one
 	// uncompressed, length-prefixed gRPC message.

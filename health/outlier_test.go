@@ -560,3 +560,46 @@ func TestAlwaysEjectOneEjectsOnlyOne(t *testing.T) {
 		})
 	}
 }
+
+// TestShrinkingServiceKeepsTheCapOverBothDetectors: ejections by the
+// gateway-failure detector count towards the others' cap, so when the
+// service shrinks the ejections of both together are brought back under
+// it, not each under its own.
+func TestShrinkingServiceKeepsTheCapOverBothDetectors(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		gwCap        int
+		wantEjected  int
+		wantReleased []string
+	}{
+		{"equal caps of 50% keep 3 of 6", 50, 3, []string{"i0", "i1"}},
+		{"the default gateway cap of 100% keeps every ejection", 0, 5, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tr := passive(t, 10, health.OutlierConfig{MaxEjectionPercent: 50, MaxGatewayEjectionPercent: c.gwCap})
+				for i, seq := range []string{"55555", "55555", "55555", "ttttt", "ttttt"} {
+					attempts(tr, fmt.Sprintf("i%d", i), seq)
+					time.Sleep(time.Millisecond) // i0's ejection ends first
+				}
+				v := viewOf(10)
+				v.Instances = v.Instances[:6] // i0–i4 ejected, i5 healthy
+				tr.Update(v)
+				synctest.Wait()
+				var ejected int
+				var released []string
+				for _, s := range tr.Snapshot() {
+					switch s.Status {
+					case health.Ejected:
+						ejected++
+					case health.Probation:
+						released = append(released, s.ID)
+					}
+				}
+				if ejected != c.wantEjected || fmt.Sprint(released) != fmt.Sprint(c.wantReleased) {
+					t.Fatalf("after shrinking to 6: %d ejected, %v released to probation; want %d and %v", ejected, released, c.wantEjected, c.wantReleased)
+				}
+			})
+		})
+	}
+}

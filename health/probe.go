@@ -135,9 +135,11 @@ func (t *Tracker) probed(in *inst, err error) {
 // probeTLS returns the TLS configuration of probes: a clone of p.TLS whose
 // empty ServerName becomes the host of p.Host, so that a virtual-hosted
 // instance gets the name it expects (an empty one lets net/http use the
-// instance address).
+// instance address). NextProtos is cleared: the transport offers by ALPN
+// the protocol of the probe type, HTTP/1.1 or h2.
 func probeTLS(p *ProbeConfig) *tls.Config {
 	c := p.TLS.Clone()
+	c.NextProtos = nil
 	if c.ServerName == "" && p.Host != "" {
 		host := p.Host
 		if h, _, err := net.SplitHostPort(host); err == nil {

@@ -1,6 +1,7 @@
 package health_test
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -267,5 +268,44 @@ func TestProbesKeepTheirInterval(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("probe %d did not come within 5s", i+1)
 		}
+	}
+}
+
+// TestTCPProbeIgnoresTLS: a TCP probe only connects, with or without TLS
+// set for the service's HTTP and gRPC probes, so a plain listener passes.
+func TestTCPProbeIgnoresTLS(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := addrOf(t, ln.Addr())
+	accepted := make(chan struct{}, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+			select {
+			case accepted <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	defer func() { ln.Close(); <-done }()
+	tr := track(t, fastProbes(health.ProbeConfig{TLS: &tls.Config{}}), a)
+	for range 4 { // more probes than UnhealthyThreshold
+		select {
+		case <-accepted:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no probe connected within 5s")
+		}
+	}
+	// The fourth connect was accepted: the first three probes' results are in.
+	if s, _ := tr.State(a.String()); s.Status != health.Healthy {
+		t.Fatalf("State = %+v, want Healthy", s)
 	}
 }

@@ -250,9 +250,13 @@ func (t *Tracker) Update(view discovery.ServiceView) {
 }
 
 // enforceCapLocked returns ejected instances to probation, those whose
-// ejection ends first, until at most MaxEjectionPercent of the instances
-// are ejected. The cap is checked at each ejection; this keeps it when the
-// service shrinks, since the cap exists to keep enough capacity in
+// ejection ends first, until the caps hold again: at most
+// MaxEjectionPercent of the instances ejected by the 5xx and success-rate
+// detectors, at most MaxGatewayEjectionPercent by the gateway-failure
+// detector, and at most the larger of the two in all, as ejectLocked
+// allows (an ejection counts every ejected instance against its
+// detector's cap). The caps are checked at each ejection; this keeps them
+// when the service shrinks, since they exist to keep enough capacity in
 // service.
 func (t *Tracker) enforceCapLocked(now time.Time) {
 	o := &t.cfg.Outlier
@@ -269,21 +273,25 @@ func (t *Tracker) enforceCapLocked(now time.Time) {
 	if o.AlwaysEjectOne {
 		allowed = max(allowed, 1)
 	}
-	release := func(ejected []*inst, allowed int) {
+	// release ends the ejections of all but the allowed ones that end
+	// last, and returns those it kept.
+	release := func(ejected []*inst, allowed int) []*inst {
 		if len(ejected) <= allowed {
-			return
+			return ejected
 		}
 		slices.SortFunc(ejected, func(a, b *inst) int { return a.until.Compare(b.until) })
 		for _, in := range ejected[:len(ejected)-allowed] {
 			in.until = now // passiveLocked moves it to probation
 		}
+		return ejected[len(ejected)-allowed:]
 	}
-	release(ejected, allowed)
 	gwAllowed := t.gwCap() * len(t.insts) / 100
 	if o.AlwaysEjectOne {
 		gwAllowed = max(gwAllowed, 1)
 	}
-	release(gateway, gwAllowed)
+	kept := release(ejected, allowed)
+	kept = append(kept, release(gateway, gwAllowed)...)
+	release(kept, max(allowed, gwAllowed))
 }
 
 // gwCap is the cap of the gateway-failure detector in percent.
