@@ -46,6 +46,7 @@ func TestDoneByResult(t *testing.T) {
 		{"Failed fast after a slow history records a failure and keeps the estimate", attempt{0, fastRTT, balancer.Failed}, true, 0, afterFF},
 		{"Failed fast after the estimate decayed does not lower it", attempt{decayed, fastRTT, balancer.Failed}, true, 0, afterFF},
 		{"Failed slower raises the estimate at once", attempt{0, slower, balancer.Failed}, false, slower, afterFF},
+		{"Failed slower than the decayed estimate raises it", attempt{decayed, 50 * time.Millisecond, balancer.Failed}, false, 50 * time.Millisecond, afterFF},
 		{"Succeeded slower raises the estimate at once", attempt{0, slower, balancer.Succeeded}, false, slower, afterFS},
 		{"Succeeded faster with no time passed keeps the estimate", attempt{0, fastRTT, balancer.Succeeded}, false, slowRTT, afterFS},
 		// Picked at τ, answered 10ms later; the history's last answer was at

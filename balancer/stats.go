@@ -57,16 +57,17 @@ func (s *stats) observe(nowMs uint32, rtt, tau float64, onlyPeak bool) {
 	for {
 		old := s.ewma.Load()
 		cost, stamp := unpackEWMA(old)
-		if onlyPeak && rtt <= cost {
+		w := 1.0 // no time has passed: the old estimate weighs 1
+		if d := elapsed(nowMs, stamp); d > 0 {
+			w = math.Exp(-d / tau)
+		}
+		cur := cost * w // the estimate as Pick sees it now
+		if onlyPeak && rtt <= cur {
 			return
 		}
 		next := rtt
-		if rtt <= cost {
-			next = cost // no time has passed: the old estimate weighs 1
-			if d := elapsed(nowMs, stamp); d > 0 {
-				w := math.Exp(-d / tau)
-				next = cost*w + rtt*(1-w)
-			}
+		if rtt <= cur {
+			next = cur + rtt*(1-w)
 		}
 		if int32(nowMs-stamp) < 0 {
 			nowMs = stamp
