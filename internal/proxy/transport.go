@@ -13,16 +13,19 @@ import (
 const (
 	// ProtocolAuto sends gRPC requests (see [IsGRPC]) over HTTP/2 — h2c on
 	// cleartext, h2 on TLS — and everything else over HTTP/1.1 on
-	// cleartext and over whatever ALPN picks (h2 or http/1.1) on TLS.
+	// cleartext and over whatever ALPN picks (h2 or http/1.1) on TLS,
+	// except a WebSocket handshake, which net/http keeps on HTTP/1.1.
 	ProtocolAuto = "auto"
 	// ProtocolHTTP1 sends everything over HTTP/1.1, on TLS too.
 	ProtocolHTTP1 = "http1"
 	// ProtocolH2C sends everything over cleartext HTTP/2 with prior
 	// knowledge (RFC 9113, section 3.3). An https upstream is refused:
-	// use [ProtocolH2] for it.
+	// use [ProtocolH2] for it. HTTP/2 has no Upgrade: a WebSocket
+	// handshake fails (extended CONNECT, RFC 8441, is not used).
 	ProtocolH2C = "h2c"
 	// ProtocolH2 sends everything over HTTP/2: h2 over TLS, offered alone
-	// in ALPN, and h2c with prior knowledge for an http upstream.
+	// in ALPN, and h2c with prior knowledge for an http upstream. As with
+	// h2c, a WebSocket handshake fails.
 	ProtocolH2 = "h2"
 )
 
