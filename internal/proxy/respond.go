@@ -82,8 +82,7 @@ func (f *Forwarder) Respond(ctx context.Context, w http.ResponseWriter, in *http
 	if in.ProtoMajor == 1 && in.Body != nil && in.Body != http.NoBody {
 		rc.EnableFullDuplex() // fails only where the server has no such mode
 	}
-	grpc := isGRPCHeader(resp.Header)
-	if grpc && resp.ContentLength == 0 {
+	if resp.ContentLength == 0 {
 		if _, ok := resp.Header["Grpc-Status"]; ok {
 			w.WriteHeader(resp.StatusCode) // trailers-only: no flush, see above
 			return 0, nil
@@ -97,7 +96,7 @@ func (f *Forwarder) Respond(ctx context.Context, w http.ResponseWriter, in *http
 		}
 		canFlush = false
 	}
-	flushEach := canFlush && (resp.ContentLength == -1 || grpc)
+	flushEach := canFlush && (resp.ContentLength == -1 || isGRPCHeader(resp.Header))
 	n, err := f.copyBody(in.Context(), w, rc, resp.Body, flushEach, idle)
 	if err != nil {
 		return n, err
