@@ -129,7 +129,7 @@ func BenchmarkRespond(b *testing.B) {
 			f := &Forwarder{Via: "duohuo"}
 			w := &benchWriter{h: make(http.Header)}
 			body := new(benchBody)
-			resp := &http.Response{StatusCode: 200, Header: up, ContentLength: int64(len(payload)), Body: body}
+			resp := &http.Response{StatusCode: 200, ProtoMajor: 1, ProtoMinor: 1, Header: up, ContentLength: int64(len(payload)), Body: body}
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {

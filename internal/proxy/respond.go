@@ -96,7 +96,9 @@ func (f *Forwarder) Respond(ctx context.Context, w http.ResponseWriter, in *http
 		}
 		canFlush = false
 	}
-	flushEach := canFlush && (resp.ContentLength == -1 || isGRPCHeader(resp.Header))
+	// gRPC answers come over HTTP/2: the common HTTP/1.1 answer with a
+	// length skips the Content-Type lookup.
+	flushEach := canFlush && (resp.ContentLength == -1 || resp.ProtoMajor == 2 && isGRPCHeader(resp.Header))
 	n, err := f.copyBody(in.Context(), w, rc, resp.Body, flushEach, idle)
 	if err != nil {
 		return n, err
@@ -196,7 +198,6 @@ func (f *Forwarder) watch(body io.Closer, idle time.Duration) *idleWatch {
 	}
 	period := max(idle/idleChecks, time.Nanosecond)
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.body, w.fired = body, false
 	w.last, w.strikes = w.seq.Load(), 0
 	switch {
@@ -208,6 +209,7 @@ func (f *Forwarder) watch(body io.Closer, idle time.Duration) *idleWatch {
 		w.t.Reset(period)
 	}
 	w.period, w.armed = period, true
+	w.mu.Unlock()
 	return w
 }
 
@@ -220,9 +222,10 @@ func (f *Forwarder) unwatch(w *idleWatch) {
 // is left to run out: its next check finds the watch off.
 func (w *idleWatch) stop() bool {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.body = nil
-	return w.fired
+	fired := w.fired
+	w.mu.Unlock()
+	return fired
 }
 
 func (w *idleWatch) begin() { w.seq.Add(1) }
