@@ -58,7 +58,21 @@ func handlerWith(t *testing.T, f *Forwarder, addr string, o gwOpts) http.Handler
 			rb = http.MaxBytesReader(w, rb, o.maxBody)
 		}
 		body := NewBody(WithReadDeadline(w, rb), o.bodyIdle)
-		out := f.Outbound(r.Context(), r, scheme, addr, RequestID(r), body)
+		ctx := r.Context()
+		grpc := IsGRPC(r.Header.Get("Content-Type"))
+		// A gRPC call's deadline bounds the attempt, and the upstream
+		// gets what is left of it.
+		var deadline time.Time
+		if d, ok := ParseGRPCTimeout(r.Header.Get("Grpc-Timeout")); ok && grpc {
+			deadline = time.Now().Add(d)
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, deadline)
+			defer cancel()
+		}
+		out := f.Outbound(ctx, r, scheme, addr, RequestID(r), body)
+		if !deadline.IsZero() {
+			out.Header["Grpc-Timeout"] = []string{FormatGRPCTimeout(time.Until(deadline))}
+		}
 		resp, err := f.Transport.RoundTrip(out)
 		if err != nil {
 			a.roundTrip, a.body = err, body.Err()
@@ -66,7 +80,14 @@ func handlerWith(t *testing.T, f *Forwarder, addr string, o gwOpts) http.Handler
 			if a.body != nil {
 				a.status = ClientBodyStatus(a.body)
 			}
-			if IsGRPC(r.Header.Get("Content-Type")) {
+			if grpc {
+				// At its deadline a grpc-go upstream resets the stream
+				// (CANCEL) rather than answer: a failure at or past the
+				// deadline is the deadline's.
+				if !deadline.IsZero() && !time.Now().Before(deadline) {
+					WriteGRPCError(w, GRPCDeadlineExceeded, "deadline exceeded")
+					return
+				}
 				WriteGRPCError(w, GRPCUnavailable, err.Error())
 				return
 			}

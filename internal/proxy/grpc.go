@@ -31,7 +31,10 @@ const (
 // so it is proxied as ordinary HTTP.
 func IsGRPC(contentType string) bool {
 	const prefix = "application/grpc"
-	if len(contentType) < len(prefix) || !strings.EqualFold(contentType[:len(prefix)], prefix) {
+	// contentType[12] is the 'g' of grpc: checking it first turns most
+	// other types away before the case-insensitive comparison.
+	if len(contentType) < len(prefix) || contentType[12]|0x20 != 'g' ||
+		contentType[:len(prefix)] != prefix && !strings.EqualFold(contentType[:len(prefix)], prefix) {
 		return false
 	}
 	if len(contentType) == len(prefix) {

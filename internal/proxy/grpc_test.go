@@ -8,6 +8,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -213,6 +215,40 @@ func TestEncodeGRPCMessage(t *testing.T) {
 			t.Errorf("encodeGRPCMessage(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// FuzzEncodeGRPCMessage checks that the encoding holds only the bytes the
+// gRPC protocol allows in grpc-message and decodes back to the message.
+func FuzzEncodeGRPCMessage(f *testing.F) {
+	for _, s := range []string{"no healthy upstream", "100% down", "line\nbreak", "naïve", "\x7f\x00%", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		enc := encodeGRPCMessage(msg)
+		var dec []byte
+		for i := 0; i < len(enc); i++ {
+			c := enc[i]
+			if c < 0x20 || c > 0x7e {
+				t.Fatalf("encodeGRPCMessage(%q) = %q, holds byte %#x", msg, enc, c)
+			}
+			if c != '%' {
+				dec = append(dec, c)
+				continue
+			}
+			if i+2 >= len(enc) {
+				t.Fatalf("encodeGRPCMessage(%q) = %q, ends in a short escape", msg, enc)
+			}
+			v, err := strconv.ParseUint(enc[i+1:i+3], 16, 8)
+			if err != nil || strings.ToUpper(enc[i+1:i+3]) != enc[i+1:i+3] {
+				t.Fatalf("encodeGRPCMessage(%q) = %q, bad escape %q", msg, enc, enc[i:i+3])
+			}
+			dec = append(dec, byte(v))
+			i += 2
+		}
+		if string(dec) != msg {
+			t.Fatalf("encodeGRPCMessage(%q) = %q, decodes to %q", msg, enc, dec)
+		}
+	})
 }
 
 // A grpc-go client reads WriteGRPCError's answer as exactly the status and

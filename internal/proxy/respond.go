@@ -46,9 +46,12 @@ var (
 //   - Trailers, declared or not (gRPC's grpc-status and grpc-message),
 //     follow the body over HTTP/2 and chunked HTTP/1.1.
 //   - idle > 0: when no body byte arrives from the upstream for that long
-//     — time spent waiting for the client to take what was written does
-//     not count — Respond stops with an error wrapping both
-//     [ErrUpstreamBody] and [ErrUpstreamIdle]. idle 0 means no limit.
+//     (measured to within a quarter of idle, never less) — time spent
+//     waiting for the client to take what was written does not count —
+//     Respond stops with an error wrapping both [ErrUpstreamBody] and
+//     [ErrUpstreamIdle]. idle 0 means no limit. Choose it well above the
+//     longest pause a healthy upstream makes between writes, including a
+//     busy host's scheduling and GC pauses: seconds, not milliseconds.
 //   - A failure writing to the client, or the client going away (in's
 //     context ending, which also cancels an upstream request made with
 //     it), wraps [ErrClientWrite]; any other failure reading from the
@@ -80,9 +83,11 @@ func (f *Forwarder) Respond(ctx context.Context, w http.ResponseWriter, in *http
 	if in.ProtoMajor == 1 && in.Body != nil && in.Body != http.NoBody {
 		rc.EnableFullDuplex() // fails only where the server has no such mode
 	}
-	if _, ok := resp.Header["Grpc-Status"]; ok && resp.ContentLength == 0 {
-		w.WriteHeader(resp.StatusCode) // trailers-only: no flush, see above
-		return 0, nil
+	if resp.ContentLength == 0 {
+		if _, ok := resp.Header["Grpc-Status"]; ok {
+			w.WriteHeader(resp.StatusCode) // trailers-only: no flush, see above
+			return 0, nil
+		}
 	}
 	w.WriteHeader(resp.StatusCode)
 	// A body of known length follows its head at once in the common
@@ -90,7 +95,9 @@ func (f *Forwarder) Respond(ctx context.Context, w http.ResponseWriter, in *http
 	// would cost a write (a system call) per response. A body of unknown
 	// length (a stream, a long poll) or gRPC may not come for a long time:
 	// its head goes now.
-	flushEach := resp.ContentLength == -1 || isGRPCHeader(resp.Header)
+	// (gRPC answers come over HTTP/2: the common HTTP/1.1 answer with a
+	// length skips the Content-Type lookup.)
+	flushEach := resp.ContentLength == -1 || resp.ProtoMajor == 2 && isGRPCHeader(resp.Header)
 	if flushEach {
 		if err := rc.Flush(); err != nil {
 			if !errors.Is(err, http.ErrNotSupported) {
@@ -166,41 +173,50 @@ func (f *Forwarder) copyBody(client context.Context, w http.ResponseWriter, rc *
 	}
 }
 
-// idleWatch closes a response body that has been waited on for longer than
-// the idle limit, which ends the waiting read. One timer serves a whole
-// response and, through Forwarder.idles, many responses: a read only stores
-// when it began, and the timer, when it fires, checks how long the current
-// read has waited and sets itself for the rest.
+// idleWatch closes a response body whose read has waited for longer than
+// the idle limit, which ends the read. A read costs two atomic additions
+// and no clock reading: the watch's one timer, shared through
+// Forwarder.idles by many responses, fires every quarter of the limit while
+// a response is watched, and cuts the body when it has seen the same read
+// pending at five checks in a row — a wait of at least the limit, and less
+// than a quarter more. Timers only ever fire late, so a body is never cut
+// early; time spent between reads, writing to the client, never counts.
 type idleWatch struct {
 	t *time.Timer
-	// since is when the current read began, in nanoseconds after base,
-	// plus one; 0 between reads (waiting for the client does not count).
-	since atomic.Int64
-	base  time.Time // set by the owner before any read, under mu
+	// seq counts read starts and ends: odd while a read is waiting.
+	seq atomic.Uint64
 
-	mu    sync.Mutex    // guards the fields below (and base's writes)
-	idle  time.Duration // the limit
-	body  io.Closer     // the body watched; nil when the watch is off
-	fired bool          // the limit passed and body was closed
+	mu      sync.Mutex    // guards the fields below
+	period  time.Duration // the check interval, a quarter of the limit
+	armed   bool          // t is set to fire
+	body    io.Closer     // the body watched; nil when the watch is off
+	last    uint64        // seq at the previous check
+	strikes int           // checks in a row that found the read of last pending
+	fired   bool          // the limit passed and body was closed
 }
+
+// idleChecks is how many check intervals make up the idle limit.
+const idleChecks = 4
 
 func (f *Forwarder) watch(body io.Closer, idle time.Duration) *idleWatch {
 	w, _ := f.idles.Get().(*idleWatch)
 	if w == nil {
 		w = new(idleWatch)
 	}
-	w.since.Store(0)
+	period := max(idle/idleChecks, time.Nanosecond)
 	w.mu.Lock()
-	w.base = time.Now()
-	w.idle = idle
-	w.body = body
-	w.fired = false
-	w.mu.Unlock()
-	if w.t == nil {
-		w.t = time.AfterFunc(idle, w.fire)
-	} else {
-		w.t.Reset(idle)
+	w.body, w.fired = body, false
+	w.last, w.strikes = w.seq.Load(), 0
+	switch {
+	case w.t == nil:
+		w.t = time.AfterFunc(period, w.fire)
+	case !w.armed || w.period != period:
+		// An armed timer left by an earlier response with the same
+		// limit fires no later than this response needs: keep it.
+		w.t.Reset(period)
 	}
+	w.period, w.armed = period, true
+	w.mu.Unlock()
 	return w
 }
 
@@ -209,38 +225,39 @@ func (f *Forwarder) unwatch(w *idleWatch) {
 	f.idles.Put(w)
 }
 
-// stop ends the watch and reports whether the limit had passed.
+// stop ends the watch and reports whether the limit had passed. The timer
+// is left to run out: its next check finds the watch off.
 func (w *idleWatch) stop() bool {
-	w.t.Stop()
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.body = nil
-	return w.fired
+	fired := w.fired
+	w.mu.Unlock()
+	return fired
 }
 
-func (w *idleWatch) begin() { w.since.Store(int64(time.Since(w.base)) + 1) }
-func (w *idleWatch) end()   { w.since.Store(0) }
+func (w *idleWatch) begin() { w.seq.Add(1) }
+func (w *idleWatch) end()   { w.seq.Add(1) }
 
-// fire runs when the timer goes off. A run left over from an earlier
-// response finds the watch off, or set for a later one, and only re-checks.
+// fire is the timer's check.
 func (w *idleWatch) fire() {
 	w.mu.Lock()
 	if w.body == nil || w.fired {
+		w.armed = false
 		w.mu.Unlock()
 		return
 	}
-	wait := w.idle
-	if s := w.since.Load(); s != 0 {
-		quiet := time.Since(w.base) - time.Duration(s-1)
-		if quiet >= w.idle {
-			w.fired = true
-			body := w.body
-			w.mu.Unlock()
-			body.Close() // fails the waiting read
-			return
-		}
-		wait -= quiet
+	if s := w.seq.Load(); s%2 == 1 && s == w.last {
+		w.strikes++
+	} else {
+		w.last, w.strikes = s, 0
 	}
-	w.t.Reset(wait)
+	if w.strikes < idleChecks {
+		w.t.Reset(w.period)
+		w.mu.Unlock()
+		return
+	}
+	w.fired, w.armed = true, false
+	body := w.body
 	w.mu.Unlock()
+	body.Close() // fails the waiting read
 }

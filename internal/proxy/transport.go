@@ -13,16 +13,19 @@ import (
 const (
 	// ProtocolAuto sends gRPC requests (see [IsGRPC]) over HTTP/2 — h2c on
 	// cleartext, h2 on TLS — and everything else over HTTP/1.1 on
-	// cleartext and over whatever ALPN picks (h2 or http/1.1) on TLS.
+	// cleartext and over whatever ALPN picks (h2 or http/1.1) on TLS,
+	// except a WebSocket handshake, which net/http keeps on HTTP/1.1.
 	ProtocolAuto = "auto"
 	// ProtocolHTTP1 sends everything over HTTP/1.1, on TLS too.
 	ProtocolHTTP1 = "http1"
 	// ProtocolH2C sends everything over cleartext HTTP/2 with prior
 	// knowledge (RFC 9113, section 3.3). An https upstream is refused:
-	// use [ProtocolH2] for it.
+	// use [ProtocolH2] for it. HTTP/2 has no Upgrade: a WebSocket
+	// handshake fails (extended CONNECT, RFC 8441, is not used).
 	ProtocolH2C = "h2c"
 	// ProtocolH2 sends everything over HTTP/2: h2 over TLS, offered alone
-	// in ALPN, and h2c with prior knowledge for an http upstream.
+	// in ALPN, and h2c with prior knowledge for an http upstream. As with
+	// h2c, a WebSocket handshake fails.
 	ProtocolH2 = "h2"
 )
 
@@ -85,19 +88,17 @@ type TransportOptions struct {
 	// kernel gave up on it, minutes later. A connection that receives
 	// frames is never pinged.
 	//
-	// Default 10s, the smallest keepalive time grpc-go's own client
-	// allows. Negative: never ping.
-	//
-	// gRPC servers limit how often a client may ping a connection on
-	// which they send nothing (grpc-go, grpc-java and gRPC core all
-	// default to once per 5 minutes, PermitWithoutStream false) and close
-	// it with GOAWAY ENHANCE_YOUR_CALM "too_many_pings" after the third
-	// early ping: with the default interval, a quiet gRPC stream would be
-	// cut after about 40s. gRPC upstreams must therefore permit pings at
-	// this interval (grpc-go: keepalive.EnforcementPolicy{MinTime: 10 *
-	// time.Second, PermitWithoutStream: true}; grpc-java:
-	// permitKeepAliveTime and permitKeepAliveWithoutCalls), or this field
-	// must be raised to their limit.
+	// Default 5m: gRPC servers limit how often a client may ping a
+	// connection on which they send nothing (grpc-go, grpc-java and gRPC
+	// core all default to once per 5 minutes) and close it with GOAWAY
+	// ENHANCE_YOUR_CALM "too_many_pings" after the third early ping, so a
+	// shorter default would cut every quiet gRPC stream (a watch) after
+	// about 40s on servers left at their defaults. A silent instance is
+	// left much sooner by the gateway's per-try deadlines, hedges and
+	// outlier detection, which do not need pings; set a shorter interval
+	// (and permit it on the servers: grpc-go keepalive.EnforcementPolicy
+	// MinTime and PermitWithoutStream; grpc-java permitKeepAliveTime) to
+	// also retire such a connection quickly. Negative: never ping.
 	PingInterval time.Duration
 	// PingTimeout is how long an HTTP/2 PING may go unanswered before the
 	// connection is closed. Default 5s: a healthy cross-cloud round trip
@@ -175,7 +176,7 @@ func newHTTPTransport(o TransportOptions, p http.Protocols) *http.Transport {
 	if rbuf == 0 {
 		rbuf = 8 << 10
 	}
-	ping := def(o.PingInterval, 10*time.Second)
+	ping := def(o.PingInterval, 5*time.Minute)
 	if ping < 0 {
 		ping = 0 // net/http: zero sends no health-check pings
 	}

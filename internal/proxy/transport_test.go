@@ -26,7 +26,7 @@ func TestNewTransportDefaultsAndOptions(t *testing.T) {
 		wantPing, wantPingTO time.Duration
 	}{
 		{"zero options keep 256 idle connections per instance, read 8 KiB at a time and ping after 10s of silence", TransportOptions{},
-			256, 8 << 10, 90 * time.Second, false, 10 * time.Second, 5 * time.Second},
+			256, 8 << 10, 90 * time.Second, false, 5 * time.Minute, 5 * time.Second},
 		{"options given are used as given", TransportOptions{MaxIdleConnsPerInstance: 8, ReadBufferSize: 64 << 10, IdleConnTimeout: time.Second,
 			ResponseHeaderTimeout: time.Second, PingInterval: time.Minute, PingTimeout: time.Second},
 			8, 64 << 10, time.Second, true, time.Minute, time.Second},
@@ -93,19 +93,21 @@ func TestTransportPicksProtocol(t *testing.T) {
 	secure, tlsConf := newTLSServer(t, proto)
 	for _, tc := range []struct {
 		name, protocol, scheme, contentType, want string
+		websocket                                 bool
 	}{
-		{"auto sends plain HTTP over HTTP/1.1 on cleartext", "auto", "http", "text/plain", "HTTP/1.1"},
-		{"auto sends gRPC over h2c on cleartext", "auto", "http", "application/grpc", "HTTP/2.0"},
-		{"auto sends gRPC with a codec over h2c", "auto", "http", "application/grpc+proto", "HTTP/2.0"},
-		{"auto sends gRPC-Web over HTTP/1.1, as browsers do", "auto", "http", "application/grpc-web+proto", "HTTP/1.1"},
-		{"auto lets ALPN pick h2 on TLS", "auto", "https", "text/plain", "HTTP/2.0"},
-		{"auto sends gRPC over h2 on TLS", "auto", "https", "application/grpc", "HTTP/2.0"},
-		{"the empty protocol is auto", "", "http", "application/grpc", "HTTP/2.0"},
-		{"http1 keeps gRPC on HTTP/1.1 on cleartext", "http1", "http", "application/grpc", "HTTP/1.1"},
-		{"http1 keeps HTTP/1.1 on TLS", "http1", "https", "text/plain", "HTTP/1.1"},
-		{"h2c speaks HTTP/2 with prior knowledge", "h2c", "http", "text/plain", "HTTP/2.0"},
-		{"h2 speaks h2 over TLS", "h2", "https", "text/plain", "HTTP/2.0"},
-		{"h2 speaks h2c to an http upstream", "h2", "http", "text/plain", "HTTP/2.0"},
+		{"auto sends plain HTTP over HTTP/1.1 on cleartext", "auto", "http", "text/plain", "HTTP/1.1", false},
+		{"auto sends gRPC over h2c on cleartext", "auto", "http", "application/grpc", "HTTP/2.0", false},
+		{"auto sends gRPC with a codec over h2c", "auto", "http", "application/grpc+proto", "HTTP/2.0", false},
+		{"auto sends gRPC-Web over HTTP/1.1, as browsers do", "auto", "http", "application/grpc-web+proto", "HTTP/1.1", false},
+		{"auto lets ALPN pick h2 on TLS", "auto", "https", "text/plain", "HTTP/2.0", false},
+		{"auto sends gRPC over h2 on TLS", "auto", "https", "application/grpc", "HTTP/2.0", false},
+		{"auto keeps a WebSocket handshake on HTTP/1.1 on TLS", "auto", "https", "text/plain", "HTTP/1.1", true},
+		{"the empty protocol is auto", "", "http", "application/grpc", "HTTP/2.0", false},
+		{"http1 keeps gRPC on HTTP/1.1 on cleartext", "http1", "http", "application/grpc", "HTTP/1.1", false},
+		{"http1 keeps HTTP/1.1 on TLS", "http1", "https", "text/plain", "HTTP/1.1", false},
+		{"h2c speaks HTTP/2 with prior knowledge", "h2c", "http", "text/plain", "HTTP/2.0", false},
+		{"h2 speaks h2 over TLS", "h2", "https", "text/plain", "HTTP/2.0", false},
+		{"h2 speaks h2c to an http upstream", "h2", "http", "text/plain", "HTTP/2.0", false},
 	} {
 		tr := NewTransport(TransportOptions{Protocol: tc.protocol, TLS: tlsConf})
 		url := cleartext.URL
@@ -114,6 +116,10 @@ func TestTransportPicksProtocol(t *testing.T) {
 		}
 		req, _ := http.NewRequest("POST", url, strings.NewReader("x"))
 		req.Header.Set("Content-Type", tc.contentType)
+		if tc.websocket {
+			req.Header.Set("Connection", "Upgrade")
+			req.Header.Set("Upgrade", "websocket")
+		}
 		resp, err := tr.RoundTrip(req)
 		if err != nil {
 			t.Errorf("%s: RoundTrip: %v", tc.name, err)
