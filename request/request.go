@@ -33,9 +33,17 @@ type View interface {
 }
 
 // FromHTTP returns a View of r. The View reads r lazily and does not copy it.
-func FromHTTP(r *http.Request) View { return httpView{r} }
+func FromHTTP(r *http.Request) View { return HTTP{r} }
 
-type httpView struct{ r *http.Request }
+// HTTP is the View of a net/http request, as a value: embedded in a
+// larger per-request struct it costs no allocation of its own, where the
+// View that FromHTTP returns costs one.
+type HTTP struct{ r *http.Request }
+
+// NewHTTP returns the View of r as a value.
+func NewHTTP(r *http.Request) HTTP { return HTTP{r} }
+
+type httpView = HTTP
 
 func (v httpView) Method() string { return v.r.Method }
 func (v httpView) Path() string   { return v.r.URL.Path }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duohuo/duohuo/color"
@@ -24,27 +26,48 @@ import (
 
 // serve is the net/http handler behind the fault filter.
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
-	e := &httpExchange{View: request.FromHTTP(r), g: g, w: w, r: r, id: proxy.RequestID(r), grpc: proxy.IsGRPC(r.Header.Get("Content-Type"))}
+	e, _ := httpExchanges.Get().(*httpExchange)
+	if e == nil {
+		e = new(httpExchange)
+	}
+	e.HTTP, e.g, e.w, e.r, e.id, e.grpc = request.NewHTTP(r), g, w, r, proxy.RequestID(r), proxy.IsGRPC(r.Header.Get("Content-Type"))
 	w.Header().Set(proxy.HeaderRequestID, e.id)
-	if g.run(r.Context(), e, e, e) {
+	abort := g.runIn(&e.x, r.Context(), e, e, e)
+	// Reused only when nothing can still reach it: no body (a
+	// transport may still read one after the handler returned), no
+	// read ahead, and the core says its timer and hedges are done.
+	if e.body == nil && !e.peek && e.x.done() {
+		timer, fire := e.x.timer, e.x.fireFn
+		*e = httpExchange{}
+		e.x.timer, e.x.fireFn = timer, fire // stopped, never fired: reusable
+		httpExchanges.Put(e)
+	}
+	if abort {
 		// The status line is out and the instance broke off: abort, so
 		// that the client sees a broken response, not a short one.
 		panic(http.ErrAbortHandler)
 	}
 }
 
+// httpExchanges recycles the per-request state of bodiless requests.
+var httpExchanges sync.Pool
+
 // httpExchange is one net/http request as the core's Request, Upstream and
 // Responder.
 type httpExchange struct {
-	request.View
-	g    *Gateway
-	w    http.ResponseWriter
-	r    *http.Request
-	id   string
-	grpc bool
-	body *proxy.Body // nil: no body
-	sent func()      // the core's: the request was sent whole
-	peek bool        // read a gRPC status that follows an empty head
+	request.HTTP
+	x      exchange     // the core's side of this request
+	resp   httpResponse // the first attempt's response
+	g      *Gateway
+	w      http.ResponseWriter
+	r      *http.Request
+	id     string
+	grpc   bool
+	body   *proxy.Body  // nil: no body
+	sent   Sender       // the core's: the request was sent whole
+	sentFn func()       // sent.RequestSent, made when a body needs it
+	resps  atomic.Int32 // responses made; the first is resp (a hedge may make one concurrently)
+	peek   bool         // read a gRPC status that follows an empty head
 }
 
 // Interface guards.
@@ -77,24 +100,28 @@ func (e *httpExchange) Timeout() time.Duration {
 // Begin wraps the client body, whose reads the route's idle limit bounds.
 func (e *httpExchange) Begin(b begin) {
 	e.sent, e.peek = b.Sent, b.PeekGRPCStatus
-	idle, sent := b.Idle, b.Sent
+	idle := b.Idle
 	e.body = proxy.NewBody(proxy.WithReadDeadline(e.w, e.r.Body), idle)
 	if e.body != nil {
-		e.body.OnEnd(sent)
+		e.body.OnEnd(b.Sent.RequestSent)
 	}
 }
 
 // Send sends one attempt to in over the service's transport.
 func (e *httpExchange) Send(ctx context.Context, svc *service, in *discovery.Instance) (Response, error) {
 	if e.body == nil {
-		e.sent()
+		e.sent.RequestSent()
 	}
 	out := e.g.fwd.Outbound(ctx, e.r, svc.scheme, hostPort(in.Addr), e.id, e.body)
 	resp, err := svc.tr.RoundTrip(out)
 	if err != nil {
 		return nil, classifySendError(err)
 	}
-	hr := &httpResponse{resp: resp, status: resp.StatusCode}
+	hr := &e.resp
+	if e.resps.Add(1) > 1 {
+		hr = new(httpResponse)
+	}
+	*hr = httpResponse{resp: resp, status: resp.StatusCode}
 	if e.grpc {
 		if v := resp.Header.Get("Grpc-Status"); v != "" {
 			if code, err := strconv.Atoi(v); err == nil {

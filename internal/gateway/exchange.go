@@ -68,16 +68,19 @@ type Upstream interface {
 type begin struct {
 	// Idle bounds each wait for the client's request body; 0: none.
 	Idle time.Duration
-	// Sent is called each time the request has been written whole (at
+	// Sent is told each time the request has been written whole (at
 	// each Send for a request without a body): it starts the route's
 	// deadline.
-	Sent func()
+	Sent Sender
 	// PeekGRPCStatus asks that a gRPC response whose head carries no
 	// status be read a little ahead, so that a call that ended at once
 	// (headers, then UNAVAILABLE in the trailers) reports its status in
 	// Response.Status: the route retries on it.
 	PeekGRPCStatus bool
 }
+
+// Sender learns that the request was sent whole.
+type Sender interface{ RequestSent() }
 
 // AttemptError is an attempt failure an engine has classified.
 type AttemptError struct {
@@ -206,9 +209,14 @@ type exchange struct {
 	tries          int           // attempts sent
 	abort          bool          // the client response must end as broken
 
-	clientFault bool     // the request failed because of the client
-	final       *Outcome // of the attempt that decided the answer
+	clientFault bool    // the request failed because of the client
+	final       Outcome // of the attempt that decided the answer
+	hasFinal    bool
 	held        *attempt // a failed attempt's answer, kept until a retry goes out
+	first       attempt  // the first attempt, held here to save an allocation
+	firstUsed   bool
+	fireFn      func() // x.fire, made once
+	quiet       bool   // set when run ends: see done
 	heldOutcome Outcome
 	prev        *Outcome // the last failed attempt without an answer
 }
@@ -217,7 +225,16 @@ type exchange struct {
 // client's response as broken (the instance failed after the head was
 // sent).
 func (g *Gateway) run(ctx context.Context, req Request, up Upstream, out Responder) (abort bool) {
-	x := &exchange{g: g, req: req, up: up, out: out, ctx: ctx, start: time.Now(), cloud: "none"}
+	return g.runIn(new(exchange), ctx, req, up, out)
+}
+
+// runIn is run on an exchange the engine provides (zero), so that an
+// engine's per-request struct can hold it and save an allocation.
+func (g *Gateway) runIn(x *exchange, ctx context.Context, req Request, up Upstream, out Responder) (abort bool) {
+	// A reused exchange keeps its stopped timer and its fire func (both
+	// bound to x): no allocation for either.
+	timer, fire := x.timer, x.fireFn
+	*x = exchange{g: g, req: req, up: up, out: out, ctx: ctx, start: time.Now(), cloud: "none", timer: timer, fireFn: fire}
 	x.rt = g.table.Load().match(req)
 	if x.rt == nil {
 		g.m.requests.WithLabelValues("", "", "none", codeClasses[4]).Inc()
@@ -238,7 +255,7 @@ func (g *Gateway) run(ctx context.Context, req Request, up Upstream, out Respond
 		}
 		defer func() { x.rt.breaker.DoneAt(tk, x.routeClass(), time.Since(x.start), time.Now()) }()
 	}
-	x.up.Begin(begin{Idle: x.rt.idleTimeout, Sent: x.sent, PeekGRPCStatus: x.req.GRPC() && x.rt.retryOn&retryUnavailable != 0 && x.rt.attempts > 0})
+	x.up.Begin(begin{Idle: x.rt.idleTimeout, Sent: x, PeekGRPCStatus: x.req.GRPC() && x.rt.retryOn&retryUnavailable != 0 && x.rt.attempts > 0})
 	x.attempts()
 	return x.abort
 }
@@ -248,10 +265,13 @@ func (x *exchange) stopTimer() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.routeAt, x.hedgeAt, x.cancelAt, x.checkAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-	if x.timer != nil {
-		x.timer.Stop()
-	}
+	x.quiet = x.hedge == nil && (x.timer == nil || x.timer.Stop())
 }
+
+// done reports whether nothing can touch x any more once run returned: the
+// deadline timer never fired (and never will) and no hedge ran, so that
+// an engine may reuse the memory of the exchange.
+func (x *exchange) done() bool { return x.quiet }
 
 // route applies color and gray: which balancer (lane) the attempts use.
 func (x *exchange) route() {
@@ -304,7 +324,7 @@ func (x *exchange) routeClass() breaker.Class {
 	switch {
 	case x.status == 499 || x.clientFault:
 		return breaker.Canceled
-	case x.final != nil:
+	case x.hasFinal:
 		return x.final.breakerClass()
 	case x.status >= 500: // nothing to send to
 		return breaker.Network
@@ -351,7 +371,7 @@ func (x *exchange) attempts() {
 			if o.Class == ClassGatewayStatus && x.rt.fallback != nil {
 				if st, ok := x.fallback(); ok {
 					a.resp.Discard()
-					x.final = &o
+					x.final, x.hasFinal = o, true
 					x.svc.report(a, o, x.rt)
 					x.status = st
 					return
@@ -361,7 +381,7 @@ func (x *exchange) attempts() {
 			return
 		}
 		x.svc.report(a, o, x.rt)
-		x.final = &o
+		x.final, x.hasFinal = o, true
 		x.cloud = a.pick.Instance.Locality.Cloud
 		x.failOutcome(o)
 		return
@@ -403,7 +423,7 @@ func (x *exchange) pick() (*attempt, int, string) {
 			// Every candidate left has an open circuit: use them anyway.
 			if p, err = x.bal.Pick(x.req, x.seen.exclude()); err == nil {
 				x.seen.add(p.Instance.ID)
-				return &attempt{pick: p}, 0, ""
+				return x.newAttempt(p), 0, ""
 			}
 		}
 		if err != nil && x.gr != nil && errors.Is(err, balancer.ErrNoInstance) {
@@ -423,7 +443,7 @@ func (x *exchange) pick() (*attempt, int, string) {
 			}
 			return nil, 500, err.Error()
 		}
-		a := &attempt{pick: p}
+		a := x.newAttempt(p)
 		if x.svc.breaker != nil {
 			a.br = x.svc.breaker.Get(p.Instance.ID)
 			tk, err := a.br.Allow()
@@ -441,6 +461,17 @@ func (x *exchange) pick() (*attempt, int, string) {
 		x.seen.add(p.Instance.ID)
 		return a, 0, ""
 	}
+}
+
+// newAttempt returns a new attempt for p: the exchange's own first one,
+// then allocated ones. x.mu held.
+func (x *exchange) newAttempt(p balancer.Pick) *attempt {
+	if !x.firstUsed {
+		x.firstUsed = true
+		x.first = attempt{pick: p}
+		return &x.first
+	}
+	return &attempt{pick: p}
 }
 
 // send runs attempt a and, when the route allows it, a hedge to another
@@ -517,8 +548,9 @@ func (x *exchange) send(a *attempt) (*attempt, Outcome) {
 	return b, x.outcome(b)
 }
 
-// sent starts the route deadline once the request has been written whole.
-func (x *exchange) sent() {
+// RequestSent starts the route deadline once the request has been
+// written whole.
+func (x *exchange) RequestSent() {
 	d, client := x.rt.timeout, false
 	if t := x.req.Timeout(); t > 0 && (d <= 0 || t < d) {
 		d, client = t, true // the client's own deadline (grpc-timeout) is shorter
@@ -577,7 +609,10 @@ func (x *exchange) armLocked() {
 	}
 	d := time.Until(at)
 	if x.timer == nil {
-		x.timer = time.AfterFunc(d, x.fire)
+		if x.fireFn == nil {
+			x.fireFn = x.fire
+		}
+		x.timer = time.AfterFunc(d, x.fireFn)
 		return
 	}
 	x.timer.Reset(d)
@@ -768,7 +803,7 @@ func (x *exchange) retry(a *attempt, o Outcome) bool {
 		x.svc.report(a, o, x.rt)
 		a.cancel()
 		x.prev = &o
-		x.final = &o
+		x.final, x.hasFinal = o, true
 	}
 	x.mu.Lock()
 	switch o.Class {
@@ -794,10 +829,9 @@ func (x *exchange) retry(a *attempt, o Outcome) bool {
 // forward streams the response of attempt a to the client and reports a.
 func (x *exchange) forward(a *attempt, o Outcome) {
 	x.mu.Lock()
+	// The deadlines are over (the timer, if it fires, finds nothing due);
+	// it is stopped when the request ends.
 	x.routeAt, x.hedgeAt, x.cancelAt, x.checkAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-	if x.timer != nil {
-		x.timer.Stop()
-	}
 	x.mu.Unlock()
 	x.cloud = a.pick.Instance.Locality.Cloud
 	x.status = a.resp.Status()
@@ -843,7 +877,7 @@ func (x *exchange) forward(a *attempt, o Outcome) {
 		x.abort = true
 	}
 	x.svc.report(a, o, x.rt)
-	x.final = &o
+	x.final, x.hasFinal = o, true
 	a.cancel()
 }
 

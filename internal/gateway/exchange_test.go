@@ -66,7 +66,7 @@ type fakeUpstream struct {
 	sent0    func()
 }
 
-func (u *fakeUpstream) Begin(b begin) { u.sent0 = b.Sent }
+func (u *fakeUpstream) Begin(b begin) { u.sent0 = b.Sent.RequestSent }
 
 func (u *fakeUpstream) Send(ctx context.Context, _ *service, in *discovery.Instance) (Response, error) {
 	sent := u.sent0
