@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/duohuo/duohuo/color"
+	"github.com/duohuo/duohuo/color/grpccolor"
 	"github.com/duohuo/duohuo/internal/gateway"
 )
 
@@ -133,6 +135,7 @@ services:
             - {addr: "%s", labels: {version: v1}}
             - {addr: "%s", labels: {version: v2}}
     health: {active: {type: grpc, interval: 200ms, timeout: 100ms, jitter: 10ms}}
+gray: {trusted_networks: [127.0.0.0/8]}
 routes:
   - name: all
     service: grpc
@@ -174,6 +177,25 @@ routes:
 		}
 		if got := hdr.Get("x-served-by"); len(got) != 1 || got[0] != "v2" {
 			t.Errorf("a call with x-lane: canary was served by %v, want v2", got)
+		}
+	})
+	t.Run("a color set by grpccolor on a trusted client picks its lane", func(t *testing.T) {
+		prop, err := color.New(color.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc, err := grpc.NewClient(g.Addrs()[0], grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithUnaryInterceptor(grpccolor.UnaryClientInterceptor(prop)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		var hdr metadata.MD
+		if _, err := testgrpc.NewTestServiceClient(cc).UnaryCall(color.WithLane(ctx, "canary"), &testgrpc.SimpleRequest{}, grpc.Header(&hdr)); err != nil {
+			t.Fatal(err)
+		}
+		if got := hdr.Get("x-served-by"); len(got) != 1 || got[0] != "v2" {
+			t.Errorf("a call colored canary was served by %v, want v2", got)
 		}
 	})
 	t.Run("server streaming", func(t *testing.T) {
