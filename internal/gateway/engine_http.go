@@ -56,18 +56,17 @@ var httpExchanges sync.Pool
 // Responder.
 type httpExchange struct {
 	request.HTTP
-	x      exchange     // the core's side of this request
-	resp   httpResponse // the first attempt's response
-	g      *Gateway
-	w      http.ResponseWriter
-	r      *http.Request
-	id     string
-	grpc   bool
-	body   *proxy.Body  // nil: no body
-	sent   Sender       // the core's: the request was sent whole
-	sentFn func()       // sent.RequestSent, made when a body needs it
-	resps  atomic.Int32 // responses made; the first is resp (a hedge may make one concurrently)
-	peek   bool         // read a gRPC status that follows an empty head
+	x     exchange     // the core's side of this request
+	resp  httpResponse // the first attempt's response
+	g     *Gateway
+	w     http.ResponseWriter
+	r     *http.Request
+	id    string
+	grpc  bool
+	body  *proxy.Body  // nil: no body
+	sent  Sender       // the core's: the request was sent whole
+	resps atomic.Int32 // responses made; the first is resp (a hedge may make one concurrently)
+	peek  bool         // read a gRPC status that follows an empty head
 }
 
 // Interface guards.
