@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,78 +21,12 @@ import (
 	"github.com/duohuo/duohuo/color"
 	"github.com/duohuo/duohuo/color/grpccolor"
 	"github.com/duohuo/duohuo/internal/gateway"
+	"github.com/duohuo/duohuo/internal/grpctest"
 )
-
-// grpcService is grpc-go's interop TestService as a real upstream: it
-// names itself in a response header, fails with a requested status, waits
-// for its deadline when asked, and counts calls.
-type grpcService struct {
-	testgrpc.UnimplementedTestServiceServer
-	name        string
-	unavailable bool // every call fails with UNAVAILABLE
-	calls       atomic.Int64
-}
-
-func (s *grpcService) UnaryCall(ctx context.Context, req *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
-	s.calls.Add(1)
-	grpc.SetHeader(ctx, metadata.Pairs("x-served-by", s.name))
-	if s.unavailable {
-		return nil, status.Error(codes.Unavailable, "draining")
-	}
-	grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", "kept"))
-	if md, _ := metadata.FromIncomingContext(ctx); len(md["x-wait"]) > 0 {
-		<-ctx.Done()
-		return nil, status.FromContextError(ctx.Err()).Err()
-	}
-	if st := req.GetResponseStatus(); st != nil {
-		return nil, status.Error(codes.Code(st.Code), st.Message)
-	}
-	return &testgrpc.SimpleResponse{Payload: &testgrpc.Payload{Body: make([]byte, req.GetResponseSize())}}, nil
-}
-
-func (s *grpcService) StreamingOutputCall(req *testgrpc.StreamingOutputCallRequest, stream testgrpc.TestService_StreamingOutputCallServer) error {
-	for _, p := range req.GetResponseParameters() {
-		if err := stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: &testgrpc.Payload{Body: make([]byte, p.GetSize())}}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *grpcService) StreamingInputCall(stream testgrpc.TestService_StreamingInputCallServer) error {
-	var sum int32
-	for {
-		req, err := stream.Recv()
-		if err == io.EOF {
-			return stream.SendAndClose(&testgrpc.StreamingInputCallResponse{AggregatedPayloadSize: sum})
-		}
-		if err != nil {
-			return err
-		}
-		sum += int32(len(req.GetPayload().GetBody()))
-	}
-}
-
-func (s *grpcService) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallServer) error {
-	for {
-		req, err := stream.Recv()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		for _, p := range req.GetResponseParameters() {
-			if err := stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: &testgrpc.Payload{Body: make([]byte, p.GetSize())}}); err != nil {
-				return err
-			}
-		}
-	}
-}
 
 // startGRPC serves svc (and grpc's health service, reporting hs) on a
 // loopback port.
-func startGRPC(t *testing.T, svc *grpcService, hs healthpb.HealthCheckResponse_ServingStatus) string {
+func startGRPC(t *testing.T, svc *grpctest.Service, hs healthpb.HealthCheckResponse_ServingStatus) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -121,8 +54,8 @@ func grpcClient(t *testing.T, g *gateway.Gateway) testgrpc.TestServiceClient {
 }
 
 func TestGRPCThroughGateway(t *testing.T) {
-	v1 := &grpcService{name: "v1"}
-	v2 := &grpcService{name: "v2"}
+	v1 := &grpctest.Service{Name: "v1"}
+	v2 := &grpctest.Service{Name: "v2"}
 	a1 := startGRPC(t, v1, healthpb.HealthCheckResponse_SERVING)
 	a2 := startGRPC(t, v2, healthpb.HealthCheckResponse_SERVING)
 	g := start(t, parse(t, fmt.Sprintf(`
@@ -277,8 +210,8 @@ routes:
 // asks for it; when nothing can answer, the gateway's own status is
 // UNAVAILABLE, in gRPC's form.
 func TestGRPCUnavailableRetriedAndMade(t *testing.T) {
-	bad := &grpcService{name: "bad", unavailable: true}
-	good := &grpcService{name: "good"}
+	bad := &grpctest.Service{Name: "bad", Unavailable: true}
+	good := &grpctest.Service{Name: "good"}
 	ab := startGRPC(t, bad, healthpb.HealthCheckResponse_SERVING)
 	ag := startGRPC(t, good, healthpb.HealthCheckResponse_SERVING)
 	// A port nobody listens on.
@@ -317,7 +250,7 @@ routes:
 			t.Errorf("call %d served by %v, want good", i, got)
 		}
 	}
-	if bad.calls.Load() == 0 {
+	if bad.Calls() == 0 {
 		t.Errorf("the draining instance got no call: the retry was not exercised")
 	}
 	_, err := c.EmptyCall(ctx, &testgrpc.Empty{})
@@ -329,8 +262,8 @@ routes:
 // A gRPC instance whose health service says NOT_SERVING is taken out by
 // the gRPC health checks; the SERVING one takes every call.
 func TestGRPCHealthProbe(t *testing.T) {
-	up := &grpcService{name: "up"}
-	down := &grpcService{name: "down"}
+	up := &grpctest.Service{Name: "up"}
+	down := &grpctest.Service{Name: "down"}
 	au := startGRPC(t, up, healthpb.HealthCheckResponse_SERVING)
 	ad := startGRPC(t, down, healthpb.HealthCheckResponse_NOT_SERVING)
 	g := start(t, parse(t, fmt.Sprintf(`
@@ -365,7 +298,7 @@ routes: [{name: all, service: grpc}]
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
-	if down.calls.Load() != 0 {
-		t.Errorf("the NOT_SERVING instance got %d calls, want 0", down.calls.Load())
+	if down.Calls() != 0 {
+		t.Errorf("the NOT_SERVING instance got %d calls, want 0", down.Calls())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duohuo/duohuo/internal/grpctest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
@@ -16,75 +17,14 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// testService is grpc-go's interop TestService, reduced to what the proxy
-// tests need. A request whose metadata has "x-wait" waits for its deadline.
-type testService struct {
-	testgrpc.UnimplementedTestServiceServer
-}
-
-func (testService) UnaryCall(ctx context.Context, req *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
-	grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", "kept", "x-bin-bin", "\x00\x01"))
-	if md, _ := metadata.FromIncomingContext(ctx); len(md["x-wait"]) > 0 {
-		<-ctx.Done()
-		return nil, status.FromContextError(ctx.Err()).Err()
-	}
-	if s := req.GetResponseStatus(); s != nil {
-		return nil, status.Error(codes.Code(s.Code), s.Message)
-	}
-	return &testgrpc.SimpleResponse{Payload: &testgrpc.Payload{Body: make([]byte, req.GetResponseSize())}}, nil
-}
-
-func (testService) StreamingOutputCall(req *testgrpc.StreamingOutputCallRequest, stream testgrpc.TestService_StreamingOutputCallServer) error {
-	for _, p := range req.GetResponseParameters() {
-		if err := stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: &testgrpc.Payload{Body: make([]byte, p.GetSize())}}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (testService) StreamingInputCall(stream testgrpc.TestService_StreamingInputCallServer) error {
-	var sum int32
-	for {
-		req, err := stream.Recv()
-		if err == io.EOF {
-			return stream.SendAndClose(&testgrpc.StreamingInputCallResponse{AggregatedPayloadSize: sum})
-		}
-		if err != nil {
-			return err
-		}
-		sum += int32(len(req.GetPayload().GetBody()))
-	}
-}
-
-func (testService) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallServer) error {
-	for {
-		req, err := stream.Recv()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if s := req.GetResponseStatus(); s != nil {
-			return status.Error(codes.Code(s.Code), s.Message)
-		}
-		for _, p := range req.GetResponseParameters() {
-			if err := stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: &testgrpc.Payload{Body: make([]byte, p.GetSize())}}); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-// newGRPCUpstream starts grpc-go's server with testService, permitting the
+// newGRPCUpstream starts grpc-go's server with grpctest.Service, permitting the
 // transport's health-check pings (see TransportOptions.PingInterval).
 func newGRPCUpstream(t *testing.T) string {
 	t.Helper()
 	return newGRPCUpstreamPermitting(t, 10*time.Second)
 }
 
-// grpcThroughGateway returns a grpc-go client of testService through the
+// grpcThroughGateway returns a grpc-go client of grpctest.Service through the
 // minimal gateway handler, whose upstream transport uses protocol.
 func grpcThroughGateway(t *testing.T, protocol string) testgrpc.TestServiceClient {
 	t.Helper()
@@ -259,7 +199,7 @@ func newGRPCUpstreamPermitting(t *testing.T, minTime time.Duration) string {
 		t.Fatal(err)
 	}
 	s := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: minTime, PermitWithoutStream: true}))
-	testgrpc.RegisterTestServiceServer(s, testService{})
+	testgrpc.RegisterTestServiceServer(s, &grpctest.Service{})
 	done := make(chan struct{})
 	go func() { defer close(done); s.Serve(ln) }()
 	t.Cleanup(func() { s.Stop(); <-done })
