@@ -89,10 +89,12 @@ type OutlierConfig struct {
 	// MaxEjectionTime caps the ejection time. 0 means 300s.
 	MaxEjectionTime time.Duration
 	// MaxEjectionPercent is the largest share of the service's instances
-	// that may be ejected at once, in percent: an ejection that would put
-	// more than this share out is not made. 0 means 10 (Envoy); 100 lets
-	// every instance be ejected. With the default, services of fewer than
-	// 10 instances eject none unless AlwaysEjectOne is set.
+	// that the 5xx and success-rate detectors may have ejected at once, in
+	// percent: an ejection that would put more than this share out is not
+	// made. 0 means 10 (Envoy); 100 lets every instance be ejected. With
+	// the default, those detectors eject none in services of fewer than 10
+	// instances unless AlwaysEjectOne is set. Gateway-failure ejections
+	// have their own cap, MaxGatewayEjectionPercent.
 	MaxEjectionPercent int
 	// AlwaysEjectOne lets one instance be ejected even when that exceeds
 	// MaxEjectionPercent (Envoy's always_eject_one_host).
