@@ -7,7 +7,7 @@ import (
 )
 
 // TestDependencies keeps balancer a pure package: the standard library and
-// duohuo's own core types only (see STYLE.md, "Heavy dependencies stay at
+// duohuo's own core types only (docs/architecture.md, "heavy dependencies stay at
 // the edges").
 func TestDependencies(t *testing.T) {
 	deptest.Only(t,

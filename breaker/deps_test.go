@@ -7,7 +7,7 @@ import (
 )
 
 // TestDependencies keeps breaker a pure package: the standard library only
-// (ARCHITECTURE.md, "heavy dependencies stay at the edges"), so that any
+// (docs/architecture.md, "heavy dependencies stay at the edges"), so that any
 // service can import it.
 func TestDependencies(t *testing.T) {
 	deptest.Only(t)

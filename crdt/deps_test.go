@@ -6,7 +6,7 @@ import (
 	"github.com/duohuo/duohuo/internal/deptest"
 )
 
-// TestDependsOnlyOnStandardLibrary keeps crdt pure (ARCHITECTURE.md: heavy
+// TestDependsOnlyOnStandardLibrary keeps crdt pure (docs/architecture.md: heavy
 // dependencies stay at the edges), as Tailscale's deptest does.
 func TestDependsOnlyOnStandardLibrary(t *testing.T) {
 	deptest.Only(t)

@@ -7,8 +7,8 @@ import (
 	"slices"
 )
 
-// LWWSet is a last-writer-wins element set of strings, the type of the
-// original design document, kept for compatibility. Each element remembers
+// LWWSet is a last-writer-wins element set of strings, an early type of the
+// product, kept for compatibility. Each element remembers
 // the greatest [Stamp] of an add and of a remove; it is present when its add
 // stamp is greater than its remove stamp. Stamps order by hybrid logical
 // time and then by replica id, and an add and a remove with equal stamps

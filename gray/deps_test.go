@@ -8,7 +8,7 @@ import (
 
 // TestDependencies keeps gray a pure package: the standard library only, plus
 // request and discovery
-// (ARCHITECTURE.md, "heavy dependencies stay at the edges"), so that any
+// (docs/architecture.md, "heavy dependencies stay at the edges"), so that any
 // service can import it.
 func TestDependencies(t *testing.T) {
 	deptest.Only(t,

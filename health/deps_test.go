@@ -7,7 +7,7 @@ import (
 )
 
 // TestDependencies keeps health a pure package: the standard library and
-// duohuo's discovery only (ARCHITECTURE.md, "heavy dependencies stay at the
+// duohuo's discovery only (docs/architecture.md, "heavy dependencies stay at the
 // edges").
 func TestDependencies(t *testing.T) {
 	deptest.Only(t, "github.com/duohuo/duohuo/discovery")

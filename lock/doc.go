@@ -1,6 +1,6 @@
 // Package lock defines duohuo's distributed lock contract: fencing tokens, the
 // errors callers branch on, a [Fence] any store can use to reject a stale
-// holder, and the design document's unified [Locker] interface.
+// holder, and the unified [Locker] interface.
 //
 // The package has no backend and no dependency outside the standard library.
 // The etcd backend lives in [github.com/duohuo/duohuo/lock/etcdlock]: a

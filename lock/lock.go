@@ -48,7 +48,7 @@ type Holder struct {
 	Token Token
 }
 
-// Locker is the design document's unified lock interface: one call to take a
+// Locker is the unified lock interface: one call to take a
 // named lock for a holder value with a time to live, one to release it, one
 // to inspect it. It is a compatibility layer; new code should use a backend's
 // Session and Mutex directly, which expose the held lock's context and token.

@@ -7,7 +7,7 @@ import (
 )
 
 // TestDependsOnlyOnTheStandardLibrary keeps platform a pure package
-// (docs: ARCHITECTURE.md, "heavy dependencies stay at the edges").
+// (docs/architecture.md, "heavy dependencies stay at the edges").
 func TestDependsOnlyOnTheStandardLibrary(t *testing.T) {
 	deptest.Only(t)
 }

@@ -41,8 +41,8 @@ func (n Network) memberlist() *memberlist.Config {
 
 // antiEntropy returns the preset's default anti-entropy interval: a few
 // gossip intervals, much shorter than memberlist's 15-60s push/pull,
-// because a partition that heals should converge within seconds (issue 6
-// target: 2s).
+// because a partition that heals should converge within seconds (the
+// target in docs/replication.md: 2s).
 func (n Network) antiEntropy() time.Duration {
 	switch n {
 	case NetworkWAN:

@@ -89,7 +89,7 @@ func (t *Txn) Set(v []byte) {
 }
 
 // LWWAdd adds e to a last-writer-wins element set (a [crdt.LWWSet] object,
-// the design document's type; prefer [Txn.SetAdd]).
+// kept for compatibility; prefer [Txn.SetAdd]).
 func (t *Txn) LWWAdd(e string) {
 	t.op(crdt.KindLWWSet, func(o crdt.Object, id crdt.ReplicaID, now func() crdt.Timestamp) crdt.Object {
 		return o.(*crdt.LWWSet).Add(crdt.Stamp{Time: now(), Replica: id}, e)

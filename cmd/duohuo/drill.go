@@ -34,8 +34,9 @@ fresh one per scenario) under an open-loop constant-rate load: requests are
 sent on schedule, not when the previous one returns, and latency is measured
 from the scheduled time, so a stall cannot hide latency (coordinated omission).
 
-Scenarios (the drill table of docs/drills.md: a-c are the design document's
-rows; --scenario takes names or letters, comma-separated, or all):
+Scenarios (the drill table of docs/drills.md: a-c are the product's load-test
+targets, d-h its failure drills; --scenario takes names or letters,
+comma-separated, or all):
   a steady     steady traffic within the local cloud
   b failover   every instance of the local cloud killed, then restarted
   c mixed      three-cloud mixed load balancing (the gateway has no site)

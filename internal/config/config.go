@@ -180,7 +180,7 @@ type Outlier struct {
 	Interval                   Duration     `yaml:"interval" default:"10s" min:"100ms" doc:"Time between sweeps of the success-rate detector and ejection expiries (Envoy default 10s)."`
 	BaseEjectionTime           Duration     `yaml:"base_ejection_time" default:"30s" min:"1ms" doc:"An ejection lasts this times the number of times the instance was ejected (Envoy default 30s)."`
 	MaxEjectionTime            Duration     `yaml:"max_ejection_time" default:"300s" min:"1ms" doc:"Cap on one ejection (Envoy default 300s)."`
-	MaxEjectionPercent         Percent      `yaml:"max_ejection_percent" default:"10%" min:"0" max:"100" doc:"Never eject more than this share of the instances at once (Envoy default 10%), so detection cannot empty a service."`
+	MaxEjectionPercent         Percent      `yaml:"max_ejection_percent" default:"10%" min:"0" max:"100" doc:"Never let the 5xx and success-rate detectors eject more than this share of the instances at once (Envoy default 10%); 0% turns them off. Gateway failures have their own cap, max_gateway_ejection_percent."`
 	SuccessRate                *SuccessRate `yaml:"success_rate" doc:"Also eject instances whose success rate is far below their peers'; absent means off."`
 }
 
@@ -216,7 +216,7 @@ type Route struct {
 	StreamIdleTimeout Duration    `yaml:"stream_idle_timeout" default:"60s" doc:"Cut a request or response body that sends nothing for this long (a silent upstream mid-body, a stalled upload); 0 means none."`
 	MaxDuration       Duration    `yaml:"max_duration" default:"0s" doc:"Limit on the whole exchange, body transfer included; 0 means none, so that downloads and streams of any length complete."`
 	Retry             Retry       `yaml:"retry" doc:"Retries on another instance when an attempt fails."`
-	Hedge             *Hedge      `yaml:"hedge" doc:"Hedged requests: when a GET or HEAD has no answer after the route's recent latency percentile, send it to another instance too and take the first answer; absent means off. Hedges have a budget of their own: at most 10% of requests plus 1 per second."`
+	Hedge             *Hedge      `yaml:"hedge" doc:"Hedged requests: when an idempotent request whose body can be sent again has no answer after the route's recent latency percentile, send it to another instance too and take the first answer; absent means off (the adaptive per-try timeout still hedges silent attempts). These hedges have a budget of their own: at most 10% of requests plus 1 per second."`
 	Breaker           *Breaker    `yaml:"breaker" doc:"Circuit breaker for the whole route; absent means none. While it is open, requests go straight to the fallback."`
 	Gray              *GrayPolicy `yaml:"gray" doc:"Gray release: split the route's traffic among subsets of the service's instances by rules, user hash and weights; absent means every instance serves. Changeable at run time on the admin API (/v1/gray)."`
 	Fallback          *Fallback   `yaml:"fallback" doc:"What to answer when every try failed, no instance is available or the route's breaker is open; absent means the error itself (502, 503 or 504)."`
@@ -240,7 +240,7 @@ type Retry struct {
 }
 
 // Backoff is fully jittered exponential backoff: the nth retry waits a random
-// time in [0, min(max, base × 2^n)).
+// time in [0, min(max, base × 2^(n−1))): the first retry waits up to base.
 type Backoff struct {
 	Base Duration `yaml:"base" default:"25ms" min:"1ms" doc:"First backoff (Envoy's default 25ms)."`
 	Max  Duration `yaml:"max" default:"250ms" min:"1ms" doc:"Largest backoff (Envoy's default, 10 × base)."`

@@ -1,5 +1,5 @@
 // Package deptest checks what a package depends on, for the tests that keep
-// duohuo's pure packages pure (ARCHITECTURE.md: heavy dependencies stay at
+// duohuo's pure packages pure (docs/architecture.md: heavy dependencies stay at
 // the edges). It is `go list -deps` and a filter, written once here rather
 // than in each package's test.
 package deptest

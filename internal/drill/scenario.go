@@ -17,7 +17,7 @@ type Scenario struct {
 	// Name is what --scenario takes.
 	Name string
 	// Row is the scenario's letter in the drill table of docs/drills.md,
-	// which extends the design document's table (压测关键指标): a to c
+	// which extends the product's load-test table (压测关键指标): a to c
 	// are its rows, d to h the drill's own.
 	Row string
 	// Title is a one-line description.

@@ -271,6 +271,18 @@ func (e *httpExchange) Reply(status int, reason string) {
 }
 
 func (e *httpExchange) Static(s staticReply) {
+	if e.grpc {
+		// A gRPC client cannot read an HTTP body: the fallback becomes a
+		// status, its body the message (a status below 400 still cannot
+		// carry a response message: UNAVAILABLE).
+		code := grpcUnavailable
+		if s.Status >= 400 {
+			code = grpcCodeOfHTTP(s.Status)
+		}
+		e.w.Header().Set(HeaderFallback, "static")
+		proxy.WriteGRPCError(e.w, code, s.Body)
+		return
+	}
 	h := e.w.Header()
 	h.Set("Content-Type", s.ContentType)
 	h.Set(HeaderFallback, "static")

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duohuo/duohuo/balancer"
@@ -201,6 +202,7 @@ type exchange struct {
 	cancelAt       time.Time     // when the current attempt is cancelled (fixed per-try timeout); zero: never
 	checkAt        time.Time     // when to look whether the current attempt's tier went suspect; zero: never
 	checkEvery     time.Duration // how often
+	tryArmed       bool          // the current attempt's own deadlines are set
 	primary        *attempt
 	hedge          *attempt
 	hedgeRes       chan *attempt // the hedge's attempt when Send returned
@@ -215,8 +217,9 @@ type exchange struct {
 	held        *attempt // a failed attempt's answer, kept until a retry goes out
 	first       attempt  // the first attempt, held here to save an allocation
 	firstUsed   bool
-	fireFn      func() // x.fire, made once
-	quiet       bool   // set when run ends: see done
+	fireFn      func()      // x.fire, made once
+	quiet       bool        // set when run ends: see done
+	overrun     atomic.Bool // the route's max_duration passed
 	heldOutcome Outcome
 	prev        *Outcome // the last failed attempt without an answer
 }
@@ -254,6 +257,14 @@ func (g *Gateway) runIn(x *exchange, ctx context.Context, req Request, up Upstre
 			return false
 		}
 		defer func() { x.rt.breaker.DoneAt(tk, x.routeClass(), time.Since(x.start), time.Now()) }()
+	}
+	if d := x.rt.maxDuration; d > 0 {
+		// The whole exchange, body transfer included: every attempt and
+		// the answer's stream end when it passes.
+		var cancel context.CancelFunc
+		x.ctx, cancel = context.WithCancel(x.ctx)
+		limit := time.AfterFunc(d, func() { x.overrun.Store(true); cancel() })
+		defer func() { limit.Stop(); cancel() }()
 	}
 	x.up.Begin(begin{Idle: x.rt.idleTimeout, Sent: x, PeekGRPCStatus: x.req.GRPC() && x.rt.retryOn&retryUnavailable != 0 && x.rt.attempts > 0})
 	x.attempts()
@@ -485,22 +496,11 @@ func (x *exchange) send(a *attempt) (*attempt, Outcome) {
 	x.tries++
 	x.primary, x.hedge = a, nil
 	now := time.Now()
+	// The attempt's own deadlines start when it has sent the request
+	// whole (RequestSent): a slow upload is not a slow instance.
+	x.tryArmed = false
 	x.hedgeAt, x.cancelAt = time.Time{}, time.Time{}
 	x.checkAt, x.checkEvery = time.Time{}, 0
-	if d, perTry := x.hedgeDelay(); d > 0 {
-		x.hedgeAt, x.hedgeIsPerTry = now.Add(d), perTry
-		if perTry {
-			// Look now and then whether the attempt's tier went
-			// suspect (another attempt there went silent): then it
-			// gets its hedge at once.
-			x.checkEvery = max(10*time.Millisecond, d/5)
-			x.checkAt = now.Add(x.checkEvery)
-		}
-	}
-	if d := x.rt.fixedPerTry(); d > 0 {
-		x.cancelAt = now.Add(d)
-	}
-	x.armLocked()
 	x.mu.Unlock()
 	a.t0 = now
 	resp, err := x.up.Send(a.ctx, x.svc, a.pick.Instance)
@@ -550,21 +550,38 @@ func (x *exchange) send(a *attempt) (*attempt, Outcome) {
 
 // RequestSent starts the route deadline once the request has been
 // written whole.
+//
+// It also starts the current attempt's own deadlines — its hedge delay,
+// its fixed per-try timeout — once per attempt (a hedge sending the same
+// request later changes nothing).
 func (x *exchange) RequestSent() {
 	d, client := x.rt.timeout, false
 	if t := x.req.Timeout(); t > 0 && (d <= 0 || t < d) {
 		d, client = t, true // the client's own deadline (grpc-timeout) is shorter
 	}
-	if d <= 0 {
-		return
-	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if !x.routeAt.IsZero() || x.expired {
-		return // a retry or hedge: the deadline runs from the first send
+	now := time.Now()
+	if d > 0 && x.routeAt.IsZero() && !x.expired { // a retry or hedge: it runs from the first send
+		x.clientDeadline = client
+		x.routeAt = now.Add(d)
 	}
-	x.clientDeadline = client
-	x.routeAt = time.Now().Add(d)
+	if a := x.primary; a != nil && !a.done && !x.tryArmed {
+		x.tryArmed = true
+		if d, perTry := x.hedgeDelay(); d > 0 {
+			x.hedgeAt, x.hedgeIsPerTry = now.Add(d), perTry
+			if perTry {
+				// Look now and then whether the attempt's tier went
+				// suspect (another attempt there went silent): then
+				// it gets its hedge at once.
+				x.checkEvery = max(10*time.Millisecond, d/5)
+				x.checkAt = now.Add(x.checkEvery)
+			}
+		}
+		if d := x.rt.fixedPerTry(); d > 0 {
+			x.cancelAt = now.Add(d)
+		}
+	}
 	x.armLocked()
 }
 
@@ -666,7 +683,7 @@ func (x *exchange) fire() {
 	if a.late && !early {
 		x.svc.suspectTier(a.pick.Tier)
 	}
-	if !x.rt.hedgeAllowed(x.tries) {
+	if !x.up.Replayable() || !x.rt.hedgeAllowed(x.tries) {
 		x.armLocked()
 		x.mu.Unlock()
 		return
@@ -745,6 +762,8 @@ func (x *exchange) outcome(a *attempt) Outcome {
 	switch {
 	case a.lost:
 		return Outcome{Class: ClassCanceled, Latency: lat, Reached: true}
+	case x.overrun.Load():
+		return Outcome{Class: ClassCanceled, Fault: FaultPolicy, Latency: lat, Reached: true}
 	case x.ctx.Err() != nil:
 		return Outcome{Class: ClassCanceled, Fault: FaultClient, Latency: lat, Reached: true}
 	}
@@ -839,32 +858,16 @@ func (x *exchange) forward(a *attempt, o Outcome) {
 	if fb := x.rt.fallback; fb != nil && fb.stale != nil && o.Class == ClassSuccess && x.req.Method() == "GET" {
 		f.Stale = fb.stale
 	}
-	var limit *time.Timer
-	var overrun bool
-	if x.rt.maxDuration > 0 {
-		limit = time.AfterFunc(x.rt.maxDuration-time.Since(x.start), func() {
-			x.mu.Lock()
-			overrun = true
-			x.mu.Unlock()
-			a.cancel()
-		})
-	}
 	n, trailer, err := x.out.Forward(a.resp, f)
-	if limit != nil {
-		limit.Stop()
-	}
 	o.Bytes = n
 	if trailer != 0 && o.Fault == FaultNone {
 		// A gRPC status in the trailers is the call's real outcome.
 		t := outcomeOfStatus(trailer, o.Latency)
 		o.Class, o.Fault = t.Class, t.Fault
 	}
-	x.mu.Lock()
-	over := overrun
-	x.mu.Unlock()
 	switch {
 	case err == nil:
-	case over:
+	case x.overrun.Load():
 		o.Class, o.Fault = ClassCanceled, FaultPolicy
 		x.abort = true
 	case errors.Is(err, errClientGone) || x.ctx.Err() != nil:
@@ -885,6 +888,10 @@ func (x *exchange) forward(a *attempt, o Outcome) {
 func (x *exchange) failOutcome(o Outcome) {
 	switch o.Class {
 	case ClassCanceled:
+		if o.Fault == FaultPolicy && x.overrun.Load() {
+			x.fail(504, "max duration")
+			return
+		}
 		if o.Fault == FaultClient {
 			x.status = 499 // client closed request (nginx's code); nothing is written
 			x.out.Reply(499, "client closed request")

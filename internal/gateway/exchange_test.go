@@ -356,6 +356,12 @@ func TestExchange(t *testing.T) {
 			status: 502, from: "gateway", attempts: 1,
 		},
 		{
+			name: "max_duration bounds the whole exchange, the wait for the head included: 504", req: fakeRequest{method: "POST"}, body: true,
+			route:  "    timeout: 0s\n    max_duration: 700ms\n",
+			by:     map[string][]behaviour{localA: {silent}, localB: {silent}},
+			status: 504, from: "gateway", attempts: 1,
+		},
+		{
 			name: "every instance unreachable: the static fallback answers", req: fakeRequest{method: "GET"},
 			route:  "    retry: {attempts: 3}\n    fallback: {static: {status: 200, body: degraded}}\n",
 			by:     map[string][]behaviour{localA: {{err: ClassConnect}}, localB: {{err: ClassConnect}}, remoteA: {{err: ClassConnect}}, remoteB: {{err: ClassConnect}}},

@@ -93,7 +93,7 @@ func newMetrics(reg prometheus.Registerer, maxInstances int) *metrics {
 		}, []string{"rule", "kind"}),
 		hedges: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "duohuo_hedges_total",
-			Help: "Second tries sent because the first had no answer after the route's hedge delay.",
+			Help: "Second tries sent while the first was still waiting: after the route's hedge delay, or after the adaptive per-try timeout (those are also counted in duohuo_retries_total).",
 		}),
 		maxInstances: maxInstances,
 		instSeen:     map[string]struct{}{},

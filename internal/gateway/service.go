@@ -272,7 +272,8 @@ func healthConfig(h config.Health, upstreamTLS bool) health.Config {
 	c.Outlier.BaseEjectionTime = time.Duration(o.BaseEjectionTime)
 	c.Outlier.MaxEjectionTime = time.Duration(o.MaxEjectionTime)
 	c.Outlier.MaxEjectionPercent = int(o.MaxEjectionPercent)
-	if o.MaxEjectionPercent == 0 {
+	no5xx := o.MaxEjectionPercent == 0 // the file's 0%: those detectors eject nothing
+	if no5xx && o.MaxGatewayEjectionPercent == 0 {
 		c.Outlier.Disabled = true
 	}
 	// A 1-instance-in-10 cap would never eject anything in the small
@@ -290,10 +291,10 @@ func healthConfig(h config.Health, upstreamTLS bool) health.Config {
 		c.Outlier.ConsecutiveGatewayFailure = -1
 	}
 	c.Outlier.Consecutive5xx = o.Consecutive5xx
-	if o.Consecutive5xx == 0 {
+	if o.Consecutive5xx == 0 || no5xx {
 		c.Outlier.Consecutive5xx = -1
 	}
-	if sr := o.SuccessRate; sr != nil {
+	if sr := o.SuccessRate; sr != nil && !no5xx {
 		c.Outlier.SuccessRateMinimumHosts = sr.MinimumHosts
 		c.Outlier.SuccessRateRequestVolume = sr.RequestVolume
 		c.Outlier.SuccessRateStdevFactor = sr.StdevFactor

@@ -1,7 +1,7 @@
 // Package etcdlock is duohuo's lock backend on etcd v3: a [Session] (a lease
 // kept alive, Done when it is lost), a [Mutex] whose Lock returns a [Held]
 // lock with a fencing token, a [Fence] kept in etcd, and [Locker], the
-// design document's Lock/Unlock/IsLocked interface on top.
+// the Lock/Unlock/IsLocked interface of [lock.Locker] on top.
 //
 // # Design
 //

@@ -13,7 +13,7 @@ import (
 	"github.com/duohuo/duohuo/lock"
 )
 
-// Locker implements [lock.Locker], the design document's interface, on
+// Locker implements [lock.Locker], the unified lock interface, on
 // Session and Mutex: each Lock call gets its own session with the requested
 // TTL (one extra grant RPC), and Unlock releases the lock and revokes that
 // session. Locks are named keys under a prefix.
