@@ -681,7 +681,7 @@ func (x *exchange) fire() {
 	x.hedgeAt, x.checkAt = time.Time{}, time.Time{}
 	a.late = x.hedgeIsPerTry || early // past its deadline, or waiting long in a suspect tier
 	if a.late && !early {
-		x.svc.suspectTier(a.pick.Tier)
+		x.svc.suspectTier(a.pick.Tier, a.pick.Instance.ID)
 	}
 	if !x.up.Replayable() || !x.rt.hedgeAllowed(x.tries) {
 		x.armLocked()

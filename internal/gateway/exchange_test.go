@@ -497,3 +497,64 @@ func TestExchangeIsEngineNeutral(t *testing.T) {
 		}
 	}
 }
+
+// One slow request is the tail of a healthy service and moves no traffic;
+// silent attempts on several instances of a tier within a second make it
+// suspect, and its instances stop taking new requests until it expires.
+func TestSuspectTierNeedsSeveralInstances(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, err := New(Options{Config: exchangeConfig(t, ""), Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Shutdown(context.Background())
+		svc := g.services["api"]
+		a := discovery.AddrID(netip.MustParseAddrPort(localA))
+		b := discovery.AddrID(netip.MustParseAddrPort(localB))
+		tier, _ := svc.tierOf(a)
+		for range 5 {
+			svc.suspectTier(tier, a)
+		}
+		if svc.isSuspect(tier) {
+			t.Fatalf("five silent attempts on one instance made its tier suspect")
+		}
+		time.Sleep(2 * suspectWindow) // those are forgotten
+		svc.suspectTier(tier, a)
+		svc.suspectTier(tier, b)
+		if svc.isSuspect(tier) {
+			t.Fatalf("two silent attempts made the tier suspect, want %d", suspectAttempts)
+		}
+		svc.suspectTier(tier, a)
+		if !svc.isSuspect(tier) {
+			t.Fatalf("%d silent attempts on two instances did not make the tier suspect", suspectAttempts)
+		}
+		synctest.Wait() // the balancer rebuild
+		up := &fakeUpstream{by: map[string][]behaviour{}}
+		for _, addr := range []string{localA, localB, remoteA, remoteB} {
+			up.by[addr] = []behaviour{{status: 200, after: time.Millisecond}}
+		}
+		for range 20 {
+			g.run(context.Background(), fakeRequest{method: "GET"}, up, &fakeResponder{})
+		}
+		for _, addr := range up.attempts() {
+			if strings.HasPrefix(addr, "10.0.") {
+				t.Fatalf("a new request went to %s in the suspect tier", addr)
+			}
+		}
+		time.Sleep(2 * suspectFor)
+		synctest.Wait()
+		up.sent = nil
+		for range 20 {
+			g.run(context.Background(), fakeRequest{method: "GET"}, up, &fakeResponder{})
+		}
+		home := 0
+		for _, addr := range up.attempts() {
+			if strings.HasPrefix(addr, "10.0.") {
+				home++
+			}
+		}
+		if home == 0 {
+			t.Errorf("after the suspicion expired no request went home (%v)", up.attempts())
+		}
+	})
+}

@@ -57,14 +57,17 @@ type service struct {
 	lastStatus map[string]health.Status
 
 	// suspect holds, per locality tier, until when (Unix nanoseconds) the
-	// tier is suspect: an attempt there outlived the adaptive per-try
-	// deadline. A cloud whose one instance went silent has likely gone
-	// silent whole, and its other instances' health has not caught up:
-	// while suspect, the tier's instances count as unhealthy, so that new
+	// tier is suspect: attempts on several of its instances outlived the
+	// adaptive per-try deadline (see suspectTier). A cloud whose
+	// instances go silent together has likely gone silent whole, and their
+	// health has not caught up: while suspect, the tier's instances count as unhealthy, so that new
 	// requests go to the next tier (or, if every tier is suspect, panic
 	// mode spreads them over all), and attempts already waiting there get
 	// their hedge without waiting for their own deadline.
 	suspect [4]atomic.Int64
+
+	silentMu sync.Mutex         // guards silent
+	silent   [4][]silentAttempt // recent silent attempts per tier
 
 	attemptsMu sync.Mutex // serialises writers of attempts
 	attempts   atomic.Pointer[map[string]*attemptSeries]
@@ -400,19 +403,64 @@ func (s *service) sync() {
 	}
 }
 
-// suspectFor is how long one silent attempt keeps its tier suspect; each
-// further one renews it. Outlier detection takes over within it: the
-// attempts that were waiting there time out and eject their instances.
+// suspectFor is how long a tier stays suspect; each further silent attempt
+// renews it. Outlier detection takes over within it: the attempts that were
+// waiting there time out and eject their instances.
 const suspectFor = time.Second
 
-// suspectTier marks tier t suspect; the first mark rebuilds the balancer.
-func (s *service) suspectTier(t discovery.Tier) {
+// A tier turns suspect when suspectAttempts attempts on at least two of its
+// instances went silent within suspectWindow: one slow request is the tail
+// of a healthy service, several on different instances at once are a
+// cloud going silent.
+const (
+	suspectAttempts = 3
+	suspectWindow   = time.Second
+)
+
+// silentAttempt is an attempt that outlived the adaptive per-try deadline.
+type silentAttempt struct {
+	id string
+	at time.Time
+}
+
+// suspectTier records that an attempt on instance id of tier t went silent,
+// and marks the tier suspect once the evidence is enough (see
+// suspectAttempts); the first mark rebuilds the balancer.
+func (s *service) suspectTier(t discovery.Tier, id string) {
 	if int(t) >= len(s.suspect) {
 		return
 	}
-	now := time.Now().UnixNano()
-	if old := s.suspect[t].Swap(now + int64(suspectFor)); old < now {
-		s.log.Warn("an attempt went silent past its per-try deadline; its locality is suspect", "tier", tierName(int(t)), "for", suspectFor)
+	now := time.Now()
+	if s.isSuspect(t) {
+		s.suspect[t].Store(now.Add(suspectFor).UnixNano())
+		return
+	}
+	s.silentMu.Lock()
+	recent := s.silent[t][:0]
+	for _, a := range s.silent[t] {
+		if now.Sub(a.at) < suspectWindow {
+			recent = append(recent, a)
+		}
+	}
+	recent = append(recent, silentAttempt{id, now})
+	if len(recent) > 2*suspectAttempts {
+		recent = recent[len(recent)-2*suspectAttempts:]
+	}
+	s.silent[t] = recent
+	others := false
+	for _, a := range recent {
+		others = others || a.id != id
+	}
+	enough := len(recent) >= suspectAttempts && others
+	if enough {
+		s.silent[t] = nil
+	}
+	s.silentMu.Unlock()
+	if !enough {
+		return
+	}
+	if old := s.suspect[t].Swap(now.Add(suspectFor).UnixNano()); old < now.UnixNano() {
+		s.log.Warn("attempts on several instances went silent past their per-try deadline; their locality is suspect", "tier", tierName(int(t)), "for", suspectFor)
 		s.requestKick()
 	}
 }
