@@ -34,6 +34,7 @@ type route struct {
 	backoffBase   time.Duration
 	backoffMax    time.Duration
 	budget        *resilience.Budget
+	budgetCfg     config.Budget    // what budget was made from
 	breaker       *breaker.Breaker // nil: no route breaker
 	fallback      *fallback        // nil: no fallback
 	hedge         *hedge           // nil: no hedging
@@ -175,7 +176,8 @@ func compileRoute(rc config.Route, svc *service, m *metrics, old *route) (*route
 	}
 	// A route that keeps its name and budget settings keeps its budget
 	// window across reloads, so a reload cannot reset a retry storm's brake.
-	if old != nil && old.budget != nil && old.svc == svc {
+	rt.budgetCfg = rc.Retry.Budget
+	if old != nil && old.budget != nil && old.svc == svc && old.budgetCfg == rc.Retry.Budget {
 		rt.budget = old.budget
 	} else {
 		// In the file 0 means none; in resilience 0 means the default.
