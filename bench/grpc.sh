@@ -17,6 +17,7 @@
 #   bench/grpc.sh            full run: 3 rounds × {grpc, h2c} × {64 B, 4 KiB} × {50×1, 10×20} × 3, about 15 min
 #   bench/grpc.sh --quick    smoke run, about 2 min, docs untouched
 #   bench/grpc.sh -rounds 5 -duration 10s -only nginx,duohuo -shapes 10x20   (any runner flag)
+#   bench/grpc.sh --duohuo PATH   measure a prebuilt duohuo instead of building this checkout
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,28 +34,40 @@ if ((${#need[@]})); then
 	fi
 fi
 command -v go >/dev/null 2>&1 || { echo "bench: go is not on PATH (Go 1.26 needed to build duohuo)" >&2; exit 1; }
-# duohuo's gRPC cell needs the upstream protocol key (upstream: {protocol: h2c}).
-if ! grep -q 'yaml:"protocol"' internal/config/config.go; then
-	echo "bench: this duohuo has no upstream protocol setting; its grpc cell will be reported as not measured" >&2
-fi
+# --duohuo PATH: measure a prebuilt duohuo (e.g. one built in a worktree of
+# another commit) instead of building this checkout's.
+prebuilt=
+args=()
+while (($#)); do
+	case $1 in
+	--duohuo)
+		[[ $# -ge 2 && -x $2 ]] || { echo "bench: --duohuo wants an executable duohuo binary" >&2; exit 1; }
+		prebuilt=$2
+		shift 2
+		;;
+	--quick) args+=(-quick); shift ;;
+	*) args+=("$1"); shift ;;
+	esac
+done
 
 bin=bench/results/bin
 mkdir -p "$bin"
-echo "bench: building duohuo, grpcbackend, runner" >&2
-# As the release build (Makefile): static, trimmed, version stamped.
-pkg=github.com/duohuo/duohuo/internal/buildinfo
-CGO_ENABLED=0 go build -trimpath -o "$bin/duohuo" -ldflags "-s -w \
-	-X $pkg.Version=$(git describe --tags --always --dirty 2>/dev/null || echo devel) \
-	-X $pkg.Commit=$(git rev-parse HEAD 2>/dev/null || echo unknown) \
-	-X $pkg.Date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" ./cmd/duohuo
+if [[ -n $prebuilt ]]; then
+	echo "bench: duohuo from $prebuilt; building grpcbackend, runner" >&2
+	cp "$prebuilt" "$bin/duohuo"
+else
+	# duohuo's gRPC cell needs the upstream protocol key (upstream: {protocol: h2c}).
+	if ! grep -q 'yaml:"protocol"' internal/config/config.go; then
+		echo "bench: this duohuo has no upstream protocol setting; its grpc cell will be reported as not measured" >&2
+	fi
+	echo "bench: building duohuo, grpcbackend, runner" >&2
+	# As the release build (Makefile): static, trimmed, version stamped.
+	pkg=github.com/duohuo/duohuo/internal/buildinfo
+	CGO_ENABLED=0 go build -trimpath -o "$bin/duohuo" -ldflags "-s -w \
+		-X $pkg.Version=$(git describe --tags --always --dirty 2>/dev/null || echo devel) \
+		-X $pkg.Commit=$(git rev-parse HEAD 2>/dev/null || echo unknown) \
+		-X $pkg.Date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" ./cmd/duohuo
+fi
 go build -o "$bin/grpcbackend" ./bench/grpcbackend
 go build -o "$bin/runner" ./bench/runner
-
-args=()
-for a in "$@"; do
-	case $a in
-	--quick) args+=(-quick) ;;
-	*) args+=("$a") ;;
-	esac
-done
 exec "$bin/runner" -h2 -bin "$bin" -out bench/results -doc docs/benchmarks.md "${args[@]}"

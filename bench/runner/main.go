@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -33,7 +34,7 @@ func main() {
 	flag.StringVar(&o.conns, "conns", "50,200", "wrk connection counts")
 	flag.StringVar(&o.sizes, "sizes", "64,4096", "response body sizes in bytes (the backend serves 64 and 4096)")
 	flag.StringVar(&o.only, "only", "", "comma-separated proxies to run (direct,nginx,haproxy,goproxy,duohuo); empty: all")
-	flag.StringVar(&o.before, "before", "", "another duohuo binary to run as \"duohuo-before\" with the same config (before/after comparisons; the doc is not touched)")
+	flag.StringVar(&o.before, "before", "", "another duohuo binary to run as \"duohuo-before\" with the same config, swapping places with duohuo in even rounds; the report adds duohuo ÷ duohuo-before per cell (the doc is not touched)")
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 1 round, 2s runs, 1s warm-up (~1.5 min); the doc is not touched")
 	flag.BoolVar(&o.profile, "profile", false, "also take CPU profiles of duohuo during its 64 B runs (admin /debug/pprof/profile)")
 	flag.BoolVar(&o.h2, "h2", false, "run the gRPC and h2c benchmark (bench/grpc.sh) with h2load instead: direct, nginx and duohuo; -bin must also hold grpcbackend")
@@ -94,6 +95,9 @@ func run(o options) error {
 		return err
 	}
 	m := machineInfo(o.bin)
+	if o.before != "" {
+		m.Versions["duohuo-before"] = duohuoVersion(o.before)
+	}
 	fmt.Printf("machine: %s, %d CPUs, load %s\n", m.CPU, m.NProc, m.LoadStart)
 
 	b := &bench{opts: o, dir: dir, machine: m}
@@ -112,7 +116,7 @@ func run(o options) error {
 	for round := 1; round <= o.rounds; round++ {
 		for _, size := range sizes {
 			for _, c := range conns {
-				for _, p := range b.proxies {
+				for _, p := range runOrder(b.proxies, round) {
 					n++
 					r, err := b.measure(p, round, size, c)
 					if err != nil {
@@ -139,6 +143,23 @@ func run(o options) error {
 		fmt.Printf("wrote the gateway table into %s\n", o.doc)
 	}
 	return nil
+}
+
+// runOrder is the order of the proxies in a round. With -before, the two
+// duohuo builds swap places in even rounds (… after before, … before after),
+// so that neither always runs right after the other: a box that drifts
+// during a round would otherwise favour one of them in every round.
+func runOrder(ps []*proxy, round int) []*proxy {
+	if round%2 == 1 {
+		return ps
+	}
+	out := slices.Clone(ps)
+	i := slices.IndexFunc(out, func(p *proxy) bool { return p.name == "duohuo" })
+	j := slices.IndexFunc(out, func(p *proxy) bool { return p.name == "duohuo-before" })
+	if i >= 0 && j >= 0 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
 }
 
 func intList(s string) ([]int, error) {

@@ -72,6 +72,15 @@ func median(xs []float64) float64 {
 // ratio is the median over rounds of x's RPS divided by ref's RPS in the
 // same round and cell: runs close in time share the box's noise.
 func ratio(results []result, x, ref string, size, conns int) (float64, bool) {
+	return ratioOf(results, x, ref, size, conns, func(r result) float64 { return r.RPS })
+}
+
+// cpuRatio is ratio for CPU µs per request.
+func cpuRatio(results []result, x, ref string, size, conns int) (float64, bool) {
+	return ratioOf(results, x, ref, size, conns, func(r result) float64 { return r.CPUPerReqUs })
+}
+
+func ratioOf(results []result, x, ref string, size, conns int, field func(result) float64) (float64, bool) {
 	by := map[int]map[string]float64{}
 	for _, r := range results {
 		if r.Size != size || r.Conns != conns {
@@ -80,7 +89,7 @@ func ratio(results []result, x, ref string, size, conns int) (float64, bool) {
 		if by[r.Round] == nil {
 			by[r.Round] = map[string]float64{}
 		}
-		by[r.Round][r.Proxy] = r.RPS
+		by[r.Round][r.Proxy] = field(r)
 	}
 	var rs []float64
 	for _, m := range by {
@@ -94,6 +103,48 @@ func ratio(results []result, x, ref string, size, conns int) (float64, bool) {
 		return 0, false
 	}
 	return median(rs), true
+}
+
+// beforeTable compares duohuo with duohuo-before (-before) cell by cell:
+// medians of the per-round ratios, and each round's CPU ratio.
+func (b *bench) beforeTable(sizes, conns []int) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "duohuo = %s; duohuo-before = %s. Ratios are medians of per-round ratios (duohuo ÷ duohuo-before in the same round).\n\n",
+		b.machine.Versions["duohuo"], b.machine.Versions["duohuo-before"])
+	sb.WriteString("| body | conns | CPU µs/req duohuo | CPU µs/req duohuo-before | CPU µs/req ratio | RPS ratio | CPU ratio per round |\n")
+	sb.WriteString("|---|---|---:|---:|---:|---:|---|\n")
+	for _, size := range sizes {
+		for _, c := range conns {
+			rr, ok1 := ratio(b.results, "duohuo", "duohuo-before", size, c)
+			cr, ok2 := cpuRatio(b.results, "duohuo", "duohuo-before", size, c)
+			if !ok1 || !ok2 {
+				continue
+			}
+			var rounds []string
+			var ca, cb []float64
+			for round := 1; round <= b.opts.rounds; round++ {
+				var a, bf float64
+				for _, r := range b.results {
+					if r.Round == round && r.Size == size && r.Conns == c {
+						switch r.Proxy {
+						case "duohuo":
+							a = r.CPUPerReqUs
+							ca = append(ca, a)
+						case "duohuo-before":
+							bf = r.CPUPerReqUs
+							cb = append(cb, bf)
+						}
+					}
+				}
+				if bf > 0 {
+					rounds = append(rounds, fmt.Sprintf("%.3f", a/bf))
+				}
+			}
+			fmt.Fprintf(&sb, "| %s | %d | %.1f | %.1f | %.3f | %.3f | %s |\n",
+				sizeLabel(size), c, median(ca), median(cb), cr, rr, strings.Join(rounds, ", "))
+		}
+	}
+	return sb.String()
 }
 
 // table renders the Markdown block that goes between the markers.
@@ -141,6 +192,10 @@ func (b *bench) table(sizes, conns []int) string {
 					sizeLabel(size), c, proxyLabels[p.name], thousands(median(rps)), median(p50), median(p99), median(cpu), rss, xn, xg, errs)
 			}
 		}
+	}
+	if b.opts.before != "" {
+		sb.WriteString("\n")
+		sb.WriteString(b.beforeTable(sizes, conns))
 	}
 	return sb.String()
 }
