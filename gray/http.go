@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,10 @@ type HandlerConfig struct {
 	Who func(r *http.Request) string
 	// MaxBody bounds a request body in bytes; 0 means 1 MiB.
 	MaxBody int64
+	// Routes, when set, lists the routes that exist: a PUT for any other
+	// is refused with 404 and the list, so that a typo does not create a
+	// policy no request will ever meet. nil accepts any route name.
+	Routes func() []string
 }
 
 // NewHandler returns the admin API of s, to mount under cfg.Prefix on the
@@ -139,6 +144,14 @@ func expectParam(r *http.Request) (uint64, error) {
 }
 
 func (h *handler) put(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.Routes != nil {
+		route, routes := r.PathValue("route"), h.cfg.Routes()
+		if !slices.Contains(routes, route) {
+			slices.Sort(routes)
+			writeJSON(w, http.StatusNotFound, ErrorBody{Error: fmt.Sprintf("%v: %q is not a route of this gateway", ErrNoRoute, route), Routes: routes})
+			return
+		}
+	}
 	expect, err := expectParam(r)
 	if err != nil {
 		writeError(w, err)
@@ -287,6 +300,7 @@ func prefixFields(prefix string, err error) error {
 type ErrorBody struct {
 	Error  string        `json:"error"`            // the whole error, for people
 	Fields []*FieldError `json:"fields,omitempty"` // each invalid field, for tools
+	Routes []string      `json:"routes,omitempty"` // the routes that exist, with a 404 for an unknown one
 }
 
 func writeError(w http.ResponseWriter, err error) {

@@ -167,6 +167,27 @@ func TestHandlerBoundsTheBody(t *testing.T) {
 	}
 }
 
+// With the gateway's routes known, a policy for a route that does not
+// exist is refused, with the routes that do: a typo must not become a
+// policy that no request will ever meet.
+func TestHandlerRefusesAnUnknownRoute(t *testing.T) {
+	s := gray.NewStore(gray.StoreConfig{})
+	srv := httptest.NewServer(gray.NewHandler(s, gray.HandlerConfig{Routes: func() []string { return []string{"orders", "checkout"} }}))
+	t.Cleanup(srv.Close)
+	api := apiClient{t, srv}
+	var e gray.ErrorBody
+	if code := api.do("PUT", "/v1/gray/routes/chekout", fivePercent, &e); code != http.StatusNotFound ||
+		!strings.Contains(e.Error, "chekout") || strings.Join(e.Routes, ",") != "checkout,orders" {
+		t.Errorf("PUT for an unknown route = %d %+v, want 404 naming it and listing checkout, orders", code, e)
+	}
+	if s.Router("chekout") != nil {
+		t.Errorf("the refused policy was stored")
+	}
+	if code := api.do("PUT", "/v1/gray/routes/checkout", fivePercent, nil); code != http.StatusOK || s.Router("checkout") == nil {
+		t.Errorf("PUT for a route that exists = %d, want 200", code)
+	}
+}
+
 func TestHandlerDryRun(t *testing.T) {
 	_, api := newAPI(t)
 	if code := api.do("PUT", "/v1/gray/routes/checkout", fivePercent, nil); code != 200 {

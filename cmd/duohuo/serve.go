@@ -147,6 +147,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	apply := func(why string) {
 		next, err := config.Load(o.path)
 		if err != nil {
+			g.RefuseReload()
 			log.Error("config reload refused; the running config keeps serving", "why", why, "err", err)
 			return
 		}

@@ -176,9 +176,10 @@ func TestServeReloadsConfigFile(t *testing.T) {
 	started := make(chan []string, 1)
 	done := make(chan error, 1)
 	var errb syncBuffer
+	var adminAddr string
 	go func() {
 		done <- serve(ctx, serveOptions{path: cfg, drain: 5 * time.Second, watch: true, stderr: &errb,
-			started: func(_ string, gw []string) { started <- gw }})
+			started: func(admin string, gw []string) { adminAddr = admin; started <- gw }})
 	}()
 	var gw string
 	select {
@@ -201,6 +202,10 @@ func TestServeReloadsConfigFile(t *testing.T) {
 	if got := getBody(t, "http://"+gw+"/"); got != "v1" {
 		t.Fatalf("after a bad reload: %q, want v1 still", got)
 	}
+	// A file that does not load is a rejected reload too.
+	if m := getBody(t, "http://"+adminAddr+"/metrics"); !strings.Contains(m, `duohuo_config_reloads_total{result="rejected"} 1`) {
+		t.Errorf("after a refused reload, /metrics has no rejected reload counted:\n%s", grepLines(m, "duohuo_config_reloads_total"))
+	}
 	os.WriteFile(cfg, []byte(text(up2)), 0o600)
 	deadline := time.Now().Add(10 * time.Second)
 	for getBody(t, "http://"+gw+"/") != "v2" {
@@ -222,4 +227,15 @@ func TestDemoPrintConfigValidates(t *testing.T) {
 	if code := run([]string{"validate", p}, &out, &errb); code != exitOK {
 		t.Fatalf("validate of the demo config exited %d:\n%s%s", code, out.String(), errb.String())
 	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

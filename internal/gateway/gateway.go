@@ -143,6 +143,11 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 	return nil
 }
 
+// RefuseReload counts a reload that was refused before it reached the
+// gateway (a file that does not load), next to those Reload refuses, in
+// duohuo_config_reloads_total{result="rejected"}.
+func (g *Gateway) RefuseReload() { g.m.reloads.WithLabelValues("rejected").Inc() }
+
 func (g *Gateway) apply(cfg *config.Config) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -243,4 +243,19 @@ func grayEqual(a, b *config.GrayPolicy) bool { return reflect.DeepEqual(a, b) }
 // GrayHandler serves the gray admin API (mounted on /v1/gray): the live
 // policy of each route with its revision and history, apply, rollback, and
 // the dry run "where would this request go". See package gray.
-func (g *Gateway) GrayHandler() http.Handler { return gray.NewHandler(g.gray, gray.HandlerConfig{}) }
+func (g *Gateway) GrayHandler() http.Handler {
+	return gray.NewHandler(g.gray, gray.HandlerConfig{Routes: g.routeNames})
+}
+
+// routeNames returns the names of the live routes.
+func (g *Gateway) routeNames() []string {
+	t := g.table.Load()
+	if t == nil {
+		return nil
+	}
+	names := make([]string, 0, len(t.routes))
+	for _, rt := range t.routes {
+		names = append(names, rt.name)
+	}
+	return names
+}

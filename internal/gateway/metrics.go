@@ -98,6 +98,10 @@ func newMetrics(reg prometheus.Registerer, maxInstances int) *metrics {
 		maxInstances: maxInstances,
 		instSeen:     map[string]struct{}{},
 	}
+	// Both outcomes exist from the start, so that a dashboard or alert on
+	// rejected reloads sees 0, not nothing.
+	m.reloads.WithLabelValues("applied")
+	m.reloads.WithLabelValues("rejected")
 	reg.MustRegister(m.requests, m.duration, m.attempts, m.retries, m.ejections, m.healthy, m.instances, m.active, m.reloads,
 		m.fallbacks, m.breakerTransitions, m.faults, m.hedges)
 	return m
