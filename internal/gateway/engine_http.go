@@ -275,7 +275,7 @@ func (e *httpExchange) Static(s staticReply) {
 		// A gRPC client cannot read an HTTP body: the fallback becomes a
 		// status, its body the message (a status below 400 still cannot
 		// carry a response message: UNAVAILABLE).
-		code := grpcUnavailable
+		code := proxy.GRPCUnavailable
 		if s.Status >= 400 {
 			code = grpcCodeOfHTTP(s.Status)
 		}

@@ -578,7 +578,7 @@ func (x *exchange) RequestSent() {
 				x.checkAt = now.Add(x.checkEvery)
 			}
 		}
-		if d := x.rt.fixedPerTry(); d > 0 {
+		if d := x.rt.perTry; d > 0 { // fixed: cancels the attempt
 			x.cancelAt = now.Add(d)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/duohuo/duohuo/color"
 	"github.com/duohuo/duohuo/discovery"
 	"github.com/duohuo/duohuo/internal/config"
+	"github.com/duohuo/duohuo/internal/proxy"
 	"github.com/duohuo/duohuo/resilience"
 )
 
@@ -341,12 +342,12 @@ func TestExchange(t *testing.T) {
 		{
 			name: "gRPC UNAVAILABLE is retried when the route asks for it", req: fakeRequest{method: "POST", grpc: true},
 			route:  "    retry: {attempts: 2, retry_on: [unavailable]}\n",
-			by:     map[string][]behaviour{localA: {{status: 200, grpcSt: grpcUnavailable}}, localB: {{status: 200, grpcSt: grpcUnavailable}}},
+			by:     map[string][]behaviour{localA: {{status: 200, grpcSt: proxy.GRPCUnavailable}}, localB: {{status: 200, grpcSt: proxy.GRPCUnavailable}}},
 			status: 200, from: "upstream", attempts: 3,
 		},
 		{
 			name: "gRPC UNAVAILABLE is passed on when the route does not retry it", req: fakeRequest{method: "POST", grpc: true},
-			by:     map[string][]behaviour{localA: {{status: 200, grpcSt: grpcUnavailable}}, localB: {{status: 200, grpcSt: grpcUnavailable}}},
+			by:     map[string][]behaviour{localA: {{status: 200, grpcSt: proxy.GRPCUnavailable}}, localB: {{status: 200, grpcSt: proxy.GRPCUnavailable}}},
 			status: 503, from: "upstream", attempts: 1,
 		},
 		{
@@ -437,8 +438,14 @@ func TestClientFaultsNeverCountAgainstInstances(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		cancel()
 		<-done
-		if w.status != 0 && w.status != 499 {
-			t.Errorf("client gone: answer %d, want nothing (499)", w.status)
+		if w.status != 499 || w.from != "gateway" {
+			t.Errorf("client gone: answer %d from %s, want 499 (nothing written)", w.status, w.from)
+		}
+		for _, a := range []string{localA, localB} {
+			id := discovery.AddrID(netip.MustParseAddrPort(a))
+			if st := svc.breaker.Get(id).State(); st != breaker.Closed {
+				t.Errorf("breaker of %s is %v after the client left, want closed", a, st)
+			}
 		}
 	})
 }

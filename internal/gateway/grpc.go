@@ -2,21 +2,8 @@ package gateway
 
 import (
 	"net/http"
-)
 
-// gRPC's status codes the gateway reads or makes (grpc/codes).
-const (
-	grpcOK                = 0
-	grpcCanceled          = 1
-	grpcUnknown           = 2
-	grpcInvalidArgument   = 3
-	grpcDeadlineExceeded  = 4
-	grpcResourceExhausted = 8
-	grpcUnimplemented     = 12
-	grpcInternal          = 13
-	grpcUnavailable       = 14
-	grpcDataLoss          = 15
-	grpcUnauthenticated   = 16
+	"github.com/duohuo/duohuo/internal/proxy"
 )
 
 // httpStatusOfGRPC is the HTTP status the core classifies a gRPC status
@@ -25,13 +12,13 @@ const (
 // business (200, as gRPC answers them).
 func httpStatusOfGRPC(code int) int {
 	switch code {
-	case grpcUnavailable:
+	case proxy.GRPCUnavailable:
 		return http.StatusServiceUnavailable
-	case grpcResourceExhausted:
+	case proxy.GRPCResourceExhausted:
 		return http.StatusTooManyRequests
-	case grpcDeadlineExceeded:
+	case proxy.GRPCDeadlineExceeded:
 		return http.StatusGatewayTimeout
-	case grpcInternal, grpcUnknown, grpcDataLoss:
+	case proxy.GRPCInternal, proxy.GRPCUnknown, proxy.GRPCDataLoss:
 		return http.StatusInternalServerError
 	}
 	return http.StatusOK
@@ -45,23 +32,23 @@ func httpStatusOfGRPC(code int) int {
 func grpcCodeOfHTTP(status int) int {
 	switch status {
 	case http.StatusBadRequest:
-		return grpcInternal
+		return proxy.GRPCInternal
 	case http.StatusUnauthorized:
-		return grpcUnauthenticated
+		return proxy.GRPCUnauthenticated
 	case http.StatusForbidden:
-		return 7 // PERMISSION_DENIED
+		return proxy.GRPCPermissionDenied
 	case http.StatusNotFound:
-		return grpcUnimplemented
+		return proxy.GRPCUnimplemented
 	case http.StatusTooManyRequests:
-		return grpcResourceExhausted
+		return proxy.GRPCResourceExhausted
 	case http.StatusRequestEntityTooLarge:
-		return grpcResourceExhausted
+		return proxy.GRPCResourceExhausted
 	case http.StatusRequestTimeout:
-		return grpcDeadlineExceeded
+		return proxy.GRPCDeadlineExceeded
 	case http.StatusBadGateway, http.StatusServiceUnavailable:
-		return grpcUnavailable
+		return proxy.GRPCUnavailable
 	case http.StatusGatewayTimeout:
-		return grpcDeadlineExceeded
+		return proxy.GRPCDeadlineExceeded
 	}
-	return grpcUnknown
+	return proxy.GRPCUnknown
 }

@@ -111,10 +111,6 @@ func (rt *route) adaptivePerTry() time.Duration {
 	return d
 }
 
-// fixedPerTry returns the configured per-try timeout, which cancels an
-// attempt that reaches it; 0 when none is configured.
-func (rt *route) fixedPerTry() time.Duration { return rt.perTry }
-
 // hedgeAllowed reports whether a hedge may start as attempt number tries+1:
 // attempts are left, and the budget allows it (the hedge budget for a
 // configured hedge's first, the retry budget otherwise).

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/duohuo/duohuo/internal/gateway"
 )
 
 // Streams outlive the route timeout: it bounds the wait for the response
@@ -198,13 +200,7 @@ func TestMalformedBodiesBlameTheClient(t *testing.T) {
 		io.WriteString(w, "ok")
 	}))
 	defer up.Close()
-	g := start(t, parse(t, fmt.Sprintf(`
-listeners: [{name: public, listen: "127.0.0.1:0"}]
-services:
-  - name: api
-    discovery: [{static: {instances: [{addr: "%s"}]}}]
-routes: [{name: all, service: api}]
-`, up.Listener.Addr().String())), "")
+	g := oneInstance(t, up.Listener.Addr().String())
 	defer g.Shutdown(context.Background())
 	addr := g.Addrs()[0]
 	bad := []string{
@@ -304,13 +300,7 @@ func TestUpstreamErrorPassesThrough(t *testing.T) {
 		}
 	}))
 	defer up.Close()
-	g := start(t, parse(t, fmt.Sprintf(`
-listeners: [{name: public, listen: "127.0.0.1:0"}]
-services:
-  - name: api
-    discovery: [{static: {instances: [{addr: "%s"}]}}]
-routes: [{name: all, service: api}]
-`, up.Listener.Addr().String())), "")
+	g := oneInstance(t, up.Listener.Addr().String())
 	defer g.Shutdown(context.Background())
 	base := "http://" + g.Addrs()[0]
 	resp, err := http.Get(base + "/502")
@@ -347,4 +337,17 @@ routes: [{name: all, service: api}]
 		}
 	}
 	t.Errorf("a one-instance service after five 500s answers %d, want 200 once the instance recovers", last)
+}
+
+// oneInstance starts a gateway with default settings in front of one
+// instance at addr, on a route that takes everything.
+func oneInstance(t *testing.T, addr string) *gateway.Gateway {
+	t.Helper()
+	return start(t, parse(t, fmt.Sprintf(`
+listeners: [{name: public, listen: "127.0.0.1:0"}]
+services:
+  - name: api
+    discovery: [{static: {instances: [{addr: "%s"}]}}]
+routes: [{name: all, service: api}]
+`, addr)), "")
 }

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// gRPC status codes the gateway produces itself (google.golang.org/grpc/codes).
+// gRPC status codes the gateway reads or produces itself
+// (google.golang.org/grpc/codes).
 const (
 	GRPCCanceled          = 1
 	GRPCUnknown           = 2
@@ -18,6 +19,7 @@ const (
 	GRPCUnimplemented     = 12
 	GRPCInternal          = 13
 	GRPCUnavailable       = 14
+	GRPCDataLoss          = 15
 	GRPCUnauthenticated   = 16
 )
 
