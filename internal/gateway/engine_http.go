@@ -36,7 +36,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	// Reused only when nothing can still reach it: no body (a
 	// transport may still read one after the handler returned), no
 	// read ahead, and the core says its timer and hedges are done.
-	if e.body == nil && !e.peek && e.x.done() {
+	if e.body == nil && e.peek == 0 && e.x.done() {
 		timer, fire := e.x.timer, e.x.fireFn
 		*e = httpExchange{}
 		e.x.timer, e.x.fireFn = timer, fire // stopped, never fired: reusable
@@ -63,10 +63,10 @@ type httpExchange struct {
 	r     *http.Request
 	id    string
 	grpc  bool
-	body  *proxy.Body  // nil: no body
-	sent  Sender       // the core's: the request was sent whole
-	resps atomic.Int32 // responses made; the first is resp (a hedge may make one concurrently)
-	peek  bool         // read a gRPC status that follows an empty head
+	body  *proxy.Body   // nil: no body
+	sent  Sender        // the core's: the request was sent whole
+	resps atomic.Int32  // responses made; the first is resp (a hedge may make one concurrently)
+	peek  time.Duration // how long to wait for a gRPC status that follows an empty head; 0: do not
 }
 
 // Interface guards.
@@ -98,7 +98,7 @@ func (e *httpExchange) Timeout() time.Duration {
 
 // Begin wraps the client body, whose reads the route's idle limit bounds.
 func (e *httpExchange) Begin(b begin) {
-	e.sent, e.peek = b.Sent, b.PeekGRPCStatus
+	e.sent, e.peek = b.Sent, b.StatusWait
 	idle := b.Idle
 	e.body = proxy.NewBody(proxy.WithReadDeadline(e.w, e.r.Body), idle)
 	if e.body != nil {
@@ -126,25 +126,20 @@ func (e *httpExchange) Send(ctx context.Context, svc *service, in *discovery.Ins
 			if code, err := strconv.Atoi(v); err == nil {
 				hr.status = httpStatusOfGRPC(code) // trailers-only: the status is the call's
 			}
-		} else if e.peek {
-			peekGRPCStatus(hr)
+		} else if e.peek > 0 {
+			peekGRPCStatus(hr, e.peek)
 		}
 	}
 	return hr, nil
 }
 
-// grpcPeekWait bounds how long a gRPC response head waits for its first
-// message or its status, when the route retries on a status the head does
-// not carry. A call that fails at once (UNAVAILABLE from a draining server,
-// sent as headers then trailers) ends within it; a stream whose first
-// message is slow is forwarded as it is, unretried.
-const grpcPeekWait = 100 * time.Millisecond
-
 // peekGRPCStatus reads the start of a gRPC response body: if the call ended
 // without a message, its status (in the trailers) becomes the response's,
 // so that the core can retry it; otherwise what was read is given back in
-// front of the rest of the body.
-func peekGRPCStatus(hr *httpResponse) {
+// front of the rest of the body. It waits at most wait (the route's
+// retry.status_wait): a stream whose first message is slower is forwarded as
+// it is, unretried.
+func peekGRPCStatus(hr *httpResponse, wait time.Duration) {
 	ch := make(chan peekRead, 1)
 	body := hr.resp.Body
 	go func() { // ends with the read: data, the end, or the attempt cancelled
@@ -152,7 +147,7 @@ func peekGRPCStatus(hr *httpResponse) {
 		n, err := body.Read(p)
 		ch <- peekRead{p[:n], err}
 	}()
-	t := time.NewTimer(grpcPeekWait)
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case r := <-ch:

@@ -73,11 +73,11 @@ type begin struct {
 	// each Send for a request without a body): it starts the route's
 	// deadline.
 	Sent Sender
-	// PeekGRPCStatus asks that a gRPC response whose head carries no
-	// status be read a little ahead, so that a call that ended at once
-	// (headers, then UNAVAILABLE in the trailers) reports its status in
-	// Response.Status: the route retries on it.
-	PeekGRPCStatus bool
+	// StatusWait, when not 0, asks that a gRPC response whose head
+	// carries no status be read ahead for up to that long, so that a call
+	// that ended at once (headers, then UNAVAILABLE in the trailers)
+	// reports its status in Response.Status: the route retries on it.
+	StatusWait time.Duration
 }
 
 // Sender learns that the request was sent whole.
@@ -266,7 +266,11 @@ func (g *Gateway) runIn(x *exchange, ctx context.Context, req Request, up Upstre
 		limit := time.AfterFunc(d, func() { x.overrun.Store(true); cancel() })
 		defer func() { limit.Stop(); cancel() }()
 	}
-	x.up.Begin(begin{Idle: x.rt.idleTimeout, Sent: x, PeekGRPCStatus: x.req.GRPC() && x.rt.retryOn&retryUnavailable != 0 && x.rt.attempts > 0})
+	var wait time.Duration
+	if x.req.GRPC() && x.rt.retryOn&retryUnavailable != 0 && x.rt.attempts > 0 {
+		wait = x.rt.statusWait
+	}
+	x.up.Begin(begin{Idle: x.rt.idleTimeout, Sent: x, StatusWait: wait})
 	x.attempts()
 	return x.abort
 }

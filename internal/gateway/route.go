@@ -31,6 +31,7 @@ type route struct {
 	perTryCache   atomic.Int64 // adaptive per-try timeout, ns, recomputed every 100ms
 	perTryStamp   atomic.Int64 // when perTryCache was computed, unix ns
 	retryOn       retryOn
+	statusWait    time.Duration // for a gRPC status after an empty head (retry on unavailable)
 	backoffBase   time.Duration
 	backoffMax    time.Duration
 	budget        *resilience.Budget
@@ -158,6 +159,7 @@ func compileRoute(rc config.Route, svc *service, m *metrics, old *route) (*route
 		perTry:      time.Duration(rc.Retry.PerTryTimeout.Fixed),
 		adaptive:    rc.Retry.PerTryTimeout.Auto,
 		retryOn:     parseRetryOn(rc.Retry.RetryOn),
+		statusWait:  time.Duration(rc.Retry.StatusWait),
 		backoffBase: time.Duration(rc.Retry.Backoff.Base),
 		backoffMax:  time.Duration(rc.Retry.Backoff.Max),
 	}
