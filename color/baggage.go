@@ -73,25 +73,37 @@ func formatBaggage(ms []member) string {
 }
 
 // BaggageValue returns the value of key in a baggage header (percent-
-// decoded), and whether it is there. A malformed header holds nothing.
+// decoded), and whether it is there. It is the one reader of baggage in
+// duohuo, used on every request by the color propagator and the gray
+// rules, so it scans without allocating (decoding allocates only for a
+// value with escapes) and reads member by member: a member it cannot read
+// (no '=', a key that is not the one asked for) is skipped rather than
+// spoiling the rest, since routing must not depend on members written by
+// others. The first member of key decides; a bad escape in its value holds
+// nothing. [SetBaggage] and [RemoveBaggage] validate the whole header.
 func BaggageValue(header, key string) (string, bool) {
-	if !strings.Contains(header, key) {
-		return "", false // the common case, without parsing
+	if key == "" || !strings.Contains(header, key) {
+		return "", false // the common case, without scanning
 	}
-	ms, err := parseBaggage(header)
-	if err != nil {
-		return "", false
-	}
-	for _, m := range ms {
-		if m.key == key {
-			kv, _, _ := strings.Cut(m.text, ";")
-			_, v, _ := strings.Cut(kv, "=")
-			dec, err := percentDecode(strings.Trim(v, " \t"))
-			if err != nil {
-				return "", false
-			}
-			return dec, true
+	for h := header; h != ""; {
+		var item string
+		if i := strings.IndexByte(h, ','); i >= 0 {
+			item, h = h[:i], h[i+1:]
+		} else {
+			item, h = h, ""
 		}
+		if i := strings.IndexByte(item, ';'); i >= 0 {
+			item = item[:i] // properties
+		}
+		eq := strings.IndexByte(item, '=')
+		if eq < 0 || strings.Trim(item[:eq], " \t") != key {
+			continue
+		}
+		dec, err := percentDecode(strings.Trim(item[eq+1:], " \t"))
+		if err != nil {
+			return "", false
+		}
+		return dec, true
 	}
 	return "", false
 }

@@ -88,14 +88,26 @@ func TestBaggageValue(t *testing.T) {
 	}{
 		{"finds the member among others", "a=1, gray.lane = gray ;p=1,b=2", "gray", true},
 		{"a key that only contains the name is another key", "xgray.lane=gray", "", false},
-		{"a malformed header holds nothing", "gray.lane=gray,broken", "", false},
+		{"a member that cannot be read is skipped", "broken, gray.lane=gray", "gray", true},
+		{"so is one after it", "gray.lane=gray,broken", "gray", true},
+		{"the first member of the key decides", "gray.lane=a,gray.lane=b", "a", true},
+		{"properties are not the value", "gray.lane=gray;ttl=3", "gray", true},
+		{"escapes are decoded", "gray.lane=red%20team", "red team", true},
 		{"a bad escape holds nothing", "gray.lane=%zz", "", false},
 		{"absent", "a=1", "", false},
+		{"a key alone is not a member", "gray.lane", "", false},
 	}
 	for _, tt := range tests {
 		got, ok := color.BaggageValue(tt.in, "gray.lane")
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("%s: BaggageValue(%q) = %q, %v; want %q, %v", tt.name, tt.in, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+func TestBaggageValueDoesNotAllocate(t *testing.T) {
+	h := "userId=alice,serverNode=DF%2028,gray.lane=gray;p=1"
+	if n := testing.AllocsPerRun(100, func() { color.BaggageValue(h, "gray.lane") }); n != 0 {
+		t.Errorf("BaggageValue allocates %v times, want 0", n)
 	}
 }

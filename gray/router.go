@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/duohuo/duohuo/color"
 	"github.com/duohuo/duohuo/discovery"
 	"github.com/duohuo/duohuo/request"
 )
@@ -243,7 +244,7 @@ func (c *cond) holds(v request.View) bool {
 	case fromQuery:
 		val = v.Query(c.name)
 	default:
-		val = baggageMember(v.Header("Baggage"), c.name)
+		val, _ = color.BaggageValue(v.Header("Baggage"), c.name)
 	}
 	var ok bool
 	switch c.op {
