@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# replication.sh: measures the replicated state (issue 6) on this machine and
+# replication.sh: measures the replicated state (package replica) on this machine and
 # prints a Markdown table for docs/benchmarks.md: CRDT merge and delta-apply
 # cost, metadata per key, durable-write latency, replication lag for 3 sites
 # at 1k writes/s, convergence after a partition with 10k pending writes, full
