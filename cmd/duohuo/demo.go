@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -116,17 +118,45 @@ Try:
   curl -s http://%[2]s/v1/services/demo     # tiers, instances, health
 
 Replicated state: one replica per cloud, local-first writes, converging by gossip:
-  duohuo kv --admin %[2]s put demo/kv greeting hello            # write in ctyun
-  duohuo kv --admin http://%[2]s/sites/huawei get demo/kv greeting   # read in huawei
+  %[3]s kv --admin %[2]s put demo/kv greeting hello            # write in ctyun
+  %[3]s kv --admin http://%[2]s/sites/huawei get demo/kv greeting   # read in huawei
 
 Ctrl-C stops everything.
-`, gw, admin.Addr())
+`, gw, admin.Addr(), selfCommand(os.Args[0], os.Executable, exec.LookPath))
 	<-ctx.Done()
 	fmt.Fprintln(out, "\nstopping")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	top.Shutdown(sctx)
 	return admin.Shutdown(sctx)
+}
+
+// selfCommand returns how a user types this program in a shell so that the
+// commands the demo prints work as given: "duohuo" when that is on PATH and
+// is this program, "go run ./cmd/duohuo" when it was started by go run (its
+// binary lives in a temporary build directory that go run deletes on exit),
+// else the path it was started by, made absolute.
+func selfCommand(arg0 string, executable func() (string, error), lookPath func(string) (string, error)) string {
+	exe, err := executable()
+	if err != nil {
+		exe = arg0
+	}
+	if p, err := lookPath("duohuo"); err == nil && sameFile(p, exe) {
+		return "duohuo"
+	}
+	if strings.Contains(filepath.ToSlash(exe), "/go-build") {
+		return "go run ./cmd/duohuo"
+	}
+	if abs, err := filepath.Abs(exe); err == nil {
+		exe = abs
+	}
+	return exe
+}
+
+func sameFile(a, b string) bool {
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
 // demoSites are the demo's replicas of the replicated state, one per cloud,

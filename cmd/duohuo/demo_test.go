@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -63,6 +66,42 @@ func TestDemoWriteInOneCloudReadInAnother(t *testing.T) {
 				t.Fatalf("%s never saw the write made in ctyun (last %d %q)", site, r.StatusCode, b[:n])
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// The commands the demo prints work as typed: under go run the program's
+// binary is a temporary file, so they say "go run ./cmd/duohuo".
+func TestDemoPrintsCommandsThatWork(t *testing.T) {
+	dir := t.TempDir()
+	onPath := filepath.Join(dir, "bin", "duohuo")
+	other := filepath.Join(dir, "elsewhere", "duohuo")
+	goRun := filepath.Join(dir, "go-build1234", "b001", "exe", "duohuo")
+	for _, f := range []string{onPath, other, goRun} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	found := func(string) (string, error) { return onPath, nil }
+	missing := func(string) (string, error) { return "", exec.ErrNotFound }
+	tests := []struct {
+		name, exe string
+		look      func(string) (string, error)
+		want      string
+	}{
+		{"installed and on PATH", onPath, found, "duohuo"},
+		{"started by go run", goRun, missing, "go run ./cmd/duohuo"},
+		{"go run while another duohuo is on PATH", goRun, found, "go run ./cmd/duohuo"},
+		{"a binary outside PATH", other, missing, other},
+		{"a binary other than the one on PATH", other, found, other},
+	}
+	for _, tt := range tests {
+		exe := func() (string, error) { return tt.exe, nil }
+		if got := selfCommand(tt.exe, exe, tt.look); got != tt.want {
+			t.Errorf("%s: selfCommand(%q) = %q, want %q", tt.name, tt.exe, got, tt.want)
 		}
 	}
 }
