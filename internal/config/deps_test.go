@@ -14,6 +14,7 @@ func TestDependencies(t *testing.T) {
 	deptest.Only(t,
 		"github.com/duohuo/duohuo/fault",
 		"github.com/duohuo/duohuo/gray",
+		"github.com/duohuo/duohuo/color",
 		"github.com/duohuo/duohuo/discovery",
 		"github.com/duohuo/duohuo/request",
 		"github.com/goccy/go-yaml/...",
