@@ -3,10 +3,9 @@ package breaker
 import (
 	"context"
 	"log/slog"
-	"maps"
 	"slices"
-	"sync"
-	"sync/atomic"
+
+	"github.com/duohuo/duohuo/internal/cowmap"
 )
 
 // Group holds one breaker per key, made on first use with the same
@@ -20,8 +19,7 @@ import (
 // All methods are safe for concurrent use.
 type Group struct {
 	cfg Config
-	m   atomic.Pointer[map[string]*Breaker]
-	mu  sync.Mutex // serialises writers of m
+	m   cowmap.Map[string, *Breaker]
 }
 
 // NewGroup returns an empty Group whose breakers use cfg; each breaker's
@@ -31,45 +29,39 @@ func NewGroup(cfg Config) (*Group, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	g := &Group{cfg: cfg}
-	g.m.Store(&map[string]*Breaker{})
-	return g, nil
+	return &Group{cfg: cfg}, nil
 }
 
 // Get returns the breaker for key, making it if needed.
 func (g *Group) Get(key string) *Breaker {
-	if b, ok := (*g.m.Load())[key]; ok {
+	if b, ok := g.m.Load(key); ok {
 		return b
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	old := *g.m.Load()
-	if b, ok := old[key]; ok {
+	return g.m.LoadOrMake(key, func() *Breaker {
+		cfg := g.cfg
+		cfg.Name = key
+		if g.cfg.Name != "" {
+			cfg.Name = g.cfg.Name + "/" + key
+		}
+		b, _ := New(cfg) // cfg was validated by NewGroup
 		return b
-	}
-	cfg := g.cfg
-	cfg.Name = key
-	if g.cfg.Name != "" {
-		cfg.Name = g.cfg.Name + "/" + key
-	}
-	b, _ := New(cfg) // cfg was validated by NewGroup
-	m := maps.Clone(old)
-	m[key] = b
-	g.m.Store(&m)
-	return b
+	})
 }
 
 // Retain drops the breakers whose key keep rejects.
 func (g *Group) Retain(keep func(key string) bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	m := maps.Clone(*g.m.Load())
-	maps.DeleteFunc(m, func(k string, _ *Breaker) bool { return !keep(k) })
-	g.m.Store(&m)
+	g.m.DeleteFunc(func(k string, _ *Breaker) bool { return !keep(k) })
 }
 
 // Keys returns the keys of the group's breakers, sorted.
-func (g *Group) Keys() []string { return slices.Sorted(maps.Keys(*g.m.Load())) }
+func (g *Group) Keys() []string {
+	keys := make([]string, 0, g.m.Len())
+	for k := range g.m.All() {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
 
 // LogTo returns an OnStateChange function that logs each event to l:
 // opening at Warn, the rest at Info.

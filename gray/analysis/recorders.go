@@ -1,9 +1,9 @@
 package analysis
 
 import (
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/duohuo/duohuo/internal/cowmap"
 )
 
 // Key names a cohort: one subset of one route.
@@ -20,51 +20,22 @@ type Recorders struct {
 	// [DefaultBounds]. Set before first use.
 	Bounds []time.Duration
 
-	m  atomic.Pointer[map[Key]*Recorder]
-	mu sync.Mutex // serializes copy-on-write of m
+	m cowmap.Map[Key, *Recorder]
 }
 
 // Get returns the recorder of k, creating it if needed.
 func (rs *Recorders) Get(k Key) *Recorder {
-	if m := rs.m.Load(); m != nil {
-		if r, ok := (*m)[k]; ok {
-			return r
-		}
+	if r, ok := rs.m.Load(k); ok {
+		return r
 	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	old := rs.m.Load()
-	if old != nil {
-		if r, ok := (*old)[k]; ok {
-			return r
-		}
-	}
-	next := make(map[Key]*Recorder, 1+lenOf(old))
-	if old != nil {
-		for key, r := range *old {
-			next[key] = r
-		}
-	}
-	r := NewRecorder(rs.Bounds)
-	next[k] = r
-	rs.m.Store(&next)
-	return r
+	return rs.m.LoadOrMake(k, func() *Recorder { return NewRecorder(rs.Bounds) })
 }
 
 // Snapshot returns the cohort of every key recorded so far.
 func (rs *Recorders) Snapshot() map[Key]Cohort {
 	out := map[Key]Cohort{}
-	if m := rs.m.Load(); m != nil {
-		for k, r := range *m {
-			out[k] = r.Snapshot()
-		}
+	for k, r := range rs.m.All() {
+		out[k] = r.Snapshot()
 	}
 	return out
-}
-
-func lenOf(m *map[Key]*Recorder) int {
-	if m == nil {
-		return 0
-	}
-	return len(*m)
 }

@@ -3,10 +3,9 @@ package gateway
 import (
 	"net/http"
 	"net/netip"
-	"sync"
-	"sync/atomic"
 
 	"github.com/duohuo/duohuo/discovery"
+	"github.com/duohuo/duohuo/internal/cowmap"
 )
 
 // idempotent methods may be retried after the request reached an instance
@@ -106,37 +105,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.entry.Se
 // shared by every Gateway in the process. It stops growing at maxHostPorts
 // entries (instances churning through many addresses): beyond that, new
 // addresses are formatted per call.
-var (
-	hostPorts   atomic.Pointer[map[netip.AddrPort]string]
-	hostPortsMu sync.Mutex // serialises writers of hostPorts
-)
+var hostPorts = cowmap.Map[netip.AddrPort, string]{Limit: maxHostPorts}
 
 const maxHostPorts = 4096
 
 func hostPort(ap netip.AddrPort) string {
-	if m := hostPorts.Load(); m != nil {
-		if s, ok := (*m)[ap]; ok {
-			return s
-		}
-	}
-	s := ap.String()
-	hostPortsMu.Lock()
-	defer hostPortsMu.Unlock()
-	old := hostPorts.Load()
-	n := 0
-	if old != nil {
-		n = len(*old)
-	}
-	if n >= maxHostPorts {
+	if s, ok := hostPorts.Load(ap); ok {
 		return s
 	}
-	next := make(map[netip.AddrPort]string, n+1)
-	if old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	next[ap] = s
-	hostPorts.Store(&next)
-	return s
+	return hostPorts.LoadOrMake(ap, ap.String)
 }

@@ -31,7 +31,7 @@ func TestHostPortConcurrentAndBounded(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(*hostPorts.Load()); n > maxHostPorts {
+	if n := hostPorts.Len(); n > maxHostPorts {
 		t.Errorf("hostPort cache holds %d addresses, want at most %d", n, maxHostPorts)
 	}
 }

@@ -3,11 +3,11 @@ package gateway
 import (
 	"strconv"
 	"sync"
-	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/duohuo/duohuo/fault"
+	"github.com/duohuo/duohuo/internal/cowmap"
 )
 
 // metrics are the gateway's Prometheus series (docs/metrics.md lists them).
@@ -141,37 +141,20 @@ type seriesCache struct {
 	m       *metrics
 	route   string
 	service string
-	mu      sync.Mutex // serialises writers
-	byCloud atomic.Pointer[map[string]*routeSeries]
+	byCloud cowmap.Map[string, *routeSeries]
 }
 
 func (c *seriesCache) get(cloud string) *routeSeries {
-	if mp := c.byCloud.Load(); mp != nil {
-		if s, ok := (*mp)[cloud]; ok {
-			return s
+	if s, ok := c.byCloud.Load(cloud); ok {
+		return s
+	}
+	return c.byCloud.LoadOrMake(cloud, func() *routeSeries {
+		s := &routeSeries{duration: c.m.duration.WithLabelValues(c.route, c.service, cloud)}
+		for i, cl := range codeClasses {
+			s.codes[i] = c.m.requests.WithLabelValues(c.route, c.service, cloud, cl)
 		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := c.byCloud.Load()
-	if old != nil {
-		if s, ok := (*old)[cloud]; ok {
-			return s
-		}
-	}
-	s := &routeSeries{duration: c.m.duration.WithLabelValues(c.route, c.service, cloud)}
-	for i, cl := range codeClasses {
-		s.codes[i] = c.m.requests.WithLabelValues(c.route, c.service, cloud, cl)
-	}
-	next := make(map[string]*routeSeries, 1)
-	if old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	next[cloud] = s
-	c.byCloud.Store(&next)
-	return s
+		return s
+	})
 }
 
 func codeIndex(status int) int {

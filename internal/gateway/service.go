@@ -17,6 +17,7 @@ import (
 	"github.com/duohuo/duohuo/gray"
 	"github.com/duohuo/duohuo/health"
 	"github.com/duohuo/duohuo/internal/config"
+	"github.com/duohuo/duohuo/internal/cowmap"
 	"github.com/duohuo/duohuo/internal/proxy"
 )
 
@@ -69,8 +70,7 @@ type service struct {
 	silentMu sync.Mutex         // guards silent
 	silent   [4][]silentAttempt // recent silent attempts per tier
 
-	attemptsMu sync.Mutex // serialises writers of attempts
-	attempts   atomic.Pointer[map[string]*attemptSeries]
+	attempts cowmap.Map[string, *attemptSeries] // by instance ID
 
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the sync loop returns
@@ -130,8 +130,6 @@ func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggre
 		}
 		s.breaker = g
 	}
-	empty := map[string]*attemptSeries{}
-	s.attempts.Store(&empty)
 	noLanes := map[string]*lanes{}
 	s.lanes.Store(&noLanes)
 
@@ -482,23 +480,12 @@ func (s *service) tierOf(id string) (discovery.Tier, bool) {
 
 // attemptSeries returns the attempt counters of an instance.
 func (s *service) attemptSeries(in *discovery.Instance) *attemptSeries {
-	if a, ok := (*s.attempts.Load())[in.ID]; ok {
+	if a, ok := s.attempts.Load(in.ID); ok {
 		return a
 	}
-	s.attemptsMu.Lock()
-	defer s.attemptsMu.Unlock()
-	old := *s.attempts.Load()
-	if a, ok := old[in.ID]; ok {
-		return a
-	}
-	a := s.m.attemptSeriesFor(s.name, in.ID, in.Locality.Cloud)
-	next := make(map[string]*attemptSeries, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	next[in.ID] = a
-	s.attempts.Store(&next)
-	return a
+	return s.attempts.LoadOrMake(in.ID, func() *attemptSeries {
+		return s.m.attemptSeriesFor(s.name, in.ID, in.Locality.Cloud)
+	})
 }
 
 func (s *service) removeSources() {
