@@ -43,6 +43,14 @@ type gossip struct {
 	lostMu sync.Mutex
 	lost   map[string]string // guarded by lostMu: name -> address of members gone (dead or left)
 
+	// live holds copies of the live members, this site included, kept by
+	// the events callbacks. memberlist's Members returns pointers into its
+	// own state, which it rewrites in place (a member back at a new
+	// address) under a lock it does not share: reading them later races.
+	// The callbacks run under that lock, so a copy taken there is whole.
+	liveMu sync.Mutex
+	live   map[string]memberlist.Node // guarded by liveMu
+
 	queuesMu sync.Mutex
 	queues   map[string]chan outMsg // guarded by queuesMu: per-peer send queues
 
@@ -71,6 +79,7 @@ func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 		ask:    make(chan string, 64),
 		stop:   make(chan struct{}),
 		lost:   make(map[string]string),
+		live:   make(map[string]memberlist.Node),
 		queues: make(map[string]chan outMsg),
 		gc:     newStability(s.cfg.Name, s.disk.members),
 	}
@@ -145,24 +154,48 @@ func (g *gossip) broadcast(recs []record) {
 	}
 }
 
-// peers returns the live members other than this one.
+// peers returns the live members other than this one, as copies.
 func (g *gossip) peers() []*memberlist.Node {
-	var ps []*memberlist.Node
-	for _, n := range g.ml.Members() {
-		if n.Name != g.s.cfg.Name {
-			ps = append(ps, n)
+	g.liveMu.Lock()
+	defer g.liveMu.Unlock()
+	ps := make([]*memberlist.Node, 0, len(g.live))
+	for name, n := range g.live {
+		if name != g.s.cfg.Name {
+			ps = append(ps, &n)
 		}
 	}
 	return ps
 }
 
+// peer returns a copy of the live member name, or nil.
 func (g *gossip) peer(name string) *memberlist.Node {
-	for _, n := range g.ml.Members() {
-		if n.Name == name {
-			return n
-		}
+	g.liveMu.Lock()
+	defer g.liveMu.Unlock()
+	if n, ok := g.live[name]; ok {
+		return &n
 	}
 	return nil
+}
+
+// members returns the names of the live members, this site included.
+func (g *gossip) members() []string {
+	g.liveMu.Lock()
+	defer g.liveMu.Unlock()
+	ns := make([]string, 0, len(g.live))
+	for name := range g.live {
+		ns = append(ns, name)
+	}
+	return ns
+}
+
+// remember records a copy of n as live (under memberlist's node lock).
+func (g *gossip) remember(n *memberlist.Node) {
+	c := *n
+	c.Addr = slices.Clone(n.Addr)
+	c.Meta = slices.Clone(n.Meta)
+	g.liveMu.Lock()
+	g.live[n.Name] = c
+	g.liveMu.Unlock()
 }
 
 // send sends msg to n, as a UDP packet if it fits, otherwise over TCP.
@@ -509,6 +542,7 @@ type events struct{ g *gossip }
 // call back into memberlist (NumMembers, Members would deadlock).
 
 func (e events) NotifyJoin(n *memberlist.Node) {
+	e.g.remember(n)
 	if e.g.s.cfg.Name == n.Name {
 		return
 	}
@@ -527,6 +561,9 @@ func (e events) NotifyJoin(n *memberlist.Node) {
 // site that left on purpose is shut down, so trying it costs one refused
 // connection.
 func (e events) NotifyLeave(n *memberlist.Node) {
+	e.g.liveMu.Lock()
+	delete(e.g.live, n.Name)
+	e.g.liveMu.Unlock()
 	if n.Name != e.g.s.cfg.Name {
 		e.g.lostMu.Lock()
 		e.g.lost[n.Name] = n.Address()
@@ -534,4 +571,6 @@ func (e events) NotifyLeave(n *memberlist.Node) {
 	}
 }
 
-func (e events) NotifyUpdate(*memberlist.Node) {}
+// NotifyUpdate keeps the copy current: a member that came back at another
+// address, or with other metadata.
+func (e events) NotifyUpdate(n *memberlist.Node) { e.g.remember(n) }

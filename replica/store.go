@@ -534,6 +534,9 @@ func (s *Store) Addr() string {
 	if s.gossip == nil {
 		return ""
 	}
+	if n := s.gossip.peer(s.cfg.Name); n != nil {
+		return n.Address()
+	}
 	return s.gossip.ml.LocalNode().Address()
 }
 
@@ -543,10 +546,7 @@ func (s *Store) Members() []string {
 	if s.gossip == nil {
 		return nil
 	}
-	var ns []string
-	for _, n := range s.gossip.ml.Members() {
-		ns = append(ns, n.Name)
-	}
+	ns := s.gossip.members()
 	slices.Sort(ns)
 	return ns
 }
