@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/duohuo/duohuo/internal/etcdtest"
 	"github.com/duohuo/duohuo/lock/etcdlock"
 	"github.com/duohuo/duohuo/lock/linearize"
 )
@@ -113,12 +114,12 @@ Exit status 1 if the etcd lock fails any run.`,
 					return err
 				}
 				defer os.RemoveAll(dir)
-				c, err := linearize.StartCluster(dir)
+				c, err := etcdtest.StartProxied(etcdtest.Config{Members: 3, Dir: dir})
 				if err != nil {
 					return fmt.Errorf("lock verify: start embedded cluster: %w", err)
 				}
 				defer c.Close()
-				env, heal = c.Env(), c.Heal
+				env, heal = linearize.Env{Endpoints: c.Endpoints(), Cluster: c}, c.Heal
 			}
 			subjects := []linearize.Subject{linearize.Etcdlock}
 			if controls {

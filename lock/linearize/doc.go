@@ -22,15 +22,17 @@
 // are client pauses longer than the TTL (the process stops, keep-alives
 // included), leader kill and restart, member kill, latency on peer traffic
 // (1–5 ms and 75±50 ms), and a partition that isolates the leader; all but
-// pauses need an embedded cluster ([StartCluster]) whose members sit behind
-// fault proxies (fault/tcpproxy).
+// pauses need control of the servers ([Cluster]): members that can be killed
+// and whose listeners sit behind fault proxies (fault/tcpproxy). The duohuo
+// command's `lock verify --embedded` runs an embedded cluster like that; the
+// package itself only drives clients against the endpoints it is given, and
+// does not link an etcd server.
 //
 // # Usage
 //
-//	c, err := linearize.StartCluster(dir)
+//	env := linearize.Env{Endpoints: []string{"10.0.0.1:2379", "10.0.0.2:2379"}}
+//	res, err := linearize.Run(ctx, env, linearize.Etcdlock, linearize.Faults["pause"],
+//		linearize.Config{Clients: 8, Duration: 10 * time.Second, TTL: 2 * time.Second})
 //	if err != nil { ... }
-//	defer c.Close()
-//	res, err := linearize.Run(ctx, c.Env(), linearize.Etcdlock, linearize.Faults["pause"],
-//		linearize.Config{Clients: 8, Duration: 10 * time.Second, TTL: time.Second})
 //	if !res.Linearizable() { ... res.Visualizations ... }
 package linearize

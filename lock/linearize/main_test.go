@@ -14,7 +14,16 @@ import (
 // cluster is the one real 3-member etcd cluster, each member behind fault
 // proxies, shared by every test of the package: runs use fresh keys and the
 // faults heal before a run ends, so runs do not see each other.
-var cluster *linearize.EmbeddedCluster
+var cluster *etcdtest.Proxied
+
+// The proxied cluster gives Run the control server faults need.
+var _ linearize.Cluster = (*etcdtest.Proxied)(nil)
+
+// clusterEnv is the environment of a run against the shared cluster, with
+// its control.
+func clusterEnv() linearize.Env {
+	return linearize.Env{Endpoints: cluster.Endpoints(), Cluster: cluster}
+}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "linearize-test-")
@@ -22,7 +31,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	cluster, err = linearize.StartCluster(dir)
+	cluster, err = etcdtest.StartProxied(etcdtest.Config{Members: 3, Dir: dir})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -27,7 +27,7 @@ func runOnce(t *testing.T, subject linearize.Subject, fault string, d time.Durat
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), d+2*time.Minute)
 	defer cancel()
-	res, err := linearize.Run(ctx, cluster.Env(), subject, linearize.Faults[fault], linearize.Config{
+	res, err := linearize.Run(ctx, clusterEnv(), subject, linearize.Faults[fault], linearize.Config{
 		Duration:     d,
 		TTL:          time.Second,
 		VisualizeDir: t.TempDir(),
