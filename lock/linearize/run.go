@@ -13,9 +13,9 @@ import (
 
 	"github.com/anishathalye/porcupine"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/duohuo/duohuo/lock"
+	"github.com/duohuo/duohuo/lock/etcdlock"
 )
 
 // MaxClients bounds Config.Clients: Porcupine's cost grows steeply with the
@@ -154,14 +154,9 @@ func Run(ctx context.Context, env Env, subject Subject, fault Fault, cfg Config)
 		}
 	}()
 	for i := range clis {
-		c, err := clientv3.New(clientv3.Config{
-			Endpoints:   env.Endpoints,
-			DialTimeout: 5 * time.Second,
-			Logger:      zap.NewNop(),
-			// Find a dead or partitioned connection in a few seconds.
-			DialKeepAliveTime:    time.Second,
-			DialKeepAliveTimeout: time.Second,
-		})
+		// The lock tools' shared client settings: the keep-alive finds a
+		// silent connection as the duohuo command's would.
+		c, err := clientv3.New(etcdlock.ClientConfig(env.Endpoints))
 		if err != nil {
 			return res, fmt.Errorf("linearize: connect client %d: %w", i, err)
 		}
