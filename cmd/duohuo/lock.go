@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -32,7 +33,7 @@ func newLockCmd() *cobra.Command {
 "verify" checks the lock under faults with the Porcupine linearizability checker;
 "acquire", "release" and "status" are for operators.`,
 	}
-	cmd.AddCommand(newLockVerifyCmd(), newLockStatusCmd(), newLockReleaseCmd(), newLockAcquireCmd())
+	cmd.AddCommand(newLockVerifyCmd(), newLockVerifyClientCmd(), newLockStatusCmd(), newLockReleaseCmd(), newLockAcquireCmd())
 	return cmd
 }
 
@@ -63,6 +64,8 @@ outcome, client pauses, and the slowest check.
 Faults:
   none              no fault
   pause             clients stop (keep-alives included) for 1.5-3 TTLs mid critical section
+  sigstop           the same with every client in a child process, stopped by SIGSTOP and
+                    continued by SIGCONT: the whole process freezes, runtime and etcd client
   leader-kill       the leader is killed, then restarted          (--embedded only)
   member-kill       a follower is killed, then restarted          (--embedded only)
   latency-low       3±2 ms on all peer traffic                    (--embedded only)
@@ -70,7 +73,9 @@ Faults:
   partition-leader  everything into the leader is blackholed      (--embedded only)
 
 With --endpoints the run uses your cluster (keys under /duohuo/lock-verify/); only
-client-side faults (pause) apply, since verify cannot control your servers. With
+client-side faults (pause, sigstop) apply, since verify cannot control your servers.
+For sigstop, verify runs each client as a child process of its own binary
+("duohuo lock verify-client") and records every operation's times itself. With
 --embedded it starts a 3-member etcd cluster in this process, each member behind a
 fault proxy, and every fault applies.
 
@@ -127,7 +132,8 @@ Exit status 1 if the etcd lock fails any run.`,
 			if controls {
 				subjects = append(subjects, linearize.TTLOnly, linearize.GetThenPut)
 			}
-			cfg := linearize.Config{Clients: clients, Duration: duration, TTL: ttl, VisualizeDir: visualizeDir, CheckTimeout: checkTimeout}
+			cfg := linearize.Config{Clients: clients, Duration: duration, TTL: ttl, VisualizeDir: visualizeDir, CheckTimeout: checkTimeout,
+				ClientCommand: verifyClientCommand}
 			return verifyTable(ctx, cmd, env, heal, subjects, fs, runs, cfg)
 		},
 	}
@@ -137,12 +143,34 @@ Exit status 1 if the etcd lock fails any run.`,
 	f.IntVar(&clients, "clients", 8, fmt.Sprintf("concurrent clients on the one lock key (at most %d: the checker's cost explodes with overlap)", linearize.MaxClients))
 	f.DurationVar(&duration, "duration", 10*time.Second, "length of each run")
 	f.DurationVar(&ttl, "ttl", 2*time.Second, "lease TTL of the locks (whole seconds; 1s needs short election settings, as --embedded has)")
-	f.StringSliceVar(&faults, "faults", []string{"none", "pause"}, "faults to inject, one run set per fault, or \"all\"")
+	f.StringSliceVar(&faults, "faults", []string{"none", "pause", "sigstop"}, "faults to inject, one run set per fault, or \"all\"")
 	f.IntVar(&runs, "runs", 1, "runs per fault and lock")
 	f.BoolVar(&controls, "controls", false, "also run the unsafe control locks, which should be caught")
 	f.StringVar(&visualizeDir, "visualize-dir", "lock-verify-failures", "directory for Porcupine HTML visualisations of failing histories")
 	f.DurationVar(&checkTimeout, "check-timeout", time.Minute, "bound on each linearizability check; a timeout counts as a failure")
 	return cmd
+}
+
+// verifyClientCommand runs one client of `lock verify` as a child process:
+// this binary's hidden `lock verify-client`.
+func verifyClientCommand() *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	return exec.Command(exe, "lock", "verify-client")
+}
+
+func newLockVerifyClientCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "verify-client",
+		Short:  "One client of lock verify, run as its child process (not for direct use)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return linearize.ServeClient(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	}
 }
 
 // verifyTable runs every subject under every fault and prints a row each.

@@ -64,6 +64,35 @@ func TestLockVerifyEmbeddedPrintsAPerFaultTable(t *testing.T) {
 	}
 }
 
+// TestLockVerifyEndpointsStopsClientProcesses runs verify against a
+// cluster it does not control, as a user would against their own, with the
+// process fault: every client is a child process (this test binary acting
+// as duohuo, DUOHUO_TEST_AS_MAIN), stopped with SIGSTOP and continued.
+func TestLockVerifyEndpointsStopsClientProcesses(t *testing.T) {
+	c := etcdtest.New(t, etcdtest.Config{})
+	t.Setenv("DUOHUO_TEST_AS_MAIN", "1") // for the children only: this process's TestMain has run
+	var out, errb bytes.Buffer
+	args := []string{"lock", "verify", "--endpoints", strings.Join(c.Endpoints(), ","), "--faults", "sigstop", "--controls",
+		"--clients", "3", "--duration", "4s", "--ttl", "1s", "--visualize-dir", t.TempDir()}
+	if code := run(args, &out, &errb); code != exitOK {
+		t.Fatalf("duohuo %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errb.String())
+	}
+	t.Logf("\n%s", out.String())
+	// FAULT LOCK RUNS LINEARIZABLE ACQUIRES FAILED REFUSED LOST UNKNOWN PAUSES MAX-CHECK RESULT
+	row := regexp.MustCompile(`(?m)^sigstop\s+etcdlock\s+1\s+1/1\s+(\d+)\s+\d+\s+\d+\s+\d+\s+\d+\s+(\d+)\s+\S+\s+ok$`).FindStringSubmatch(out.String())
+	if row == nil {
+		t.Fatalf("no passing sigstop row for the etcd lock:\n%s", out.String())
+	}
+	if row[1] == "0" || row[2] == "0" {
+		t.Errorf("sigstop row: %s acquires, %s pauses; want both above zero:\n%s", row[1], row[2], out.String())
+	}
+	for _, want := range []string{`(?m)^sigstop\s+ttl-only\s+1\s.*caught [01]/1$`, `(?m)^sigstop\s+get-then-put\s+1\s.*caught [01]/1$`} {
+		if !regexp.MustCompile(want).MatchString(out.String()) {
+			t.Errorf("output lacks a line matching %s:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestLockOperatorCommands(t *testing.T) {
 	c := etcdtest.New(t, etcdtest.Config{})
 	ep := c.Endpoints()[0]
