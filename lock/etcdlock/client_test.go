@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
@@ -65,29 +64,5 @@ func TestClientConfigNoticesASilentConnection(t *testing.T) {
 	}
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("Put error = %v (code %v), want Unavailable from the closed connection", err, status.Code(err))
-	}
-}
-
-// TestClientConfigHoldsALock: a client made from the preset takes and
-// releases a lock.
-func TestClientConfigHoldsALock(t *testing.T) {
-	cli, err := clientv3.New(etcdlock.ClientConfig(cluster.Endpoints()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	s, err := etcdlock.NewSession(ctx, cli, etcdlock.WithTTL(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	h, err := etcdlock.NewMutex(s, "/client-config/lock", "me").Lock(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Unlock(ctx); err != nil {
-		t.Fatalf("Unlock: %v", err)
 	}
 }
