@@ -11,10 +11,17 @@ import (
 
 // Exit codes of the duohuo binary (documented in README.md and docs/cli.md).
 const (
-	exitOK      = 0 // success
-	exitRuntime = 1 // the command ran and failed
-	exitUsage   = 2 // bad flags, arguments or configuration
+	exitOK       = 0 // success
+	exitRuntime  = 1 // the command ran and failed
+	exitUsage    = 2 // bad flags, arguments or configuration
+	exitLockLost = 3 // `lock acquire`: the lock was lost while held
 )
+
+// exitCoder is an error that chooses the process's exit code.
+type exitCoder interface {
+	error
+	ExitCode() int
+}
 
 // usageError marks an error caused by the user's input (flags, arguments,
 // configuration), which exits with exitUsage rather than exitRuntime.
@@ -40,7 +47,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `duohuo (多活, "multi-active") keeps a service answering when an instance, a zone
 or a whole cloud fails, and lets one service run active-active across clouds.
 
-Exit codes: 0 success, 1 runtime error, 2 usage or configuration error.`,
+Exit codes: 0 success, 1 runtime error, 2 usage or configuration error,
+3 a lock held by "duohuo lock acquire" was lost.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -62,6 +70,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "duohuo: %v\n", err)
+	if ec, ok := errors.AsType[exitCoder](err); ok {
+		return ec.ExitCode()
+	}
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsageError(err) {
 		return exitUsage

@@ -16,23 +16,46 @@ import (
 // for that path and everything under it.
 func Only(t testing.TB, allowed ...string) {
 	t.Helper()
-	self, err := exec.Command("go", "list", "-f", "{{.ImportPath}}", ".").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
-	for _, p := range strings.Fields(string(out)) {
-		if p != strings.TrimSpace(string(self)) && !allows(allowed, p) {
-			t.Errorf("%s depends on %s; only the standard library and %v are allowed", strings.TrimSpace(string(self)), p, allowed)
+	self, deps := list(t)
+	for _, p := range deps {
+		if p != self && !matches(allowed, p) {
+			t.Errorf("%s depends on %s; only the standard library and %v are allowed", self, p, allowed)
 		}
 	}
 }
 
-func allows(allowed []string, p string) bool {
-	for _, a := range allowed {
+// None fails t for each package that the package in the current directory
+// depends on, directly or not, and that matches one of forbidden (patterns
+// as in [Only]). Use it where the allowed set is large (a client library
+// and its transitive imports) but a few trees must stay out.
+func None(t testing.TB, forbidden ...string) {
+	t.Helper()
+	self, deps := list(t)
+	for _, p := range deps {
+		if p != self && matches(forbidden, p) {
+			t.Errorf("%s depends on %s, which matches one of %v", self, p, forbidden)
+		}
+	}
+}
+
+// list returns the import path of the package in the current directory and
+// the packages outside the standard library that it depends on.
+func list(t testing.TB) (self string, deps []string) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	self = strings.TrimSpace(string(out))
+	out, err = exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	return self, strings.Fields(string(out))
+}
+
+func matches(patterns []string, p string) bool {
+	for _, a := range patterns {
 		if tree, ok := strings.CutSuffix(a, "/..."); ok {
 			if p == tree || strings.HasPrefix(p, tree+"/") {
 				return true

@@ -2,8 +2,8 @@ package deptest
 
 import "testing"
 
-func TestAllows(t *testing.T) {
-	allowed := []string{"github.com/duohuo/duohuo/request", "github.com/goccy/go-yaml/..."}
+func TestMatches(t *testing.T) {
+	patterns := []string{"github.com/duohuo/duohuo/request", "github.com/goccy/go-yaml/..."}
 	for p, want := range map[string]bool{
 		"github.com/duohuo/duohuo/request":     true,
 		"github.com/duohuo/duohuo/request/sub": false,
@@ -12,8 +12,8 @@ func TestAllows(t *testing.T) {
 		"github.com/goccy/go-yamlx":            false,
 		"go.etcd.io/etcd/client/v3":            false,
 	} {
-		if got := allows(allowed, p); got != want {
-			t.Errorf("allows(%q) = %v, want %v", p, got, want)
+		if got := matches(patterns, p); got != want {
+			t.Errorf("matches(%q) = %v, want %v", p, got, want)
 		}
 	}
 }
@@ -21,3 +21,7 @@ func TestAllows(t *testing.T) {
 // TestOnly runs the check on this package itself, which imports nothing
 // outside the standard library.
 func TestOnly(t *testing.T) { Only(t) }
+
+// TestNone runs the check on this package itself: nothing outside the
+// standard library, so no pattern can match.
+func TestNone(t *testing.T) { None(t, "github.com/duohuo/duohuo/...", "go.etcd.io/...") }

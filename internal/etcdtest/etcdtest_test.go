@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/duohuo/duohuo/fault/tcpproxy"
 	"github.com/duohuo/duohuo/internal/etcdtest"
 )
 
@@ -77,5 +78,37 @@ func TestLeaderTimesOutWithoutQuorum(t *testing.T) {
 	defer cancel()
 	if _, err := c.Leader(ctx); !errors.Is(err, etcdtest.ErrNoLeader) {
 		t.Fatalf("Leader with no member running: err = %v, want ErrNoLeader", err)
+	}
+}
+
+func TestProxiedPutsAFaultProxyBeforeEveryMember(t *testing.T) {
+	c := etcdtest.NewProxied(t, etcdtest.Config{})
+	if got, want := c.Endpoints()[0], c.ClientProxy(0).Addr().String(); got != want {
+		t.Fatalf("Endpoints()[0] = %s, want the client proxy %s", got, want)
+	}
+	cli := c.Client(t)
+	if _, err := cli.Put(t.Context(), "k", "v1"); err != nil {
+		t.Fatalf("Put through the proxy: %v", err)
+	}
+	if err := c.ClientProxy(0).Set("cut", tcpproxy.Both, tcpproxy.Blackhole{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	_, err := cli.Put(ctx, "k", "v2")
+	cancel()
+	if err == nil {
+		t.Fatalf("Put through a blackholed client proxy succeeded")
+	}
+	c.Kill(0)
+	if err := c.Heal(); err != nil {
+		t.Fatalf("Heal: %v", err)
+	}
+	if !c.Running(0) || len(c.ClientProxy(0).Toxics()) != 0 {
+		t.Fatalf("after Heal: running %v, toxics %v; want running, none", c.Running(0), c.ClientProxy(0).Toxics())
+	}
+	ctx, cancel = context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if _, err := cli.Put(ctx, "k", "v3"); err != nil {
+		t.Fatalf("Put after Heal: %v", err)
 	}
 }

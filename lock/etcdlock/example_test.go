@@ -48,3 +48,33 @@ func Example() {
 	// current holder's write: <nil>
 	// stale token refused: true
 }
+
+// Connect with the lock tools' client settings, adjusted where a program
+// needs to, and hold a lock with a TTL that outlasts a dead connection to
+// one member.
+func ExampleClientConfig() {
+	cfg := etcdlock.ClientConfig(cluster.Endpoints()) // e.g. []string{"10.0.0.1:2379", "10.0.0.2:2379"}
+	cfg.DialTimeout = 2 * time.Second                 // members are near; TLS and credentials go here too
+	cli, err := clientv3.New(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := etcdlock.NewSession(ctx, cli, etcdlock.WithTTL(etcdlock.DeadConnTimeout+5*time.Second))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	defer s.Close()
+	held, err := etcdlock.NewMutex(s, "/example/client-config", "host-a").Lock(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	fmt.Println("TTL:", s.TTL(), "unlock:", held.Unlock(ctx))
+	// Output:
+	// TTL: 18s unlock: <nil>
+}

@@ -19,18 +19,31 @@
 // [Etcdlock] is the lock under test (lock/etcdlock with fencing). [TTLOnly]
 // and [GetThenPut] are deliberately unsafe controls: the same harness must
 // report them as violating, which proves the checker bites. Faults ([Faults])
-// are client pauses longer than the TTL (the process stops, keep-alives
-// included), leader kill and restart, member kill, latency on peer traffic
-// (1–5 ms and 75±50 ms), and a partition that isolates the leader; all but
-// pauses need an embedded cluster ([StartCluster]) whose members sit behind
-// fault proxies (fault/tcpproxy).
+// are client pauses longer than the TTL, in this process ("pause": the
+// client's keep-alives stop) or of a child process ("sigstop": each client
+// runs in a process of its own, started by [Config.ClientCommand] and
+// serving the run with [ServeClient], which SIGSTOP freezes whole), leader
+// kill and restart, member kill, latency on peer traffic (1–5 ms and
+// 75±50 ms), and a partition that isolates the leader. All but the pauses
+// need control of the servers ([Cluster]): members that can be killed
+// and whose listeners sit behind fault proxies (fault/tcpproxy). The duohuo
+// command's `lock verify --embedded` runs an embedded cluster like that; the
+// package itself only drives clients against the endpoints it is given, and
+// does not link an etcd server.
 //
 // # Usage
 //
-//	c, err := linearize.StartCluster(dir)
+//	env := linearize.Env{Endpoints: []string{"10.0.0.1:2379", "10.0.0.2:2379"}}
+//	res, err := linearize.Run(ctx, env, linearize.Etcdlock, linearize.Faults["pause"],
+//		linearize.Config{Clients: 8, Duration: 10 * time.Second, TTL: 2 * time.Second})
 //	if err != nil { ... }
-//	defer c.Close()
-//	res, err := linearize.Run(ctx, c.Env(), linearize.Etcdlock, linearize.Faults["pause"],
-//		linearize.Config{Clients: 8, Duration: 10 * time.Second, TTL: time.Second})
 //	if !res.Linearizable() { ... res.Visualizations ... }
+//
+// A program that runs the "sigstop" fault serves as its own client process:
+//
+//	if len(os.Args) > 1 && os.Args[1] == "client" {
+//		err := linearize.ServeClient(ctx, os.Stdin, os.Stdout)
+//		...
+//	}
+//	cfg.ClientCommand = func() *exec.Cmd { return exec.Command(self, "client") }
 package linearize

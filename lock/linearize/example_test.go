@@ -8,11 +8,12 @@ import (
 	"github.com/duohuo/duohuo/lock/linearize"
 )
 
-// Run four clients of the fenced etcd lock for a second against a 3-member
-// embedded cluster (started in TestMain with linearize.StartCluster) and
-// check the histories.
+// Run four clients of the fenced etcd lock for a second against a cluster
+// given by its endpoints (here a 3-member embedded one) and check the
+// histories.
 func ExampleRun() {
-	res, err := linearize.Run(context.Background(), cluster.Env(), linearize.Etcdlock, linearize.Faults["none"],
+	env := linearize.Env{Endpoints: cluster.Endpoints()}
+	res, err := linearize.Run(context.Background(), env, linearize.Etcdlock, linearize.Faults["none"],
 		linearize.Config{Clients: 4, Duration: time.Second, TTL: time.Second})
 	if err != nil {
 		fmt.Println(err)

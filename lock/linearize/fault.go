@@ -21,6 +21,10 @@ type Fault struct {
 	// Pauses makes clients stall past their TTL in critical sections (the
 	// process stops between reading and writing the register).
 	Pauses bool
+	// Processes runs every client in a child process (Config.ClientCommand),
+	// so that a pause is a real SIGSTOP of the process, then SIGCONT, with
+	// whatever the runtime and the etcd client do in the background.
+	Processes bool
 	// Inject, if set, runs during the run with the cluster's control; it
 	// starts the fault after start, holds it for hold, heals it, and
 	// returns. Nil for client-side faults.
@@ -34,6 +38,7 @@ func (f Fault) NeedsCluster() bool { return f.Inject != nil }
 var Faults = map[string]Fault{
 	"none":             {Name: "none"},
 	"pause":            {Name: "pause", Pauses: true},
+	"sigstop":          {Name: "sigstop", Pauses: true, Processes: true},
 	"leader-kill":      {Name: "leader-kill", Inject: killMember(true)},
 	"member-kill":      {Name: "member-kill", Inject: killMember(false)},
 	"latency-low":      {Name: "latency-low", Inject: peerLatency(3*time.Millisecond, 2*time.Millisecond)},

@@ -65,8 +65,9 @@ func TestRunRefusesWhatItCannotDo(t *testing.T) {
 		want  error
 	}{
 		{"a server fault on a cluster without control", linearize.Env{Endpoints: []string{"127.0.0.1:1"}}, "leader-kill", linearize.Config{}, linearize.ErrNeedsCluster},
-		{"more clients than the checker can afford", cluster.Env(), "none", linearize.Config{Clients: linearize.MaxClients + 1}, nil},
-		{"a TTL below etcd's one second", cluster.Env(), "none", linearize.Config{TTL: 500e6}, nil},
+		{"more clients than the checker can afford", clusterEnv(), "none", linearize.Config{Clients: linearize.MaxClients + 1}, nil},
+		{"a TTL below etcd's one second", clusterEnv(), "none", linearize.Config{TTL: 500e6}, nil},
+		{"a process fault without a client command", clusterEnv(), "sigstop", linearize.Config{}, linearize.ErrNeedsClientCommand},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

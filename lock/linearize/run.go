@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -13,9 +14,9 @@ import (
 
 	"github.com/anishathalye/porcupine"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/duohuo/duohuo/lock"
+	"github.com/duohuo/duohuo/lock/etcdlock"
 )
 
 // MaxClients bounds Config.Clients: Porcupine's cost grows steeply with the
@@ -48,6 +49,13 @@ type Config struct {
 	// Seed seeds the run's random choices (pause lengths). Zero means a
 	// random seed, reported in the Result.
 	Seed uint64
+	// ClientCommand returns a command that runs one client in a child
+	// process: a program that calls ServeClient on its standard input and
+	// output (the duohuo command's is `duohuo lock verify-client`). Faults
+	// with Processes set need it, and stop the process it starts, so it
+	// must be the client itself, not a wrapper. Nil refuses those faults
+	// with ErrNeedsClientCommand.
+	ClientCommand func() *exec.Cmd
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -144,8 +152,20 @@ func Run(ctx context.Context, env Env, subject Subject, fault Fault, cfg Config)
 	if fault.NeedsCluster() && env.Cluster == nil {
 		return Result{}, fmt.Errorf("%w: %s", ErrNeedsCluster, fault.Name)
 	}
+	if fault.Processes && (cfg.ClientCommand == nil || !canStopProcesses) {
+		return Result{}, fmt.Errorf("%w: %s", ErrNeedsClientCommand, fault.Name)
+	}
+	if fault.Processes && Subjects[subject.Name].Name != subject.Name {
+		return Result{}, fmt.Errorf("linearize: subject %q cannot run in a client process: not in Subjects", subject.Name)
+	}
 	res := Result{Subject: subject.Name, Fault: fault.Name, Seed: cfg.Seed}
-	clis := make([]*clientv3.Client, cfg.Clients)
+	// Clients in this process have a connection each; client processes
+	// have their own, and this process needs one only to clean up.
+	nconn := cfg.Clients
+	if fault.Processes {
+		nconn = 1
+	}
+	clis := make([]*clientv3.Client, nconn)
 	defer func() {
 		for _, c := range clis {
 			if c != nil {
@@ -154,18 +174,34 @@ func Run(ctx context.Context, env Env, subject Subject, fault Fault, cfg Config)
 		}
 	}()
 	for i := range clis {
-		c, err := clientv3.New(clientv3.Config{
-			Endpoints:   env.Endpoints,
-			DialTimeout: 5 * time.Second,
-			Logger:      zap.NewNop(),
-			// Find a dead or partitioned connection in a few seconds.
-			DialKeepAliveTime:    time.Second,
-			DialKeepAliveTimeout: time.Second,
-		})
+		// The lock tools' shared client settings: the keep-alive finds a
+		// silent connection as the duohuo command's would.
+		c, err := clientv3.New(etcdlock.ClientConfig(env.Endpoints))
 		if err != nil {
 			return res, fmt.Errorf("linearize: connect client %d: %w", i, err)
 		}
 		clis[i] = c
+	}
+
+	cls := make([]Client, cfg.Clients)
+	defer func() {
+		for _, cl := range cls {
+			if cl != nil {
+				cl.Close()
+			}
+		}
+	}()
+	for i := range cls {
+		if !fault.Processes {
+			cls[i] = subject.NewClient(clis[i], cfg.Key, i, cfg.TTL)
+			continue
+		}
+		p, err := startProcessClient(ctx, cfg.ClientCommand(),
+			processInit{Subject: subject.Name, Endpoints: env.Endpoints, Key: cfg.Key, ID: i, TTL: cfg.TTL})
+		if err != nil {
+			return res, fmt.Errorf("linearize: %w", err)
+		}
+		cls[i] = p
 	}
 
 	base := time.Now()
@@ -191,14 +227,19 @@ func Run(ctx context.Context, env Env, subject Subject, fault Fault, cfg Config)
 		for j := range pauses {
 			pauses[j] = cfg.TTL*3/2 + time.Duration(rng.Int64N(int64(cfg.TTL*3/2)))
 		}
-		cl := subject.NewClient(clis[i], cfg.Key, i, cfg.TTL)
-		wg.Go(func() {
-			defer cl.Close()
-			runClient(runCtx, cl, rec, cfg, fault.Pauses, &nextPause, pauses)
-		})
+		cl := cls[i]
+		wg.Go(func() { runClient(runCtx, cl, rec, cfg, fault.Pauses, &nextPause, pauses) })
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(base)
+	// Close the clients (releasing what they hold) before the cleanup
+	// below deletes the run's keys.
+	var cwg sync.WaitGroup
+	for i, cl := range cls {
+		cwg.Go(func() { cl.Close() })
+		cls[i] = nil
+	}
+	cwg.Wait()
 	// Leave nothing behind on a user's cluster: the lock keys die with their
 	// leases, the register and the fence are deleted here (best effort).
 	dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -305,8 +346,7 @@ func runClient(ctx context.Context, cl Client, rec *recorder, cfg Config, pauses
 				d := pauseLens[rec.pause]
 				if nextPause.CompareAndSwap(np, now+int64(d+cfg.TTL)) {
 					rec.pause++
-					cl.Stall()
-					sleep(ctx, d) // the process is stopped; the run's end wakes it
+					cl.Pause(ctx, d) // the run's end wakes it
 				}
 			}
 			wctx, cancel := context.WithTimeout(bg, opTimeout)

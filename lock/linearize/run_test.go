@@ -27,10 +27,11 @@ func runOnce(t *testing.T, subject linearize.Subject, fault string, d time.Durat
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), d+2*time.Minute)
 	defer cancel()
-	res, err := linearize.Run(ctx, cluster.Env(), subject, linearize.Faults[fault], linearize.Config{
-		Duration:     d,
-		TTL:          time.Second,
-		VisualizeDir: t.TempDir(),
+	res, err := linearize.Run(ctx, clusterEnv(), subject, linearize.Faults[fault], linearize.Config{
+		Duration:      d,
+		TTL:           time.Second,
+		VisualizeDir:  t.TempDir(),
+		ClientCommand: clientCommand,
 	})
 	if err != nil {
 		t.Fatalf("Run(%s, %s): %v", subject.Name, fault, err)
@@ -55,7 +56,7 @@ func TestEtcdlockWithFencingIsLinearizableUnderEachFault(t *testing.T) {
 				if res.Acquires == 0 {
 					t.Errorf("run %d: no lock acquired: the run checked nothing", i)
 				}
-				if fault == "pause" && (res.Pauses == 0 || res.Lost == 0) {
+				if linearize.Faults[fault].Pauses && (res.Pauses == 0 || res.Lost == 0) {
 					t.Errorf("run %d: %d pauses, %d locks lost: the pause fault did not outlast a lease", i, res.Pauses, res.Lost)
 				}
 				if res.FaultErr != nil {
@@ -76,6 +77,7 @@ func TestUnsafeControlsAreCaught(t *testing.T) {
 	}{
 		{linearize.TTLOnly, "pause"},
 		{linearize.GetThenPut, "pause"},
+		{linearize.TTLOnly, "sigstop"},
 	}
 	n := runsPerFault(t)
 	for _, tt := range tests {

@@ -34,15 +34,25 @@ type Client interface {
 	// Release unlocks. It returns an error wrapping lock.ErrLost if the
 	// lock was lost before.
 	Release(ctx context.Context) error
-	// Stall models the client's process being stopped (SIGSTOP): everything
-	// it runs in the background, keep-alives included, stops now.
-	Stall()
+	// Pause stops the client for d, or until ctx ends, as a process stopped
+	// by SIGSTOP and continued by SIGCONT: everything it runs in the
+	// background, keep-alives included, stops for that long. It blocks
+	// while the client is stopped.
+	Pause(ctx context.Context, d time.Duration)
 	// Reset gives up whatever the client might hold after an operation
 	// with an unknown outcome, returning once it can no longer hold the
 	// lock or ctx ends.
 	Reset(ctx context.Context) error
 	// Close releases the client's resources.
 	Close() error
+}
+
+// Subjects are the subjects ServeClient can run in a child process, by
+// name.
+var Subjects = map[string]Subject{
+	Etcdlock.Name:   Etcdlock,
+	TTLOnly.Name:    TTLOnly,
+	GetThenPut.Name: GetThenPut,
 }
 
 // Subject is a lock implementation the harness can drive. Subjects are
@@ -130,10 +140,13 @@ func (c *etcdClient) Release(ctx context.Context) error {
 	return err
 }
 
-func (c *etcdClient) Stall() {
+// Pause orphans the session: its keep-alive stops for good, as it would
+// for the length of a real stop, and the lease runs out.
+func (c *etcdClient) Pause(ctx context.Context, d time.Duration) {
 	if c.s != nil {
 		c.s.Orphan()
 	}
+	sleep(ctx, d)
 }
 
 func (c *etcdClient) Reset(ctx context.Context) error {
@@ -281,6 +294,6 @@ func (c *unsafeClient) Release(ctx context.Context) error {
 	return err
 }
 
-func (c *unsafeClient) Stall()                      {}
-func (c *unsafeClient) Reset(context.Context) error { return nil }
-func (c *unsafeClient) Close() error                { return nil }
+func (c *unsafeClient) Pause(ctx context.Context, d time.Duration) { sleep(ctx, d) }
+func (c *unsafeClient) Reset(context.Context) error                { return nil }
+func (c *unsafeClient) Close() error                               { return nil }
