@@ -96,7 +96,7 @@ type TLS struct {
 // Service is one upstream service.
 type Service struct {
 	Name      string            `yaml:"name" required:"true" doc:"Unique name that routes refer to."`
-	Balancer  string            `yaml:"balancer" default:"p2c_ewma" enum:"round_robin,p2c_ewma,least_request" doc:"How an instance is picked within a locality: p2c_ewma (power of two choices on peak-EWMA latency, as Finagle and Linkerd), least_request, or smooth weighted round_robin."`
+	Balancer  string            `yaml:"balancer" default:"peak_ewma" enum:"peak_ewma,p2c_ewma,least_request,round_robin" doc:"How an instance is picked within a locality: peak_ewma (power of two choices on peak-EWMA latency, as Finagle and Linkerd; p2c_ewma is another name for it), least_request, or smooth weighted round_robin."`
 	Locality  Locality          `yaml:"locality" doc:"When traffic spills from the nearest locality to the next."`
 	Discovery []DiscoverySource `yaml:"discovery" required:"true" doc:"Where instances come from; the sources' answers are merged and de-duplicated by address."`
 	Health    Health            `yaml:"health" doc:"How unhealthy instances are found and taken out of rotation."`

@@ -79,7 +79,7 @@ type service struct {
 // newService builds a service and starts its sources and sync loop. gen makes
 // source names unique across reloads.
 func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggregator, store *gray.Store, baseDir string, gen uint64, m *metrics, log *slog.Logger) (*service, error) {
-	pol, err := policy(sc.Balancer)
+	pol, err := balancer.ParsePolicy(sc.Balancer)
 	if err != nil {
 		return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 	}
@@ -190,18 +190,6 @@ func (s *service) awaitFirstReports(limit time.Duration) {
 	}
 }
 
-// policy maps the config file's balancer names to the balancer's policies.
-func policy(name string) (balancer.Policy, error) {
-	switch name {
-	case "", "p2c_ewma":
-		return balancer.PeakEWMA, nil
-	case "round_robin":
-		return balancer.RoundRobin, nil
-	case "least_request":
-		return balancer.LeastRequest, nil
-	}
-	return 0, fmt.Errorf("unknown balancer %q", name)
-}
 
 func panicThreshold(p config.Percent) float64 {
 	if p == 0 {
