@@ -331,7 +331,7 @@ routes:
 	want := Default()
 	want.Services = []Service{{
 		Name:      "api",
-		Balancer:  "p2c_ewma",
+		Balancer:  "peak_ewma",
 		Locality:  Locality{OverprovisioningFactor: 1.4, PanicThreshold: 50},
 		Discovery: []DiscoverySource{{Static: &StaticSource{Instances: []StaticInstance{{Addr: "127.0.0.1:9001", Weight: 0}}}}},
 		Health: Health{
