@@ -27,8 +27,8 @@ type Config struct {
 	Version     int          `yaml:"version" default:"1" min:"1" max:"1" doc:"Schema version of this file; only 1 exists."`
 	Site        Site         `yaml:"site" doc:"Where this gateway runs; instances in the same zone, region and cloud are preferred, in that order."`
 	Log         Log          `yaml:"log" doc:"Structured logging (log/slog) to standard error."`
-	Admin       Admin        `yaml:"admin" doc:"The admin HTTP API and web console."`
-	Crypto      Crypto       `yaml:"crypto" doc:"Which cipher suites TLS listeners and upstream connections offer."`
+	Admin       Admin        `yaml:"admin" doc:"The admin HTTP API (JSON and text; there is no web console): /healthz, /readyz, /metrics, /debug/pprof/, /v1/services, /v1/faults, /v1/gray/routes (docs/gray-release.md) and, with replication, /v1/kv/ and /v1/watch/ (docs/replication.md)."`
+	Crypto      Crypto       `yaml:"crypto" doc:"Which cipher suites TLS listeners and upstream connections are to offer; not in effect yet (see suites)."`
 	Metrics     Metrics      `yaml:"metrics" doc:"Prometheus metrics served on the admin listener at /metrics."`
 	Listeners   []Listener   `yaml:"listeners" doc:"Where the gateway accepts client traffic. Every route is served on every listener."`
 	Services    []Service    `yaml:"services" doc:"The upstream services: where their instances come from and how they are picked."`
@@ -36,7 +36,17 @@ type Config struct {
 	Gray        Gray         `yaml:"gray" doc:"Traffic color for gray lanes: where it travels and whom to believe about it. Routes split traffic with their own gray section."`
 	Faults      Faults       `yaml:"faults" doc:"Fault injection (delays, aborts) for drills; off unless rules are given. Changeable at run time on the admin API (/v1/faults)."`
 	Routes      []Route      `yaml:"routes" doc:"How a request is matched to a service, first match wins, in file order."`
+
+	// Warnings are the settings of the file that are valid but do not do
+	// what their documentation says yet, each with its place and a
+	// message that starts with "warning: ", sorted by place; nil when
+	// there are none. They do not make the file invalid: duohuo validate
+	// prints them after "FILE: ok", and duohuo serve logs them when it
+	// loads the file. Not a key of the file.
+	Warnings Errors `yaml:"-" json:"-"`
 }
+
+func (c *Config) setWarnings(w Errors) { c.Warnings = w }
 
 // Site says where this gateway runs. A zone needs a region and a region needs a
 // cloud, because locality compares them in that order.
@@ -59,9 +69,23 @@ type Admin struct {
 	Token  string `yaml:"token" doc:"Bearer token required on every admin request; write ${DUOHUO_ADMIN_TOKEN} to keep it out of the file. Required when listen is not a loopback address."`
 }
 
-// Crypto chooses cipher suites.
+// Crypto chooses cipher suites. Nothing applies it yet: duohuo has no TLCP
+// listener, and its TLS listeners and upstream connections use Go's
+// crypto/tls (TLS 1.2 and 1.3, international suites) whatever it says.
 type Crypto struct {
-	Suites string `yaml:"suites" default:"auto" enum:"auto,gm,international" doc:"auto offers both and lets the peer choose; gm offers only SM2/SM3/SM4 (GB/T 38636 TLCP); international offers only the TLS 1.2/1.3 suites."`
+	Suites string `yaml:"suites" default:"auto" enum:"auto,gm,international" doc:"Not in effect yet: until a TLCP listener exists, TLS listeners and upstream connections offer Go's TLS 1.2/1.3 suites whatever this says, and duohuo validate and serve warn when it is set. Meant to say: auto offers both and lets the peer choose; gm offers only SM2/SM3/SM4 (GB/T 38636 TLCP); international offers only the TLS 1.2/1.3 suites."`
+}
+
+func (cr *Crypto) validate(c *checker, path string) {
+	p := join(path, "suites")
+	if !c.written(p) {
+		return
+	}
+	msg := "has no effect until a TLCP listener is configured, and duohuo has none yet: TLS listeners and upstream connections offer Go's TLS 1.2/1.3 suites"
+	if cr.Suites == "gm" {
+		msg += ", not SM2/SM3/SM4"
+	}
+	c.warnf(p, "%s", msg)
 }
 
 // Metrics configures what the Prometheus endpoint exports.
@@ -83,7 +107,7 @@ type Listener struct {
 	// request is sent on a connection the server is closing.
 	IdleTimeout    Duration `yaml:"idle_timeout" default:"120s" doc:"How long an idle keep-alive connection is kept; longer than Go clients' 90s so that they close first."`
 	MaxHeaderBytes Size     `yaml:"max_header_bytes" default:"64KiB" min:"1KiB" max:"16MiB" doc:"Largest request header block; Envoy's default is 60 KiB."`
-	TLS            *TLS     `yaml:"tls" doc:"Serve TLS (or TLCP, see crypto.suites) with this certificate; absent means plain TCP."`
+	TLS            *TLS     `yaml:"tls" doc:"Serve TLS (1.2 and 1.3) with this certificate; absent means plain TCP."`
 }
 
 // TLS names a certificate and key in PEM files. Relative paths are relative to

@@ -28,6 +28,7 @@ type decoder struct {
 	file    string
 	lookup  func(string) (string, bool)
 	errs    Errors
+	warns   Errors           // valid settings that do not do what they say yet
 	places  map[string]place // key path → where its value (or, for sections, its key) is written
 	anchors map[string]ast.Node
 	nodes   int

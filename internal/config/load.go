@@ -66,6 +66,9 @@ func decodeFile[T any](name string, data []byte, lookup func(string) (string, bo
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
 	}
+	if w, ok := v.Interface().(interface{ setWarnings(Errors) }); ok && len(d.warns) > 0 {
+		w.setWarnings(d.warns.sorted())
+	}
 	return v.Interface().(*T), nil
 }
 
