@@ -190,7 +190,6 @@ func (s *service) awaitFirstReports(limit time.Duration) {
 	}
 }
 
-
 func panicThreshold(p config.Percent) float64 {
 	if p == 0 {
 		return -1 // config: 0 disables panic mode; balancer: negative disables
