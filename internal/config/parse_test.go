@@ -336,7 +336,7 @@ routes:
 		Discovery: []DiscoverySource{{Static: &StaticSource{Instances: []StaticInstance{{Addr: "127.0.0.1:9001", Weight: 0}}}}},
 		Health: Health{
 			Active: ActiveHealth{
-				Type: "tcp", ExpectedStatus: []int{200}, Interval: Duration(5 * time.Second), Timeout: Duration(time.Second),
+				Type: "tcp", ExpectedStatus: []StatusRange{{200, 200}}, Interval: Duration(5 * time.Second), Timeout: Duration(time.Second),
 				HealthyThreshold: 2, UnhealthyThreshold: 3, Jitter: Duration(500 * time.Millisecond),
 			},
 			Outlier: Outlier{

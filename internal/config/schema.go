@@ -43,7 +43,13 @@ func schemaOf(t reflect.Type) map[string]any {
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		return schemaOf(t.Elem())
+		s := schemaOf(t.Elem())
+		if isSection(t.Elem()) {
+			// An optional section may be written true (on, with its
+			// defaults) or false (off).
+			s["type"] = []any{"object", "boolean"}
+		}
+		return s
 	case reflect.Struct:
 		props := map[string]any{}
 		var required []string
