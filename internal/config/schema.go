@@ -141,6 +141,9 @@ func jsonDefault(t reflect.Type, def string) any {
 		if def == "true" || def == "false" {
 			return def == "true"
 		}
+		if _, err := strconv.ParseInt(def, 10, 64); err == nil {
+			return jsonNumber(def) // a status, a size in bytes
+		}
 		return def
 	}
 	switch t.Kind() {
