@@ -37,17 +37,24 @@ func (p Policy) String() string {
 	return fmt.Sprintf("Policy(%d)", uint8(p))
 }
 
-// ParsePolicy returns the policy named s, one of the names [Policy.String]
-// returns. The empty string means [PeakEWMA]. The error wraps
-// [ErrInvalidConfig].
+// policyAliases are other names ParsePolicy accepts: "p2c_ewma" says how
+// [PeakEWMA] picks (power of two choices) as well as what it weighs.
+var policyAliases = map[string]Policy{"p2c_ewma": PeakEWMA}
+
+// ParsePolicy returns the policy named s: one of the names [Policy.String]
+// returns, or the alias "p2c_ewma" of "peak_ewma". The empty string means
+// [PeakEWMA]. The error wraps [ErrInvalidConfig].
 func ParsePolicy(s string) (Policy, error) {
 	if s == "" {
 		return PeakEWMA, nil
+	}
+	if p, ok := policyAliases[s]; ok {
+		return p, nil
 	}
 	for p, name := range policyNames {
 		if s == name {
 			return Policy(p), nil
 		}
 	}
-	return 0, fmt.Errorf("%w: unknown policy %q (want peak_ewma, round_robin or least_request)", ErrInvalidConfig, s)
+	return 0, fmt.Errorf("%w: unknown policy %q (want peak_ewma (or its alias p2c_ewma), round_robin or least_request)", ErrInvalidConfig, s)
 }

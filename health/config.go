@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -53,8 +55,13 @@ type ProbeConfig struct {
 	// the instance address.
 	Host string
 	// ExpectStatus is the status an HTTP probe must answer. 0 means any
-	// 2xx status.
+	// 2xx status, unless ExpectStatuses is set.
 	ExpectStatus int
+	// ExpectStatuses lists more statuses, or ranges of them, that an HTTP
+	// probe may answer: it passes when the status equals ExpectStatus or
+	// falls in one of these. Empty (with ExpectStatus 0) means any 2xx
+	// status.
+	ExpectStatuses []StatusRange
 	// Interval is the time between two probes of one instance. 0 means 5s.
 	Interval time.Duration
 	// Timeout bounds one probe (connect, and for HTTP the whole exchange).
@@ -162,6 +169,51 @@ type WeightConfig struct {
 	ProbationFactor float64
 }
 
+// StatusRange is the HTTP statuses from From to To, both included; a
+// single status has From == To.
+type StatusRange struct {
+	From, To int
+}
+
+// String returns "200" or "200-299".
+func (r StatusRange) String() string {
+	if r.From == r.To {
+		return strconv.Itoa(r.From)
+	}
+	return strconv.Itoa(r.From) + "-" + strconv.Itoa(r.To)
+}
+
+// statusOK reports whether an HTTP probe's status passes p.
+func (p *ProbeConfig) statusOK(status int) bool {
+	if p.ExpectStatus == 0 && len(p.ExpectStatuses) == 0 {
+		return status >= 200 && status <= 299
+	}
+	if status == p.ExpectStatus {
+		return true
+	}
+	for _, r := range p.ExpectStatuses {
+		if status >= r.From && status <= r.To {
+			return true
+		}
+	}
+	return false
+}
+
+// expected describes the statuses that pass p, for probe errors.
+func (p *ProbeConfig) expected() string {
+	if p.ExpectStatus == 0 && len(p.ExpectStatuses) == 0 {
+		return "2xx"
+	}
+	var parts []string
+	if p.ExpectStatus != 0 {
+		parts = append(parts, strconv.Itoa(p.ExpectStatus))
+	}
+	for _, r := range p.ExpectStatuses {
+		parts = append(parts, r.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
 // ErrConfig is wrapped by the errors of [Config.Validate].
 var ErrConfig = errors.New("health: invalid config")
 
@@ -172,6 +224,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: %s = %v: %s", ErrConfig, field, v, why)
 	}
 	p, o, w := c.Probe, c.Outlier, c.Weight
+	for i, r := range p.ExpectStatuses {
+		if r.From < 100 || r.To > 599 || r.From > r.To {
+			return bad(fmt.Sprintf("Probe.ExpectStatuses[%d]", i), r, "not a range of HTTP statuses (100 to 599, From ≤ To)")
+		}
+	}
 	switch {
 	case p.Path != "" && p.Path[0] != '/':
 		return bad("Probe.Path", p.Path, `must start with "/"`)
@@ -183,6 +240,8 @@ func (c Config) Validate() error {
 		return bad("Probe.Path", p.Path, "a gRPC probe has no path")
 	case p.GRPC && p.ExpectStatus != 0:
 		return bad("Probe.ExpectStatus", p.ExpectStatus, "a gRPC probe expects SERVING")
+	case p.GRPC && len(p.ExpectStatuses) != 0:
+		return bad("Probe.ExpectStatuses", p.ExpectStatuses, "a gRPC probe expects SERVING")
 	case !p.GRPC && p.GRPCService != "":
 		return bad("Probe.GRPCService", p.GRPCService, "only used with GRPC")
 	case !utf8.ValidString(p.GRPCService):

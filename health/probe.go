@@ -92,11 +92,8 @@ func (t *Tracker) probe(ctx context.Context, addr netip.AddrPort) error {
 	// exchange, then close.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	switch {
-	case p.ExpectStatus != 0 && resp.StatusCode != p.ExpectStatus:
-		return fmt.Errorf("status %d, want %d", resp.StatusCode, p.ExpectStatus)
-	case p.ExpectStatus == 0 && (resp.StatusCode < 200 || resp.StatusCode > 299):
-		return fmt.Errorf("status %d, want 2xx", resp.StatusCode)
+	if !p.statusOK(resp.StatusCode) {
+		return fmt.Errorf("status %d, want %s", resp.StatusCode, p.expected())
 	}
 	return nil
 }

@@ -116,6 +116,11 @@ func TestHTTPProbeExpectations(t *testing.T) {
 		{"3xx fails by default and is not followed", health.ProbeConfig{Path: "/"}, http.StatusFound, health.Unhealthy},
 		{"an expected status passes", health.ProbeConfig{Path: "/", ExpectStatus: 204}, http.StatusNoContent, health.Healthy},
 		{"another 2xx than the expected one fails", health.ProbeConfig{Path: "/", ExpectStatus: 204}, http.StatusOK, health.Unhealthy},
+		{"a status in the expected list passes", health.ProbeConfig{Path: "/", ExpectStatuses: []health.StatusRange{{200, 200}, {302, 302}}}, http.StatusFound, health.Healthy},
+		{"a status outside the expected list fails, 2xx or not", health.ProbeConfig{Path: "/", ExpectStatuses: []health.StatusRange{{200, 200}, {302, 302}}}, http.StatusNoContent, health.Unhealthy},
+		{"a status in an expected range passes", health.ProbeConfig{Path: "/", ExpectStatuses: []health.StatusRange{{200, 299}, {400, 404}}}, http.StatusNotFound, health.Healthy},
+		{"a status outside every expected range fails", health.ProbeConfig{Path: "/", ExpectStatuses: []health.StatusRange{{200, 299}, {400, 404}}}, http.StatusGone, health.Unhealthy},
+		{"ExpectStatus and ExpectStatuses add up", health.ProbeConfig{Path: "/", ExpectStatus: 503, ExpectStatuses: []health.StatusRange{{200, 299}}}, http.StatusServiceUnavailable, health.Healthy},
 		{"the Host header is sent", health.ProbeConfig{Path: "/", Host: "probe.example"}, 0, health.Healthy},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -93,6 +94,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	logWarnings(log, cfg)
 	info, perr := platform.Detect(os.DirFS("/"))
 	if perr != nil {
 		log.Warn("platform fingerprint incomplete", "err", perr)
@@ -151,6 +153,7 @@ func serve(ctx context.Context, o serveOptions) error {
 			log.Error("config reload refused; the running config keeps serving", "why", why, "err", err)
 			return
 		}
+		logWarnings(log, next)
 		if err := g.Reload(next); err != nil {
 			log.Warn("config reload", "why", why, "err", err)
 			return
@@ -202,4 +205,12 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// logWarnings logs the settings of cfg that have no effect yet (see
+// config.Config.Warnings), one line each.
+func logWarnings(log *slog.Logger, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		log.Warn("config warning", "warning", w.Error())
+	}
 }

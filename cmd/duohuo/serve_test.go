@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duohuo/duohuo/internal/config"
 	"go.uber.org/goleak"
 )
 
@@ -238,4 +240,70 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// serve warns at start about crypto.suites, which has no effect yet, and
+// its admin listener serves every path the admin section's documentation
+// names (and nothing like a web console, which it does not claim).
+func TestServeWarnsAndServesTheAdminItDocuments(t *testing.T) {
+	text := serveConfig + "crypto:\n  suites: gm\nreplication:\n  dir: " + t.TempDir() + "\n"
+	cfg := writeConfig(t, text)
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan string, 1)
+	done := make(chan error, 1)
+	var errb syncBuffer
+	go func() {
+		done <- serve(ctx, serveOptions{path: cfg, drain: 5 * time.Second, stderr: &errb,
+			started: func(admin string, _ []string) { started <- admin }})
+	}()
+	var admin string
+	select {
+	case admin = <-started:
+	case err := <-done:
+		t.Fatalf("serve: %v\n%s", err, errb.String())
+	}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	if !strings.Contains(errb.String(), "crypto.suites: warning: has no effect until a TLCP listener is configured") {
+		t.Errorf("serve did not warn about crypto.suites at start:\n%s", errb.String())
+	}
+
+	var schema struct {
+		Properties map[string]struct {
+			Description string `json:"description"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(config.JSONSchema(), &schema); err != nil {
+		t.Fatal(err)
+	}
+	doc := schema.Properties["admin"].Description
+	var paths []string // the URL paths named in doc, not the files (docs/x.md)
+	for _, m := range regexp.MustCompile(`(?:^|[\s(])(/[a-z0-9/_]+)`).FindAllStringSubmatch(doc, -1) {
+		paths = append(paths, m[1])
+	}
+	if len(paths) < 5 {
+		t.Fatalf("admin doc %q names %d paths, want the admin API's", doc, len(paths))
+	}
+	for _, p := range paths {
+		if p == "/v1/kv/" || p == "/v1/watch/" {
+			p += "doc" // an object's name; a missing object is the handler's 404
+		}
+		resp, err := http.Get("http://" + admin + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body []byte
+		if resp.StatusCode == http.StatusNotFound {
+			body, _ = io.ReadAll(resp.Body)
+		}
+		resp.Body.Close() // a watch streams: read no further than its head
+		// The admin mux's own answer for a path nobody serves.
+		if resp.StatusCode == http.StatusNotFound && string(body) == "404 page not found\n" || resp.StatusCode == http.StatusMethodNotAllowed {
+			t.Errorf("admin doc names %s, but GET %s = %d %q", p, p, resp.StatusCode, body)
+		}
+	}
 }

@@ -22,8 +22,14 @@ per problem:
 
   FILE:LINE:COL: path.to.key: message
 
-All problems of a file are reported at once, in file order. The exit code is 0
-when every file is valid and 2 otherwise. See docs/configuration.md for the
+All problems of a file are reported at once, in file order. A valid file may
+also get warnings, after its "ok": settings that are accepted but have no
+effect yet (crypto.suites, until a TLCP listener exists):
+
+  FILE:LINE:COL: path.to.key: warning: message
+
+Warnings do not change the exit code, which is 0 when every file is valid and
+2 otherwise. See docs/configuration.md for the
 format, and docs/duohuo.schema.json (or --schema) for editor completion.`,
 		Example: `  duohuo validate /etc/duohuo/duohuo.yaml
   duohuo validate examples/*.yaml
@@ -42,11 +48,14 @@ format, and docs/duohuo.schema.json (or --schema) for editor completion.`,
 			}
 			bad := 0
 			for _, path := range args {
-				_, err := config.Load(path)
+				cfg, err := config.Load(path)
 				var errs config.Errors
 				switch {
 				case err == nil:
 					fmt.Fprintf(out, "%s: ok\n", path)
+					for _, w := range cfg.Warnings {
+						fmt.Fprintln(out, w)
+					}
 				case errors.As(err, &errs):
 					bad++
 					for _, e := range errs {

@@ -14,6 +14,10 @@ import (
 func TestValidate(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.yaml")
+	suites := filepath.Join(dir, "suites.yaml")
+	if err := os.WriteFile(suites, []byte("log:\n  level: info\ncrypto:\n  suites: gm\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name       string
 		args       []string
@@ -45,6 +49,15 @@ func TestValidate(t *testing.T) {
 			wantOut: append([]string{`^\.\./\.\./examples/minimal\.yaml: ok$`},
 				repeat(`^\.\./\.\./examples/bad\.yaml:\d+:\d+: `, 12)...),
 			wantStderr: "1 of 2 configuration files invalid",
+		},
+		{
+			name:     "crypto.suites is valid but warned about, with its place: no TLCP listener applies it",
+			args:     []string{"validate", suites},
+			wantCode: exitOK,
+			wantOut: []string{
+				regexp.QuoteMeta(suites) + `: ok$`,
+				regexp.QuoteMeta(suites) + `:4:11: crypto\.suites: warning: has no effect until a TLCP listener is configured.*not SM2/SM3/SM4$`,
+			},
 		},
 		{
 			name:       "missing file is a usage error",

@@ -1,6 +1,15 @@
 package config
 
-import "github.com/duohuo/duohuo/gray"
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/duohuo/duohuo/gray"
+)
 
 // The schema of duohuo.yaml. Each field carries, besides its yaml key:
 //
@@ -27,8 +36,8 @@ type Config struct {
 	Version     int          `yaml:"version" default:"1" min:"1" max:"1" doc:"Schema version of this file; only 1 exists."`
 	Site        Site         `yaml:"site" doc:"Where this gateway runs; instances in the same zone, region and cloud are preferred, in that order."`
 	Log         Log          `yaml:"log" doc:"Structured logging (log/slog) to standard error."`
-	Admin       Admin        `yaml:"admin" doc:"The admin HTTP API and web console."`
-	Crypto      Crypto       `yaml:"crypto" doc:"Which cipher suites TLS listeners and upstream connections offer."`
+	Admin       Admin        `yaml:"admin" doc:"The admin HTTP API (JSON and text; there is no web console): /healthz, /readyz, /metrics, /debug/pprof/, /v1/services, /v1/faults, /v1/gray/routes (docs/gray-release.md) and, with replication, /v1/kv/ and /v1/watch/ (docs/replication.md)."`
+	Crypto      Crypto       `yaml:"crypto" doc:"Which cipher suites TLS listeners and upstream connections are to offer; not in effect yet (see suites)."`
 	Metrics     Metrics      `yaml:"metrics" doc:"Prometheus metrics served on the admin listener at /metrics."`
 	Listeners   []Listener   `yaml:"listeners" doc:"Where the gateway accepts client traffic. Every route is served on every listener."`
 	Services    []Service    `yaml:"services" doc:"The upstream services: where their instances come from and how they are picked."`
@@ -36,7 +45,17 @@ type Config struct {
 	Gray        Gray         `yaml:"gray" doc:"Traffic color for gray lanes: where it travels and whom to believe about it. Routes split traffic with their own gray section."`
 	Faults      Faults       `yaml:"faults" doc:"Fault injection (delays, aborts) for drills; off unless rules are given. Changeable at run time on the admin API (/v1/faults)."`
 	Routes      []Route      `yaml:"routes" doc:"How a request is matched to a service, first match wins, in file order."`
+
+	// Warnings are the settings of the file that are valid but do not do
+	// what their documentation says yet, each with its place and a
+	// message that starts with "warning: ", sorted by place; nil when
+	// there are none. They do not make the file invalid: duohuo validate
+	// prints them after "FILE: ok", and duohuo serve logs them when it
+	// loads the file. Not a key of the file.
+	Warnings Errors `yaml:"-" json:"-"`
 }
+
+func (c *Config) setWarnings(w Errors) { c.Warnings = w }
 
 // Site says where this gateway runs. A zone needs a region and a region needs a
 // cloud, because locality compares them in that order.
@@ -59,9 +78,23 @@ type Admin struct {
 	Token  string `yaml:"token" doc:"Bearer token required on every admin request; write ${DUOHUO_ADMIN_TOKEN} to keep it out of the file. Required when listen is not a loopback address."`
 }
 
-// Crypto chooses cipher suites.
+// Crypto chooses cipher suites. Nothing applies it yet: duohuo has no TLCP
+// listener, and its TLS listeners and upstream connections use Go's
+// crypto/tls (TLS 1.2 and 1.3, international suites) whatever it says.
 type Crypto struct {
-	Suites string `yaml:"suites" default:"auto" enum:"auto,gm,international" doc:"auto offers both and lets the peer choose; gm offers only SM2/SM3/SM4 (GB/T 38636 TLCP); international offers only the TLS 1.2/1.3 suites."`
+	Suites string `yaml:"suites" default:"auto" enum:"auto,gm,international" doc:"Not in effect yet: until a TLCP listener exists, TLS listeners and upstream connections offer Go's TLS 1.2/1.3 suites whatever this says, and duohuo validate and serve warn when it is set. Meant to say: auto offers both and lets the peer choose; gm offers only SM2/SM3/SM4 (GB/T 38636 TLCP); international offers only the TLS 1.2/1.3 suites."`
+}
+
+func (cr *Crypto) validate(c *checker, path string) {
+	p := join(path, "suites")
+	if !c.written(p) {
+		return
+	}
+	msg := "has no effect until a TLCP listener is configured, and duohuo has none yet: TLS listeners and upstream connections offer Go's TLS 1.2/1.3 suites"
+	if cr.Suites == "gm" {
+		msg += ", not SM2/SM3/SM4"
+	}
+	c.warnf(p, "%s", msg)
 }
 
 // Metrics configures what the Prometheus endpoint exports.
@@ -75,15 +108,15 @@ type Listener struct {
 	Listen string `yaml:"listen" required:"true" doc:"host:port to listen on; an empty host means every interface."`
 	// Go's http.Server has no header deadline unless asked: a slow client
 	// could hold a connection forever (slowloris).
-	ReadHeaderTimeout Duration `yaml:"read_header_timeout" default:"10s" doc:"Time to read a request's headers; bounds slow clients (slowloris)."`
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout" default:"10s" doc:"Time to read a request's headers; bounds slow clients (slowloris). 0s leaves headers to read_timeout (none when that is 0s too), as Go's http.Server does."`
 	ReadTimeout       Duration `yaml:"read_timeout" default:"0s" doc:"Time to read a whole request including its body; 0 means none, as uploads may be long and the route timeout applies."`
 	WriteTimeout      Duration `yaml:"write_timeout" default:"0s" doc:"Time to write a response; 0 means none, since the route timeout already bounds the upstream call and streaming responses must not be cut."`
 	// Go's http.Transport closes idle connections after 90s; a server that
 	// waits longer lets the client close first, avoiding the race where a
 	// request is sent on a connection the server is closing.
-	IdleTimeout    Duration `yaml:"idle_timeout" default:"120s" doc:"How long an idle keep-alive connection is kept; longer than Go clients' 90s so that they close first."`
+	IdleTimeout    Duration `yaml:"idle_timeout" default:"120s" doc:"How long an idle keep-alive connection is kept; longer than Go clients' 90s so that they close first. 0s falls back to read_timeout (none when that is 0s too), as Go's http.Server does."`
 	MaxHeaderBytes Size     `yaml:"max_header_bytes" default:"64KiB" min:"1KiB" max:"16MiB" doc:"Largest request header block; Envoy's default is 60 KiB."`
-	TLS            *TLS     `yaml:"tls" doc:"Serve TLS (or TLCP, see crypto.suites) with this certificate; absent means plain TCP."`
+	TLS            *TLS     `yaml:"tls" doc:"Serve TLS (1.2 and 1.3) with this certificate; absent means plain TCP."`
 }
 
 // TLS names a certificate and key in PEM files. Relative paths are relative to
@@ -96,7 +129,7 @@ type TLS struct {
 // Service is one upstream service.
 type Service struct {
 	Name      string            `yaml:"name" required:"true" doc:"Unique name that routes refer to."`
-	Balancer  string            `yaml:"balancer" default:"p2c_ewma" enum:"round_robin,p2c_ewma,least_request" doc:"How an instance is picked within a locality: p2c_ewma (power of two choices on peak-EWMA latency, as Finagle and Linkerd), least_request, or smooth weighted round_robin."`
+	Balancer  string            `yaml:"balancer" default:"peak_ewma" enum:"peak_ewma,p2c_ewma,least_request,round_robin" doc:"How an instance is picked within a locality: peak_ewma (power of two choices on peak-EWMA latency, as Finagle and Linkerd; p2c_ewma is another name for it), least_request, or smooth weighted round_robin."`
 	Locality  Locality          `yaml:"locality" doc:"When traffic spills from the nearest locality to the next."`
 	Discovery []DiscoverySource `yaml:"discovery" required:"true" doc:"Where instances come from; the sources' answers are merged and de-duplicated by address."`
 	Health    Health            `yaml:"health" doc:"How unhealthy instances are found and taken out of rotation."`
@@ -146,7 +179,7 @@ type DNSSource struct {
 	Type     string   `yaml:"type" default:"srv" enum:"srv,a,aaaa" doc:"srv takes port and weight from the records; a and aaaa need port."`
 	Port     int      `yaml:"port" min:"0" max:"65535" doc:"Port of the instances for a and aaaa records."`
 	Resolver string   `yaml:"resolver" doc:"host:port of the DNS server; default the system resolver (/etc/resolv.conf)."`
-	MinTTL   Duration `yaml:"min_ttl" default:"5s" doc:"Re-resolve no more often than this, whatever the records' TTL, to bound load on the resolver."`
+	MinTTL   Duration `yaml:"min_ttl" default:"5s" min:"100ms" doc:"Re-resolve no more often than this, whatever the records' TTL, to bound load on the resolver."`
 	Cloud    string   `yaml:"cloud" doc:"Cloud given to every answer."`
 	Region   string   `yaml:"region" doc:"Region given to every answer."`
 	Zone     string   `yaml:"zone" doc:"Zone given to every answer."`
@@ -160,15 +193,15 @@ type Health struct {
 
 // ActiveHealth is a periodic probe.
 type ActiveHealth struct {
-	Type               string   `yaml:"type" default:"tcp" enum:"tcp,http,grpc,none" doc:"tcp only connects (the default without path); http sends GET path and checks the status (the default with path); grpc calls grpc.health.v1.Health/Check; none turns active probing off."`
-	Path               string   `yaml:"path" doc:"Path probed by http checks; required for type http."`
-	GRPCService        string   `yaml:"grpc_service" doc:"Service name sent in gRPC health checks; empty asks about the server as a whole."`
-	ExpectedStatus     []int    `yaml:"expected_status" default:"[200]" doc:"Statuses that count as healthy for http checks."`
-	Interval           Duration `yaml:"interval" default:"5s" min:"100ms" doc:"Time between probes (Nacos heartbeats every 5s)."`
-	Timeout            Duration `yaml:"timeout" default:"1s" min:"1ms" doc:"Deadline of one probe (APISIX's default); must be below interval."`
-	HealthyThreshold   int      `yaml:"healthy_threshold" default:"2" min:"1" max:"100" doc:"Consecutive successes that return an instance to rotation."`
-	UnhealthyThreshold int      `yaml:"unhealthy_threshold" default:"3" min:"1" max:"100" doc:"Consecutive failures that take an instance out; more than one so a single lost probe does not eject (Traefik PR #13387)."`
-	Jitter             Duration `yaml:"jitter" default:"500ms" doc:"Random extra delay added to each interval so that gateways do not probe in lockstep."`
+	Type               string        `yaml:"type" default:"tcp" enum:"tcp,http,grpc,none" doc:"tcp only connects (the default without path); http sends GET path and checks the status (the default with path); grpc calls grpc.health.v1.Health/Check; none turns active probing off."`
+	Path               string        `yaml:"path" doc:"Path probed by http checks; required for type http."`
+	GRPCService        string        `yaml:"grpc_service" doc:"Service name sent in gRPC health checks; empty asks about the server as a whole."`
+	ExpectedStatus     []StatusRange `yaml:"expected_status" default:"[200]" doc:"Statuses that count as healthy for http checks: any of the listed statuses (200), ranges (200-399) and classes (2xx); a status outside all of them fails the probe. An empty list means any 2xx."`
+	Interval           Duration      `yaml:"interval" default:"5s" min:"100ms" doc:"Time between probes (Nacos heartbeats every 5s)."`
+	Timeout            Duration      `yaml:"timeout" default:"1s" min:"1ms" doc:"Deadline of one probe (APISIX's default); must be below interval."`
+	HealthyThreshold   int           `yaml:"healthy_threshold" default:"2" min:"1" max:"100" doc:"Consecutive successes that return an instance to rotation."`
+	UnhealthyThreshold int           `yaml:"unhealthy_threshold" default:"3" min:"1" max:"100" doc:"Consecutive failures that take an instance out; more than one so a single lost probe does not eject (Traefik PR #13387)."`
+	Jitter             Duration      `yaml:"jitter" default:"500ms" doc:"Random extra delay, up to this, added to each interval so that gateways do not probe in lockstep; 0s: none."`
 }
 
 // Outlier configures passive outlier detection, with the defaults of Envoy's
@@ -176,11 +209,11 @@ type ActiveHealth struct {
 type Outlier struct {
 	Consecutive5xx             int          `yaml:"consecutive_5xx" default:"5" min:"0" max:"1000" doc:"Eject after this many 5xx responses in a row (Envoy default 5); 0 disables."`
 	ConsecutiveGatewayFailures int          `yaml:"consecutive_gateway_failures" default:"5" min:"0" max:"1000" doc:"Eject after this many connect failures, resets or timeouts in a row (Envoy default 5); 0 disables."`
-	MaxGatewayEjectionPercent  Percent      `yaml:"max_gateway_ejection_percent" default:"100%" min:"0" max:"100" doc:"Cap on ejections by consecutive_gateway_failures, which max_ejection_percent does not cap: an instance that cannot be reached serves nobody, and a cloud that goes silent must leave whole; panic mode keeps a service from being emptied."`
+	MaxGatewayEjectionPercent  Percent      `yaml:"max_gateway_ejection_percent" default:"100%" min:"0" max:"100" doc:"Cap on ejections by consecutive_gateway_failures, which max_ejection_percent does not cap: an instance that cannot be reached serves nobody, and a cloud that goes silent must leave whole; panic mode keeps a service from being emptied. 0% still lets one instance at a time be ejected, as every cap here does."`
 	Interval                   Duration     `yaml:"interval" default:"10s" min:"100ms" doc:"Time between sweeps of the success-rate detector and ejection expiries (Envoy default 10s)."`
 	BaseEjectionTime           Duration     `yaml:"base_ejection_time" default:"30s" min:"1ms" doc:"An ejection lasts this times the number of times the instance was ejected (Envoy default 30s)."`
 	MaxEjectionTime            Duration     `yaml:"max_ejection_time" default:"300s" min:"1ms" doc:"Cap on one ejection (Envoy default 300s)."`
-	MaxEjectionPercent         Percent      `yaml:"max_ejection_percent" default:"10%" min:"0" max:"100" doc:"Never let the 5xx and success-rate detectors eject more than this share of the instances at once (Envoy default 10%); 0% turns them off. Gateway failures have their own cap, max_gateway_ejection_percent."`
+	MaxEjectionPercent         Percent      `yaml:"max_ejection_percent" default:"10%" min:"0" max:"100" doc:"Never let the 5xx and success-rate detectors eject more than this share of the instances at once (Envoy default 10%), or one instance when the share is less; 0% turns them off. Gateway failures have their own cap, max_gateway_ejection_percent."`
 	SuccessRate                *SuccessRate `yaml:"success_rate" doc:"Also eject instances whose success rate is far below their peers'; absent means off."`
 }
 
@@ -198,12 +231,101 @@ type Upstream struct {
 	// A connect inside one cloud takes well under a millisecond and across
 	// clouds tens of milliseconds; a SYN that gets no answer for a second
 	// was most likely dropped, and the attempt is better sent elsewhere.
-	DialTimeout             Duration `yaml:"dial_timeout" default:"1s" min:"1ms" doc:"Deadline to connect to an instance; short, so that an attempt on an unreachable instance goes elsewhere quickly (Envoy's default is 5s)."`
-	TLSHandshakeTimeout     Duration `yaml:"tls_handshake_timeout" default:"10s" min:"1ms" doc:"Deadline of the TLS handshake (Go's http.DefaultTransport)."`
-	ResponseHeaderTimeout   Duration `yaml:"response_header_timeout" default:"0s" doc:"Deadline for response headers after the request is written; 0 means none beyond the route timeout."`
-	IdleConnTimeout         Duration `yaml:"idle_conn_timeout" default:"90s" doc:"Idle keep-alive connections are closed after this (Go's http.DefaultTransport); 0 keeps them."`
-	MaxIdleConnsPerInstance int      `yaml:"max_idle_conns_per_instance" default:"64" min:"0" max:"100000" doc:"Idle connections kept per instance; Go's default of 2 is too small for a proxy and forces new connections under load."`
-	TLS                     bool     `yaml:"tls" doc:"Connect to instances with TLS (or TLCP, see crypto.suites)."`
+	DialTimeout             Duration     `yaml:"dial_timeout" default:"1s" min:"1ms" doc:"Deadline to connect to an instance; short, so that an attempt on an unreachable instance goes elsewhere quickly (Envoy's default is 5s)."`
+	TLSHandshakeTimeout     Duration     `yaml:"tls_handshake_timeout" default:"10s" min:"1ms" doc:"Deadline of the TLS handshake (Go's http.DefaultTransport)."`
+	ResponseHeaderTimeout   Duration     `yaml:"response_header_timeout" default:"0s" doc:"Deadline for response headers after the request is written; 0 means none beyond the route timeout."`
+	IdleConnTimeout         Duration     `yaml:"idle_conn_timeout" default:"90s" doc:"Idle keep-alive connections are closed after this (Go's http.DefaultTransport); 0s keeps them until the instance closes them."`
+	MaxIdleConnsPerInstance int          `yaml:"max_idle_conns_per_instance" default:"64" min:"0" max:"100000" doc:"Idle HTTP/1.1 connections kept per instance; Go's default of 2 is too small for a proxy and forces new connections under load. 0 keeps none: every HTTP/1.1 request opens a new connection, and auto then speaks HTTP/1.1 over tls too for all but gRPC. HTTP/2 connections are kept whatever this says."`
+	TLS                     *UpstreamTLS `yaml:"tls" doc:"Connect to instances with TLS 1.2/1.3: true verifies their certificates against the system's roots, a section says which CA, server name and client certificate to use; false or absent means clear text. http and grpc health checks speak TLS with the same settings."`
+}
+
+// UpstreamTLS is how the gateway speaks TLS to a service's instances, for
+// requests and for health checks. In the file, upstream.tls is true (this
+// section with its defaults), false (no TLS) or this section. Relative
+// paths are relative to the configuration file's directory; the files are
+// read when the file is loaded (and checked then, with their place) and
+// when the service is built.
+type UpstreamTLS struct {
+	CAFile             string `yaml:"ca_file" doc:"PEM file of the CA certificates that verify the instances' certificates; empty means the system's roots."`
+	ServerName         string `yaml:"server_name" doc:"Name the instances' certificates must be valid for, also sent in SNI; empty means the instance's IP address, which its certificate must then list."`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify" doc:"Accept any certificate the instances present, unverified: for tests only, since anyone on the path can then read and change the traffic."`
+	CertFile           string `yaml:"cert_file" doc:"PEM certificate chain the gateway presents to instances that ask for one (mutual TLS); needs key_file."`
+	KeyFile            string `yaml:"key_file" doc:"PEM private key of cert_file."`
+}
+
+// ClientConfig reads t's files and returns the TLS configuration of
+// connections to the instances (TLS 1.2 at least). Paths are used as they
+// are: [Load] has made them absolute. A nil t returns nil, nil: no TLS.
+func (t *UpstreamTLS) ClientConfig() (*tls.Config, error) {
+	cfg, _, err := t.clientConfig(func(p string) string { return p })
+	return cfg, err
+}
+
+// clientConfig is ClientConfig with paths resolved by abs; on error it
+// also returns the key whose file is at fault.
+func (t *UpstreamTLS) clientConfig(abs func(string) string) (*tls.Config, string, error) {
+	if t == nil {
+		return nil, "", nil
+	}
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         t.ServerName,
+		InsecureSkipVerify: t.InsecureSkipVerify,
+	}
+	if t.CAFile != "" {
+		path := abs(t.CAFile)
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return nil, "ca_file", fmt.Errorf("read CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, "ca_file", fmt.Errorf("%s holds no PEM certificate", path)
+		}
+		cfg.RootCAs = pool
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		certPEM, err := os.ReadFile(abs(t.CertFile))
+		if err != nil {
+			return nil, "cert_file", fmt.Errorf("read client certificate: %w", err)
+		}
+		if b, _ := pem.Decode(certPEM); b == nil || b.Type != "CERTIFICATE" {
+			return nil, "cert_file", fmt.Errorf("%s does not start with a PEM certificate", abs(t.CertFile))
+		}
+		keyPEM, err := os.ReadFile(abs(t.KeyFile))
+		if err != nil {
+			return nil, "key_file", fmt.Errorf("read client key: %w", err)
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			return nil, "key_file", fmt.Errorf("client key %s with certificate %s: %w", abs(t.KeyFile), abs(t.CertFile), err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, "", nil
+}
+
+func (t *UpstreamTLS) validate(c *checker, path string) {
+	switch {
+	case t.CertFile != "" && t.KeyFile == "":
+		c.errorf(join(path, "key_file"), "is required with cert_file: the client certificate's private key")
+		return
+	case t.KeyFile != "" && t.CertFile == "":
+		c.errorf(join(path, "cert_file"), "is required with key_file: the client certificate")
+		return
+	case t.InsecureSkipVerify && t.CAFile != "":
+		c.errorf(join(path, "ca_file"), "has no use with insecure_skip_verify, which verifies nothing: remove one of them")
+		return
+	}
+	_, key, err := t.clientConfig(func(p string) string {
+		if p != "" && !filepath.IsAbs(p) && c.d.dir != "" {
+			return filepath.Join(c.d.dir, p)
+		}
+		return p
+	})
+	if err != nil {
+		c.errorf(join(path, key), "%v", err)
+	}
 }
 
 // Route sends matching requests to a service.
@@ -235,7 +357,7 @@ type Retry struct {
 	Attempts      int        `yaml:"attempts" default:"1" min:"0" max:"10" doc:"Retries after the first try; 0 disables. Envoy and Linkerd default to 1."`
 	PerTryTimeout TryTimeout `yaml:"per_try_timeout" default:"auto" doc:"Deadline of each try for its response head. auto (default): max(250ms, 4 × the route's p99), 1s until 20 answers were measured; when it passes, an idempotent request is also sent to another instance (outside the silent one's locality) and the first answer wins, nothing is cancelled. A duration: the try is cancelled then and retried if retry_on has timeout. 0s: none."`
 	RetryOn       []string   `yaml:"retry_on" default:"[connect_failure,reset,gateway_error,timeout]" enum:"connect_failure,reset,gateway_error,5xx,timeout,unavailable" doc:"Which failures are retried: connect_failure, reset (connection reset before a response), gateway_error (502, 503, 504), 5xx, timeout (per-try timeout), unavailable (a gRPC UNAVAILABLE status, retried whatever the method). Only idempotent requests are retried once they reached an instance."`
-	StatusWait    Duration   `yaml:"status_wait" default:"100ms" min:"0s" max:"10s" doc:"With unavailable in retry_on: how long a gRPC response whose head carries no status waits for its first message or its status (a draining server sends headers, then UNAVAILABLE in the trailers). A call that ends within it is retried on its status; a stream whose first message is slower is forwarded unretried after the wait."`
+	StatusWait    Duration   `yaml:"status_wait" default:"100ms" min:"0s" max:"10s" doc:"With unavailable in retry_on: how long a gRPC response whose head carries no status waits for its first message or its status (a draining server sends headers, then UNAVAILABLE in the trailers). A call that ends within it is retried on its status; a stream whose first message is slower is forwarded unretried after the wait. 0s: no wait, such a response is forwarded as it comes."`
 	Backoff       Backoff    `yaml:"backoff" doc:"Wait between tries."`
 	Budget        Budget     `yaml:"budget" doc:"Cap on retries relative to requests, so retries cannot multiply an outage (envoy#10869 asks for this by default)."`
 }
@@ -249,8 +371,8 @@ type Backoff struct {
 
 // Budget limits retries to a share of requests.
 type Budget struct {
-	Ratio        float64 `yaml:"ratio" default:"0.2" min:"0" max:"1" doc:"Retries allowed per request over the last 10s (Envoy's budget_percent 20%)."`
-	MinPerSecond int     `yaml:"min_per_second" default:"3" min:"0" max:"100000" doc:"Retries always allowed per second, so that low traffic can still retry (Envoy's min_retry_concurrency 3)."`
+	Ratio        float64 `yaml:"ratio" default:"0.2" min:"0" max:"1" doc:"Retries allowed per request over the last 10s (Envoy's budget_percent 20%); 0 allows none beyond min_per_second."`
+	MinPerSecond int     `yaml:"min_per_second" default:"3" min:"0" max:"100000" doc:"Retries always allowed per second, so that low traffic can still retry (Envoy's min_retry_concurrency 3); 0: none."`
 }
 
 // Breaker configures a circuit breaker (package breaker): closed, open and
@@ -263,7 +385,7 @@ type Breaker struct {
 	MinRequests         int      `yaml:"min_requests" default:"20" min:"1" max:"100000" doc:"Calls the window must hold before the ratios count, so that 1 failure in 1 call does not trip (Kratos default 20)."`
 	Window              Duration `yaml:"window" default:"10s" min:"1s" doc:"Length of the sliding window of the ratios (go-zero default 10s)."`
 	SlowCallThreshold   Duration `yaml:"slow_call_threshold" default:"0s" doc:"A call at least this long is slow; 0 disables the slow-call trigger (Sentinel's slow-call ratio rule)."`
-	SlowCallRatio       Percent  `yaml:"slow_call_ratio" default:"50%" min:"0" max:"100" doc:"Open when this share of the calls in the window were slow."`
+	SlowCallRatio       Percent  `yaml:"slow_call_ratio" default:"50%" min:"0" max:"100" doc:"Open when this share of the calls in the window were slow; 0 disables the slow-call trigger, as slow_call_threshold 0s does."`
 	OpenTimeout         Duration `yaml:"open_timeout" default:"5s" min:"10ms" doc:"How long the breaker stays open before letting probes through; short, since a gateway has other instances to use meanwhile."`
 	HalfOpenProbes      int      `yaml:"half_open_probes" default:"3" min:"1" max:"1000" doc:"Calls let through while half-open; that many successes close it (Polaris closes after 3)."`
 }
@@ -311,7 +433,7 @@ type Gray struct {
 	BaggageKey      string   `yaml:"baggage_key" default:"gray.lane" doc:"W3C baggage member that carries the lane too, for tracing-aware proxies and SDKs."`
 	TrustedNetworks []string `yaml:"trusted_networks" doc:"CIDRs of peers whose color is believed as sent (other gateways, sidecars, your services); from anyone else a color is stripped unless it carries a valid signed token. Add 127.0.0.0/8 for a sidecar."`
 	Keys            []string `yaml:"keys" doc:"HMAC keys (at least 16 bytes) that verify signed colors; the first also signs. Write ${DUOHUO_GRAY_KEY} to keep them out of the file."`
-	SignTTL         Duration `yaml:"sign_ttl" default:"0s" doc:"When positive, colored requests the gateway sends carry a token valid this long, for hops that leave the trusted networks."`
+	SignTTL         Duration `yaml:"sign_ttl" default:"0s" doc:"When positive, colored requests the gateway sends carry a token valid this long, for hops that leave the trusted networks; 0s: no tokens."`
 }
 
 // GrayPolicy is a route's gray release policy (package gray). The

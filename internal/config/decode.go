@@ -26,8 +26,10 @@ type place struct{ line, col int }
 // was written so that later checks can point at it.
 type decoder struct {
 	file    string
+	dir     string // against which checks resolve relative paths; "" for the working directory
 	lookup  func(string) (string, bool)
 	errs    Errors
+	warns   Errors           // valid settings that do not do what they say yet
 	places  map[string]place // key path → where its value (or, for sections, its key) is written
 	anchors map[string]ast.Node
 	nodes   int
@@ -224,6 +226,23 @@ func (d *decoder) decode(path string, n ast.Node, v reflect.Value) {
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
+		if isSection(v.Type().Elem()) && !isCollection(n) {
+			// An optional section written as true is on with its
+			// defaults; false is off (upstream.tls: true).
+			text, ok := d.scalarText(path, n)
+			switch {
+			case !ok:
+			case text == "false":
+				v.SetZero()
+			case text == "true":
+				if v.IsNil() {
+					v.Set(newDefault(v.Type().Elem()))
+				}
+			default:
+				d.errorAt(placeOfNode(n), path, "invalid boolean %q: write true or false, or the section's keys", text)
+			}
+			return
+		}
 		if v.IsNil() {
 			v.Set(newDefault(v.Type().Elem()))
 		}
@@ -396,6 +415,13 @@ func (d *decoder) scalarText(path string, n ast.Node) (string, bool) {
 		return "", false
 	}
 	return out, true
+}
+
+// isSection reports whether t is a section (a struct of keys) rather than a
+// value type written as one scalar.
+func isSection(t reflect.Type) bool {
+	_, isScalar := reflect.New(t).Interface().(scalar)
+	return t.Kind() == reflect.Struct && !isScalar
 }
 
 func isCollection(n ast.Node) bool {

@@ -27,7 +27,7 @@ routes:
 	}
 	r := cfg.Routes[0]
 	fmt.Println(r.Service, time.Duration(r.Timeout), r.Retry.Attempts, cfg.Services[0].Balancer)
-	// Output: api 2s 1 p2c_ewma
+	// Output: api 2s 1 peak_ewma
 }
 
 func ExampleErrors() {

@@ -31,13 +31,13 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	cfg, err := Parse(path, data)
-	if err != nil {
-		return nil, err
-	}
 	dir, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := decodeFileIn[Config](path, data, os.LookupEnv, dir)
+	if err != nil {
+		return nil, err
 	}
 	cfg.resolvePaths(dir)
 	return cfg, nil
@@ -57,7 +57,14 @@ func parse(name string, data []byte, lookup func(string) (string, bool)) (*Confi
 
 // decodeFile decodes and checks a file whose top level is a T.
 func decodeFile[T any](name string, data []byte, lookup func(string) (string, bool)) (*T, error) {
+	return decodeFileIn[T](name, data, lookup, "")
+}
+
+// decodeFileIn is decodeFile with the checks reading the files the file
+// names (TLS material) relative to dir.
+func decodeFileIn[T any](name string, data []byte, lookup func(string) (string, bool), dir string) (*T, error) {
 	d := newDecoder(name, lookup)
+	d.dir = dir
 	v := newDefault(reflect.TypeFor[T]())
 	d.parseDocument(data, v)
 	if !hasSyntaxError(d.errs) {
@@ -65,6 +72,9 @@ func decodeFile[T any](name string, data []byte, lookup func(string) (string, bo
 	}
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
+	}
+	if w, ok := v.Interface().(interface{ setWarnings(Errors) }); ok && len(d.warns) > 0 {
+		w.setWarnings(d.warns.sorted())
 	}
 	return v.Interface().(*T), nil
 }
@@ -128,6 +138,11 @@ func (c *Config) resolvePaths(dir string) {
 		}
 	}
 	for i := range c.Services {
+		if t := c.Services[i].Upstream.TLS; t != nil {
+			abs(&t.CAFile)
+			abs(&t.CertFile)
+			abs(&t.KeyFile)
+		}
 		for _, src := range c.Services[i].Discovery {
 			if src.File != nil {
 				abs(&src.File.Path)

@@ -331,12 +331,12 @@ routes:
 	want := Default()
 	want.Services = []Service{{
 		Name:      "api",
-		Balancer:  "p2c_ewma",
+		Balancer:  "peak_ewma",
 		Locality:  Locality{OverprovisioningFactor: 1.4, PanicThreshold: 50},
 		Discovery: []DiscoverySource{{Static: &StaticSource{Instances: []StaticInstance{{Addr: "127.0.0.1:9001", Weight: 0}}}}},
 		Health: Health{
 			Active: ActiveHealth{
-				Type: "tcp", ExpectedStatus: []int{200}, Interval: Duration(5 * time.Second), Timeout: Duration(time.Second),
+				Type: "tcp", ExpectedStatus: []StatusRange{{200, 200}}, Interval: Duration(5 * time.Second), Timeout: Duration(time.Second),
 				HealthyThreshold: 2, UnhealthyThreshold: 3, Jitter: Duration(500 * time.Millisecond),
 			},
 			Outlier: Outlier{

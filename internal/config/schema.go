@@ -43,7 +43,13 @@ func schemaOf(t reflect.Type) map[string]any {
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		return schemaOf(t.Elem())
+		s := schemaOf(t.Elem())
+		if isSection(t.Elem()) {
+			// An optional section may be written true (on, with its
+			// defaults) or false (off).
+			s["type"] = []any{"object", "boolean"}
+		}
+		return s
 	case reflect.Struct:
 		props := map[string]any{}
 		var required []string
@@ -134,6 +140,9 @@ func jsonDefault(t reflect.Type, def string) any {
 	if _, ok := reflect.New(t).Interface().(scalar); ok {
 		if def == "true" || def == "false" {
 			return def == "true"
+		}
+		if _, err := strconv.ParseInt(def, 10, 64); err == nil {
+			return jsonNumber(def) // a status, a size in bytes
 		}
 		return def
 	}

@@ -26,6 +26,7 @@ var (
 	_ scalar = (*Percent)(nil)
 	_ scalar = (*InstanceLabels)(nil)
 	_ scalar = (*TryTimeout)(nil)
+	_ scalar = (*StatusRange)(nil)
 )
 
 // Duration is a length of time written in Go's syntax: "250ms", "5s",
@@ -284,5 +285,73 @@ func (InstanceLabels) schema() map[string]any {
 			map[string]any{"type": "boolean"},
 			map[string]any{"type": "integer", "minimum": 0, "maximum": 1000000},
 		},
+	}
+}
+
+// StatusRange is an HTTP status or a range of them, From to To included,
+// written as one status ("200"), a range ("200-399") or a class ("2xx").
+type StatusRange struct {
+	From, To int
+}
+
+// String returns "200" or "200-399".
+func (r StatusRange) String() string {
+	if r.From == r.To {
+		return strconv.Itoa(r.From)
+	}
+	return strconv.Itoa(r.From) + "-" + strconv.Itoa(r.To)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (r StatusRange) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler with the file's syntax.
+func (r *StatusRange) UnmarshalText(b []byte) error { return r.parseScalar(string(b)) }
+
+func (r *StatusRange) parseScalar(text string) error {
+	t := strings.TrimSpace(text)
+	bad := fmt.Errorf("invalid status %q: write an HTTP status (200), a range (200-399) or a class (2xx), between 100 and 599", text)
+	status := func(s string) (int, bool) {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		return n, err == nil && n >= 100 && n <= 599
+	}
+	var out StatusRange
+	if c, ok := strings.CutSuffix(strings.ToLower(t), "xx"); ok && len(c) == 1 {
+		n, ok := status(c + "00")
+		if !ok {
+			return bad
+		}
+		out = StatusRange{n, n + 99}
+	} else if lo, hi, isRange := strings.Cut(t, "-"); isRange {
+		a, ok1 := status(lo)
+		b, ok2 := status(hi)
+		if !ok1 || !ok2 {
+			return bad
+		}
+		if a > b {
+			return fmt.Errorf("invalid status range %q: %d is above %d", text, a, b)
+		}
+		out = StatusRange{a, b}
+	} else {
+		n, ok := status(t)
+		if !ok {
+			return bad
+		}
+		out = StatusRange{n, n}
+	}
+	*r = out
+	return nil
+}
+
+func (r StatusRange) number() float64 { return float64(r.From) }
+
+func (StatusRange) schema() map[string]any {
+	return map[string]any{
+		"title": "status or range",
+		"anyOf": []any{
+			map[string]any{"type": "integer", "minimum": 100, "maximum": 599},
+			map[string]any{"type": "string", "pattern": `^\s*[1-5]([0-9][0-9]|[xX][xX])\s*$|^\s*[1-5][0-9][0-9]\s*-\s*[1-5][0-9][0-9]\s*$|\$\{`},
+		},
+		"examples": []any{200, "200-399", "2xx"},
 	}
 }

@@ -101,7 +101,7 @@ func (l *Listener) validate(c *checker, path string) {
 
 func (s *Service) validate(c *checker, path string) {
 	c.checkName(join(path, "name"), s.Name)
-	if s.Upstream.Protocol == "h2" && !s.Upstream.TLS {
+	if s.Upstream.Protocol == "h2" && s.Upstream.TLS == nil {
 		c.errorf(join(path, "upstream.protocol"), "h2 is HTTP/2 over TLS: set upstream.tls, or use h2c for HTTP/2 in clear text")
 	}
 	for i, src := range s.Discovery {
@@ -195,11 +195,6 @@ func (h *ActiveHealth) validate(c *checker, path string) {
 		c.errorf(join(path, "path"), "only http checks send a path; remove path or use type http")
 	case h.Type != "grpc" && h.GRPCService != "":
 		c.errorf(join(path, "grpc_service"), "only grpc checks name a service; remove grpc_service or use type grpc")
-	}
-	for i, s := range h.ExpectedStatus {
-		if s < 100 || s > 599 {
-			c.errorf(fmt.Sprintf("%s.expected_status[%d]", path, i), "%d is not an HTTP status (100 to 599)", s)
-		}
 	}
 	if h.Timeout >= h.Interval {
 		c.errorf(join(path, "timeout"), "%s must be shorter than interval %s, or probes overlap", h.Timeout, h.Interval)

@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"time"
-
 	"github.com/duohuo/duohuo/breaker"
 	"github.com/duohuo/duohuo/internal/config"
 	"github.com/duohuo/duohuo/resilience"
@@ -29,36 +27,16 @@ func newFallback(c *config.Fallback, old *fallback) *fallback {
 		if old != nil && old.stale != nil {
 			f.stale = old.stale
 		} else {
-			f.stale = resilience.NewStaleCache(resilience.StaleConfig{
-				TTL:           time.Duration(c.Stale.TTL),
-				MaxBytes:      int64(c.Stale.MaxBytes),
-				MaxEntryBytes: int64(c.Stale.MaxEntryBytes),
-			})
+			f.stale = resilience.NewStaleCache(staleConfig(*c.Stale))
 		}
 	}
 	return f
 }
 
-// breakerConfig maps the file's breaker section to the package's.
-func breakerConfig(c config.Breaker, name string, m *metrics, kind string) breaker.Config {
-	bc := breaker.Config{
-		Name:                name,
-		ConsecutiveFailures: c.ConsecutiveFailures,
-		FailureRatio:        c.FailureRatio.Fraction(),
-		MinRequests:         c.MinRequests,
-		Window:              time.Duration(c.Window),
-		SlowCallThreshold:   time.Duration(c.SlowCallThreshold),
-		SlowCallRatio:       c.SlowCallRatio.Fraction(),
-		OpenTimeout:         time.Duration(c.OpenTimeout),
-		HalfOpenProbes:      c.HalfOpenProbes,
-	}
-	// In the file 0 disables a trigger; in the package 0 means its default.
-	if c.ConsecutiveFailures == 0 {
-		bc.ConsecutiveFailures = -1
-	}
-	if c.FailureRatio == 0 {
-		bc.FailureRatio = -1
-	}
+// breakerHooks names a breaker's config and counts its state changes in
+// the metrics, kind being "instance" or "route".
+func (m *metrics) breakerHooks(bc breaker.Config, name, kind string) breaker.Config {
+	bc.Name = name
 	bc.OnStateChange = func(e breaker.Event) {
 		m.breakerTransitions.WithLabelValues(kind, e.To.String()).Inc()
 	}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"reflect"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -109,10 +108,7 @@ func (s *service) buildLanes(name string, r *gray.Router, old *lanes, eps []bala
 	ln := old
 	if ln == nil || ln.router != r {
 		ln = &lanes{router: r, series: make([]atomic.Pointer[laneSeries], len(r.Subsets()))}
-		cfg := s.balCfg
-		// A lane with no healthy instance falls back to the baseline
-		// (or fails, when strict) rather than panic onto sick ones.
-		cfg.PanicThreshold = -1
+		cfg := laneBalancerConfig(s.balCfg)
 		for range r.Subsets() {
 			b, err := balancer.New(cfg)
 			if err != nil {
@@ -150,16 +146,9 @@ func (s *service) requestKick() {
 
 // newPropagator builds the color propagator from the file's gray section.
 func newPropagator(c config.Gray) (*color.Propagator, error) {
-	cc := color.Config{Header: c.Header, BaggageKey: c.BaggageKey, SignTTL: time.Duration(c.SignTTL)}
-	for _, n := range c.TrustedNetworks {
-		p, err := config.ParsePrefix(n)
-		if err != nil {
-			return nil, err
-		}
-		cc.TrustedNets = append(cc.TrustedNets, p)
-	}
-	for _, k := range c.Keys {
-		cc.Keys = append(cc.Keys, []byte(k))
+	cc, err := colorConfig(c)
+	if err != nil {
+		return nil, err
 	}
 	return color.New(cc)
 }

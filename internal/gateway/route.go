@@ -178,15 +178,7 @@ func compileRoute(rc config.Route, svc *service, m *metrics, old *route) (*route
 	if old != nil && old.budget != nil && old.svc == svc && old.budgetCfg == rc.Retry.Budget {
 		rt.budget = old.budget
 	} else {
-		// In the file 0 means none; in resilience 0 means the default.
-		ratio, floor := rc.Retry.Budget.Ratio, rc.Retry.Budget.MinPerSecond
-		if ratio == 0 {
-			ratio = -1
-		}
-		if floor == 0 {
-			floor = -1
-		}
-		rt.budget = resilience.NewBudget(resilience.BudgetConfig{Ratio: ratio, MinPerSecond: floor})
+		rt.budget = resilience.NewBudget(budgetConfig(rc.Retry.Budget))
 	}
 	// Latencies measured survive a reload of the route, so that the
 	// adaptive per-try timeout and hedging do not start cold.
@@ -209,7 +201,7 @@ func compileRoute(rc config.Route, svc *service, m *metrics, old *route) (*route
 		if old != nil && old.breaker != nil && old.breakerCfg == *rc.Breaker {
 			rt.breaker = old.breaker // keep its state across reloads
 		} else {
-			b, err := breaker.New(breakerConfig(*rc.Breaker, rc.Name, m, "route"))
+			b, err := breaker.New(m.breakerHooks(breakerConfig(*rc.Breaker), rc.Name, "route"))
 			if err != nil {
 				return nil, fmt.Errorf("route %q: breaker: %w", rc.Name, err)
 			}

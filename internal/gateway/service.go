@@ -2,10 +2,8 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,21 +77,19 @@ type service struct {
 // newService builds a service and starts its sources and sync loop. gen makes
 // source names unique across reloads.
 func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggregator, store *gray.Store, baseDir string, gen uint64, m *metrics, log *slog.Logger) (*service, error) {
-	pol, err := policy(sc.Balancer)
+	balCfg, err := balancerConfig(sc, site)
 	if err != nil {
 		return nil, fmt.Errorf("service %q: %w", sc.Name, err)
-	}
-	balCfg := balancer.Config{
-		Policy:                 pol,
-		Local:                  site,
-		OverprovisioningFactor: sc.Locality.OverprovisioningFactor,
-		PanicThreshold:         panicThreshold(sc.Locality.PanicThreshold),
 	}
 	bal, err := balancer.New(balCfg)
 	if err != nil {
 		return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 	}
-	tracker, err := health.New(healthConfig(sc.Health, sc.Upstream.TLS))
+	topts, err := transportOptions(sc.Upstream)
+	if err != nil {
+		return nil, fmt.Errorf("service %q: %w", sc.Name, err)
+	}
+	tracker, err := health.New(healthConfig(sc.Health, topts.TLS))
 	if err != nil {
 		return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 	}
@@ -106,24 +102,17 @@ func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggre
 		scheme:    "http",
 		bal:       bal,
 		tracker:   tracker,
-		tr: proxy.NewTransport(proxy.TransportOptions{
-			Protocol:                sc.Upstream.Protocol,
-			DialTimeout:             time.Duration(sc.Upstream.DialTimeout),
-			TLSHandshakeTimeout:     time.Duration(sc.Upstream.TLSHandshakeTimeout),
-			ResponseHeaderTimeout:   time.Duration(sc.Upstream.ResponseHeaderTimeout),
-			IdleConnTimeout:         time.Duration(sc.Upstream.IdleConnTimeout),
-			MaxIdleConnsPerInstance: sc.Upstream.MaxIdleConnsPerInstance,
-		}),
-		agg:  agg,
-		m:    m,
-		log:  log.With("service", sc.Name),
-		done: make(chan struct{}),
+		tr:        proxy.NewTransport(topts),
+		agg:       agg,
+		m:         m,
+		log:       log.With("service", sc.Name),
+		done:      make(chan struct{}),
 	}
-	if sc.Upstream.TLS {
+	if sc.Upstream.TLS != nil {
 		s.scheme = "https"
 	}
 	if !sc.Breaker.Disabled {
-		g, err := breaker.NewGroup(breakerConfig(sc.Breaker, sc.Name, m, "instance"))
+		g, err := breaker.NewGroup(m.breakerHooks(breakerConfig(sc.Breaker), sc.Name, "instance"))
 		if err != nil {
 			tracker.Close()
 			return nil, fmt.Errorf("service %q: breaker: %w", sc.Name, err)
@@ -188,26 +177,6 @@ func (s *service) awaitFirstReports(limit time.Duration) {
 	}
 }
 
-// policy maps the config file's balancer names to the balancer's policies.
-func policy(name string) (balancer.Policy, error) {
-	switch name {
-	case "", "p2c_ewma":
-		return balancer.PeakEWMA, nil
-	case "round_robin":
-		return balancer.RoundRobin, nil
-	case "least_request":
-		return balancer.LeastRequest, nil
-	}
-	return 0, fmt.Errorf("unknown balancer %q", name)
-}
-
-func panicThreshold(p config.Percent) float64 {
-	if p == 0 {
-		return -1 // config: 0 disables panic mode; balancer: negative disables
-	}
-	return p.Fraction()
-}
-
 // sourceFor builds the discovery source for one entry of a service's
 // discovery list. Every source reports only its own service, so that a shared
 // instances file cannot add instances to another service.
@@ -215,20 +184,9 @@ func sourceFor(service string, i int, ds config.DiscoverySource, baseDir string,
 	name := fmt.Sprintf("%s/%d#%d", service, i, gen)
 	switch {
 	case ds.Static != nil:
-		ins := make([]discovery.Instance, 0, len(ds.Static.Instances))
-		for _, si := range ds.Static.Instances {
-			ap, err := netip.ParseAddrPort(si.Addr)
-			if err != nil {
-				return nil, fmt.Errorf("static instance %q: %w", si.Addr, err)
-			}
-			ins = append(ins, discovery.Instance{
-				ID:       discovery.AddrID(ap),
-				Addr:     ap,
-				Weight:   uint32(si.Weight),
-				Locality: discovery.Locality{Cloud: si.Cloud, Region: si.Region, Zone: si.Zone},
-				Labels:   si.Labels,
-				Source:   "static",
-			})
+		ins, err := staticInstances(*ds.Static)
+		if err != nil {
+			return nil, err
 		}
 		return static.New("static:"+name, map[string][]discovery.Instance{service: ins}), nil
 	case ds.File != nil:
@@ -241,68 +199,6 @@ func sourceFor(service string, i int, ds config.DiscoverySource, baseDir string,
 		return newDNSSource(service, name, ds.DNS)
 	}
 	return nil, fmt.Errorf("no source given")
-}
-
-func healthConfig(h config.Health, upstreamTLS bool) health.Config {
-	var c health.Config
-	if upstreamTLS {
-		c.Probe.TLS = &tls.Config{} // probes speak to instances as attempts do
-	}
-	a := h.Active
-	switch a.Type {
-	case "none":
-		c.Probe.Disabled = true
-	case "http":
-		c.Probe.Path = a.Path
-		if len(a.ExpectedStatus) == 1 {
-			c.Probe.ExpectStatus = a.ExpectedStatus[0]
-		}
-	case "grpc":
-		c.Probe.GRPC, c.Probe.GRPCService = true, a.GRPCService
-	}
-	c.Probe.Interval = time.Duration(a.Interval)
-	c.Probe.Timeout = time.Duration(a.Timeout)
-	c.Probe.Jitter = time.Duration(a.Jitter)
-	if a.Jitter == 0 {
-		c.Probe.Jitter = -1
-	}
-	c.Probe.HealthyThreshold = a.HealthyThreshold
-	c.Probe.UnhealthyThreshold = a.UnhealthyThreshold
-	o := h.Outlier
-	c.Outlier.Interval = time.Duration(o.Interval)
-	c.Outlier.BaseEjectionTime = time.Duration(o.BaseEjectionTime)
-	c.Outlier.MaxEjectionTime = time.Duration(o.MaxEjectionTime)
-	c.Outlier.MaxEjectionPercent = int(o.MaxEjectionPercent)
-	no5xx := o.MaxEjectionPercent == 0 // the file's 0%: those detectors eject nothing
-	if no5xx && o.MaxGatewayEjectionPercent == 0 {
-		c.Outlier.Disabled = true
-	}
-	// A 1-instance-in-10 cap would never eject anything in the small
-	// services most sites run; let one always go, as Envoy's
-	// always_eject_one_host does.
-	c.Outlier.AlwaysEjectOne = true
-	c.Outlier.ConsecutiveGatewayFailure = o.ConsecutiveGatewayFailures
-	c.Outlier.MaxGatewayEjectionPercent = int(o.MaxGatewayEjectionPercent)
-	if o.MaxGatewayEjectionPercent == 0 {
-		// In the file 0% means as few as possible (one, with
-		// AlwaysEjectOne); in health 0 means 100%.
-		c.Outlier.MaxGatewayEjectionPercent = 1
-	}
-	if o.ConsecutiveGatewayFailures == 0 {
-		c.Outlier.ConsecutiveGatewayFailure = -1
-	}
-	c.Outlier.Consecutive5xx = o.Consecutive5xx
-	if o.Consecutive5xx == 0 || no5xx {
-		c.Outlier.Consecutive5xx = -1
-	}
-	if sr := o.SuccessRate; sr != nil && !no5xx {
-		c.Outlier.SuccessRateMinimumHosts = sr.MinimumHosts
-		c.Outlier.SuccessRateRequestVolume = sr.RequestVolume
-		c.Outlier.SuccessRateStdevFactor = sr.StdevFactor
-	} else {
-		c.Outlier.SuccessRateMinimumHosts = -1
-	}
-	return c
 }
 
 // loop keeps the balancer in step with discovery and health until ctx ends.

@@ -1,10 +1,13 @@
 package proxy_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/duohuo/duohuo/internal/proxy"
@@ -42,4 +45,33 @@ func ExampleClientBodyStatus() {
 	// 408
 	// 400
 	// 0
+}
+
+// A Forwarder holds no transport: the caller sends each attempt with the
+// transport of the instance's service, so one Forwarder serves them all.
+func ExampleForwarder() {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s via %s", r.Method, r.URL.Path, r.Header.Get("Via"))
+	}))
+	defer up.Close()
+	addr := strings.TrimPrefix(up.URL, "http://")
+	tr := proxy.NewTransport(proxy.TransportOptions{}) // one per service
+	defer tr.CloseIdleConnections()
+	fwd := &proxy.Forwarder{Via: "duohuo"}
+
+	in := httptest.NewRequest("GET", "http://api.example.com/orders", nil)
+	out := fwd.Outbound(context.Background(), in, "http", addr, proxy.RequestID(in), nil)
+	resp, err := tr.RoundTrip(out)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	w := httptest.NewRecorder()
+	if _, err := fwd.Respond(context.Background(), w, in, resp, 0); err != nil {
+		fmt.Println(err)
+	}
+	body, _ := io.ReadAll(w.Result().Body)
+	fmt.Println(w.Code, string(body))
+	// Output:
+	// 200 GET /orders via 1.1 duohuo
 }

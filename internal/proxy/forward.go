@@ -24,11 +24,13 @@ const (
 	headerVia       = "Via"
 )
 
-// Forwarder carries out attempts: it builds the upstream request, sends it
-// and streams the response back. It is safe for concurrent use.
+// Forwarder carries out the HTTP side of attempts: [Forwarder.Outbound]
+// builds the upstream request, the caller sends it with the transport of
+// the instance's service (a [Transport], or any http.RoundTripper), and
+// [Forwarder.Respond] streams the response back. It holds no transport
+// itself, so that one Forwarder serves every service. It is safe for
+// concurrent use; the zero value is ready to use.
 type Forwarder struct {
-	// Transport sends upstream requests. Required.
-	Transport http.RoundTripper
 	// Via is this hop's pseudonym in the Via header, e.g. "duohuo", sent
 	// as "1.1 duohuo". Empty: no Via.
 	Via string

@@ -169,10 +169,10 @@ func BenchmarkRespondLoopback(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			tr := NewTransport(TransportOptions{})
 			defer tr.CloseIdleConnections()
-			f := &Forwarder{Transport: tr, Via: "duohuo"}
+			f := &Forwarder{Via: "duohuo"}
 			addr := up.Listener.Addr().String()
 			gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				resp, err := f.Transport.RoundTrip(f.Outbound(r.Context(), r, "http", addr, RequestID(r), nil))
+				resp, err := tr.RoundTrip(f.Outbound(r.Context(), r, "http", addr, RequestID(r), nil))
 				if err != nil {
 					http.Error(w, err.Error(), http.StatusBadGateway)
 					return

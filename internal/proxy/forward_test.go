@@ -18,7 +18,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // handlerFor returns a minimal gateway handler: every request goes to addr.
-func handlerFor(t *testing.T, f *Forwarder, addr string) http.Handler {
+func handlerFor(t *testing.T, f *testProxy, addr string) http.Handler {
 	return handlerWith(t, f, addr, gwOpts{})
 }
 
@@ -42,7 +42,7 @@ type attempt struct {
 // has: every request goes to addr; a failed round trip is answered with the
 // client's fault when the client body says so, 502 (or gRPC UNAVAILABLE)
 // otherwise; a broken response body aborts the client response.
-func handlerWith(t *testing.T, f *Forwarder, addr string, o gwOpts) http.Handler {
+func handlerWith(t *testing.T, f *testProxy, addr string, o gwOpts) http.Handler {
 	t.Helper()
 	scheme := o.scheme
 	if scheme == "" {
@@ -101,14 +101,21 @@ func handlerWith(t *testing.T, f *Forwarder, addr string, o gwOpts) http.Handler
 	})
 }
 
-func newForwarder(t *testing.T) *Forwarder {
+// testProxy is what a gateway holds: a Forwarder, and the transport of the
+// upstream it sends to (a Forwarder has none of its own).
+type testProxy struct {
+	*Forwarder
+	Transport *Transport
+}
+
+func newForwarder(t *testing.T) *testProxy {
 	return newForwarderWith(t, TransportOptions{})
 }
 
-func newForwarderWith(t *testing.T, o TransportOptions) *Forwarder {
+func newForwarderWith(t *testing.T, o TransportOptions) *testProxy {
 	tr := NewTransport(o)
 	t.Cleanup(tr.CloseIdleConnections)
-	return &Forwarder{Transport: tr, Via: "duohuo"}
+	return &testProxy{Forwarder: &Forwarder{Via: "duohuo"}, Transport: tr}
 }
 
 func TestOutboundHeaders(t *testing.T) {

@@ -63,13 +63,18 @@ type TransportOptions struct {
 	// request was written. Default 0: none here, the route's per-try
 	// timeout bounds the attempt.
 	ResponseHeaderTimeout time.Duration
-	// IdleConnTimeout closes idle keep-alive connections. Default 90s.
+	// IdleConnTimeout closes idle keep-alive connections. Default 90s;
+	// negative: no limit, an idle connection stays until the instance
+	// closes it.
 	IdleConnTimeout time.Duration
 	// MaxIdleConnsPerInstance bounds the HTTP/1.1 keep-alive pool of each
 	// instance. Default 256 (net/http's default of 2 makes a busy proxy
-	// dial for nearly every request). HTTP/2 multiplexes requests on one
-	// connection per instance and opens another only when the server's
-	// stream limit is reached.
+	// dial for nearly every request). Negative keeps none: every HTTP/1.1
+	// request opens a new connection, and [ProtocolAuto] then speaks
+	// HTTP/1.1 on TLS too (rather than what ALPN picks) for all but gRPC.
+	// HTTP/2 multiplexes requests on one connection per instance, kept
+	// whatever this says, and opens another only when the server's stream
+	// limit is reached.
 	MaxIdleConnsPerInstance int
 	// ReadBufferSize is the size of the read buffer of each HTTP/1.1
 	// upstream connection. Default 8 KiB: a response of up to about 8
@@ -152,7 +157,11 @@ func NewTransport(o TransportOptions) *Transport {
 		t.h2 = newHTTPTransport(o, p2)
 	case ProtocolAuto:
 		p1.SetHTTP1(true)
-		p1.SetHTTP2(true) // offered in ALPN on TLS; cleartext stays HTTP/1.1
+		// h2 is offered in ALPN on TLS (cleartext stays HTTP/1.1), unless
+		// no connection is to be kept: net/http pools an h2 connection
+		// with the HTTP/1.1 ones, and one that may not be pooled is
+		// closed.
+		p1.SetHTTP2(o.MaxIdleConnsPerInstance >= 0)
 		t.h1 = newHTTPTransport(o, p1)
 		p2.SetHTTP2(true)
 		p2.SetUnencryptedHTTP2(true)
@@ -169,8 +178,20 @@ func newHTTPTransport(o TransportOptions, p http.Protocols) *http.Transport {
 		return d
 	}
 	idle := o.MaxIdleConnsPerInstance
-	if idle == 0 {
+	switch {
+	case idle == 0:
 		idle = 256
+	case idle < 0 && (p.HTTP2() || p.UnencryptedHTTP2()):
+		// HTTP/2 connections share net/http's idle pool: keep them.
+		idle = 256
+	case idle < 0:
+		idle = -1 // net/http: a negative bound keeps no idle connection
+	}
+	idleTimeout := def(o.IdleConnTimeout, 90*time.Second)
+	if idleTimeout < 0 {
+		// net/http: zero is no limit (and a negative one would close
+		// HTTP/2 connections at once).
+		idleTimeout = 0
 	}
 	rbuf := o.ReadBufferSize
 	if rbuf == 0 {
@@ -187,7 +208,7 @@ func newHTTPTransport(o TransportOptions, p http.Protocols) *http.Transport {
 		TLSClientConfig:       o.TLS.Clone(), // net/http sets NextProtos on it for ALPN
 		TLSHandshakeTimeout:   def(o.TLSHandshakeTimeout, 3*time.Second),
 		ResponseHeaderTimeout: o.ResponseHeaderTimeout,
-		IdleConnTimeout:       def(o.IdleConnTimeout, 90*time.Second),
+		IdleConnTimeout:       idleTimeout,
 		MaxIdleConnsPerHost:   idle,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,

@@ -274,3 +274,81 @@ func TestHTTP2SilentConnectionIsClosed(t *testing.T) {
 		t.Errorf("relay accepted %d connections, want a new one after the silent one", n)
 	}
 }
+
+// countingServer is an upstream that counts the connections opened to it,
+// speaking HTTP/1.1 and h2c.
+func countingServer(t *testing.T) (addr string, conns *atomic.Int64) {
+	t.Helper()
+	conns = new(atomic.Int64)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Proto) }))
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String(), conns
+}
+
+func getVia(t *testing.T, tr *Transport, addr string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return string(b)
+}
+
+// A negative MaxIdleConnsPerInstance keeps no HTTP/1.1 connection: each
+// request opens its own. HTTP/2 still multiplexes on one connection.
+func TestTransportKeepsNoIdleConnections(t *testing.T) {
+	for _, tc := range []struct {
+		protocol  string
+		idle      int
+		wantConns int64
+	}{
+		{ProtocolHTTP1, -1, 3},
+		{ProtocolHTTP1, 0, 1}, // the default keeps them
+		{ProtocolAuto, -1, 3},
+		{ProtocolH2C, -1, 1},
+	} {
+		addr, conns := countingServer(t)
+		tr := NewTransport(TransportOptions{Protocol: tc.protocol, MaxIdleConnsPerInstance: tc.idle})
+		for range 3 {
+			getVia(t, tr, addr)
+		}
+		tr.CloseIdleConnections()
+		if got := conns.Load(); got != tc.wantConns {
+			t.Errorf("protocol %s, MaxIdleConnsPerInstance %d: 3 requests in a row opened %d connections, want %d", tc.protocol, tc.idle, got, tc.wantConns)
+		}
+	}
+}
+
+// A negative IdleConnTimeout keeps idle connections without limit, over
+// HTTP/1.1 and HTTP/2 alike (net/http's HTTP/2 would close a connection at
+// once given a negative timeout).
+func TestTransportIdleTimeoutNone(t *testing.T) {
+	for _, protocol := range []string{ProtocolHTTP1, ProtocolH2C} {
+		addr, conns := countingServer(t)
+		tr := NewTransport(TransportOptions{Protocol: protocol, IdleConnTimeout: -1})
+		for _, ht := range []*http.Transport{tr.h1, tr.h2} {
+			if ht != nil && ht.IdleConnTimeout != 0 {
+				t.Errorf("protocol %s: net/http IdleConnTimeout %v, want 0 (no limit)", protocol, ht.IdleConnTimeout)
+			}
+		}
+		getVia(t, tr, addr)
+		time.Sleep(20 * time.Millisecond) // idle for a while; no limit means it stays
+		getVia(t, tr, addr)
+		tr.CloseIdleConnections()
+		if got := conns.Load(); got != 1 {
+			t.Errorf("protocol %s: 2 requests apart opened %d connections, want 1", protocol, got)
+		}
+	}
+}

@@ -169,6 +169,8 @@ func typeName(p *node) string {
 		return p.Title
 	case p.Items != nil && p.Items.Properties != nil:
 		return "list of sections"
+	case p.Items != nil && p.Items.Title != "":
+		return "list of " + p.Items.Title
 	case p.Items != nil:
 		return "list of " + fmt.Sprint(p.Items.Type)
 	case p.Properties != nil:
