@@ -42,8 +42,8 @@ The config file is watched: when it changes (or on SIGHUP) it is loaded again;
 a valid file is applied without dropping requests, an invalid one is refused
 with its errors and the running config keeps serving. A new admin.token is in
 effect at once; a new admin.listen is bound before the old address closes, and
-a reload whose new admin address cannot be bound is refused whole. SIGTERM or SIGINT drains
-in-flight requests (up to --drain-timeout) and exits 0.`,
+a reload whose new admin address cannot be bound is refused whole. SIGTERM or
+SIGINT drains in-flight requests (up to --drain-timeout) and exits 0.`,
 		Example: `  duohuo serve -c /etc/duohuo/duohuo.yaml
   duohuo demo --print-config > demo.yaml && duohuo serve -c demo.yaml`,
 		Args: cobra.NoArgs,

@@ -190,7 +190,13 @@ func isLoopbackHost(host string) bool {
 func (a *Admin) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
 
 // Handler returns the complete admin handler, token and cross-site checks
-// included, for tests and for embedding in another server.
+// included, for tests and for embedding in another server. Apart from
+// /healthz and /readyz, it answers 401 without the token when one is set,
+// and 403 with the reason, without a token, to a request whose Host is not
+// "localhost", a loopback address, Addr's host or one of Hosts; and, token
+// or not, to a change (any method but GET, HEAD and OPTIONS) with a
+// foreign Origin or a cross-site or same-site Sec-Fetch-Site; and, without
+// a token, to a change with neither [HeaderAdmin] nor a JSON Content-Type.
 func (a *Admin) Handler() http.Handler { return a.handler }
 
 func (a *Admin) readyz(w http.ResponseWriter, _ *http.Request) {
