@@ -366,7 +366,7 @@ func TestServeReloadAppliesAdminTokenAndListen(t *testing.T) {
 	defer taken.Close()
 	os.WriteFile(cfg, []byte(text(up2, taken.Addr().String(), "third-token")), 0o600)
 	hup <- syscall.SIGHUP
-	waitLog(t, log, "the admin listener cannot move")
+	waitLogCount(t, log, "the admin listener cannot move", 1)
 	if code, _ := adminDo(t, c, "GET", "http://"+moved+"/v1/services", "", bearer("new-token"), ""); code != 200 {
 		t.Errorf("after a refused move, the running token on the running address: %d, want 200", code)
 	}
