@@ -6,8 +6,8 @@ import (
 	"sort"
 
 	"github.com/duohuo/duohuo/discovery"
-	"github.com/duohuo/duohuo/internal/config"
 	"github.com/duohuo/duohuo/health"
+	"github.com/duohuo/duohuo/internal/config"
 )
 
 // ServiceStatus is what the admin API shows of one service.
