@@ -129,7 +129,7 @@ func (f *Filter) AdminHandler() http.Handler {
 			return
 		}
 		var rule Rule
-		err := strictUnmarshal(body, &rule)
+		err := decodeObject(body, &rule)
 		switch {
 		case err != nil:
 		case rule.Name == "":

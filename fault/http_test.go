@@ -136,6 +136,8 @@ func TestAdminAPI(t *testing.T) {
 		{"invalid table is refused with the place", "PUT", "/v1/faults",
 			`{"rules": [{"name": "bad", "spec": "abort=99"}]}`, 400, `status 99`},
 		{"unknown field is refused", "PUT", "/v1/faults", `{"rulez": []}`, 400, `rulez`},
+		{"null does not empty the table", "PUT", "/v1/faults", `null`, 400, `want a JSON object`},
+		{"a stray bracket is refused", "PUT", "/v1/faults", `{"rules": []}]`, 400, `trailing`},
 		{"the refused table changed nothing", "GET", "/v1/faults/slow", "", 200, `"path_prefix": "/checkout"`},
 		{"add one rule by name", "PUT", "/v1/faults/flaky",
 			`{"host": "api.example.com", "spec": {"abort": {"status": 503, "percent": 5}}}`, 200, `"name": "flaky"`},

@@ -1,7 +1,6 @@
 package fault
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -100,7 +99,7 @@ func validName(s string) error {
 //	   "spec": {"abort": {"status": 503, "percent": 5}, "header_trigger": true}}]}
 func ParseTable(data []byte) (Table, error) {
 	var t Table
-	if err := strictUnmarshal(data, &t); err != nil {
+	if err := decodeObject(data, &t); err != nil {
 		return Table{}, err
 	}
 	if err := t.Validate(); err != nil {
@@ -112,7 +111,7 @@ func ParseTable(data []byte) (Table, error) {
 // ParseRule reads one Rule from JSON and validates it.
 func ParseRule(data []byte) (Rule, error) {
 	var r Rule
-	if err := strictUnmarshal(bytes.TrimSpace(data), &r); err != nil {
+	if err := decodeObject(data, &r); err != nil {
 		return Rule{}, err
 	}
 	if err := r.Validate(); err != nil {

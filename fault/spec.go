@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -371,8 +372,19 @@ func strictUnmarshal(b []byte, v any) error {
 		}
 		return fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
-	if dec.More() {
+	// Token, not More: More reports false before a stray ']' or '}'.
+	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: trailing data after JSON value", ErrInvalidSpec)
 	}
 	return nil
+}
+
+// decodeObject is strictUnmarshal for a whole document, which must be one
+// JSON object: null would decode as the zero value, and a PUT of "null"
+// would silently empty the table.
+func decodeObject(b []byte, v any) error {
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] != '{' {
+		return fmt.Errorf("%w: want a JSON object", ErrInvalidSpec)
+	}
+	return strictUnmarshal(b, v)
 }

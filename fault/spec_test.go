@@ -157,6 +157,9 @@ func TestParseTableNamesTheBadRule(t *testing.T) {
 		{"negative max_active", `{"max_active": -1, "rules": []}`, `max_active`},
 		{"bad spec", `{"rules": [{"name": "s", "spec": "delay=1s@200%"}]}`, `percent`},
 		{"trailing data", `{"rules": []} {}`, `trailing`},
+		{"a stray bracket after the table", `{"rules": []}]`, `trailing`},
+		{"null is not an empty table", `null`, `want a JSON object`},
+		{"an array is not a table", `[]`, `want a JSON object`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -338,8 +338,11 @@ func clonePolicy(p Policy) Policy {
 	return q
 }
 
+// cloneMatches copies ms; an empty list becomes nil, so that a policy read
+// back ("headers" left out) equals the one applied ("headers": []) and
+// applying it again is no change.
 func cloneMatches(ms []Match) []Match {
-	if ms == nil {
+	if len(ms) == 0 {
 		return nil
 	}
 	out := make([]Match, len(ms))

@@ -1,6 +1,7 @@
 package gray
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -275,8 +276,18 @@ func (h *handler) validate(w http.ResponseWriter, r *http.Request) {
 	}{true, router.Subsets(), router.Baseline()})
 }
 
+// decode reads the body, one JSON object, into v. Anything else is
+// refused, null included: it would decode as the zero value, and a PUT of
+// "null" would silently replace the live policy with an empty one.
 func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
+	if err != nil {
+		return fmt.Errorf("%w: body: %v", ErrInvalid, err)
+	}
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] != '{' {
+		return fmt.Errorf("%w: body: want a JSON object", ErrInvalid)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: body: %v", ErrInvalid, err)

@@ -129,6 +129,9 @@ func TestHandlerErrors(t *testing.T) {
 		{"an oversized regex names rule and field", "PUT", "/v1/gray/routes/checkout", `{"rules": [{"subset": "baseline"}, {"subset": "baseline", "headers": [{"name": "x", "regex": "[a-z]{900}"}]}]}`, 400, "rules[1].headers[0].regex"},
 		{"an unknown field is refused", "PUT", "/v1/gray/routes/checkout", `{"rulez": []}`, 400, ""},
 		{"a malformed body is refused", "PUT", "/v1/gray/routes/checkout", `{"rules": [`, 400, ""},
+		{"a null body is refused, not taken as an empty policy", "PUT", "/v1/gray/routes/checkout", `null`, 400, ""},
+		{"a body that is not an object is refused", "POST", "/v1/gray/validate", `[]`, 400, ""},
+		{"a stray bracket after the object is refused", "PUT", "/v1/gray/routes/checkout", `{}]`, 400, ""},
 		{"a bad route name is refused", "PUT", "/v1/gray/routes/a%20b", `{}`, 400, ""},
 		{"a non-numeric expect names the parameter", "PUT", "/v1/gray/routes/checkout?expect=x", `{}`, 400, "expect"},
 		{"an unknown route is 404", "GET", "/v1/gray/routes/nowhere", "", 404, ""},
@@ -233,5 +236,38 @@ func TestHandlerDryRunShowsTheWeightSplit(t *testing.T) {
 	}
 	if got.Reason != gray.ByWeight || got.Split["v2"] != 25 || got.Split["baseline"] != 75 {
 		t.Errorf("dry-run = %+v, want by weight with split v2 25, baseline 75", got)
+	}
+}
+
+// ParsePolicy takes one JSON object and nothing after it.
+func TestParsePolicyRefusesTrailingData(t *testing.T) {
+	for _, in := range []string{`{} {}`, `{}]`, `{}}`, `{} x`} {
+		if _, err := gray.ParsePolicy([]byte(in)); err == nil {
+			t.Errorf("ParsePolicy(%q) = nil error, want trailing data refused", in)
+		}
+	}
+	if _, err := gray.ParsePolicy([]byte("{}\n")); err != nil {
+		t.Errorf("ParsePolicy(%q) = %v, want a final newline accepted", "{}\n", err)
+	}
+}
+
+// A policy read back from the API is the one applied: putting it again is
+// no new revision, even when the first PUT wrote empty lists the answer
+// leaves out.
+func TestHandlerPolicyReadBackIsNoChange(t *testing.T) {
+	_, api := newAPI(t)
+	var c gray.Change
+	body := `{"subsets": [{"name": "v2", "labels": {"version": "v2"}}], "rules": [{"subset": "v2", "headers": [], "cookies": [], "query": [], "baggage": []}]}`
+	if code := api.do("PUT", "/v1/gray/routes/checkout", body, &c); code != 200 || c.Revision != 1 {
+		t.Fatalf("PUT = %d %+v, want revision 1", code, c)
+	}
+	var got struct {
+		Policy json.RawMessage `json:"policy"`
+	}
+	if code := api.do("GET", "/v1/gray/routes/checkout", "", &got); code != 200 {
+		t.Fatalf("GET = %d", code)
+	}
+	if code := api.do("PUT", "/v1/gray/routes/checkout", string(got.Policy), &c); code != 200 || c.Revision != 1 {
+		t.Errorf("PUT of the policy read back (%s) = %d, revision %d; want 200 and revision 1 still", got.Policy, code, c.Revision)
 	}
 }

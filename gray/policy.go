@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 )
 
 // Policy is the gray configuration of one route, as data: the instance
@@ -165,7 +166,8 @@ func ParsePolicy(data []byte) (Policy, error) {
 	if err := dec.Decode(&p); err != nil {
 		return Policy{}, fmt.Errorf("gray: decode policy: %w", err)
 	}
-	if dec.More() {
+	// Token, not More: More reports false before a stray ']' or '}'.
+	if _, err := dec.Token(); err != io.EOF {
 		return Policy{}, fmt.Errorf("gray: decode policy: trailing data after the object")
 	}
 	return p, nil

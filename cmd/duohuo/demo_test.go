@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"os"
@@ -40,14 +41,10 @@ func TestDemoWriteInOneCloudReadInAnother(t *testing.T) {
 		t.Errorf("GET /hello through the demo gateway = %q, want an answer from ctyun", body)
 	}
 
-	req, _ := http.NewRequest(http.MethodPut, "http://"+admin+"/v1/kv/demo/kv?key=greeting", strings.NewReader("hello"))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("PUT in ctyun = %d, want 204", resp.StatusCode)
+	// The write the demo's banner suggests.
+	var kvOut, kvErr bytes.Buffer
+	if code := run([]string{"kv", "--admin", admin, "put", "demo/kv", "greeting", "hello"}, &kvOut, &kvErr); code != exitOK {
+		t.Fatalf("duohuo kv put in ctyun: exit %d, stderr %s", code, kvErr.String())
 	}
 	for _, site := range []string{"ecloud", "huawei"} {
 		deadline := time.Now().Add(10 * time.Second)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,8 +41,10 @@ route requests to healthy instances of each service, nearest locality first.
 
 The config file is watched: when it changes (or on SIGHUP) it is loaded again;
 a valid file is applied without dropping requests, an invalid one is refused
-with its errors and the running config keeps serving. SIGTERM or SIGINT drains
-in-flight requests (up to --drain-timeout) and exits 0.`,
+with its errors and the running config keeps serving. A new admin.token is in
+effect at once; a new admin.listen is bound before the old address closes, and
+a reload whose new admin address cannot be bound is refused whole. SIGTERM or
+SIGINT drains in-flight requests (up to --drain-timeout) and exits 0.`,
 		Example: `  duohuo serve -c /etc/duohuo/duohuo.yaml
   duohuo demo --print-config > demo.yaml && duohuo serve -c demo.yaml`,
 		Args: cobra.NoArgs,
@@ -81,6 +84,10 @@ type serveOptions struct {
 
 // serve runs the gateway until ctx ends.
 func serve(ctx context.Context, o serveOptions) error {
+	// The file's text before it is loaded: the watcher compares with it, so
+	// that a change made while serve starts is applied (at worst a change
+	// made during the load is applied twice).
+	last, _ := os.ReadFile(o.path)
 	cfg, err := config.Load(o.path)
 	if err != nil {
 		var ce config.Errors
@@ -146,7 +153,11 @@ func serve(ctx context.Context, o serveOptions) error {
 		o.started(admin.Addr(), g.Addrs())
 	}
 
+	// apply runs from the file watcher and from SIGHUP: one at a time.
+	var reloadMu sync.Mutex
 	apply := func(why string) {
+		reloadMu.Lock()
+		defer reloadMu.Unlock()
 		next, err := config.Load(o.path)
 		if err != nil {
 			g.RefuseReload()
@@ -154,7 +165,27 @@ func serve(ctx context.Context, o serveOptions) error {
 			return
 		}
 		logWarnings(log, next)
-		if err := g.Reload(next); err != nil {
+		// The admin part first: a new address that cannot be bound refuses
+		// the whole reload, before the gateway changes.
+		change, err := admin.Prepare(ctx, telemetry.AdminAccess{Addr: next.Admin.Listen, Token: next.Admin.Token, Hosts: next.Admin.Hosts})
+		if err != nil {
+			g.RefuseReload()
+			log.Error("config reload refused: the admin listener cannot move; the running config keeps serving",
+				"why", why, "admin", admin.Addr(), "new_admin", next.Admin.Listen, "err", err)
+			return
+		}
+		err = g.Reload(next)
+		if !g.Running(next) {
+			change.Abort()
+			log.Error("config reload refused; the running config keeps serving", "why", why, "err", err)
+			return
+		}
+		oldAddr := admin.Addr()
+		change.Commit()
+		if change.Moves() {
+			log.Info("admin listener moved", "from", oldAddr, "to", admin.Addr())
+		}
+		if err != nil {
 			log.Warn("config reload", "why", why, "err", err)
 			return
 		}
@@ -168,7 +199,6 @@ func serve(ctx context.Context, o serveOptions) error {
 			<-watchCtx.Done()
 			return
 		}
-		last, _ := os.ReadFile(o.path)
 		err := reload.Watch(watchCtx, o.path, 0, func() {
 			cur, err := os.ReadFile(o.path)
 			if err != nil || string(cur) == string(last) {

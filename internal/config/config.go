@@ -74,8 +74,9 @@ type Log struct {
 // Admin configures the admin API. It listens on loopback by default because it
 // can change routing; listening anywhere else requires a token.
 type Admin struct {
-	Listen string `yaml:"listen" default:"127.0.0.1:9900" doc:"host:port of the admin API; loopback unless a token is set."`
-	Token  string `yaml:"token" doc:"Bearer token required on every admin request; write ${DUOHUO_ADMIN_TOKEN} to keep it out of the file. Required when listen is not a loopback address."`
+	Listen string   `yaml:"listen" default:"127.0.0.1:9900" doc:"host:port of the admin API; loopback unless a token is set. A reload that changes it binds the new address before closing the old one, and is refused if the new address cannot be bound."`
+	Token  string   `yaml:"token" doc:"Bearer token required on every admin request; write ${DUOHUO_ADMIN_TOKEN} to keep it out of the file. Required when listen is not a loopback address. A reload applies a new token at once and refuses the old one."`
+	Hosts  []string `yaml:"hosts" doc:"Further host names (without port) that a request without a token may give in its Host header, besides localhost, loopback addresses and the listen host; any other is refused with 403 against DNS rebinding (docs/security.md)."`
 }
 
 // Crypto chooses cipher suites. Nothing applies it yet: duohuo has no TLCP

@@ -163,6 +163,11 @@ var parseErrorCases = []struct {
 		want: []wantErr{{2, 11, "admin.listen", "admin.token is not set"}},
 	},
 	{
+		name: "admin host with a port",
+		yaml: "admin:\n  hosts: [ok.internal, \"admin.internal:9900\"]\n",
+		want: []wantErr{{2, 24, "admin.hosts[1]", "is not a host name"}},
+	},
+	{
 		name: "zone without region",
 		yaml: "site:\n  cloud: ctyun\n  zone: a\n",
 		want: []wantErr{{3, 9, "site.zone", "needs a region"}},

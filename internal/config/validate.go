@@ -78,7 +78,15 @@ func (s *Site) validate(c *checker, path string) {
 	c.checkLocality(path, s.Cloud, s.Region, s.Zone)
 }
 
+// hostNamePattern is a DNS host name (RFC 1123), with an optional final dot.
+var hostNamePattern = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$`)
+
 func (a *Admin) validate(c *checker, path string) {
+	for i, h := range a.Hosts {
+		if len(h) > 253 || !hostNamePattern.MatchString(h) {
+			c.errorf(fmt.Sprintf("%s[%d]", join(path, "hosts"), i), "%q is not a host name: give the name alone, without scheme or port (e.g. duohuo-admin.internal)", h)
+		}
+	}
 	host, ok := c.checkHostPort(join(path, "listen"), a.Listen, true)
 	if !ok || a.Token != "" {
 		return

@@ -7,6 +7,7 @@ import (
 
 	"github.com/duohuo/duohuo/discovery"
 	"github.com/duohuo/duohuo/health"
+	"github.com/duohuo/duohuo/internal/config"
 )
 
 // ServiceStatus is what the admin API shows of one service.
@@ -37,6 +38,15 @@ type InstanceStatus struct {
 	LatencyMs   float64 `json:"latency_ms"`
 	SuccessRate float64 `json:"success_rate"`
 	Reason      string  `json:"reason,omitempty"`
+}
+
+// Running reports whether cfg is the configuration the gateway runs: after
+// Reload, whether cfg was applied (an error from Reload may also mean that
+// it was applied but listener changes wait for a restart).
+func (g *Gateway) Running(cfg *config.Config) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cfg == cfg
 }
 
 // Services returns the status of every service, sorted by name.

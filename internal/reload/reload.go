@@ -25,8 +25,9 @@ const DefaultDebounce = 200 * time.Millisecond
 // event), debounced by debounce (0 means DefaultDebounce), until ctx ends.
 // onChange runs on Watch's goroutine, one call at a time; it should re-read
 // the file and compare, since an event in the directory may concern another
-// file. Watch returns ctx.Err() when ctx ends, or an error if the directory
-// cannot be watched.
+// file. onChange is also called once as soon as the directory is watched,
+// so that a change made while Watch was starting is not lost. Watch returns
+// ctx.Err() when ctx ends, or an error if the directory cannot be watched.
 func Watch(ctx context.Context, path string, debounce time.Duration, onChange func()) error {
 	if debounce <= 0 {
 		debounce = DefaultDebounce
@@ -40,8 +41,8 @@ func Watch(ctx context.Context, path string, debounce time.Duration, onChange fu
 	if err := w.Add(dir); err != nil {
 		return fmt.Errorf("watch %s: %w", dir, err)
 	}
-	timer := time.NewTimer(debounce)
-	timer.Stop()
+	// Fires once at the start: see the doc comment.
+	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {

@@ -2,6 +2,7 @@ package reload_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,8 +33,12 @@ func TestWatchSeesEveryWayOfReplacing(t *testing.T) {
 			t.Errorf("Watch returned %v, want context.Canceled", err)
 		}
 	}()
-	// The watcher is set up asynchronously: write until it reports, so
-	// the first case does not race the watcher's start.
+	// The call at the start says the watch is in place.
+	select {
+	case <-changes:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no call at the start of Watch")
+	}
 	wait := func(what string, act func()) {
 		t.Helper()
 		deadline := time.After(10 * time.Second)
@@ -71,5 +76,34 @@ func TestWatchMissingDirectory(t *testing.T) {
 	err := reload.Watch(context.Background(), filepath.Join(t.TempDir(), "no", "such", "file"), 0, func() {})
 	if err == nil {
 		t.Error("Watch(missing dir) = nil, want an error")
+	}
+}
+
+// A change made while Watch starts, before the directory is watched, is
+// not lost: onChange runs once as soon as the watch is in place.
+func TestWatchCallsOnceAtStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "duohuo.yaml")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	called := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- reload.Watch(ctx, path, time.Millisecond, func() {
+			select {
+			case called <- struct{}{}:
+			default:
+			}
+		})
+	}()
+	select {
+	case <-called:
+	case err := <-done:
+		t.Fatalf("Watch returned %v before its first call", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("onChange not called at the start of Watch")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Watch after cancel = %v, want context.Canceled", err)
 	}
 }

@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +26,13 @@ import (
 // DefaultAdminAddr is where the admin server listens when
 // [AdminOptions.Addr] is empty: loopback only.
 const DefaultAdminAddr = "127.0.0.1:9900"
+
+// HeaderAdmin is the request header that marks a change (any method but
+// GET, HEAD and OPTIONS) sent by a program rather than by a web page, on an
+// admin server without a token. Browsers cannot add it to a cross-site
+// request without a CORS preflight, which the admin server never grants.
+// Its value is not checked; "1" is customary.
+const HeaderAdmin = "X-Duohuo-Admin"
 
 // Timeouts of the admin server. There is no write timeout because
 // /debug/pprof/profile and /debug/pprof/trace stream for as long as their
@@ -39,6 +49,8 @@ var (
 	ErrInsecureBind = errors.New("telemetry: admin address is not loopback and no token is configured")
 	// ErrStarted: Start was called twice.
 	ErrStarted = errors.New("telemetry: admin server already started")
+	// ErrNotStarted: Prepare was called before Start or after Shutdown.
+	ErrNotStarted = errors.New("telemetry: admin server not serving")
 )
 
 // AdminOptions configures [NewAdmin]. The zero value is valid: loopback
@@ -51,6 +63,11 @@ type AdminOptions struct {
 	// Token, when set, is required as "Authorization: Bearer <Token>" on
 	// every path except /healthz and /readyz.
 	Token string
+	// Hosts lists further names (without port) that a request without a
+	// token may give in its Host header, besides "localhost", loopback
+	// addresses and Addr's host; any other Host is refused with 403 as a
+	// DNS rebinding attempt. Names are compared without case.
+	Hosts []string
 	// Registry is served on /metrics; nil serves an empty registry.
 	Registry *prometheus.Registry
 	// Logger receives serve errors; nil discards them.
@@ -61,19 +78,63 @@ type AdminOptions struct {
 	Ready func() error
 }
 
+// AdminAccess is the part of the admin server's options that can change
+// while it serves (see [Admin.Prepare]): where it listens and who may use
+// it. Its fields mean what the fields of the same name in [AdminOptions]
+// mean.
+type AdminAccess struct {
+	Addr  string
+	Token string
+	Hosts []string
+}
+
+// access is the immutable snapshot of the checks a request goes through,
+// replaced wholesale when the token or the host names change.
+type access struct {
+	addr   string              // the configured address, as given
+	token  bool                // a token is required
+	tokenH [sha256.Size]byte   // SHA-256 of the token, compared in constant time
+	hosts  map[string]struct{} // lower-case names allowed in Host without a token
+}
+
+func newAccess(ac AdminAccess) (*access, error) {
+	if ac.Addr == "" {
+		ac.Addr = DefaultAdminAddr
+	}
+	host, _, err := net.SplitHostPort(ac.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin address %q: %w", ac.Addr, err)
+	}
+	if ac.Token == "" && !isLoopbackHost(host) {
+		return nil, fmt.Errorf("admin address %q: %w; set a token or listen on 127.0.0.1", ac.Addr, ErrInsecureBind)
+	}
+	x := &access{addr: ac.Addr, token: ac.Token != "", hosts: map[string]struct{}{"localhost": {}}}
+	if x.token {
+		x.tokenH = sha256.Sum256([]byte(ac.Token))
+	}
+	if host != "" {
+		x.hosts[strings.ToLower(host)] = struct{}{}
+	}
+	for _, h := range ac.Hosts {
+		x.hosts[strings.ToLower(strings.TrimSuffix(h, "."))] = struct{}{}
+	}
+	return x, nil
+}
+
 // Admin is the admin HTTP server. Handle may be called at any time; Start
-// once; Shutdown any number of times. All methods are safe for concurrent
-// use.
+// once; Prepare and its Commit while it serves; Shutdown any number of
+// times. All methods are safe for concurrent use.
 type Admin struct {
 	opts    AdminOptions
 	mux     *http.ServeMux
 	handler http.Handler
-	tokenH  [sha256.Size]byte // SHA-256 of Token, compared in constant time
+	access  atomic.Pointer[access] // read by every request
 
-	mu   sync.Mutex // guards srv, ln, done
-	srv  *http.Server
-	ln   net.Listener
-	done chan struct{} // closed when the serve goroutine has returned
+	mu      sync.Mutex // guards srv, ln, stopped
+	srv     *http.Server
+	ln      net.Listener   // the listener new connections arrive on
+	stopped bool           // Shutdown has begun
+	serveWG sync.WaitGroup // one Serve goroutine per listener, old ones included
 }
 
 // NewAdmin checks opts and builds the server without binding. A
@@ -83,12 +144,9 @@ func NewAdmin(opts AdminOptions) (*Admin, error) {
 	if opts.Addr == "" {
 		opts.Addr = DefaultAdminAddr
 	}
-	host, _, err := net.SplitHostPort(opts.Addr)
+	x, err := newAccess(AdminAccess{Addr: opts.Addr, Token: opts.Token, Hosts: opts.Hosts})
 	if err != nil {
-		return nil, fmt.Errorf("admin address %q: %w", opts.Addr, err)
-	}
-	if opts.Token == "" && !isLoopbackHost(host) {
-		return nil, fmt.Errorf("admin address %q: %w; set a token or listen on 127.0.0.1", opts.Addr, ErrInsecureBind)
+		return nil, err
 	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
@@ -97,9 +155,7 @@ func NewAdmin(opts AdminOptions) (*Admin, error) {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	a := &Admin{opts: opts, mux: http.NewServeMux()}
-	if opts.Token != "" {
-		a.tokenH = sha256.Sum256([]byte(opts.Token))
-	}
+	a.access.Store(x)
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError),
 	}))
@@ -113,10 +169,7 @@ func NewAdmin(opts AdminOptions) (*Admin, error) {
 	a.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	a.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	a.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	a.handler = a.mux
-	if opts.Token != "" {
-		a.handler = a.authorize(a.mux)
-	}
+	a.handler = a.guard(a.mux)
 	return a, nil
 }
 
@@ -136,8 +189,14 @@ func isLoopbackHost(host string) bool {
 // a programming error. Mount before Start so no request sees a 404.
 func (a *Admin) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
 
-// Handler returns the complete admin handler, token check included, for
-// tests and for embedding in another server.
+// Handler returns the complete admin handler, token and cross-site checks
+// included, for tests and for embedding in another server. Apart from
+// /healthz and /readyz, it answers 401 without the token when one is set,
+// and 403 with the reason, without a token, to a request whose Host is not
+// "localhost", a loopback address, Addr's host or one of Hosts; and, token
+// or not, to a change (any method but GET, HEAD and OPTIONS) with a
+// foreign Origin or a cross-site or same-site Sec-Fetch-Site; and, without
+// a token, to a change with neither [HeaderAdmin] nor a JSON Content-Type.
 func (a *Admin) Handler() http.Handler { return a.handler }
 
 func (a *Admin) readyz(w http.ResponseWriter, _ *http.Request) {
@@ -152,29 +211,108 @@ func (a *Admin) readyz(w http.ResponseWriter, _ *http.Request) {
 	io.WriteString(w, "ready\n")
 }
 
-// authorize requires the bearer token on every path but the probes, which
-// orchestrators call without credentials.
-func (a *Admin) authorize(next http.Handler) http.Handler {
+// guard puts every request but the probes, which orchestrators call
+// without credentials, through the checks of docs/security.md:
+//
+//   - with a token, the bearer token;
+//   - without one, a Host that names this server, so that a page whose name
+//     was rebound to 127.0.0.1 (DNS rebinding) can read nothing;
+//   - for a change (any method but GET, HEAD, OPTIONS), no Origin but the
+//     server's own, no Sec-Fetch-Site but same-origin or none, and, without
+//     a token, the X-Duohuo-Admin header or a JSON body: a web page can send
+//     neither across sites without a CORS preflight, which is never granted.
+//     This is what stops a page open in a browser on the same machine from
+//     changing the gateway with a form or a text/plain fetch.
+func (a *Admin) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || a.validToken(r.Header.Get("Authorization")) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="duohuo admin"`)
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		x := a.access.Load()
+		if x.token {
+			if !x.validToken(r.Header.Get("Authorization")) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="duohuo admin"`)
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+		} else if !x.knownHost(r.Host) {
+			refuse(w, fmt.Sprintf("admin: Host %q is not a name of this admin server (a DNS rebinding attempt?); use 127.0.0.1 or localhost, or list the name in admin.hosts", r.Host))
+			return
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" && !sameOrigin(o, r.Host) {
+			refuse(w, fmt.Sprintf("admin: %s from origin %q refused: the admin API takes changes only from programs, not from web pages of other origins", r.Method, o))
+			return
+		}
+		if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
+			refuse(w, fmt.Sprintf("admin: %s from a %s page refused (Sec-Fetch-Site): the admin API takes changes only from programs", r.Method, s))
+			return
+		}
+		if !x.token && r.Header.Get(HeaderAdmin) == "" && !jsonBody(r.Header.Get("Content-Type")) {
+			refuse(w, fmt.Sprintf("admin: %s needs the header %s: 1 or a JSON body (Content-Type: application/json), which a web page cannot send to another site", r.Method, HeaderAdmin))
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
+
+func refuse(w http.ResponseWriter, msg string) { http.Error(w, msg, http.StatusForbidden) }
 
 // validToken checks an Authorization header value. The auth scheme is
 // case-insensitive (RFC 9110, section 11.1). Both sides are hashed first so
 // that the constant-time compare does not leak the token's length.
-func (a *Admin) validToken(header string) bool {
+func (x *access) validToken(header string) bool {
 	scheme, tok, ok := strings.Cut(header, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
 	h := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	return subtle.ConstantTimeCompare(h[:], a.tokenH[:]) == 1
+	return subtle.ConstantTimeCompare(h[:], x.tokenH[:]) == 1
+}
+
+// knownHost reports whether a Host header names this server: a loopback
+// address, or one of the allowed names. An address literal cannot be
+// rebound, but without a token the server listens only on loopback, so a
+// literal that is not loopback came through something else and is refused.
+func (x *access) knownHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), ".")
+	if host == "" {
+		return false
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.IsLoopback()
+	}
+	_, ok := x.hosts[strings.ToLower(host)]
+	return ok
+}
+
+// sameOrigin reports whether an Origin header (RFC 6454) is the admin
+// server's own origin, the scheme and the authority the request was sent
+// to. "null" (a sandboxed or file: page) is never the same.
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Path != "" || u.User != nil {
+		return false
+	}
+	return strings.EqualFold(u.Host, host)
+}
+
+// jsonBody reports whether a Content-Type is JSON, a type that a web page
+// cannot send to another site without a CORS preflight (the CORS
+// "simple" types are text/plain, multipart/form-data and
+// application/x-www-form-urlencoded).
+func jsonBody(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
 // Start binds the address and serves in a goroutine the Admin owns until
@@ -187,33 +325,144 @@ func (a *Admin) Start(ctx context.Context) error {
 	if a.srv != nil {
 		return ErrStarted
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", a.opts.Addr)
+	ln, err := listen(ctx, a.access.Load())
 	if err != nil {
-		return fmt.Errorf("admin listen: %w", err)
+		return err
 	}
-	if a.opts.Token == "" {
-		if ap, err := netip.ParseAddrPort(ln.Addr().String()); err != nil || !ap.Addr().IsLoopback() {
-			ln.Close()
-			return fmt.Errorf("admin address %q bound to %s: %w", a.opts.Addr, ln.Addr(), ErrInsecureBind)
-		}
-	}
-	srv := &http.Server{
+	a.srv = &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: adminReadHeaderTimeout,
 		ReadTimeout:       adminReadTimeout,
 		IdleTimeout:       adminIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(a.opts.Logger.Handler(), slog.LevelWarn),
 	}
-	done := make(chan struct{})
-	a.srv, a.ln, a.done = srv, ln, done
+	a.serve(ln)
+	return nil
+}
+
+// listen binds x.addr and, without a token, makes sure the bound address
+// is loopback.
+func listen(ctx context.Context, x *access) (net.Listener, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", x.addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listen: %w", err)
+	}
+	if !x.token {
+		if ap, err := netip.ParseAddrPort(ln.Addr().String()); err != nil || !ap.Addr().IsLoopback() {
+			ln.Close()
+			return nil, fmt.Errorf("admin address %q bound to %s: %w", x.addr, ln.Addr(), ErrInsecureBind)
+		}
+	}
+	return ln, nil
+}
+
+// serve makes ln the listener of new connections and serves it in a
+// goroutine. a.mu is held.
+func (a *Admin) serve(ln net.Listener) {
+	a.ln = ln
+	srv := a.srv
+	a.serveWG.Add(1)
 	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		defer a.serveWG.Done()
+		// net.ErrClosed: a listener replaced by Commit and closed there.
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			a.opts.Logger.Error("admin server stopped", "addr", ln.Addr().String(), "err", err)
 		}
 	}()
-	return nil
+}
+
+// AdminChange is a change of a serving admin server's address, token or
+// host names, checked and bound by [Admin.Prepare] but not in effect until
+// Commit. Exactly one of Commit and Abort must be called.
+type AdminChange struct {
+	a    *Admin
+	next *access
+	ln   net.Listener // the new address's listener; nil if the address stays
+	done bool
+}
+
+// Prepare checks ac and, when ac.Addr differs from the address being
+// served, binds it, so that a new address that cannot be bound (taken, not
+// loopback without a token) is an error here and nothing changes. It
+// blocks only for the bind, which ctx bounds.
+func (a *Admin) Prepare(ctx context.Context, ac AdminAccess) (*AdminChange, error) {
+	next, err := newAccess(ac)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.srv == nil || a.stopped {
+		return nil, ErrNotStarted
+	}
+	c := &AdminChange{a: a, next: next}
+	if next.addr != a.access.Load().addr {
+		if c.ln, err = listen(ctx, next); err != nil {
+			return nil, err
+		}
+	} else if !next.token {
+		// The token goes away on the address being served: that address
+		// must be loopback (a name could have resolved elsewhere).
+		if ap, err := netip.ParseAddrPort(a.ln.Addr().String()); err != nil || !ap.Addr().IsLoopback() {
+			return nil, fmt.Errorf("admin address %q bound to %s: %w", next.addr, a.ln.Addr(), ErrInsecureBind)
+		}
+	}
+	return c, nil
+}
+
+// Moves reports whether the change binds a new address.
+func (c *AdminChange) Moves() bool { return c.ln != nil }
+
+// Addr returns the address the change listens on once committed: the new
+// listener's (with its real port), or the current one if it does not move.
+func (c *AdminChange) Addr() string {
+	if c.ln != nil {
+		return c.ln.Addr().String()
+	}
+	return c.a.Addr()
+}
+
+// Commit puts the change in effect: the new token and host names apply to
+// the next request, on every connection; a new listener serves before the
+// old one is closed, so that the admin server is never unreachable.
+// Connections already open on the old address are served until they close.
+// If Shutdown has begun, Commit closes the new listener instead. Commit
+// after Commit or Abort does nothing.
+func (c *AdminChange) Commit() {
+	a := c.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c.done {
+		return
+	}
+	c.done = true
+	if a.stopped {
+		if c.ln != nil {
+			c.ln.Close()
+		}
+		return
+	}
+	a.access.Store(c.next)
+	if c.ln != nil {
+		old := a.ln
+		a.serve(c.ln)
+		old.Close()
+	}
+}
+
+// Abort drops the change and closes the listener Prepare bound, if any.
+// Abort after Commit or Abort does nothing.
+func (c *AdminChange) Abort() {
+	c.a.mu.Lock()
+	defer c.a.mu.Unlock()
+	if c.done {
+		return
+	}
+	c.done = true
+	if c.ln != nil {
+		c.ln.Close()
+	}
 }
 
 // Addr returns the bound address (with the real port when Addr asked for
@@ -228,12 +477,13 @@ func (a *Admin) Addr() string {
 }
 
 // Shutdown stops accepting connections, waits for in-flight requests to
-// finish and for the serve goroutine to return. If ctx ends first, open
-// connections are closed and ctx's error is returned after the goroutine
-// has returned. Shutdown before Start, or a second time, returns nil.
+// finish and for the serve goroutines to return. If ctx ends first, open
+// connections are closed and ctx's error is returned after the goroutines
+// have returned. Shutdown before Start, or a second time, returns nil.
 func (a *Admin) Shutdown(ctx context.Context) error {
 	a.mu.Lock()
-	srv, done := a.srv, a.done
+	srv := a.srv
+	a.stopped = srv != nil
 	a.mu.Unlock()
 	if srv == nil {
 		return nil
@@ -242,6 +492,6 @@ func (a *Admin) Shutdown(ctx context.Context) error {
 	if err != nil {
 		srv.Close()
 	}
-	<-done
+	a.serveWG.Wait()
 	return err
 }

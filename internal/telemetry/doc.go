@@ -21,5 +21,13 @@
 //
 // The admin server refuses to listen beyond loopback unless a bearer token is
 // configured; with a token, every path except /healthz and /readyz requires
-// "Authorization: Bearer <token>".
+// "Authorization: Bearer <token>". Without one, it refuses requests whose
+// Host does not name it (DNS rebinding) and changes that a web page could
+// send across sites: see [Admin.Handler] and docs/security.md. The token,
+// the host names and the address change while it serves with
+// [Admin.Prepare], then [AdminChange.Commit]:
+//
+//	ch, err := admin.Prepare(ctx, telemetry.AdminAccess{Addr: "127.0.0.1:9901", Token: tok})
+//	if err != nil { return err } // e.g. the new address is taken: nothing changed
+//	ch.Commit()                  // new listener serving, then the old one closed
 package telemetry
