@@ -10,5 +10,5 @@ import (
 // duohuo's own request package only (docs/architecture.md, "heavy dependencies
 // stay at the edges").
 func TestDependencies(t *testing.T) {
-	deptest.Only(t, "github.com/duohuo/duohuo/request")
+	deptest.Only(t, "github.com/duohuo/duohuo/request", "github.com/duohuo/duohuo/internal/httpjson")
 }

@@ -1,7 +1,6 @@
 package fault
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/duohuo/duohuo/internal/httpjson"
 	"github.com/duohuo/duohuo/request"
 )
 
@@ -91,7 +91,7 @@ const maxAdminBody = 1 << 20
 func (f *Filter) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/faults", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, f.Table())
+		httpjson.Write(w, http.StatusOK, f.Table())
 	})
 	mux.HandleFunc("PUT /v1/faults", func(w http.ResponseWriter, r *http.Request) {
 		body, ok := readBody(w, r)
@@ -103,24 +103,24 @@ func (f *Filter) AdminHandler() http.Handler {
 			err = f.Update(t)
 		}
 		if err != nil {
-			writeError(w, http.StatusBadRequest, err)
+			httpjson.Error(w, http.StatusBadRequest, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, f.Table())
+		httpjson.Write(w, http.StatusOK, f.Table())
 	})
 	mux.HandleFunc("DELETE /v1/faults", func(w http.ResponseWriter, r *http.Request) {
 		f.Update(Table{})
-		writeJSON(w, http.StatusOK, f.Table())
+		httpjson.Write(w, http.StatusOK, f.Table())
 	})
 	mux.HandleFunc("GET /v1/faults/{name}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		for _, rule := range f.Table().Rules {
 			if rule.Name == name {
-				writeJSON(w, http.StatusOK, rule)
+				httpjson.Write(w, http.StatusOK, rule)
 				return
 			}
 		}
-		writeError(w, http.StatusNotFound, fmt.Errorf("rule %q: %w", name, ErrNoRule))
+		httpjson.Error(w, http.StatusNotFound, fmt.Errorf("rule %q: %w", name, ErrNoRule))
 	})
 	mux.HandleFunc("PUT /v1/faults/{name}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
@@ -141,18 +141,18 @@ func (f *Filter) AdminHandler() http.Handler {
 			err = f.SetRule(rule)
 		}
 		if err != nil {
-			writeError(w, http.StatusBadRequest, err)
+			httpjson.Error(w, http.StatusBadRequest, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, rule)
+		httpjson.Write(w, http.StatusOK, rule)
 	})
 	mux.HandleFunc("DELETE /v1/faults/{name}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		if err := f.DeleteRule(name); err != nil {
-			writeError(w, http.StatusNotFound, fmt.Errorf("rule %q: %w", name, err))
+			httpjson.Error(w, http.StatusNotFound, fmt.Errorf("rule %q: %w", name, err))
 			return
 		}
-		writeJSON(w, http.StatusOK, f.Table())
+		httpjson.Write(w, http.StatusOK, f.Table())
 	})
 	return mux
 }
@@ -164,20 +164,8 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			status = http.StatusRequestEntityTooLarge
 		}
-		writeError(w, status, fmt.Errorf("read body: %w", err))
+		httpjson.Error(w, status, fmt.Errorf("read body: %w", err))
 		return nil, false
 	}
 	return body, true
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, err error) {
-	writeJSON(w, status, map[string]string{"error": err.Error()})
 }

@@ -15,5 +15,6 @@ func TestDependencies(t *testing.T) {
 		"github.com/duohuo/duohuo/request",
 		"github.com/duohuo/duohuo/discovery",
 		"github.com/duohuo/duohuo/color",
+		"github.com/duohuo/duohuo/internal/httpjson",
 	)
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/duohuo/duohuo/internal/httpjson"
 )
 
 // HandlerConfig configures [NewHandler]. The zero value is ready to use.
@@ -112,7 +114,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 			out.Routes = append(out.Routes, summary(route, c))
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {
@@ -122,7 +124,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: %q", ErrNoRoute, route))
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
+	httpjson.Write(w, http.StatusOK, struct {
 		routeSummary
 		Policy Policy `json:"policy"`
 	}{summary(route, c), c.Router.Policy()})
@@ -149,7 +151,7 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 		route, routes := r.PathValue("route"), h.cfg.Routes()
 		if !slices.Contains(routes, route) {
 			slices.Sort(routes)
-			writeJSON(w, http.StatusNotFound, ErrorBody{Error: fmt.Sprintf("%v: %q is not a route of this gateway", ErrNoRoute, route), Routes: routes})
+			httpjson.Write(w, http.StatusNotFound, ErrorBody{Error: fmt.Sprintf("%v: %q is not a route of this gateway", ErrNoRoute, route), Routes: routes})
 			return
 		}
 	}
@@ -168,7 +170,7 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	httpjson.Write(w, http.StatusOK, c)
 }
 
 func (h *handler) del(w http.ResponseWriter, r *http.Request) {
@@ -182,7 +184,7 @@ func (h *handler) del(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	httpjson.Write(w, http.StatusOK, c)
 }
 
 func (h *handler) rollback(w http.ResponseWriter, r *http.Request) {
@@ -196,7 +198,7 @@ func (h *handler) rollback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	httpjson.Write(w, http.StatusOK, c)
 }
 
 func (h *handler) history(w http.ResponseWriter, r *http.Request) {
@@ -206,7 +208,7 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: %q", ErrNoRoute, route))
 		return
 	}
-	writeJSON(w, http.StatusOK, hist)
+	httpjson.Write(w, http.StatusOK, hist)
 }
 
 // DryRunRequest is the body of the dry-run endpoint.
@@ -255,7 +257,7 @@ func (h *handler) dryRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp.Explanation = e
-	writeJSON(w, http.StatusOK, resp)
+	httpjson.Write(w, http.StatusOK, resp)
 }
 
 func (h *handler) validate(w http.ResponseWriter, r *http.Request) {
@@ -269,7 +271,7 @@ func (h *handler) validate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
+	httpjson.Write(w, http.StatusOK, struct {
 		Valid    bool     `json:"valid"`
 		Subsets  []string `json:"subsets"`
 		Baseline string   `json:"baseline"`
@@ -324,13 +326,5 @@ func writeError(w http.ResponseWriter, err error) {
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrNoPrevious):
 		code = http.StatusConflict
 	}
-	writeJSON(w, code, ErrorBody{Error: err.Error(), Fields: FieldErrors(err)})
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v) // the status is sent; a broken connection has nobody to tell
+	httpjson.Write(w, code, ErrorBody{Error: err.Error(), Fields: FieldErrors(err)})
 }

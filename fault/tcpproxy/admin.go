@@ -1,13 +1,14 @@
 package tcpproxy
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/duohuo/duohuo/internal/httpjson"
 )
 
 // Refusing reports whether the proxy refuses new connections (see
@@ -54,17 +55,17 @@ func (p *Proxy) Status() Status {
 func (p *Proxy) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, p.Status())
+		httpjson.Write(w, http.StatusOK, p.Status())
 	})
 	mux.HandleFunc("PUT /toxics/{name}", func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4096))
 		if err != nil {
-			writeError(w, http.StatusBadRequest, err)
+			httpjson.Error(w, http.StatusBadRequest, err)
 			return
 		}
 		spec := strings.TrimSpace(string(body))
 		if strings.Contains(spec, "=") {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("toxic %q: the name comes from the path: %w", spec, ErrInvalidToxic))
+			httpjson.Error(w, http.StatusBadRequest, fmt.Errorf("toxic %q: the name comes from the path: %w", spec, ErrInvalidToxic))
 			return
 		}
 		n, err := ParseToxic(r.PathValue("name") + "=" + spec)
@@ -72,37 +73,37 @@ func (p *Proxy) AdminHandler() http.Handler {
 			err = p.SetNamed(n)
 		}
 		if err != nil {
-			writeError(w, statusOf(err), err)
+			httpjson.Error(w, statusOf(err), err)
 			return
 		}
-		writeJSON(w, http.StatusOK, p.Status())
+		httpjson.Write(w, http.StatusOK, p.Status())
 	})
 	mux.HandleFunc("DELETE /toxics/{name}", func(w http.ResponseWriter, r *http.Request) {
 		if err := p.Remove(r.PathValue("name")); err != nil {
-			writeError(w, statusOf(err), err)
+			httpjson.Error(w, statusOf(err), err)
 			return
 		}
-		writeJSON(w, http.StatusOK, p.Status())
+		httpjson.Write(w, http.StatusOK, p.Status())
 	})
 	mux.HandleFunc("DELETE /toxics", func(w http.ResponseWriter, r *http.Request) {
 		p.Clear()
-		writeJSON(w, http.StatusOK, p.Status())
+		httpjson.Write(w, http.StatusOK, p.Status())
 	})
 	mux.HandleFunc("PUT /refuse", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 64))
 		on, err := strconv.ParseBool(strings.TrimSpace(string(body)))
 		if err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("refuse: body %q: want true or false", body))
+			httpjson.Error(w, http.StatusBadRequest, fmt.Errorf("refuse: body %q: want true or false", body))
 			return
 		}
 		if err := p.Refuse(on); err != nil {
-			writeError(w, statusOf(err), err)
+			httpjson.Error(w, statusOf(err), err)
 			return
 		}
-		writeJSON(w, http.StatusOK, p.Status())
+		httpjson.Write(w, http.StatusOK, p.Status())
 	})
 	mux.HandleFunc("POST /reset-conns", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]int{"reset": p.ResetConns()})
+		httpjson.Write(w, http.StatusOK, map[string]int{"reset": p.ResetConns()})
 	})
 	return mux
 }
@@ -117,16 +118,4 @@ func statusOf(err error) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, err error) {
-	writeJSON(w, status, map[string]string{"error": err.Error()})
 }

@@ -9,5 +9,5 @@ import (
 // TestDependencies keeps tcpproxy importable anywhere, tests included: the
 // standard library only.
 func TestDependencies(t *testing.T) {
-	deptest.Only(t)
+	deptest.Only(t, "github.com/duohuo/duohuo/internal/httpjson")
 }

@@ -1,13 +1,13 @@
 package gateway
 
 import (
-	"encoding/json"
 	"net/http"
 	"sort"
 
 	"github.com/duohuo/duohuo/discovery"
 	"github.com/duohuo/duohuo/health"
 	"github.com/duohuo/duohuo/internal/config"
+	"github.com/duohuo/duohuo/internal/httpjson"
 )
 
 // ServiceStatus is what the admin API shows of one service.
@@ -113,24 +113,16 @@ func (s *service) status(sources []discovery.SourceStatus) ServiceStatus {
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, g.Services())
+		httpjson.Write(w, http.StatusOK, g.Services())
 	})
 	mux.HandleFunc("GET /v1/services/{name}", func(w http.ResponseWriter, r *http.Request) {
 		for _, s := range g.Services() {
 			if s.Name == r.PathValue("name") {
-				writeJSON(w, http.StatusOK, s)
+				httpjson.Write(w, http.StatusOK, s)
 				return
 			}
 		}
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no service " + r.PathValue("name")})
+		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "no service " + r.PathValue("name")})
 	})
 	return mux
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
 }
