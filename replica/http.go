@@ -27,7 +27,9 @@ import (
 //	                                  per changed object, data as for GET
 //
 // Object names may contain slashes. A write answers 204 once it is durable.
-// Errors: 400 bad request, 404 not found, 409 wrong kind for the operation,
+// Errors: 400 bad request, 404 not found, 409 wrong kind for the operation
+// or a counter that would overflow, 413 a name, key, member, value or
+// object over its limit (see [MaxObjectLen]; the message names the limit),
 // 503 store closed. The handler is safe for concurrent use.
 func Handler(s *Store) http.Handler {
 	h := &httpAPI{s: s}
@@ -81,7 +83,11 @@ func httpError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		code = http.StatusNotFound
-	case errors.Is(err, crdt.ErrKind):
+	case errors.Is(err, ErrTooLarge):
+		code = http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrInvalid):
+		code = http.StatusBadRequest
+	case errors.Is(err, crdt.ErrKind), errors.Is(err, crdt.ErrOverflow):
 		code = http.StatusConflict
 	case errors.Is(err, ErrClosed):
 		code = http.StatusServiceUnavailable
@@ -147,8 +153,13 @@ func requireParam(r *http.Request, name string) (string, error) {
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, crdt.MaxValueLen))
-	if err != nil {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxValueLen))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		// The body is cut at the limit: its real length is unknown.
+		return nil, fmt.Errorf("%w (request body)", &LimitError{What: "value", Limit: MaxValueLen})
+	case err != nil:
 		return nil, fmt.Errorf("read body: %v: %w", err, errBadRequest)
 	}
 	return b, nil
