@@ -268,15 +268,20 @@ func (d *disk) checkpoint(states map[string][]byte) error {
 
 // saveMembers durably replaces the sites garbage collection waits for.
 func (d *disk) saveMembers(names []string) error {
-	b := binary.AppendUvarint(nil, uint64(len(names)))
-	for _, n := range names {
-		b = binary.AppendUvarint(b, uint64(len(n)))
-		b = append(b, n...)
-	}
+	b := appendMembers(nil, names)
 	if err := d.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyMembers, b) }); err != nil {
 		return fmt.Errorf("replica: save members: %w", err)
 	}
 	return nil
+}
+
+func appendMembers(b []byte, names []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, n := range names {
+		b = binary.AppendUvarint(b, uint64(len(n)))
+		b = append(b, n...)
+	}
+	return b
 }
 
 func parseMembers(b []byte) ([]string, error) {

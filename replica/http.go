@@ -2,6 +2,7 @@ package replica
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -36,8 +37,9 @@ import (
 // or a counter that would overflow, 413 a name, key, member, value or
 // object over its limit (see [MaxObjectLen]; the message names the limit),
 // 503 store closed. The handler is safe for concurrent use.
-func Handler(s *Store) http.Handler {
-	h := &httpAPI{s: s}
+func Handler(s *Store) http.Handler { return (&httpAPI{s: s, write: s.Update}).handler() }
+
+func (h *httpAPI) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/kv/{$}", h.status)
 	mux.HandleFunc("GET /v1/kv/{object...}", h.get)
@@ -48,7 +50,10 @@ func Handler(s *Store) http.Handler {
 	return mux
 }
 
-type httpAPI struct{ s *Store }
+type httpAPI struct {
+	s     *Store
+	write func(ctx context.Context, key string, fn func(*Txn) error) error // s.Update; the fuzz test's in-memory stand-in
+}
 
 // ObjectJSON is the JSON form of an object in the HTTP API: Value is a map
 // of string values for an ormap, a number for counters, a list of strings
@@ -213,7 +218,7 @@ func (h *httpAPI) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *httpAPI) update(w http.ResponseWriter, r *http.Request, fn func(tx *Txn) error) {
-	if err := h.s.Update(r.Context(), r.PathValue("object"), fn); err != nil {
+	if err := h.write(r.Context(), r.PathValue("object"), fn); err != nil {
 		httpError(w, err)
 		return
 	}
