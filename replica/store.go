@@ -136,6 +136,12 @@ func (s *Store) Name() string { return s.cfg.Name }
 // commit). Cancelling ctx stops the wait but not a write already handed to
 // disk: the write may still become durable and replicate.
 //
+// A write over a limit (see [MaxObjectLen] and the other limits in
+// limits.go, listed in docs/security.md) or a counter addition that would
+// overflow is refused before anything is applied, with an error wrapping
+// [ErrTooLarge], [ErrInvalid] or [crdt.ErrOverflow]: nothing is
+// acknowledged that recovery or another site could not decode.
+//
 // fn runs with the store's lock held: keep it short and do not call the
 // Store from it. An error other than fn's (disk, ctx) means the outcome is
 // unknown: the write is applied in memory and may yet become durable and
