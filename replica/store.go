@@ -197,11 +197,11 @@ func (s *Store) prepare(key string, fn func(*Txn) error) (*commit, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.objects[key] = obj
+	s.sizes[key] = size
 	if tx.obj == nil {
 		s.metrics.objects.Set(float64(len(s.objects)))
 	}
-	s.objects[key] = obj
-	s.sizes[key] = size
 	s.dirty[key] = struct{}{}
 	s.ae.changed[key] = struct{}{}
 	s.notifyLocked(key)
