@@ -43,6 +43,9 @@ type gossip struct {
 	lostMu sync.Mutex
 	lost   map[string]string // guarded by lostMu: name -> address of members gone (dead or left)
 
+	liveMu sync.Mutex
+	live   map[string]memberlist.Node // guarded by liveMu: copies of the live members other than this one
+
 	queuesMu sync.Mutex
 	queues   map[string]chan outMsg // guarded by queuesMu: per-peer send queues
 
@@ -71,6 +74,7 @@ func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 		ask:    make(chan string, 64),
 		stop:   make(chan struct{}),
 		lost:   make(map[string]string),
+		live:   make(map[string]memberlist.Node),
 		queues: make(map[string]chan outMsg),
 		gc:     newStability(s.cfg.Name, s.disk.members),
 	}
@@ -147,22 +151,32 @@ func (g *gossip) broadcast(recs []record) {
 
 // peers returns the live members other than this one.
 func (g *gossip) peers() []*memberlist.Node {
-	var ps []*memberlist.Node
-	for _, n := range g.ml.Members() {
-		if n.Name != g.s.cfg.Name {
-			ps = append(ps, n)
-		}
+	g.liveMu.Lock()
+	defer g.liveMu.Unlock()
+	ps := make([]*memberlist.Node, 0, len(g.live))
+	for _, n := range g.live {
+		ps = append(ps, &n)
 	}
 	return ps
 }
 
 func (g *gossip) peer(name string) *memberlist.Node {
-	for _, n := range g.ml.Members() {
-		if n.Name == name {
-			return n
-		}
+	g.liveMu.Lock()
+	defer g.liveMu.Unlock()
+	if n, ok := g.live[name]; ok {
+		return &n
 	}
 	return nil
+}
+
+// setLive records a copy of a live member. Called from memberlist's events,
+// which hold its node lock: the nodes of ml.Members() are memberlist's own,
+// rewritten in place when a member comes back at a new address, so they
+// cannot be read outside that lock without a data race.
+func (g *gossip) setLive(n *memberlist.Node) {
+	g.liveMu.Lock()
+	defer g.liveMu.Unlock()
+	g.live[n.Name] = *n
 }
 
 // send sends msg to n, as a UDP packet if it fits, otherwise over TCP.
@@ -512,6 +526,7 @@ func (e events) NotifyJoin(n *memberlist.Node) {
 	if e.g.s.cfg.Name == n.Name {
 		return
 	}
+	e.g.setLive(n)
 	e.g.lostMu.Lock()
 	delete(e.g.lost, n.Name)
 	e.g.lostMu.Unlock()
@@ -528,10 +543,17 @@ func (e events) NotifyJoin(n *memberlist.Node) {
 // connection.
 func (e events) NotifyLeave(n *memberlist.Node) {
 	if n.Name != e.g.s.cfg.Name {
+		e.g.liveMu.Lock()
+		delete(e.g.live, n.Name)
+		e.g.liveMu.Unlock()
 		e.g.lostMu.Lock()
 		e.g.lost[n.Name] = n.Address()
 		e.g.lostMu.Unlock()
 	}
 }
 
-func (e events) NotifyUpdate(*memberlist.Node) {}
+func (e events) NotifyUpdate(n *memberlist.Node) {
+	if n.Name != e.g.s.cfg.Name {
+		e.g.setLive(n)
+	}
+}
