@@ -65,6 +65,9 @@ func FuzzParseMembers(f *testing.F) {
 	})
 }
 
+// memMetrics is shared by every memStore: unregistered, nothing reads it.
+var memMetrics = newMetrics(nil, newWatermark())
+
 // memStore returns a Store with no disk and no committer: enough for
 // prepare, so that the fuzz test runs the HTTP API's real parsing and
 // limit checks without an fsync per input.
@@ -73,7 +76,7 @@ func memStore() *Store {
 	objs := map[string]crdt.Object{}
 	return &Store{
 		cfg: Config{Name: "fuzz"}, clock: crdt.NewClock(nil, 0), replica: 7, wm: wm,
-		metrics: newMetrics(nil, wm), objects: objs, digests: map[string][32]byte{}, sizes: map[string]int{},
+		metrics: memMetrics, objects: objs, digests: map[string][32]byte{}, sizes: map[string]int{},
 		dirty: map[string]struct{}{}, watchers: map[*watcher]struct{}{}, ae: newAEContexts(objs),
 	}
 }
