@@ -2,7 +2,10 @@ package crdt
 
 import (
 	"encoding/binary"
+	"fmt"
 	"maps"
+	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -133,7 +136,9 @@ func (*GCounter) isObject() {}
 type PNCounter struct{ p, n GCounter }
 
 // Add adds n (which may be negative) on behalf of replica r and returns the
-// delta.
+// delta. It never fails: a replica's increments and decrements each
+// saturate at 2^64-1, and [PNCounter.Value] at the int64 bounds. Writers
+// that must not lose count use [PNCounter.TryAdd].
 func (c *PNCounter) Add(r ReplicaID, n int64) *PNCounter {
 	switch {
 	case n > 0:
@@ -144,9 +149,80 @@ func (c *PNCounter) Add(r ReplicaID, n int64) *PNCounter {
 	return &PNCounter{}
 }
 
-// Value returns increments minus decrements, in two's complement: it is
-// exact while the true value fits in an int64.
-func (c *PNCounter) Value() int64 { return int64(c.p.Value() - c.n.Value()) }
+// TryAdd is [PNCounter.Add] for a writer that must not lose count: it
+// refuses, with an error wrapping [ErrOverflow] and changing nothing, an
+// addition after which the counter's value would leave the int64 range or
+// replica r's own increments or decrements would exceed 2^64-1.
+func (c *PNCounter) TryAdd(r ReplicaID, n int64) (*PNCounter, error) {
+	own, mag, what := c.p.n[r], uint64(n), "increments"
+	switch {
+	case n < 0:
+		own, mag, what = c.n.n[r], uint64(-(n+1))+1, "decrements"
+	case n == 0:
+		return &PNCounter{}, nil
+	}
+	if own+mag < own {
+		return nil, fmt.Errorf("crdt: add %d: this replica's %s would exceed 2^64-1: %w", n, what, ErrOverflow)
+	}
+	hi, lo := c.diff()
+	// The value after the addition, in 128 bits: (hi, lo) + n.
+	nlo, carry := bits.Add64(lo, uint64(n), 0)
+	nhi := hi + carry
+	if n < 0 {
+		nhi-- // sign extension of n
+	}
+	if !fitsInt64(nhi, nlo) {
+		return nil, fmt.Errorf("crdt: add %d to %d: the value would leave the int64 range [%d, %d]: %w", n, c.Value(), int64(math.MinInt64), int64(math.MaxInt64), ErrOverflow)
+	}
+	return c.Add(r, n), nil
+}
+
+// sum128 returns the exact sum of g's counts as a 128-bit number.
+func (g *GCounter) sum128() (hi, lo uint64) {
+	for _, v := range g.n {
+		var carry uint64
+		lo, carry = bits.Add64(lo, v, 0)
+		hi += carry
+	}
+	return hi, lo
+}
+
+// diff returns increments minus decrements exactly, as a 128-bit two's
+// complement number (hi, lo).
+func (c *PNCounter) diff() (hi, lo uint64) {
+	phi, plo := c.p.sum128()
+	nhi, nlo := c.n.sum128()
+	lo, borrow := bits.Sub64(plo, nlo, 0)
+	hi, _ = bits.Sub64(phi, nhi, borrow)
+	return hi, lo
+}
+
+// fitsInt64 reports whether the 128-bit two's complement (hi, lo) is an
+// int64.
+func fitsInt64(hi, lo uint64) bool {
+	return hi == 0 && lo <= math.MaxInt64 || hi == ^uint64(0) && lo > math.MaxInt64
+}
+
+// Value returns increments minus decrements. It is exact while the true
+// value fits in an int64, however large the increments and decrements
+// themselves; beyond that (merged counts of several replicas can get there
+// even when each replica stays in range) it saturates at math.MaxInt64 or
+// math.MinInt64 rather than wrapping, and [PNCounter.Saturated] reports it.
+func (c *PNCounter) Value() int64 {
+	hi, lo := c.diff()
+	switch {
+	case fitsInt64(hi, lo):
+		return int64(lo)
+	case int64(hi) < 0:
+		return math.MinInt64
+	default:
+		return math.MaxInt64
+	}
+}
+
+// Saturated reports whether [PNCounter.Value] is clamped: the true value is
+// outside the int64 range.
+func (c *PNCounter) Saturated() bool { return !fitsInt64(c.diff()) }
 
 // Merge joins other (a state or a delta) into c.
 func (c *PNCounter) Merge(other *PNCounter) {

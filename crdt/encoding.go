@@ -71,6 +71,8 @@ var (
 	ErrTooLarge  = errors.New("crdt: encoding exceeds limit")
 	ErrVersion   = errors.New("crdt: unsupported format version")
 	ErrKind      = errors.New("crdt: unknown or mismatched kind")
+	// ErrOverflow: a counter addition refused by [PNCounter.TryAdd].
+	ErrOverflow = errors.New("crdt: counter overflow")
 )
 
 // Object is any of this package's CRDT types: [*GCounter], [*PNCounter],

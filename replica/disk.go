@@ -49,6 +49,9 @@ type disk struct {
 	clock   crdt.Timestamp
 	members []string // as recovered
 	unclean bool     // the last run did not close the store (a crash)
+	// quarantined lists the records held in quarantine (quarantine.go);
+	// fresh, those this open moved there.
+	quarantined, fresh []Quarantined
 }
 
 // openDisk opens or creates the store file in dir and recovers the objects.
@@ -84,50 +87,74 @@ func openDisk(dir string) (*disk, map[string]crdt.Object, map[string]struct{}, e
 		if err != nil {
 			return err
 		}
+		var bad []badRecord
 		if v := meta.Get(keyClock); len(v) == 8 {
 			d.clock = crdt.Timestamp(binary.BigEndian.Uint64(v))
+		} else if v != nil {
+			bad = append(bad, badRecord{bucket: bucketMeta, key: keyClock, err: fmt.Errorf("%d bytes, want 8: %w", len(v), errCorrupt)})
 		}
 		d.unclean = meta.Get(keyReplica) != nil && meta.Get(keyClean) == nil
 		if v := meta.Get(keyReplica); len(v) == 8 && v[0]|v[1]|v[2]|v[3]|v[4]|v[5]|v[6]|v[7] != 0 {
 			d.replica = crdt.ReplicaID(binary.BigEndian.Uint64(v))
 		} else {
-			d.replica = newReplicaID()
-			if err := meta.Put(keyReplica, binary.BigEndian.AppendUint64(nil, uint64(d.replica))); err != nil {
-				return err
+			if v != nil {
+				// A new id is safe (as for a lost directory): the old
+				// one's dots stay in the objects and are never reissued.
+				bad = append(bad, badRecord{bucket: bucketMeta, key: keyReplica, err: fmt.Errorf("%d bytes, want a non-zero 8-byte id: %w", len(v), errCorrupt)})
 			}
+			d.replica = newReplicaID()
 		}
 		if err := meta.Delete(keyClean); err != nil {
 			return err
 		}
 		if d.members, err = parseMembers(meta.Get(keyMembers)); err != nil {
-			return fmt.Errorf("meta/members: %w", err)
+			bad = append(bad, badRecord{bucket: bucketMeta, key: keyMembers, err: err})
 		}
 		if err := objects.ForEach(func(k, v []byte) error {
 			o, err := crdt.Decode(v)
 			if err != nil {
-				return fmt.Errorf("object %q: %w", k, err)
+				bad = append(bad, badRecord{bucket: bucketObjects, key: k, object: string(k), err: err})
+				return nil
 			}
 			objs[string(k)] = o
 			return nil
 		}); err != nil {
 			return err
 		}
-		return log.ForEach(func(k, v []byte) error {
+		if err := log.ForEach(func(k, v []byte) error {
 			key, delta, err := parseLogEntry(v)
 			if err != nil {
-				return fmt.Errorf("log entry %x: %w", k, err)
+				bad = append(bad, badRecord{bucket: bucketLog, key: k, object: key, err: err})
+				return nil
+			}
+			if o, ok := objs[key]; ok {
+				if err := crdt.Merge(o, delta); err != nil {
+					bad = append(bad, badRecord{bucket: bucketLog, key: k, object: key, err: err})
+					return nil
+				}
+			} else {
+				objs[key] = delta
 			}
 			d.logged++
 			dirty[key] = struct{}{}
-			if o, ok := objs[key]; ok {
-				if err := crdt.Merge(o, delta); err != nil {
-					return fmt.Errorf("log entry %x for %q: %w", k, key, err)
-				}
-				return nil
-			}
-			objs[key] = delta
 			return nil
-		})
+		}); err != nil {
+			return err
+		}
+		// Keys handed to ForEach are valid only during the transaction.
+		for i := range bad {
+			bad[i].key = append([]byte(nil), bad[i].key...)
+		}
+		if d.fresh, err = quarantine(tx, bad, time.Now()); err != nil {
+			return fmt.Errorf("quarantine: %w", err)
+		}
+		if v := meta.Get(keyReplica); len(v) != 8 {
+			if err := meta.Put(keyReplica, binary.BigEndian.AppendUint64(nil, uint64(d.replica))); err != nil {
+				return err
+			}
+		}
+		d.quarantined = readQuarantine(tx)
+		return nil
 	})
 	if err != nil {
 		db.Close()
@@ -156,15 +183,30 @@ func appendLogEntry(b []byte, key string, delta crdt.Object) []byte {
 	return b
 }
 
-func parseLogEntry(v []byte) (string, crdt.Object, error) {
+// logEntryKey splits a log entry into its object's name and the encoded
+// delta.
+func logEntryKey(v []byte) (string, []byte, error) {
 	n, w := binary.Uvarint(v)
 	if w <= 0 || n > uint64(len(v)-w) {
-		return "", nil, errLogEntry
+		return "", nil, fmt.Errorf("%w: bad object name length", errLogEntry)
 	}
 	key := string(v[w : w+int(n)])
-	o, err := crdt.Decode(v[w+int(n):])
+	if err := validKey(key); err != nil {
+		return "", nil, fmt.Errorf("%w: %w", errLogEntry, err)
+	}
+	return key, v[w+int(n):], nil
+}
+
+// parseLogEntry decodes a log entry. It never panics; a refused entry
+// wraps errLogEntry or one of package crdt's decoding errors.
+func parseLogEntry(v []byte) (string, crdt.Object, error) {
+	key, enc, err := logEntryKey(v)
 	if err != nil {
 		return "", nil, err
+	}
+	o, err := crdt.Decode(enc)
+	if err != nil {
+		return key, nil, err
 	}
 	return key, o, nil
 }
@@ -174,6 +216,7 @@ type record struct {
 	key   string
 	delta crdt.Object
 	time  crdt.Timestamp // when a local write was made, for the lag metric; zero for remote ones
+	size  int            // received ones: the delta's encoded size on the wire, if known
 }
 
 // append commits records and the clock in one transaction; bbolt fsyncs
@@ -225,15 +268,20 @@ func (d *disk) checkpoint(states map[string][]byte) error {
 
 // saveMembers durably replaces the sites garbage collection waits for.
 func (d *disk) saveMembers(names []string) error {
-	b := binary.AppendUvarint(nil, uint64(len(names)))
-	for _, n := range names {
-		b = binary.AppendUvarint(b, uint64(len(n)))
-		b = append(b, n...)
-	}
+	b := appendMembers(nil, names)
 	if err := d.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyMembers, b) }); err != nil {
 		return fmt.Errorf("replica: save members: %w", err)
 	}
 	return nil
+}
+
+func appendMembers(b []byte, names []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, n := range names {
+		b = binary.AppendUvarint(b, uint64(len(n)))
+		b = append(b, n...)
+	}
+	return b
 }
 
 func parseMembers(b []byte) ([]string, error) {

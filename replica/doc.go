@@ -25,6 +25,11 @@
 //     directions. An ORSet or ORMap is sent only if the other lacks an
 //     event held for a whole interval, not one still in flight.
 //
+// Writes over a limit ([MaxObjectLen] and the others in limits.go) are
+// refused before they are applied, and recovery quarantines a record of the
+// store file it cannot decode ([Store.Quarantined]) rather than refusing to
+// open.
+//
 // The observed-remove types forget removed elements entirely (see package
 // crdt); what remains per site is one version-vector entry per site that
 // wrote the object. The legacy LWW-element set keeps a tombstone per removed

@@ -39,3 +39,17 @@ func ExampleStore() {
 	fmt.Printf("checkout=%s hits=%d objects=%v\n", v, hits.(*crdt.PNCounter).Value(), st.Keys(""))
 	// Output: checkout=10% hits=3 objects=[gray/rules ratelimit/api]
 }
+
+// Bytes that are not UTF-8 appear in the HTTP API's JSON in base64 after
+// BinaryPrefix; ParseJSONString gives them back.
+func ExampleJSONString() {
+	for _, b := range [][]byte{[]byte("10%"), {0xff}, []byte("base64:x")} {
+		s := replica.JSONString(b)
+		back, _ := replica.ParseJSONString(s)
+		fmt.Printf("%q %q %v\n", b, s, string(back) == string(b))
+	}
+	// Output:
+	// "10%" "10%" true
+	// "\xff" "base64:/w==" true
+	// "base64:x" "base64:YmFzZTY0Ong=" true
+}

@@ -372,13 +372,13 @@ func (g *gossip) handle(b []byte) {
 				continue
 			}
 			s.metrics.lag.Observe(max(0, now.Sub(it.time.Time()).Seconds()))
-			recs = append(recs, record{key: it.key, delta: it.obj})
+			recs = append(recs, record{key: it.key, delta: it.obj, size: it.size})
 		}
 		s.apply(m.from, recs)
 	case msgStates:
 		recs := make([]record, len(m.items))
 		for i, it := range m.items {
-			recs[i] = record{key: it.key, delta: it.obj}
+			recs[i] = record{key: it.key, delta: it.obj, size: it.size}
 		}
 		s.apply(m.from, recs)
 	case msgBuckets:

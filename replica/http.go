@@ -1,13 +1,18 @@
 package replica
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/duohuo/duohuo/crdt"
 )
@@ -15,6 +20,7 @@ import (
 // Handler returns the HTTP API of s, for the admin listener (which adds
 // authentication). Paths:
 //
+//	GET    /v1/kv/                    the store's status as JSON ([StatusJSON])
 //	GET    /v1/kv/{object}            the object as JSON: {"object","kind","value"}
 //	GET    /v1/kv/{object}?key=K      map key K's value, raw bytes; 404 if absent
 //	PUT    /v1/kv/{object}?key=K      set map key K to the request body
@@ -27,11 +33,15 @@ import (
 //	                                  per changed object, data as for GET
 //
 // Object names may contain slashes. A write answers 204 once it is durable.
-// Errors: 400 bad request, 404 not found, 409 wrong kind for the operation,
+// Errors: 400 bad request, 404 not found, 409 wrong kind for the operation
+// or a counter that would overflow, 413 a name, key, member, value or
+// object over its limit (see [MaxObjectLen]; the message names the limit),
 // 503 store closed. The handler is safe for concurrent use.
-func Handler(s *Store) http.Handler {
-	h := &httpAPI{s: s}
+func Handler(s *Store) http.Handler { return (&httpAPI{s: s, write: s.Update}).handler() }
+
+func (h *httpAPI) handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/kv/{$}", h.status)
 	mux.HandleFunc("GET /v1/kv/{object...}", h.get)
 	mux.HandleFunc("PUT /v1/kv/{object...}", h.put)
 	mux.HandleFunc("DELETE /v1/kv/{object...}", h.del)
@@ -40,40 +50,112 @@ func Handler(s *Store) http.Handler {
 	return mux
 }
 
-type httpAPI struct{ s *Store }
+type httpAPI struct {
+	s     *Store
+	write func(ctx context.Context, key string, fn func(*Txn) error) error // s.Update; the fuzz test's in-memory stand-in
+}
 
 // ObjectJSON is the JSON form of an object in the HTTP API: Value is a map
 // of string values for an ormap, a number for counters, a list of strings
-// for sets, a string for a register.
+// for sets, a string for a register. Every name, key, member and value in
+// it is written by [JSONString], so bytes that are not UTF-8 round-trip.
+// Saturated is set for a pncounter whose true value is outside the int64
+// range (see [crdt.PNCounter.Saturated]): Value is then clamped.
 type ObjectJSON struct {
-	Object string `json:"object"`
-	Kind   string `json:"kind"`
-	Value  any    `json:"value"`
+	Object    string `json:"object"`
+	Kind      string `json:"kind"`
+	Value     any    `json:"value"`
+	Saturated bool   `json:"saturated,omitempty"`
+}
+
+// BinaryPrefix starts a JSON string of the HTTP API that holds bytes in
+// base64 (see [JSONString]).
+const BinaryPrefix = "base64:"
+
+// JSONString returns b as the HTTP API writes it in a JSON string: b
+// itself if it is valid UTF-8 and does not begin with [BinaryPrefix], else
+// BinaryPrefix followed by b in standard base64 with padding (RFC 4648,
+// section 4). JSON strings hold only Unicode, so bytes that are not UTF-8
+// would otherwise be replaced by U+FFFD and lost, and two such keys would
+// become one; the prefix rule keeps strings that merely look encoded
+// unambiguous. [ParseJSONString] reverses it.
+func JSONString(b []byte) string {
+	if utf8.Valid(b) && !bytes.HasPrefix(b, []byte(BinaryPrefix)) {
+		return string(b)
+	}
+	return BinaryPrefix + base64.StdEncoding.EncodeToString(b)
+}
+
+// ParseJSONString returns the bytes a string written by [JSONString]
+// stands for.
+func ParseJSONString(s string) ([]byte, error) {
+	enc, ok := strings.CutPrefix(s, BinaryPrefix)
+	if !ok {
+		return []byte(s), nil
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(enc)
+	if err != nil {
+		return nil, fmt.Errorf("replica: %q: not base64 after %q: %w", s, BinaryPrefix, err)
+	}
+	return b, nil
+}
+
+func jsonStrings(es []string) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = JSONString([]byte(e))
+	}
+	return out
 }
 
 // ToJSON returns the JSON form of object o named name.
 func ToJSON(name string, o crdt.Object) ObjectJSON {
-	j := ObjectJSON{Object: name, Kind: o.Kind().String()}
+	j := ObjectJSON{Object: JSONString([]byte(name)), Kind: o.Kind().String()}
 	switch v := o.(type) {
 	case *crdt.ORMap:
 		m := make(map[string]string, v.Len())
 		for k, val := range v.All() {
-			m[k] = string(val)
+			m[JSONString([]byte(k))] = JSONString(val)
 		}
 		j.Value = m
 	case *crdt.PNCounter:
 		j.Value = v.Value()
+		j.Saturated = v.Saturated()
 	case *crdt.GCounter:
 		j.Value = v.Value()
 	case *crdt.ORSet:
-		j.Value = append([]string{}, v.Elements()...)
+		j.Value = jsonStrings(v.Elements())
 	case *crdt.LWWSet:
-		j.Value = append([]string{}, v.Elements()...)
+		j.Value = jsonStrings(v.Elements())
 	case *crdt.LWWRegister:
 		val, _ := v.Get()
-		j.Value = string(val)
+		j.Value = JSONString(val)
 	}
 	return j
+}
+
+// StatusJSON is the JSON form of the store's status, GET /v1/kv/.
+type StatusJSON struct {
+	Site        string        `json:"site"`
+	Replica     string        `json:"replica"` // the replica id, 16 hex digits
+	Objects     int           `json:"objects"`
+	Members     []string      `json:"members,omitempty"` // sites seen alive; none when the store runs alone
+	Quarantined []Quarantined `json:"quarantined"`       // records recovery could not load (see Store.Quarantined)
+}
+
+func (h *httpAPI) status(w http.ResponseWriter, _ *http.Request) {
+	q := h.s.Quarantined()
+	for i := range q {
+		q[i].Record = JSONString([]byte(q[i].Record))
+		q[i].Object = JSONString([]byte(q[i].Object))
+	}
+	if q == nil {
+		q = []Quarantined{}
+	}
+	st := StatusJSON{Site: h.s.Name(), Replica: h.s.Replica().String(), Objects: len(h.s.Keys("")),
+		Members: h.s.Members(), Quarantined: q}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(st)
 }
 
 func httpError(w http.ResponseWriter, err error) {
@@ -81,7 +163,11 @@ func httpError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		code = http.StatusNotFound
-	case errors.Is(err, crdt.ErrKind):
+	case errors.Is(err, ErrTooLarge):
+		code = http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrInvalid):
+		code = http.StatusBadRequest
+	case errors.Is(err, crdt.ErrKind), errors.Is(err, crdt.ErrOverflow):
 		code = http.StatusConflict
 	case errors.Is(err, ErrClosed):
 		code = http.StatusServiceUnavailable
@@ -132,7 +218,7 @@ func (h *httpAPI) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *httpAPI) update(w http.ResponseWriter, r *http.Request, fn func(tx *Txn) error) {
-	if err := h.s.Update(r.Context(), r.PathValue("object"), fn); err != nil {
+	if err := h.write(r.Context(), r.PathValue("object"), fn); err != nil {
 		httpError(w, err)
 		return
 	}
@@ -147,8 +233,13 @@ func requireParam(r *http.Request, name string) (string, error) {
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, crdt.MaxValueLen))
-	if err != nil {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxValueLen))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		// The body is cut at the limit: its real length is unknown.
+		return nil, fmt.Errorf("%w (request body)", &LimitError{What: "value", Limit: MaxValueLen})
+	case err != nil:
 		return nil, fmt.Errorf("read body: %v: %w", err, errBadRequest)
 	}
 	return b, nil

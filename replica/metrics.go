@@ -26,6 +26,7 @@ type metrics struct {
 	gcCollected prometheus.Counter
 	gcPending   prometheus.Gauge
 	diskErrors  *prometheus.CounterVec // by operation
+	quarantined prometheus.Gauge
 }
 
 type timerHistogram struct{ h prometheus.Histogram }
@@ -78,11 +79,13 @@ func newMetrics(reg prometheus.Registerer, wm *watermark) *metrics {
 			Name: "duohuo_replica_gc_pending", Help: "LWW-element-set tombstones held, waiting for every member to acknowledge their removal."}),
 		diskErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "duohuo_replica_disk_errors_total", Help: "Failed disk writes, by operation (commit, checkpoint); states and acks wait until a checkpoint succeeds."}, []string{"op"}),
+		quarantined: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "duohuo_replica_quarantined_records", Help: "Records of the store file that recovery could not load, kept aside in its quarantine bucket (duohuo kv status lists them)."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.writes, m.objects, m.checkpoints, m.fsync.h, m.sent, m.sentBytes, m.received,
 			m.redundant, m.rejected, m.lag, m.members, m.rounds, m.transfers, m.dropped,
-			m.gcFrontier, m.gcCollected, m.gcPending, m.diskErrors,
+			m.gcFrontier, m.gcCollected, m.gcPending, m.diskErrors, m.quarantined,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "duohuo_replica_undurable_changes",
 				Help: "Changes applied in memory but not yet fsynced; states and acks to other sites wait for them.",

@@ -46,6 +46,10 @@ type Store struct {
 	inflight sync.WaitGroup // Updates between the closing check and the hand-over
 	objects  map[string]crdt.Object
 	digests  map[string][32]byte // cached object digests, dropped on every change
+	// sizes bounds each object's encoded size from above: measured
+	// exactly when a write comes near MaxObjectLen, grown by every delta
+	// since. Absent: not measured since the store opened.
+	sizes    map[string]int
 	dirty    map[string]struct{}
 	watchers map[*watcher]struct{}
 	ae       *aeContexts // causal contexts for anti-entropy; see antientropy.go
@@ -89,6 +93,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		metrics:  newMetrics(cfg.Registerer, wm),
 		objects:  objs,
 		digests:  make(map[string][32]byte),
+		sizes:    make(map[string]int),
 		dirty:    dirty,
 		watchers: make(map[*watcher]struct{}),
 		ae:       newAEContexts(objs),
@@ -96,6 +101,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		stop:     make(chan struct{}),
 	}
 	s.clock.Restore(d.clock)
+	for _, q := range d.fresh {
+		s.log.Error("replica: record quarantined: recovery could not load it and keeps it aside in the store file; the rest loaded",
+			"record", q.Record, "object", q.Object, "bytes", q.Size, "err", q.Error, "dir", cfg.Dir)
+	}
+	s.metrics.quarantined.Set(float64(len(d.quarantined)))
 	if d.unclean {
 		s.log.Info("replica: recovered after an unclean shutdown", "dir", cfg.Dir, "replica", d.replica, "logged", d.logged)
 	}
@@ -125,6 +135,12 @@ func (s *Store) Name() string { return s.cfg.Name }
 // Update blocks for one fsync, shared with concurrent Updates (group
 // commit). Cancelling ctx stops the wait but not a write already handed to
 // disk: the write may still become durable and replicate.
+//
+// A write over a limit (see [MaxObjectLen] and the other limits in
+// limits.go, listed in docs/security.md) or a counter addition that would
+// overflow is refused before anything is applied, with an error wrapping
+// [ErrTooLarge], [ErrInvalid] or [crdt.ErrOverflow]: nothing is
+// acknowledged that recovery or another site could not decode.
 //
 // fn runs with the store's lock held: keep it short and do not call the
 // Store from it. An error other than fn's (disk, ctx) means the outcome is
@@ -167,7 +183,7 @@ func (s *Store) prepare(key string, fn func(*Txn) error) (*commit, error) {
 	if s.closing {
 		return nil, ErrClosed
 	}
-	tx := &Txn{key: key, obj: s.objects[key]}
+	tx := &Txn{key: key, id: s.replica, obj: s.objects[key]}
 	if err := fn(tx); err != nil {
 		return nil, err
 	}
@@ -177,21 +193,66 @@ func (s *Store) prepare(key string, fn func(*Txn) error) (*commit, error) {
 	if len(tx.ops) == 0 {
 		return nil, nil
 	}
-	obj := tx.obj
-	if obj == nil {
-		obj, _ = crdt.New(tx.k)
-		s.objects[key] = obj
-		s.metrics.objects.Set(float64(len(s.objects)))
+	obj, delta, size, err := s.applyLocked(key, tx)
+	if err != nil {
+		return nil, err
 	}
-	delta, _ := crdt.New(tx.k)
-	for _, op := range tx.ops {
-		_ = crdt.Merge(delta, op(obj, s.replica, s.clock.Now))
+	s.objects[key] = obj
+	s.sizes[key] = size
+	if tx.obj == nil {
+		s.metrics.objects.Set(float64(len(s.objects)))
 	}
 	s.dirty[key] = struct{}{}
 	s.ae.changed[key] = struct{}{}
 	s.notifyLocked(key)
 	s.inflight.Add(1)
 	return &commit{recs: []record{{key: key, delta: delta, time: s.clock.Now()}}, seq: s.wm.issue(), local: true, done: make(chan error, 1)}, nil
+}
+
+// applyLocked applies tx's mutations and returns the object as they leave
+// it, their delta and a bound on the object's encoded size; or an error,
+// and nothing changed, if the delta or the object would exceed
+// MaxObjectLen. Most writes are far from the limit by the size estimate
+// and apply in place, measuring only the delta. A write that may come
+// near it works on a copy, measured exactly, which replaces the object
+// only if it stays within the limit, or grows nothing (a delete from an
+// object that concurrent writes elsewhere pushed past it).
+func (s *Store) applyLocked(key string, tx *Txn) (crdt.Object, crdt.Object, int, error) {
+	obj := tx.obj
+	est, known := s.sizes[key]
+	if obj != nil && !known {
+		est = encodedLen(obj)
+	}
+	near := est+tx.growth+nearMargin > MaxObjectLen
+	target := obj
+	switch {
+	case obj == nil:
+		target, _ = crdt.New(tx.k)
+	case near:
+		target = crdt.Clone(obj)
+	}
+	delta, _ := crdt.New(tx.k)
+	for _, op := range tx.ops {
+		_ = crdt.Merge(delta, op(target, s.replica, s.clock.Now))
+	}
+	dlen := encodedLen(delta)
+	if !near {
+		// In place: est+growth is far below the limit and bounds both.
+		return target, delta, est + dlen, nil
+	}
+	if err := checkLen(fmt.Sprintf("delta of one write to %q", key), dlen, MaxObjectLen); err != nil {
+		return nil, nil, 0, err
+	}
+	size := encodedLen(target)
+	if size > MaxObjectLen && (obj == nil || size > encodedLen(obj)) {
+		return nil, nil, 0, checkLen(fmt.Sprintf("object %q after the write", key), size, MaxObjectLen)
+	}
+	return target, delta, size, nil
+}
+
+func encodedLen(o crdt.Object) int {
+	b, _ := o.AppendBinary(nil)
+	return len(b)
 }
 
 // digestLocked returns object key's digest, from the cache when it has not
@@ -309,9 +370,9 @@ func (s *Store) apply(origin string, recs []record) int {
 	var novel, settled []record
 	s.mu.Lock()
 	for _, r := range recs {
-		o, ok := s.objects[r.key]
+		o, existed := s.objects[r.key]
 		var n crdt.Object
-		if !ok {
+		if !existed {
 			// A copy: the delta also goes to the committer, which encodes
 			// it while later writes change the live object.
 			o = crdt.Clone(r.delta)
@@ -331,6 +392,13 @@ func (s *Store) apply(origin string, recs []record) int {
 				continue
 			}
 			_ = crdt.Merge(o, n)
+		}
+		if size, ok := s.sizes[r.key]; ok || !existed {
+			// Keep the bound: a join adds at most what it brings.
+			if r.size == 0 {
+				r.size = encodedLen(n)
+			}
+			s.sizes[r.key] = size + r.size
 		}
 		novel = append(novel, record{key: r.key, delta: n})
 		if m, ok := o.(*crdt.ORMap); ok {
@@ -549,11 +617,4 @@ func (s *Store) Members() []string {
 	ns := s.gossip.members()
 	slices.Sort(ns)
 	return ns
-}
-
-func validKey(key string) error {
-	if key == "" || len(key) > crdt.MaxKeyLen {
-		return fmt.Errorf("replica: object name %q: want 1 to %d bytes", key, crdt.MaxKeyLen)
-	}
-	return nil
 }

@@ -58,6 +58,7 @@ type item struct {
 	digest [32]byte
 	ctx    *crdt.CausalContext // summaries: the object's context, if it has one
 	obj    crdt.Object
+	size   int // decoded deltas and states: the encoded object's length
 }
 
 type message struct {
@@ -181,8 +182,8 @@ func decodeMessage(b []byte) (*message, error) {
 	}
 	for i := uint64(0); r.err == nil && i < n; i++ {
 		it := item{key: string(r.bytes("key"))}
-		if r.err == nil && (it.key == "" || len(it.key) > crdt.MaxKeyLen) {
-			r.failf("item %d: key of %d bytes", i, len(it.key))
+		if r.err == nil && (it.key == "" || len(it.key) > MaxNameLen) {
+			r.failf("item %d: object name of %d bytes, want 1 to %d", i, len(it.key), MaxNameLen)
 		}
 		switch m.typ {
 		case msgDeltas, msgStates:
@@ -195,7 +196,7 @@ func decodeMessage(b []byte) (*message, error) {
 				if err != nil {
 					return nil, fmt.Errorf("%w: item %d (%q): %w", errWire, i, it.key, err)
 				}
-				it.obj = o
+				it.obj, it.size = o, len(enc)
 			}
 		default:
 			copy(it.digest[:], r.raw(32, "item digest"))

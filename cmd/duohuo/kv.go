@@ -78,20 +78,25 @@ func newKVCmd() *cobra.Command {
 	c := &kvClient{http: &http.Client{Timeout: 30 * time.Second}}
 	cmd := &cobra.Command{
 		Use:   "kv",
-		Short: "Read and write the replicated store of a running duohuo: get, put, del, incr, watch",
+		Short: "Read and write the replicated store of a running duohuo: get, put, del, incr, watch, status",
 		Long: `kv talks to the replicated store (docs/replication.md) through the admin API of a
 running duohuo (serve or demo) at --admin. Objects are named (for example
 gray/rules); a map object holds keys, a counter object a number.
 
 A write returns once it is durable on that site's disk; other sites see it after
-replication (usually milliseconds, later during a partition).`,
+replication (usually milliseconds, later during a partition). A write over a limit
+(docs/security.md) is refused and changes nothing.
+
+In the JSON of an object, a key, member or value that is not UTF-8 (or that
+begins with "base64:") is written as "base64:" and its standard base64.`,
 		Example: `  duohuo kv put gray/rules checkout 10%
   duohuo kv get gray/rules checkout
   duohuo kv get gray/rules
   duohuo kv incr ratelimit/api 5
   duohuo kv incr ratelimit/api -- -1
   duohuo kv del gray/rules checkout
-  duohuo kv watch gray/`,
+  duohuo kv watch gray/
+  duohuo kv status`,
 	}
 	cmd.PersistentFlags().StringVar(&c.admin, "admin", "127.0.0.1:9900", "admin address of the duohuo to talk to (host:port or URL)")
 	cmd.PersistentFlags().StringVar(&c.token, "token", os.Getenv("DUOHUO_ADMIN_TOKEN"), "admin bearer token (default $DUOHUO_ADMIN_TOKEN)")
@@ -175,7 +180,29 @@ replication (usually milliseconds, later during a partition).`,
 			return c.watch(ctx, cmd.OutOrStdout(), prefix)
 		},
 	}
-	cmd.AddCommand(get, put, del, incr, watch)
+	var statusJSON bool
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Print the site's store: name, replica id, objects, members, and the records recovery quarantined",
+		Long: `status prints the store of the duohuo at --admin: its site name and replica id, how
+many objects it holds, the sites it sees, and every record that recovery could not
+load and keeps aside in the store file's quarantine bucket (docs/replication.md,
+"Quarantine"). --json prints the answer as the API gives it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := c.do(cmd.Context(), "GET", "/v1/kv/", nil, nil)
+			if err != nil {
+				return err
+			}
+			if statusJSON {
+				_, err := cmd.OutOrStdout().Write(b)
+				return err
+			}
+			return printStatus(cmd.OutOrStdout(), b)
+		},
+	}
+	status.Flags().BoolVar(&statusJSON, "json", false, "print the status as JSON")
+	cmd.AddCommand(get, put, del, incr, watch, status)
 	return cmd
 }
 
@@ -209,6 +236,37 @@ func printObject(w io.Writer, b []byte) error {
 		return nil
 	}
 	fmt.Fprintf(w, "%s %s %s\n", o.Object, o.Kind, o.Value)
+	return nil
+}
+
+// statusJSON mirrors replica.StatusJSON.
+type statusJSON struct {
+	Site        string   `json:"site"`
+	Replica     string   `json:"replica"`
+	Objects     int      `json:"objects"`
+	Members     []string `json:"members"`
+	Quarantined []struct {
+		Record string    `json:"record"`
+		Object string    `json:"object"`
+		Size   int       `json:"size"`
+		Error  string    `json:"error"`
+		Time   time.Time `json:"time"`
+	} `json:"quarantined"`
+}
+
+func printStatus(w io.Writer, b []byte) error {
+	var st statusJSON
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("kv status: answer is not a status: %w", err)
+	}
+	fmt.Fprintf(w, "site %s replica %s objects %d\n", st.Site, st.Replica, st.Objects)
+	if len(st.Members) > 0 {
+		fmt.Fprintf(w, "members %s\n", strings.Join(st.Members, " "))
+	}
+	fmt.Fprintf(w, "quarantined %d\n", len(st.Quarantined))
+	for _, q := range st.Quarantined {
+		fmt.Fprintf(w, "  %s object=%q bytes=%d at=%s: %s\n", q.Record, q.Object, q.Size, q.Time.Format(time.RFC3339), q.Error)
+	}
 	return nil
 }
 

@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/duohuo/duohuo/replica"
 )
@@ -75,5 +79,61 @@ func TestKVWatchPrintsChanges(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("watch after cancel = %v, want nil", err)
+	}
+}
+
+// corruptStore leaves a store in dir with a good map and one checkpointed
+// object that does not decode, written straight into the file.
+func corruptStore(t *testing.T, dir string) {
+	t.Helper()
+	st, err := replica.Open(context.Background(), replica.Config{Name: "cli", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Update(context.Background(), "gray/rules", func(tx *replica.Txn) error { tx.Put("a", []byte("1")); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, "replica.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("objects")).Put([]byte("broken"), []byte{1, 6, 0xff})
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKVStatusReportsQuarantinedRecords(t *testing.T) {
+	dir := t.TempDir()
+	corruptStore(t, dir)
+	st, err := replica.Open(context.Background(), replica.Config{Name: "cli", Dir: dir})
+	if err != nil {
+		t.Fatalf("Open over a corrupt record = %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv := httptest.NewServer(replica.Handler(st))
+	t.Cleanup(srv.Close)
+
+	var out, errb bytes.Buffer
+	if code := run([]string{"kv", "--admin", srv.URL, "status"}, &out, &errb); code != exitOK {
+		t.Fatalf("kv status = exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"site cli replica " + st.Replica().String() + " objects 1", "quarantined 1", `objects/broken object="broken" bytes=3`, "crdt: decode"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("kv status output does not contain %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if code := run([]string{"kv", "--admin", srv.URL, "status", "--json"}, &out, &errb); code != exitOK {
+		t.Fatalf("kv status --json = exit %d: %s", code, errb.String())
+	}
+	var st2 replica.StatusJSON
+	if err := json.Unmarshal(out.Bytes(), &st2); err != nil || len(st2.Quarantined) != 1 || st2.Quarantined[0].Record != "objects/broken" {
+		t.Errorf("kv status --json = %s (%v), want one quarantined record objects/broken", out.String(), err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,4 +65,31 @@ func splitHostPort(s string) (string, int, error) {
 	}
 	n, err := strconv.Atoi(p)
 	return h, n, err
+}
+
+// replicaDegraded says, for /readyz, what is wrong with the replica: why it
+// did not open, or that recovery quarantined records. Neither makes the
+// gateway unready: its data plane serves either way, and an orchestrator
+// that took it out of rotation would stop traffic the replica does not
+// carry.
+func replicaDegraded(rep *replica.Store, openErr error) func() []string {
+	return func() []string {
+		switch {
+		case openErr != nil:
+			return []string{"replica: not started: " + openErr.Error()}
+		case rep != nil:
+			if n := len(rep.Quarantined()); n > 0 {
+				return []string{fmt.Sprintf("replica: %d record(s) quarantined at recovery; see duohuo kv status", n)}
+			}
+		}
+		return nil
+	}
+}
+
+// replicaUnavailable answers the replicated store's API while it is not
+// running: 503 with the reason.
+func replicaUnavailable(err error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "replicated store not started: "+err.Error(), http.StatusServiceUnavailable)
+	})
 }

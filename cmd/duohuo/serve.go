@@ -112,12 +112,18 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	reg := telemetry.NewRegistry(info)
 
+	// The replica is not the data plane: when it cannot open, serve goes
+	// on without it and says so (docs/replication.md, "When the store
+	// cannot open").
 	var rep *replica.Store
+	var repErr error
 	if cfg.Replication != nil {
-		if rep, err = openReplica(ctx, cfg, reg, log); err != nil {
-			return fmt.Errorf("start replica: %w", err)
+		if rep, repErr = openReplica(ctx, cfg, reg, log); repErr != nil {
+			log.Error("replica did not start; serving without it (/v1/kv/ answers 503, /readyz names it); restart once fixed",
+				"dir", cfg.Replication.Dir, "err", repErr)
+		} else {
+			defer rep.Close()
 		}
-		defer rep.Close()
 	}
 	g, err := gateway.New(gateway.Options{Config: cfg, BaseDir: filepath.Dir(o.path), Registerer: reg, Logger: log})
 	if err != nil {
@@ -125,6 +131,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	admin, err := telemetry.NewAdmin(telemetry.AdminOptions{
 		Addr: cfg.Admin.Listen, Token: cfg.Admin.Token, Registry: reg, Logger: log, Ready: g.Ready,
+		Degraded: replicaDegraded(rep, repErr),
 	})
 	if err != nil {
 		g.Shutdown(context.Background())
@@ -138,6 +145,9 @@ func serve(ctx context.Context, o serveOptions) error {
 	if rep != nil {
 		admin.Handle("/v1/kv/", replica.Handler(rep))
 		admin.Handle("/v1/watch/", replica.Handler(rep))
+	} else if repErr != nil {
+		admin.Handle("/v1/kv/", replicaUnavailable(repErr))
+		admin.Handle("/v1/watch/", replicaUnavailable(repErr))
 	}
 	if err := admin.Start(ctx); err != nil {
 		g.Shutdown(context.Background())

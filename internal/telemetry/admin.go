@@ -76,6 +76,11 @@ type AdminOptions struct {
 	// text. nil Ready means always ready. It is called on every /readyz
 	// request, concurrently, and should return quickly.
 	Ready func() error
+	// Degraded, if set, lists the parts that run degraded, one line each
+	// (for example why the replicated store did not start). They do not
+	// decide readiness, Ready does; /readyz lists them after its first
+	// line, ready or not. Called like Ready.
+	Degraded func() []string
 }
 
 // AdminAccess is the part of the admin server's options that can change
@@ -201,6 +206,15 @@ func (a *Admin) Handler() http.Handler { return a.handler }
 
 func (a *Admin) readyz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	var degraded []string
+	if a.opts.Degraded != nil {
+		degraded = a.opts.Degraded()
+	}
+	defer func() {
+		for _, d := range degraded {
+			fmt.Fprintf(w, "degraded: %s\n", d)
+		}
+	}()
 	if a.opts.Ready != nil {
 		if err := a.opts.Ready(); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
