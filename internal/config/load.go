@@ -52,16 +52,16 @@ func Parse(name string, data []byte) (*Config, error) {
 }
 
 func parse(name string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
-	return decodeFile[Config](name, data, lookup)
+	return decodeFile[Config](name, data, lookup, defaultSplitting)
 }
 
 // decodeFile decodes and checks a file whose top level is a T.
-func decodeFile[T any](name string, data []byte, lookup func(string) (string, bool)) (*T, error) {
+func decodeFile[T any](name string, data []byte, lookup func(string) (string, bool), sp splitting) (*T, error) {
 	d := newDecoder(name, lookup)
 	v := newDefault(reflect.TypeFor[T]())
-	d.parseDocument(data, v)
+	d.parseDocument(data, v, sp)
 	if !hasSyntaxError(d.errs) {
-		(&checker{d: d}).walk("", v.Elem())
+		(&checker{d: d}).walk(make([]byte, 0, 64), v.Elem())
 	}
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
@@ -92,7 +92,7 @@ func LoadInstances(path string) ([]StaticInstance, error) {
 // ParseInstances is [LoadInstances] on data already read; name is used only
 // in error messages.
 func ParseInstances(name string, data []byte) ([]StaticInstance, error) {
-	f, err := decodeFile[InstancesFile](name, data, os.LookupEnv)
+	f, err := decodeFile[InstancesFile](name, data, os.LookupEnv, defaultSplitting)
 	if err != nil {
 		return nil, err
 	}

@@ -361,6 +361,7 @@ routes:
 			Attempts:      0,
 			PerTryTimeout: TryTimeout{Auto: true},
 			RetryOn:       []string{"connect_failure", "reset", "gateway_error", "timeout"},
+			StatusWait:    Duration(100 * time.Millisecond),
 			Backoff:       Backoff{Base: Duration(25 * time.Millisecond), Max: Duration(250 * time.Millisecond)},
 			Budget:        Budget{Ratio: 0.2, MinPerSecond: 3},
 		},
