@@ -69,36 +69,6 @@ func decodeFile[T any](name string, data []byte, lookup func(string) (string, bo
 	return v.Interface().(*T), nil
 }
 
-// InstancesFile is the content of the file named by a [FileSource].
-type InstancesFile struct {
-	Instances []StaticInstance `yaml:"instances" doc:"The instances; an empty list is allowed (the service has none right now)."`
-}
-
-func (f *InstancesFile) validate(c *checker, _ string) {
-	c.uniqueAddrs("instances", f.Instances)
-}
-
-// LoadInstances reads the instances file of a [FileSource], with the same
-// syntax, checks and error reporting as [Load]. An empty list is valid. It is
-// safe for concurrent use.
-func LoadInstances(path string) ([]StaticInstance, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read instances: %w", err)
-	}
-	return ParseInstances(path, data)
-}
-
-// ParseInstances is [LoadInstances] on data already read; name is used only
-// in error messages.
-func ParseInstances(name string, data []byte) ([]StaticInstance, error) {
-	f, err := decodeFile[InstancesFile](name, data, os.LookupEnv, defaultSplitting)
-	if err != nil {
-		return nil, err
-	}
-	return f.Instances, nil
-}
-
 func hasSyntaxError(es Errors) bool {
 	for _, e := range es {
 		if e.Path == "" {
