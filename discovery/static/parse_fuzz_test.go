@@ -10,7 +10,8 @@ import (
 
 // FuzzParse checks that Parse never panics, that a refusal is always a
 // positioned *ParseError, and that whatever it accepts is valid and free of
-// duplicates, which is what the aggregator requires.
+// duplicates, which is what the aggregator requires; and that reading an
+// "instances" file in pieces gives what reading it whole does.
 func FuzzParse(f *testing.F) {
 	for _, tt := range parseOK {
 		f.Add([]byte(tt.in), tt.service != "")
@@ -24,6 +25,9 @@ func FuzzParse(f *testing.F) {
 			service = "api"
 		}
 		got, err := static.Parse("f.yaml", data, service)
+		if one {
+			checkSplitAsWhole(t, data, service, false)
+		}
 		if err != nil {
 			var pe *static.ParseError
 			if !errors.As(err, &pe) || pe.Line < 1 || pe.Col < 1 || pe.File != "f.yaml" {

@@ -147,3 +147,59 @@ func TestParseRefuses(t *testing.T) {
 		})
 	}
 }
+
+// splitInputs are instances files whose reading in pieces must give what
+// reading them whole does: the instances, or the same refusal at the same
+// place.
+var splitInputs = []string{
+	"instances:\n  - {addr: 10.0.0.1:80}\n  - {addr: 10.0.0.2:80, weight: 0, id: b}\n  - addr: 10.0.0.3:80\n    cloud: c\n    region: r\n    zone: z\n    labels: {version: v2, lane: gray}\n    metadata:\n      owner: team-a\n",
+	"# head\ninstances:\n# first\n- addr: 10.0.0.1:80\n\n- addr: 10.0.0.2:80 # second\n- {addr: \"10.0.0.3:80\", weight: 0x10}\n",
+	"instances:\n  - {addr: 10.0.0.1:80, labels: {n: 1, b: true}}\n  - {addr: 10.0.0.2:80, labels: {}}\n  - {addr: 10.0.0.3:80, weight: 65535}\n",
+	"instances:\n  - &a {addr: 10.0.0.1:80}\n  - {addr: 10.0.0.2:80, labels: &l {v: 1}}\n  - {addr: 10.0.0.3:80, labels: *l}\n",
+	"instances:\n  - {addr: 10.0.0.1:80}\n  - {addr: 10.0.0.1:80}\n  - {addr: 10.0.0.3:80}\n",
+	"instances:\n  - {addr: 10.0.0.1:80, id: x}\n  - {addr: 10.0.0.2:80, id: x}\n  - {addr: 10.0.0.3:80}\n",
+	"instances:\n  - {addr: 10.0.0.1:80}\n  - {addr: 10.0.0.2:80, wieght: 3}\n  - {addr: 10.0.0.3:80}\n",
+	"instances:\n  - {addr: 10.0.0.1:80}\n  - {addr: 10.0.0.2:80, weight: 70000}\n  - {addr: 10.0.0.3:80, weight: -1}\n",
+	"instances:\n  - {addr: 10.0.0.1:80}\n  - {addr: \"10.0.0.2:80\n  - 10.0.0.3:80\"}\n  - {addr: 10.0.0.4:80}\n",
+	"instances:\n  - {addr: 10.0.0.1:80}\n  - {addr: 10.0.0.2:80}\nservices: {}\n",
+	"instances:\n  - {addr: 10.0.0.1:80}\n  - {addr: 10.0.0.2:80}\n---\ninstances: []\n",
+	"instances:\n  - {addr: 10.0.0.1:80, zone: a/b}\n  - {addr: 10.0.0.2:80}\n",
+	"instances:\n  - addr: 10.0.0.1:80\n    addr: 10.0.0.5:80\n  - {addr: 10.0.0.2:80}\n",
+}
+
+// checkSplitAsWhole compares reading data in pieces with reading it whole:
+// the instances, and the refusal (exactly when exact: go-yaml's decoder
+// reports one of several unknown fields at random).
+func checkSplitAsWhole(t *testing.T, data []byte, service string, exact bool) {
+	t.Helper()
+	want, wantErr := static.ParseWhole("i.yaml", data, service)
+	for _, run := range []int{1, 2} {
+		got, err := static.ParseSplit("i.yaml", data, service, run)
+		if diff := cmp.Diff(want, got, cmpAddr); diff != "" {
+			t.Errorf("ParseSplit(%q, runs of %d) (-whole +split):\n%s", data, run, diff)
+		}
+		if (err == nil) != (wantErr == nil) || exact && err != nil && err.Error() != wantErr.Error() {
+			t.Errorf("ParseSplit(%q, runs of %d) = %v; whole: %v", data, run, err, wantErr)
+		}
+	}
+}
+
+// TestParseInPiecesAsWhole: a large "instances" file is read run by run
+// (internal/yamlsplit), and that gives what reading it whole does.
+func TestParseInPiecesAsWhole(t *testing.T) {
+	for _, in := range splitInputs {
+		checkSplitAsWhole(t, []byte(in), "api", true)
+	}
+	for _, tt := range parseOK {
+		checkSplitAsWhole(t, []byte(tt.in), "api", true)
+	}
+	for _, tt := range parseBad {
+		checkSplitAsWhole(t, []byte(tt.in), "api", true)
+	}
+	big := bigInstances(3000)
+	got, err := static.Parse("i.yaml", big, "api")
+	if err != nil || len(got["api"]) != 3000 {
+		t.Fatalf("Parse(3000 instances) = %d instances, %v", len(got["api"]), err)
+	}
+	checkSplitAsWhole(t, big, "api", true)
+}

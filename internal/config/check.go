@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -45,11 +46,14 @@ func (c *checker) warnf(path, format string, args ...any) {
 
 // written reports whether path was written in the file.
 func (c *checker) written(path string) bool {
-	_, ok := c.d.places[path]
+	_, ok := c.d.place(path)
 	return ok
 }
 
-func (c *checker) walk(path string, v reflect.Value) {
+// walk checks v, written at path, and what it holds. path is a buffer that
+// walk appends to and gives back as it was: a path is made a string only
+// for an error or a validate method, not for each of the file's values.
+func (c *checker) walk(path []byte, v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Pointer:
 		if !v.IsNil() {
@@ -59,7 +63,7 @@ func (c *checker) walk(path string, v reflect.Value) {
 	case reflect.Slice:
 		if v.Type().Elem().Kind() == reflect.Struct {
 			for i := range v.Len() {
-				c.walk(fmt.Sprintf("%s[%d]", path, i), v.Index(i))
+				c.walk(appendIndex(path, i), v.Index(i))
 			}
 		}
 		return
@@ -67,33 +71,36 @@ func (c *checker) walk(path string, v reflect.Value) {
 	default:
 		return
 	}
-	if _, ok := v.Addr().Interface().(scalar); ok {
+	if isScalar(v.Type()) {
 		return
 	}
 	for _, f := range orderedFields(v.Type()) {
 		fv := v.FieldByIndex(f.index)
-		p := join(path, f.name)
-		c.checkTags(p, f, fv)
-		c.walk(p, fv)
+		p := appendKey(path, f.name)
+		c.checkTags(p, &f, fv)
+		if f.nested || fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Slice {
+			c.walk(p, fv)
+		}
 	}
 	if val, ok := v.Addr().Interface().(validator); ok {
-		val.validate(c, path)
+		val.validate(c, string(path))
 	}
 }
 
-func (c *checker) checkTags(path string, f field, v reflect.Value) {
-	if f.required && v.IsZero() || f.required && v.Kind() == reflect.Slice && v.Len() == 0 {
-		if c.written(path) {
-			c.errorf(path, "must not be empty")
+func (c *checker) checkTags(path []byte, f *field, v reflect.Value) {
+	if f.required && (v.IsZero() || v.Kind() == reflect.Slice && v.Len() == 0) {
+		p := string(path)
+		if c.written(p) {
+			c.errorf(p, "must not be empty")
 		} else {
-			c.errorf(path, "is required")
+			c.errorf(p, "is required")
 		}
 		return
 	}
 	if f.enum != nil {
-		check := func(p, s string) {
+		check := func(p []byte, s string) {
 			if !slices.Contains(f.enum, s) {
-				c.errorf(p, "%q is not one of %s", s, strings.Join(f.enum, ", "))
+				c.errorf(string(p), "%q is not one of %s", s, strings.Join(f.enum, ", "))
 			}
 		}
 		switch v.Kind() {
@@ -101,7 +108,7 @@ func (c *checker) checkTags(path string, f field, v reflect.Value) {
 			check(path, v.String())
 		case reflect.Slice:
 			for i := range v.Len() {
-				check(fmt.Sprintf("%s[%d]", path, i), v.Index(i).String())
+				check(appendIndex(path, i), v.Index(i).String())
 			}
 		}
 	}
@@ -112,21 +119,21 @@ func (c *checker) checkTags(path string, f field, v reflect.Value) {
 	if !ok {
 		return
 	}
-	lo, hi := bound(v, f.min), bound(v, f.max)
+	lo, hi := f.lo, f.hi
 	switch {
 	case f.min != "" && f.max != "" && (n < lo || n > hi):
-		c.errorf(path, "must be between %s and %s", f.min, f.max)
+		c.errorf(string(path), "must be between %s and %s", f.min, f.max)
 	case f.min != "" && f.max == "" && n < lo:
-		c.errorf(path, "must be at least %s", f.min)
+		c.errorf(string(path), "must be at least %s", f.min)
 	case f.max != "" && f.min == "" && n > hi:
-		c.errorf(path, "must be at most %s", f.max)
+		c.errorf(string(path), "must be at most %s", f.max)
 	}
 }
 
 // numberOf returns v as a number for range checks.
 func numberOf(v reflect.Value) (float64, bool) {
-	if s, ok := v.Addr().Interface().(scalar); ok {
-		return s.number(), true
+	if isScalar(v.Type()) {
+		return v.Addr().Interface().(scalar).number(), true
 	}
 	switch v.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -137,16 +144,28 @@ func numberOf(v reflect.Value) (float64, bool) {
 	return 0, false
 }
 
-// bound parses a min or max tag with the syntax of v's type. The tags are
+// bound parses a min or max tag with the syntax of type t. The tags are
 // fixed at compile time and checked by TestDefaults.
-func bound(v reflect.Value, tag string) float64 {
-	if tag == "" {
-		return 0
-	}
-	b := reflect.New(v.Type()).Elem()
+func bound(t reflect.Type, tag string) float64 {
+	b := reflect.New(t).Elem()
 	if err := setText(b, tag); err != nil {
-		panic(fmt.Sprintf("config: bound %q of %s: %v", tag, v.Type(), err))
+		panic(fmt.Sprintf("config: bound %q of %s: %v", tag, t, err))
 	}
 	n, _ := numberOf(b)
 	return n
+}
+
+// appendKey appends ".key" to path (key alone at the top).
+func appendKey(path []byte, key string) []byte {
+	if len(path) > 0 {
+		path = append(path, '.')
+	}
+	return append(path, key...)
+}
+
+// appendIndex appends "[i]" to path.
+func appendIndex(path []byte, i int) []byte {
+	path = append(path, '[')
+	path = strconv.AppendInt(path, int64(i), 10)
+	return append(path, ']')
 }

@@ -5,18 +5,26 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/duohuo/duohuo/internal/yamlsplit"
 )
 
-// maxNodes bounds the values decoded from one file, so that aliases that
+// maxValues bounds the values decoded from one file, so that aliases that
 // expand exponentially ("billion laughs") are refused instead of exhausting
-// memory.
-const maxNodes = 100_000
+// memory: a file decodes to at most max(minValueLimit, its size / 2)
+// values. Written out, every value takes at least two bytes ("1," in a flow
+// list), so only aliases can reach the bound, and decoding stays linear in
+// the file's size whatever they do.
+const minValueLimit = 100_000
+
+func maxValues(size int) int { return max(minValueLimit, size/2) }
 
 // place is a 1-based line and column.
 type place struct{ line, col int }
@@ -31,12 +39,30 @@ type decoder struct {
 	errs    Errors
 	warns   Errors           // valid settings that do not do what they say yet
 	places  map[string]place // key path → where its value (or, for sections, its key) is written
+	record  bool             // record places while decoding (off inside runs: see place)
 	anchors map[string]ast.Node
-	nodes   int
+	nodes   int // values decoded so far
+	limit   int // most values decoded (maxValues)
+
+	// The runs of list items of a file decoded in pieces (decodePieces):
+	// their places are not kept, which for a file of 200,000 routes would
+	// take more memory than the routes, but found again when a check asks
+	// (place), from the run's text. lastRun caches the last run so found.
+	runs     []run
+	lastRun  *run
+	runPlace map[string]place
+}
+
+// run is a piece of the file holding items of a top-level list.
+type run struct {
+	key   string       // the list's key
+	elem  reflect.Type // the type of its items
+	piece yamlsplit.Piece
+	nodes int // values decoded before it, towards the limit
 }
 
 func newDecoder(file string, lookup func(string) (string, bool)) *decoder {
-	return &decoder{file: file, lookup: lookup, places: map[string]place{}, anchors: map[string]ast.Node{}}
+	return &decoder{file: file, lookup: lookup, places: map[string]place{}, record: true, anchors: map[string]ast.Node{}}
 }
 
 func (d *decoder) errorAt(p place, path, format string, args ...any) {
@@ -51,11 +77,72 @@ func (d *decoder) errorf(path, format string, args ...any) {
 
 func (d *decoder) placeOf(path string) place {
 	for p := path; p != ""; p = parentPath(p) {
-		if pl, ok := d.places[p]; ok {
+		if pl, ok := d.place(p); ok {
 			return pl
 		}
 	}
 	return place{1, 1}
+}
+
+// place returns where path was written, and whether it was.
+func (d *decoder) place(path string) (place, bool) {
+	if pl, ok := d.places[path]; ok || len(d.runs) == 0 {
+		return pl, ok
+	}
+	r := d.runOf(path)
+	if r == nil {
+		return place{}, false
+	}
+	if r != d.lastRun {
+		d.lastRun, d.runPlace = r, d.placesOf(r)
+	}
+	pl, ok := d.runPlace[path]
+	return pl, ok
+}
+
+// runOf returns the run that holds path ("routes[12].name"), or nil.
+func (d *decoder) runOf(path string) *run {
+	key, rest, ok := strings.Cut(path, "[")
+	if !ok {
+		return nil
+	}
+	end := strings.IndexByte(rest, ']')
+	if end < 0 {
+		return nil
+	}
+	i, err := strconv.Atoi(rest[:end])
+	if err != nil {
+		return nil
+	}
+	holds := func(r *run) bool { return r.key == key && r.piece.First <= i && i < r.piece.First+r.piece.Count }
+	if d.lastRun != nil && holds(d.lastRun) {
+		return d.lastRun
+	}
+	for j := range d.runs {
+		if holds(&d.runs[j]) {
+			return &d.runs[j]
+		}
+	}
+	return nil
+}
+
+// placesOf decodes r's items again, this time recording their places. The
+// piece parsed once already, so it parses again.
+func (d *decoder) placesOf(r *run) map[string]place {
+	again := &decoder{file: d.file, lookup: d.lookup, places: map[string]place{}, record: true, anchors: d.anchors, nodes: r.nodes, limit: d.limit}
+	parsed, err := r.piece.Parse(parser.AllowDuplicateMapKey())
+	if err != nil {
+		return nil
+	}
+	var path []byte
+	for j, item := range parsed.Items {
+		path = appendIndex(appendKey(path[:0], r.key), r.piece.First+j)
+		again.places[string(path)] = placeOfNode(again.resolve(item))
+		v := reflect.New(r.elem).Elem()
+		applyDefaults(v)
+		again.decode(path, item, v)
+	}
+	return again.places
 }
 
 // parentPath returns "a.b" for "a.b.c" and "a.b" for "a.b[2]".
@@ -66,6 +153,7 @@ func parentPath(p string) string {
 	return ""
 }
 
+// join returns path.key (key alone at the top).
 func join(path, key string) string {
 	if path == "" {
 		return key
@@ -95,9 +183,33 @@ func placeOfNode(n ast.Node) place {
 	return place{tk.Position.Line, tk.Position.Column}
 }
 
+// splitting says when a file is decoded in pieces (decodePieces): files of
+// at least minSize bytes, whose lists of more than runItems items are
+// parsed runItems at a time.
+type splitting struct{ minSize, runItems int }
+
+// defaultSplitting: a file of 1 MiB has some 15,000 routes; below that, its
+// syntax tree takes a few tens of megabytes, and one parse is simplest.
+var defaultSplitting = splitting{minSize: 1 << 20, runItems: 256}
+
 // parseDocument parses data and decodes its single document into the struct
-// that ptr points to.
-func (d *decoder) parseDocument(data []byte, ptr reflect.Value) {
+// that ptr points to. A large file is decoded in pieces if its shape
+// allows, else whole.
+func (d *decoder) parseDocument(data []byte, ptr reflect.Value, sp splitting) {
+	d.limit = maxValues(len(data))
+	if len(data) >= sp.minSize {
+		if pieces, ok := yamlsplit.Split(data, sp.runItems); ok {
+			if d.decodePieces(pieces, ptr.Elem()) {
+				return
+			}
+			// A piece did not parse as what it should hold (a
+			// syntax error, a string across the cut): start over
+			// with the file whole, which says what is wrong.
+			*d = *newDecoder(d.file, d.lookup)
+			d.limit = maxValues(len(data))
+			ptr.Elem().Set(newDefault(ptr.Elem().Type()).Elem())
+		}
+	}
 	f, err := parseYAML(data)
 	if err != nil {
 		var ye yaml.Error
@@ -131,7 +243,108 @@ func (d *decoder) parseDocument(data []byte, ptr reflect.Value) {
 	if body == nil {
 		return // an empty file: all defaults
 	}
-	d.decode("", body, ptr.Elem())
+	d.decode(nil, body, ptr.Elem())
+}
+
+// decodePieces decodes a file cut by yamlsplit.Split into the struct v, and
+// reports false, having decoded part of it, when a piece is not what its
+// kind promises. Only one run of list items is in memory at a time (a few
+// more are being parsed ahead), so a large file takes little more memory
+// than what it decodes to.
+func (d *decoder) decodePieces(pieces []yamlsplit.Piece, v reflect.Value) bool {
+	workers := runtime.GOMAXPROCS(0)
+	ahead := yamlsplit.NewAhead(pieces, workers, 2*workers, parser.AllowDuplicateMapKey())
+	defer ahead.Close()
+	fields := fieldsOf(v.Type())
+	var seen keySet
+	var path []byte
+	d.nodes++ // the top-level mapping
+	for i := 0; i < len(pieces); i++ {
+		parsed, err := ahead.Next()
+		kv := parsed.Pair
+		if err != nil || kv == nil || kv.Key == nil || kv.Key.IsMergeKey() {
+			return false
+		}
+		if pieces[i].Kind == yamlsplit.Entry {
+			d.decodePair(nil, kv, v, fields, &seen)
+			continue
+		}
+		// A list's key alone, and then the runs of its items.
+		k, ok := kv.Key.(*ast.StringNode)
+		if !ok || pieces[i].Kind != yamlsplit.Header {
+			return false
+		}
+		fd, known := fields[k.Value]
+		if _, dup := seen.first(k.Value); dup || !known || fd.typ.Kind() != reflect.Slice {
+			return false // let the whole file's decoding say what is wrong
+		}
+		kp := placeOfNode(kv.Key)
+		seen.add(k.Value, kp)
+		d.places[k.Value] = kp
+		d.nodes++ // the list
+		list := reflect.MakeSlice(fd.typ, pieces[i].Count, pieces[i].Count)
+		v.FieldByIndex(fd.index).Set(list)
+		for done := 0; done < list.Len(); {
+			i++
+			if i >= len(pieces) || pieces[i].Kind != yamlsplit.Items || pieces[i].First != done {
+				return false
+			}
+			parsed, err := ahead.Next()
+			if err != nil {
+				return false
+			}
+			d.runs = append(d.runs, run{key: k.Value, elem: fd.typ.Elem(), piece: pieces[i], nodes: d.nodes})
+			d.record = false
+			for j, item := range parsed.Items {
+				path = appendIndex(appendKey(path[:0], k.Value), done+j)
+				e := list.Index(done + j)
+				applyDefaults(e)
+				d.decode(path, item, e)
+			}
+			d.record = true
+			done += len(parsed.Items)
+		}
+	}
+	return true
+}
+
+func isNull(n ast.Node) bool {
+	_, null := n.(*ast.NullNode)
+	return n == nil || null
+}
+
+// keySet is the keys of one mapping with where each is written, to find
+// duplicates. Most mappings have a few keys, held in place; a map is made
+// for the rest.
+type keySet struct {
+	n     int
+	small [8]struct {
+		key string
+		at  place
+	}
+	m map[string]place
+}
+
+func (s *keySet) first(key string) (place, bool) {
+	for i := range s.n {
+		if s.small[i].key == key {
+			return s.small[i].at, true
+		}
+	}
+	p, ok := s.m[key]
+	return p, ok
+}
+
+func (s *keySet) add(key string, p place) {
+	if s.n < len(s.small) {
+		s.small[s.n].key, s.small[s.n].at = key, p
+		s.n++
+		return
+	}
+	if s.m == nil {
+		s.m = map[string]place{}
+	}
+	s.m[key] = p
 }
 
 // extensionPrefix starts top-level keys that the decoder ignores, so that a
@@ -191,23 +404,25 @@ func (d *decoder) resolve(n ast.Node) ast.Node {
 	return nil
 }
 
-// decode sets v from node n written at path.
-func (d *decoder) decode(path string, n ast.Node, v reflect.Value) {
+// decode sets v from node n written at path. path is a buffer that decode
+// appends to and gives back as it was: a path is made a string only for an
+// error or a recorded place.
+func (d *decoder) decode(path []byte, n ast.Node, v reflect.Value) {
 	d.nodes++
-	if d.nodes > maxNodes {
-		if d.nodes == maxNodes+1 {
-			d.errorAt(placeOfNode(n), path, "too many values (more than %d); are aliases expanding?", maxNodes)
+	if d.nodes > d.limit {
+		if d.nodes == d.limit+1 {
+			d.errorAt(placeOfNode(n), string(path), "too many values (more than %d); are aliases expanding?", d.limit)
 		}
 		return
 	}
 	if a, ok := n.(*ast.AliasNode); ok {
 		if d.resolve(a) == nil {
-			d.errorAt(placeOfNode(n), path, "alias *%s refers to no anchor defined before it", a.Value)
+			d.errorAt(placeOfNode(n), string(path), "alias *%s refers to no anchor defined before it", a.Value)
 			return
 		}
 	}
 	n = d.resolve(n)
-	if _, ok := n.(*ast.NullNode); ok || n == nil {
+	if isNull(n) {
 		// "key:" with no value keeps the default; an empty optional
 		// section ("success_rate:") switches it on with its defaults.
 		if v.Kind() == reflect.Pointer && v.IsNil() {
@@ -215,11 +430,11 @@ func (d *decoder) decode(path string, n ast.Node, v reflect.Value) {
 		}
 		return
 	}
-	if s, ok := v.Addr().Interface().(scalar); ok {
+	if isScalar(v.Type()) {
 		text, ok := d.scalarText(path, n)
 		if ok {
-			if err := s.parseScalar(text); err != nil {
-				d.errorAt(placeOfNode(n), path, "%s", err.Error())
+			if err := v.Addr().Interface().(scalar).parseScalar(text); err != nil {
+				d.errorAt(placeOfNode(n), string(path), "%s", err.Error())
 			}
 		}
 		return
@@ -239,7 +454,7 @@ func (d *decoder) decode(path string, n ast.Node, v reflect.Value) {
 					v.Set(newDefault(v.Type().Elem()))
 				}
 			default:
-				d.errorAt(placeOfNode(n), path, "invalid boolean %q: write true or false, or the section's keys", text)
+				d.errorAt(placeOfNode(n), string(path), "invalid boolean %q: write true or false, or the section's keys", text)
 			}
 			return
 		}
@@ -252,13 +467,15 @@ func (d *decoder) decode(path string, n ast.Node, v reflect.Value) {
 	case reflect.Slice:
 		seq, ok := n.(*ast.SequenceNode)
 		if !ok {
-			d.errorAt(placeOfNode(n), path, "want a list, got %s", kindOf(n))
+			d.errorAt(placeOfNode(n), string(path), "want a list, got %s", kindOf(n))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(seq.Values), len(seq.Values))
 		for i, item := range seq.Values {
-			p := fmt.Sprintf("%s[%d]", path, i)
-			d.places[p] = placeOfNode(d.resolve(item))
+			p := appendIndex(path, i)
+			if d.record {
+				d.places[string(p)] = placeOfNode(d.resolve(item))
+			}
 			applyDefaults(s.Index(i))
 			d.decode(p, item, s.Index(i))
 		}
@@ -268,7 +485,7 @@ func (d *decoder) decode(path string, n ast.Node, v reflect.Value) {
 	default:
 		if text, ok := d.scalarText(path, n); ok {
 			if err := setScalar(v, text); err != nil {
-				d.errorAt(placeOfNode(n), path, "%s", err.Error())
+				d.errorAt(placeOfNode(n), string(path), "%s", err.Error())
 			}
 		}
 	}
@@ -285,12 +502,12 @@ func entries(n ast.Node) ([]*ast.MappingValueNode, bool) {
 	return nil, false
 }
 
-func (d *decoder) keyText(path string, k ast.MapKeyNode) (string, bool) {
+func (d *decoder) keyText(path []byte, k ast.MapKeyNode) (string, bool) {
 	switch k := k.(type) {
 	case *ast.StringNode:
 		return k.Value, true
 	case *ast.MappingKeyNode:
-		d.errorAt(placeOfNode(k), path, "complex keys (?) are not supported")
+		d.errorAt(placeOfNode(k), string(path), "complex keys (?) are not supported")
 		return "", false
 	}
 	if k == nil || k.GetToken() == nil {
@@ -299,10 +516,10 @@ func (d *decoder) keyText(path string, k ast.MapKeyNode) (string, bool) {
 	return k.GetToken().Value, true
 }
 
-func (d *decoder) decodeStruct(path string, n ast.Node, v reflect.Value) {
+func (d *decoder) decodeStruct(path []byte, n ast.Node, v reflect.Value) {
 	pairs, ok := entries(n)
 	if !ok {
-		d.errorAt(placeOfNode(n), path, "want a mapping of keys, got %s", kindOf(n))
+		d.errorAt(placeOfNode(n), string(path), "want a mapping of keys, got %s", kindOf(n))
 		return
 	}
 	fields := fieldsOf(v.Type())
@@ -313,65 +530,72 @@ func (d *decoder) decodeStruct(path string, n ast.Node, v reflect.Value) {
 			d.decodeStruct(path, d.resolve(kv.Value), v)
 		}
 	}
-	seen := map[string]place{}
+	var seen keySet
 	for _, kv := range pairs {
-		if kv.Key == nil || kv.Key.IsMergeKey() {
-			continue
-		}
-		key, ok := d.keyText(path, kv.Key)
-		if !ok {
-			continue
-		}
-		kp := placeOfNode(kv.Key)
-		p := join(path, key)
-		if first, dup := seen[key]; dup {
-			d.errorAt(kp, p, "duplicate key (first at line %d)", first.line)
-			continue
-		}
-		seen[key] = kp
-		if path == "" && strings.HasPrefix(key, extensionPrefix) {
-			// An extension key holds anchors for the rest of the file;
-			// its value is not configuration.
-			if kv.Value != nil {
-				ast.Walk(anchorCollector(d.anchors), kv.Value)
-			}
-			continue
-		}
-		f, ok := fields[key]
-		if !ok {
-			msg := fmt.Sprintf("unknown key %q", key)
-			if s := suggest(key, fields); s != "" {
-				msg += fmt.Sprintf("; did you mean %q?", s)
-			}
-			d.errorAt(kp, p, "%s", msg)
-			continue
-		}
-		val := d.resolve(kv.Value)
-		if isCollection(val) || val == nil {
-			d.places[p] = kp
-		} else if _, null := val.(*ast.NullNode); null {
-			d.places[p] = kp
-		} else {
-			d.places[p] = placeOfNode(val)
-		}
-		d.decode(p, kv.Value, v.FieldByIndex(f.index))
+		d.decodePair(path, kv, v, fields, &seen)
 	}
 }
 
-func (d *decoder) decodeMap(path string, n ast.Node, v reflect.Value) {
+// decodePair decodes one key and its value of a mapping written at path
+// into the struct v, whose fields are fields; seen holds the keys of the
+// mapping decoded so far.
+func (d *decoder) decodePair(path []byte, kv *ast.MappingValueNode, v reflect.Value, fields map[string]field, seen *keySet) {
+	if kv.Key == nil || kv.Key.IsMergeKey() {
+		return
+	}
+	key, ok := d.keyText(path, kv.Key)
+	if !ok {
+		return
+	}
+	kp := placeOfNode(kv.Key)
+	p := appendKey(path, key)
+	if first, dup := seen.first(key); dup {
+		d.errorAt(kp, string(p), "duplicate key (first at line %d)", first.line)
+		return
+	}
+	seen.add(key, kp)
+	if len(path) == 0 && strings.HasPrefix(key, extensionPrefix) {
+		// An extension key holds anchors for the rest of the file;
+		// its value is not configuration.
+		if kv.Value != nil {
+			ast.Walk(anchorCollector(d.anchors), kv.Value)
+		}
+		return
+	}
+	f, ok := fields[key]
+	if !ok {
+		msg := fmt.Sprintf("unknown key %q", key)
+		if s := suggest(key, fields); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		d.errorAt(kp, string(p), "%s", msg)
+		return
+	}
+	if d.record {
+		val := d.resolve(kv.Value)
+		if isCollection(val) || isNull(val) {
+			d.places[string(p)] = kp
+		} else {
+			d.places[string(p)] = placeOfNode(val)
+		}
+	}
+	d.decode(p, kv.Value, v.FieldByIndex(f.index))
+}
+
+func (d *decoder) decodeMap(path []byte, n ast.Node, v reflect.Value) {
 	pairs, ok := entries(n)
 	if !ok {
-		d.errorAt(placeOfNode(n), path, "want a mapping, got %s", kindOf(n))
+		d.errorAt(placeOfNode(n), string(path), "want a mapping, got %s", kindOf(n))
 		return
 	}
 	m := reflect.MakeMapWithSize(v.Type(), len(pairs))
-	seen := map[string]place{}
+	var seen keySet
 	for _, kv := range pairs {
 		if kv.Key == nil {
 			continue
 		}
 		if kv.Key.IsMergeKey() {
-			d.errorAt(placeOfNode(kv.Key), path, "merge keys (<<) are not supported here")
+			d.errorAt(placeOfNode(kv.Key), string(path), "merge keys (<<) are not supported here")
 			continue
 		}
 		key, ok := d.keyText(path, kv.Key)
@@ -379,13 +603,15 @@ func (d *decoder) decodeMap(path string, n ast.Node, v reflect.Value) {
 			continue
 		}
 		kp := placeOfNode(kv.Key)
-		p := join(path, key)
-		if first, dup := seen[key]; dup {
-			d.errorAt(kp, p, "duplicate key (first at line %d)", first.line)
+		p := appendKey(path, key)
+		if first, dup := seen.first(key); dup {
+			d.errorAt(kp, string(p), "duplicate key (first at line %d)", first.line)
 			continue
 		}
-		seen[key] = kp
-		d.places[p] = placeOfNode(d.resolve(kv.Value))
+		seen.add(key, kp)
+		if d.record {
+			d.places[string(p)] = placeOfNode(d.resolve(kv.Value))
+		}
 		ev := reflect.New(v.Type().Elem()).Elem()
 		d.decode(p, kv.Value, ev)
 		m.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), ev)
@@ -394,7 +620,7 @@ func (d *decoder) decodeMap(path string, n ast.Node, v reflect.Value) {
 }
 
 // scalarText returns the text of a scalar node after ${VAR} expansion.
-func (d *decoder) scalarText(path string, n ast.Node) (string, bool) {
+func (d *decoder) scalarText(path []byte, n ast.Node) (string, bool) {
 	var text string
 	switch m := n.(type) {
 	case *ast.StringNode:
@@ -406,12 +632,12 @@ func (d *decoder) scalarText(path string, n ast.Node) (string, bool) {
 	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
 		text = m.GetToken().Value
 	default:
-		d.errorAt(placeOfNode(n), path, "want a single value, got %s", kindOf(n))
+		d.errorAt(placeOfNode(n), string(path), "want a single value, got %s", kindOf(n))
 		return "", false
 	}
 	out, err := expand(text, d.lookup)
 	if err != nil {
-		d.errorAt(placeOfNode(n), path, "%s", err.Error())
+		d.errorAt(placeOfNode(n), string(path), "%s", err.Error())
 		return "", false
 	}
 	return out, true
@@ -479,8 +705,8 @@ func setScalar(v reflect.Value, text string) error {
 // setText sets any value this package decodes from a scalar, including the
 // scalar types, from text.
 func setText(v reflect.Value, text string) error {
-	if s, ok := v.Addr().Interface().(scalar); ok {
-		return s.parseScalar(text)
+	if isScalar(v.Type()) {
+		return v.Addr().Interface().(scalar).parseScalar(text)
 	}
 	return setScalar(v, text)
 }

@@ -8,7 +8,8 @@ import (
 
 // TestDependencies keeps the package on the standard library, goccy/go-yaml
 // and duohuo's pure packages (fault and gray, whose syntax the file uses, and
-// request and discovery, which they need): the configuration format must not pull the
+// request and discovery, which they need, and internal/yamlsplit, which
+// cuts large files for goccy/go-yaml): the configuration format must not pull the
 // gateway's heavy dependencies into every tool that reads it.
 func TestDependencies(t *testing.T) {
 	deptest.Only(t,
@@ -17,6 +18,8 @@ func TestDependencies(t *testing.T) {
 		"github.com/duohuo/duohuo/color",
 		"github.com/duohuo/duohuo/discovery",
 		"github.com/duohuo/duohuo/request",
+		"github.com/duohuo/duohuo/internal/yamlsplit",
+		"github.com/duohuo/duohuo/internal/httpjson",
 		"github.com/goccy/go-yaml/...",
 	)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/duohuo/duohuo/discovery/static"
 	"github.com/duohuo/duohuo/internal/config"
 )
 
@@ -16,8 +17,9 @@ var update = flag.Bool("update", false, "rewrite testdata golden files")
 const examplesDir = "../../examples"
 
 // TestExamples loads every file in examples/: configurations must be valid,
-// files in examples/instances/ must be valid instances files, and bad*.yaml
-// must fail with exactly the errors in testdata/NAME.golden.
+// files in examples/instances/ must be valid instances files (read by the
+// file source's parser, discovery/static), and bad*.yaml must fail with
+// exactly the errors in testdata/NAME.golden.
 func TestExamples(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(examplesDir, "*.yaml"))
 	if err != nil || len(files) < 4 {
@@ -32,8 +34,8 @@ func TestExamples(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			switch {
 			case filepath.Base(filepath.Dir(path)) == "instances":
-				if _, err := config.LoadInstances(path); err != nil {
-					t.Errorf("LoadInstances(%s):\n%v", name, err)
+				if err := loadInstances(path, "example"); err != nil {
+					t.Error(err)
 				}
 			case strings.HasPrefix(filepath.Base(path), "bad"):
 				checkGolden(t, path)
@@ -48,7 +50,7 @@ func TestExamples(t *testing.T) {
 						if src.File == nil {
 							continue
 						}
-						if _, err := config.LoadInstances(src.File.Path); err != nil {
+						if err := loadInstances(src.File.Path, s.Name); err != nil {
 							t.Errorf("service %s: file source: %v", s.Name, err)
 						}
 					}
@@ -56,6 +58,16 @@ func TestExamples(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadInstances reads an instances file as the gateway's file source does.
+func loadInstances(path, service string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	_, err = static.Parse(path, data, service)
+	return err
 }
 
 func checkGolden(t *testing.T, path string) {

@@ -17,6 +17,13 @@ type field struct {
 	enum     []string // allowed values; nil for any
 	min, max string   // bounds in the file's syntax; "" for none
 	required bool
+
+	// Computed once per type from the tags above, so that decoding a
+	// file of many sections does not parse the same tags for each one.
+	defVal reflect.Value // the default as a value; invalid when def is ""
+	lo, hi float64       // min and max as numbers
+	scalar bool          // the type is written as one scalar with its own syntax
+	nested bool          // the type is a struct whose fields have defaults of their own
 }
 
 // fields is what a struct type's tags say, computed once per type.
@@ -32,6 +39,24 @@ func fieldInfo(t reflect.Type) *fields {
 		return fs.(*fields)
 	}
 	fs := &fields{ordered: parseFields(t), byName: map[string]field{}}
+	for i := range fs.ordered {
+		f := &fs.ordered[i]
+		f.scalar = isScalar(f.typ)
+		f.nested = f.typ.Kind() == reflect.Struct && !f.scalar
+		if f.def != "" {
+			v := reflect.New(f.typ).Elem()
+			if err := setDefault(v, f.def); err != nil {
+				panic(fmt.Sprintf("config: default of %s.%s: %v", t.Name(), f.name, err))
+			}
+			f.defVal = v
+		}
+		if f.min != "" {
+			f.lo = bound(f.typ, f.min)
+		}
+		if f.max != "" {
+			f.hi = bound(f.typ, f.max)
+		}
+	}
 	for _, f := range fs.ordered {
 		fs.byName[f.name] = f
 	}
@@ -73,6 +98,21 @@ func parseFields(t reflect.Type) []field {
 	return out
 }
 
+var scalarType = reflect.TypeFor[scalar]()
+
+var scalarCache sync.Map // reflect.Type → bool
+
+// isScalar reports whether values of type t are written as one scalar with
+// their own syntax (a [scalar]).
+func isScalar(t reflect.Type) bool {
+	if b, ok := scalarCache.Load(t); ok {
+		return b.(bool)
+	}
+	b := reflect.PointerTo(t).Implements(scalarType)
+	scalarCache.Store(t, b)
+	return b
+}
+
 // newDefault returns a pointer to a new value of type t with its defaults.
 func newDefault(t reflect.Type) reflect.Value {
 	p := reflect.New(t)
@@ -85,22 +125,26 @@ func newDefault(t reflect.Type) reflect.Value {
 // empty. The tags are fixed at compile time and checked by TestDefaults, so
 // a bad default is a programming error and panics.
 func applyDefaults(v reflect.Value) {
-	if v.Kind() != reflect.Struct {
-		return
-	}
-	if _, ok := v.Addr().Interface().(scalar); ok {
+	if v.Kind() != reflect.Struct || isScalar(v.Type()) {
 		return
 	}
 	for _, f := range orderedFields(v.Type()) {
-		fv := v.FieldByIndex(f.index)
-		if f.def != "" {
-			if err := setDefault(fv, f.def); err != nil {
-				panic(fmt.Sprintf("config: default of %s.%s: %v", v.Type().Name(), f.name, err))
+		switch {
+		case f.defVal.IsValid():
+			fv := v.Field(f.index[0])
+			if len(f.index) > 1 {
+				fv = v.FieldByIndex(f.index)
 			}
-			continue
-		}
-		if fv.Kind() == reflect.Struct {
-			applyDefaults(fv)
+			if f.defVal.Kind() == reflect.Slice {
+				// Each section gets its own copy: a list is not shared.
+				s := reflect.MakeSlice(f.typ, f.defVal.Len(), f.defVal.Len())
+				reflect.Copy(s, f.defVal)
+				fv.Set(s)
+			} else {
+				fv.Set(f.defVal)
+			}
+		case f.nested:
+			applyDefaults(v.FieldByIndex(f.index))
 		}
 	}
 }

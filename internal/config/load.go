@@ -35,7 +35,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	cfg, err := decodeFileIn[Config](path, data, os.LookupEnv, dir)
+	cfg, err := decodeFileIn[Config](path, data, os.LookupEnv, dir, defaultSplitting)
 	if err != nil {
 		return nil, err
 	}
@@ -52,23 +52,23 @@ func Parse(name string, data []byte) (*Config, error) {
 }
 
 func parse(name string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
-	return decodeFile[Config](name, data, lookup)
+	return decodeFile[Config](name, data, lookup, defaultSplitting)
 }
 
 // decodeFile decodes and checks a file whose top level is a T.
-func decodeFile[T any](name string, data []byte, lookup func(string) (string, bool)) (*T, error) {
-	return decodeFileIn[T](name, data, lookup, "")
+func decodeFile[T any](name string, data []byte, lookup func(string) (string, bool), sp splitting) (*T, error) {
+	return decodeFileIn[T](name, data, lookup, "", sp)
 }
 
 // decodeFileIn is decodeFile with the checks reading the files the file
 // names (TLS material) relative to dir.
-func decodeFileIn[T any](name string, data []byte, lookup func(string) (string, bool), dir string) (*T, error) {
+func decodeFileIn[T any](name string, data []byte, lookup func(string) (string, bool), dir string, sp splitting) (*T, error) {
 	d := newDecoder(name, lookup)
 	d.dir = dir
 	v := newDefault(reflect.TypeFor[T]())
-	d.parseDocument(data, v)
+	d.parseDocument(data, v, sp)
 	if !hasSyntaxError(d.errs) {
-		(&checker{d: d}).walk("", v.Elem())
+		(&checker{d: d}).walk(make([]byte, 0, 64), v.Elem())
 	}
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
@@ -77,36 +77,6 @@ func decodeFileIn[T any](name string, data []byte, lookup func(string) (string, 
 		w.setWarnings(d.warns.sorted())
 	}
 	return v.Interface().(*T), nil
-}
-
-// InstancesFile is the content of the file named by a [FileSource].
-type InstancesFile struct {
-	Instances []StaticInstance `yaml:"instances" doc:"The instances; an empty list is allowed (the service has none right now)."`
-}
-
-func (f *InstancesFile) validate(c *checker, _ string) {
-	c.uniqueAddrs("instances", f.Instances)
-}
-
-// LoadInstances reads the instances file of a [FileSource], with the same
-// syntax, checks and error reporting as [Load]. An empty list is valid. It is
-// safe for concurrent use.
-func LoadInstances(path string) ([]StaticInstance, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read instances: %w", err)
-	}
-	return ParseInstances(path, data)
-}
-
-// ParseInstances is [LoadInstances] on data already read; name is used only
-// in error messages.
-func ParseInstances(name string, data []byte) ([]StaticInstance, error) {
-	f, err := decodeFile[InstancesFile](name, data, os.LookupEnv)
-	if err != nil {
-		return nil, err
-	}
-	return f.Instances, nil
 }
 
 func hasSyntaxError(es Errors) bool {

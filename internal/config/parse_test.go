@@ -440,7 +440,6 @@ func TestEveryTagParses(t *testing.T) {
 		}
 	}
 	visit(reflect.TypeFor[Config]())
-	visit(reflect.TypeFor[InstancesFile]())
 	if checked < 40 {
 		t.Errorf("checked %d tags; the walk missed sections", checked)
 	}
@@ -554,22 +553,5 @@ func TestAliasExpansionIsBounded(t *testing.T) {
 	}
 	if found != 1 {
 		t.Errorf("parse(alias bomb) has %d errors saying too many values, want 1; first: %v", found, es[0])
-	}
-}
-
-func TestParseInstances(t *testing.T) {
-	ins, err := ParseInstances("i.yaml", []byte("instances:\n  - {addr: 10.0.0.1:80, zone: z}\n  - {addr: 10.0.0.1:80}\n"))
-	es := errorsOf(t, err)
-	got := []wantErr{}
-	for _, e := range es {
-		got = append(got, wantErr{e.Line, e.Col, e.Path, ""})
-	}
-	want := []wantErr{{2, 31, "instances[0].zone", ""}, {3, 12, "instances[1].addr", ""}}
-	if diff := cmp.Diff(want, got); diff != "" || ins != nil {
-		t.Errorf("ParseInstances errors (-want +got):\n%s\n%v", diff, err)
-	}
-	ins, err = ParseInstances("i.yaml", []byte("instances: []\n"))
-	if err != nil || len(ins) != 0 {
-		t.Errorf("ParseInstances(empty list) = %v, %v; want no instances, no error", ins, err)
 	}
 }

@@ -326,64 +326,90 @@ func (b *Backoff) validate(c *checker, path string) {
 }
 
 // validate checks what spans sections: unique names and addresses, and that
-// every route names a defined service.
+// every route names a defined service. Each check is one pass with a map;
+// paths are made only for what is reported.
 func (cfg *Config) validate(c *checker, _ string) {
 	listens := map[string]string{}
 	if cfg.Admin.Listen != "" {
 		listens[cfg.Admin.Listen] = "admin.listen"
 	}
-	names := map[string]string{}
+	names := map[string]int{}
 	for i, l := range cfg.Listeners {
 		p := fmt.Sprintf("listeners[%d]", i)
-		c.unique(names, join(p, "name"), l.Name, "listener")
+		c.unique(names, "listeners", i, "name", l.Name, "listener")
 		if first, dup := listens[l.Listen]; dup && l.Listen != "" && !strings.HasSuffix(l.Listen, ":0") {
 			c.errorf(join(p, "listen"), "address %s is already used by %s", l.Listen, first)
 		} else if l.Listen != "" {
 			listens[l.Listen] = join(p, "listen")
 		}
 	}
-	services := map[string]string{}
+	services := make(map[string]int, len(cfg.Services))
 	for i, s := range cfg.Services {
-		c.unique(services, fmt.Sprintf("services[%d].name", i), s.Name, "service")
+		c.unique(services, "services", i, "name", s.Name, "service")
 	}
-	routes := map[string]string{}
-	matches := map[string]string{}
+	routes := make(map[string]int, len(cfg.Routes))
+	matches := make(map[matchKey]int, len(cfg.Routes))
+	var suggestions map[string]string // unknown service → nearest known one
 	for i, r := range cfg.Routes {
-		p := fmt.Sprintf("routes[%d]", i)
-		c.unique(routes, join(p, "name"), r.Name, "route")
+		c.unique(routes, "routes", i, "name", r.Name, "route")
 		if _, ok := services[r.Service]; r.Service != "" && !ok {
+			s, done := suggestions[r.Service]
+			if !done {
+				// Each distinct unknown name is compared with
+				// every service once, however many routes name it.
+				if suggestions == nil {
+					suggestions = map[string]string{}
+				}
+				if len(suggestions) < maxSuggestions {
+					s = closest(r.Service, services)
+				}
+				suggestions[r.Service] = s
+			}
 			msg := fmt.Sprintf("unknown service %q", r.Service)
-			if s := closest(r.Service, services); s != "" {
+			if s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
-			c.errorf(join(p, "service"), "%s", msg)
+			c.errorf(fmt.Sprintf("routes[%d].service", i), "%s", msg)
 		}
-		key := fmt.Sprintf("%s|%s|%s", strings.ToLower(r.Match.Host), r.Match.PathPrefix, strings.Join(r.Match.Methods, ","))
+		key := matchKey{strings.ToLower(r.Match.Host), r.Match.PathPrefix, strings.Join(r.Match.Methods, ",")}
 		if first, dup := matches[key]; dup {
-			c.errorf(join(p, "match"), "never used: %s matches the same requests first", first)
+			c.errorf(fmt.Sprintf("routes[%d].match", i), "never used: routes[%d] matches the same requests first", first)
 		} else {
-			matches[key] = p
+			matches[key] = i
 		}
 	}
 }
 
-// unique reports name at path if seen already holds it, and records it.
-func (c *checker) unique(seen map[string]string, path, name, what string) {
+// matchKey is what makes two routes match the same requests.
+type matchKey struct{ host, pathPrefix, methods string }
+
+// maxSuggestions bounds the distinct unknown service names that get a "did
+// you mean": each costs a comparison with every service.
+const maxSuggestions = 100
+
+// unique reports name, at list[i].key, if seen already holds it, and
+// records it with its index.
+func (c *checker) unique(seen map[string]int, list string, i int, key, name, what string) {
 	if name == "" {
 		return
 	}
 	if first, dup := seen[name]; dup {
-		c.errorf(path, "duplicate %s name %q (first at %s)", what, name, first)
+		c.errorf(fmt.Sprintf("%s[%d].%s", list, i, key), "duplicate %s name %q (first at %s[%d].%s)", what, name, list, first, key)
 		return
 	}
-	seen[name] = path
+	seen[name] = i
 }
 
 // closest returns the key of names nearest to s, if close enough to be a typo.
-func closest(s string, names map[string]string) string {
-	fs := make(map[string]field, len(names))
-	for n := range names {
-		fs[n] = field{}
+func closest(s string, names map[string]int) string {
+	best, bestD := "", 3
+	for name := range names {
+		if d := levenshtein(strings.ToLower(s), name); d < bestD || d == bestD && name < best {
+			best, bestD = name, d
+		}
 	}
-	return suggest(s, fs)
+	if bestD > 2 || bestD >= len(s) {
+		return ""
+	}
+	return best
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,12 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Logger receives the gateway's logs. nil means slog.Default().
 	Logger *slog.Logger
+	// FirstReportWait bounds how long New and Reload wait for the first
+	// reports of a new service's discovery sources, so that a service
+	// swapped in has its instances from its first request on. A source
+	// that has not answered by then (a slow resolver) fills the service
+	// when it does. 0 means 5s.
+	FirstReportWait time.Duration
 }
 
 // Gateway is the data plane of `duohuo serve`: an http.Handler that routes
@@ -54,11 +61,21 @@ type Gateway struct {
 	gm     *grayMetrics
 	entry  http.Handler // faults, then serve
 
-	mu        sync.Mutex // guards the fields below, reloads and shutdown
+	// reloadMu serialises New's first configuration and Reloads, which
+	// build the next configuration's services without holding mu: the
+	// request path never takes either lock, and Ready takes mu only for
+	// a moment. cfg, services and gen change only under both locks, so a
+	// reload reads them under reloadMu alone.
+	reloadMu    sync.Mutex
+	gen         uint64          // reload generation, for unique source names
+	firstReport time.Duration   // see Options.FirstReportWait
+	reloadCtx   context.Context // ended by Shutdown (endReload): a reload stops waiting for first reports
+	endReload   context.CancelFunc
+
+	mu        sync.Mutex // guards the fields below, and shutdown
 	cfg       *config.Config
 	baseDir   string
 	services  map[string]*service
-	gen       uint64 // reload generation, for unique source names
 	servers   []*http.Server
 	addrs     []string
 	serveWG   sync.WaitGroup // Serve goroutines
@@ -92,15 +109,19 @@ func New(opts Options) (*Gateway, error) {
 		services: map[string]*service{},
 		baseDir:  opts.BaseDir,
 		stopping: make(chan struct{}),
+
+		firstReport: cmp.Or(opts.FirstReportWait, defaultFirstReportWait),
 	}
 	g.tunnelCtx, g.endTunnel = context.WithCancel(context.Background())
+	g.reloadCtx, g.endReload = context.WithCancel(context.Background())
 	g.faults = fault.New(fault.Options{Observer: g.m})
 	g.gray = gray.NewStore(gray.StoreConfig{})
 	g.gm = newGrayMetrics(reg)
 	g.entry = g.faults.Handler(http.HandlerFunc(g.serve))
-	if err := g.apply(opts.Config); err != nil {
+	if _, err := g.apply(opts.Config); err != nil {
 		g.agg.Close()
 		g.endTunnel()
+		g.endReload()
 		return nil, err
 	}
 	// A gray policy changed on the admin API: rebuild the lanes.
@@ -126,18 +147,22 @@ func New(opts Options) (*Gateway, error) {
 // Reload applies a new configuration: services whose configuration did not
 // change keep running with their health and latency state; new ones start;
 // changed or removed ones stop once their in-flight requests finish. The new
-// routing table is swapped in atomically: no request fails because of a
-// reload. Listener changes need a restart and are reported as an error after
-// everything else was applied.
+// configuration is built aside, new services' discovery included (see
+// Options.FirstReportWait), and swapped in atomically: no request fails or
+// waits because of a reload, and Ready answers throughout. Reloads run one
+// at a time. Listener changes need a restart and are reported as an error
+// after everything else was applied.
 func (g *Gateway) Reload(cfg *config.Config) error {
-	if err := g.apply(cfg); err != nil {
+	prev, err := g.apply(cfg)
+	if err != nil {
 		g.m.reloads.WithLabelValues("rejected").Inc()
 		return err
 	}
 	g.m.reloads.WithLabelValues("applied").Inc()
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.servers) > 0 && !reflect.DeepEqual(g.cfg.Listeners, cfg.Listeners) {
+	started := len(g.servers) > 0
+	g.mu.Unlock()
+	if started && !reflect.DeepEqual(prev.Listeners, cfg.Listeners) {
 		return errors.New("gateway: listeners changed: restart to apply (routes and services were reloaded)")
 	}
 	return nil
@@ -148,17 +173,35 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 // duohuo_config_reloads_total{result="rejected"}.
 func (g *Gateway) RefuseReload() { g.m.reloads.WithLabelValues("rejected").Inc() }
 
-func (g *Gateway) apply(cfg *config.Config) error {
+// defaultFirstReportWait is Options.FirstReportWait's default.
+const defaultFirstReportWait = 5 * time.Second
+
+var errShutDown = errors.New("gateway: shut down")
+
+// apply makes cfg the running configuration and returns the one it
+// replaced (nil at the first). Everything slow (new services, their first
+// discovery reports, the routing table) is done holding reloadMu only; mu
+// is held to swap the result in.
+func (g *Gateway) apply(cfg *config.Config) (*config.Config, error) {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.shutdown {
-		return errors.New("gateway: shut down")
+	down := g.shutdown
+	g.mu.Unlock()
+	if down {
+		return nil, errShutDown
 	}
 	g.gen++
 	site := discovery.Locality{Cloud: cfg.Site.Cloud, Region: cfg.Site.Region, Zone: cfg.Site.Zone}
 	sameSite := g.cfg != nil && g.cfg.Site == cfg.Site
 	next := make(map[string]*service, len(cfg.Services))
 	var created []*service
+	fail := func(err error) (*config.Config, error) {
+		for _, c := range created {
+			c.close()
+		}
+		return nil, err
+	}
 	for _, sc := range cfg.Services {
 		if old, ok := g.services[sc.Name]; ok && sameSite && reflect.DeepEqual(old.cfg, sc) {
 			next[sc.Name] = old
@@ -166,13 +209,14 @@ func (g *Gateway) apply(cfg *config.Config) error {
 		}
 		s, err := newService(sc, site, g.agg, g.gray, g.baseDir, g.gen, g.m, g.log)
 		if err != nil {
-			for _, c := range created {
-				c.close()
-			}
-			return err
+			return fail(err)
 		}
 		created = append(created, s)
 		next[sc.Name] = s
+	}
+	g.awaitFirstReports(created)
+	for _, s := range created {
+		s.start()
 	}
 	oldRoutes := map[string]*route{}
 	if t := g.table.Load(); t != nil {
@@ -180,36 +224,24 @@ func (g *Gateway) apply(cfg *config.Config) error {
 			oldRoutes[rt.name] = rt
 		}
 	}
-	t := &table{}
+	t := &table{routes: make([]*route, 0, len(cfg.Routes))}
 	for _, rc := range cfg.Routes {
 		svc, ok := next[rc.Service]
 		if !ok { // config.Load checks this; a hand-built Config may not
-			for _, c := range created {
-				c.close()
-			}
-			return fmt.Errorf("route %q: unknown service %q", rc.Name, rc.Service)
+			return fail(fmt.Errorf("route %q: unknown service %q", rc.Name, rc.Service))
 		}
 		rt, err := compileRoute(rc, svc, g.m, oldRoutes[rc.Name])
 		if err != nil {
-			for _, c := range created {
-				c.close()
-			}
-			return err
+			return fail(err)
 		}
 		t.routes = append(t.routes, rt)
 	}
 	prop, err := newPropagator(cfg.Gray)
 	if err != nil {
-		for _, c := range created {
-			c.close()
-		}
-		return fmt.Errorf("gray: %w", err)
+		return fail(fmt.Errorf("gray: %w", err))
 	}
 	if err := g.applyGray(cfg); err != nil {
-		for _, c := range created {
-			c.close()
-		}
-		return fmt.Errorf("gray: %w", err)
+		return fail(fmt.Errorf("gray: %w", err))
 	}
 	g.color.Store(prop)
 	routesOf := map[*service][]string{}
@@ -222,20 +254,64 @@ func (g *Gateway) apply(cfg *config.Config) error {
 		s.requestKick()
 	}
 	if err := g.faults.Update(faultTable(cfg.Faults)); err != nil {
-		for _, c := range created {
-			c.close()
-		}
-		return fmt.Errorf("faults: %w", err)
+		return fail(fmt.Errorf("faults: %w", err))
+	}
+
+	// The swap: the table for requests, the services for Ready and the
+	// admin API.
+	g.mu.Lock()
+	if g.shutdown {
+		g.mu.Unlock()
+		return fail(errShutDown)
 	}
 	g.table.Store(t)
-	for name, old := range g.services {
-		if next[name] != old {
-			g.retire(old)
+	prev, old := g.cfg, g.services
+	g.services, g.cfg = next, cfg
+	g.mu.Unlock()
+	for name, s := range old {
+		if next[name] != s {
+			g.retire(s)
 		}
 	}
-	g.services = next
-	g.cfg = cfg
-	return nil
+	return prev, nil
+}
+
+// awaitFirstReports waits until every source of the services has reported
+// (or failed) once, or Options.FirstReportWait has passed, or Shutdown has
+// begun.
+func (g *Gateway) awaitFirstReports(services []*service) {
+	if len(services) == 0 {
+		return
+	}
+	mine := map[string]bool{}
+	for _, s := range services {
+		for _, n := range s.sources {
+			mine[n] = true
+		}
+	}
+	limit := time.NewTimer(g.firstReport)
+	defer limit.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pending := 0
+		for _, st := range g.agg.Status() {
+			if mine[st.Name] && st.Updates == 0 && st.Refused == 0 {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-g.reloadCtx.Done():
+			return
+		case <-limit.C:
+			g.log.Warn("discovery sources have not answered yet; their services start empty and fill when they do", "pending", pending, "waited", g.firstReport)
+			return
+		}
+	}
 }
 
 // retire closes s once the requests that still use it have finished (or
@@ -371,6 +447,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.shutdown = true
 	servers := g.servers
 	g.mu.Unlock()
+	g.endReload()
 
 	var err error
 	for _, srv := range servers {
@@ -383,13 +460,18 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.serveWG.Wait()
 	g.hedgeWG.Wait()
 	close(g.stopping)
+	// A reload in progress stops waiting and closes what it built; later
+	// ones are refused.
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
 	g.retireWG.Wait()
 	g.mu.Lock()
-	for _, s := range g.services {
-		s.close()
-	}
+	services := g.services
 	g.services = nil
 	g.mu.Unlock()
+	for _, s := range services {
+		s.close()
+	}
 	g.agg.Close()
 	return err
 }

@@ -70,12 +70,14 @@ type service struct {
 
 	attempts cowmap.Map[string, *attemptSeries] // by instance ID
 
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the sync loop returns
+	changes     <-chan struct{} // the aggregator's, subscribed before the sources were added
+	unsubscribe func()
+	cancel      context.CancelFunc // nil until start
+	done        chan struct{}      // closed when the sync loop returns
 }
 
-// newService builds a service and starts its sources and sync loop. gen makes
-// source names unique across reloads.
+// newService builds a service and adds its sources to agg; start starts its
+// sync loop. gen makes source names unique across reloads.
 func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggregator, store *gray.Store, baseDir string, gen uint64, m *metrics, log *slog.Logger) (*service, error) {
 	balCfg, err := balancerConfig(sc, site)
 	if err != nil {
@@ -137,44 +139,17 @@ func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggre
 		}
 		s.sources = append(s.sources, src.Name())
 	}
-	s.awaitFirstReports(firstReportTimeout)
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	s.sync()
-	go s.loop(ctx, changes, unsubscribe)
+	s.changes, s.unsubscribe = changes, unsubscribe
 	return s, nil
 }
 
-// firstReportTimeout bounds how long a new service waits for its sources'
-// first reports before it goes live. A source that has not answered by then
-// (a slow resolver) fills the view when it does.
-const firstReportTimeout = 5 * time.Second
-
-// awaitFirstReports waits until every source of s has reported (or failed)
-// once, so that a service swapped in by a reload has its instances from its
-// first request on.
-func (s *service) awaitFirstReports(limit time.Duration) {
-	deadline := time.Now().Add(limit)
-	mine := make(map[string]bool, len(s.sources))
-	for _, n := range s.sources {
-		mine[n] = true
-	}
-	for {
-		pending := 0
-		for _, st := range s.agg.Status() {
-			if mine[st.Name] && st.Updates == 0 && st.Refused == 0 {
-				pending++
-			}
-		}
-		if pending == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.log.Warn("discovery sources have not answered yet; the service starts empty and fills when they do", "pending", pending)
-			return
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+// start fills the balancer from what the sources reported so far and starts
+// the sync loop. It is called once.
+func (s *service) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.sync()
+	go s.loop(ctx, s.changes, s.unsubscribe)
 }
 
 // sourceFor builds the discovery source for one entry of a service's
@@ -397,6 +372,8 @@ func (s *service) close() {
 	if s.cancel != nil {
 		s.cancel()
 		<-s.done
+	} else if s.unsubscribe != nil {
+		s.unsubscribe() // never started
 	}
 	s.removeSources()
 	s.tracker.Close()
