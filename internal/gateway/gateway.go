@@ -253,8 +253,14 @@ func (g *Gateway) apply(cfg *config.Config) (*config.Config, error) {
 		s.routeNames.Store(&names)
 		s.requestKick()
 	}
-	if err := g.faults.Update(faultTable(cfg.Faults)); err != nil {
-		return fail(fmt.Errorf("faults: %w", err))
+	// The file's fault rules replace the table only when they changed (or
+	// at the first apply): rules set through the admin API for a drill
+	// survive a reload that is about something else, as run-time gray
+	// policies do.
+	if g.cfg == nil || !reflect.DeepEqual(g.cfg.Faults, cfg.Faults) {
+		if err := g.faults.Update(faultTable(cfg.Faults)); err != nil {
+			return fail(fmt.Errorf("faults: %w", err))
+		}
 	}
 
 	// The swap: the table for requests, the services for Ready and the

@@ -271,3 +271,49 @@ routes:
 		}
 	}
 }
+
+// A fault rule set through the admin API survives a reload that changes
+// something else; a reload that changes the file's fault rules replaces
+// the table with them.
+func TestRuntimeFaultsSurviveUnrelatedReloads(t *testing.T) {
+	a := upstream(t, "a")
+	cfg := fmt.Sprintf(`
+listeners: [{name: public, listen: "127.0.0.1:0"}]
+services: [{name: api, discovery: [{static: {instances: [{addr: "%s"}]}}]}]
+routes: [{name: all, service: api, timeout: %%s}]
+faults:
+  rules: [%%s]
+`, a)
+	g := start(t, parse(t, fmt.Sprintf(cfg, "15s", "")), "")
+	defer g.Shutdown(context.Background())
+	base := "http://" + g.Addrs()[0]
+	admin := httptest.NewServer(g.FaultsHandler())
+	defer admin.Close()
+	req, _ := http.NewRequest(http.MethodPut, admin.URL+"/v1/faults/drill", strings.NewReader(`{"path_prefix": "/drill", "spec": "abort=418@100%"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT /v1/faults/drill = %d", resp.StatusCode)
+	}
+	if code, _, _ := get(t, base+"/drill"); code != 418 {
+		t.Fatalf("GET /drill = %d, want the injected 418", code)
+	}
+	if err := g.Reload(parse(t, fmt.Sprintf(cfg, "10s", ""))); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := get(t, base+"/drill"); code != 418 {
+		t.Errorf("GET /drill after a reload that changed a timeout = %d, want 418: the run-time rule was dropped", code)
+	}
+	if err := g.Reload(parse(t, fmt.Sprintf(cfg, "10s", `{name: file, path_prefix: /file, spec: "abort=429@100%"}`))); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := get(t, base+"/file"); code != 429 {
+		t.Errorf("GET /file after the file added a rule = %d, want its 429", code)
+	}
+	if code, _, _ := get(t, base+"/drill"); code != 200 {
+		t.Errorf("GET /drill after the file's rules changed = %d, want 200: the file's table replaces the run-time one", code)
+	}
+}
