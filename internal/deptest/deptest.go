@@ -26,13 +26,23 @@ func Only(t testing.TB, allowed ...string) {
 
 // None fails t for each package that the package in the current directory
 // depends on, directly or not, and that matches one of forbidden (patterns
-// as in [Only]). Use it where the allowed set is large (a client library
-// and its transitive imports) but a few trees must stay out.
+// as in [Only]). A pattern starting with "!" is an exception: a package it
+// matches is allowed even if another pattern forbids it. Use it where the
+// allowed set is large (a client library and its transitive imports) but a
+// few trees must stay out.
 func None(t testing.TB, forbidden ...string) {
 	t.Helper()
+	var deny, except []string
+	for _, f := range forbidden {
+		if e, ok := strings.CutPrefix(f, "!"); ok {
+			except = append(except, e)
+		} else {
+			deny = append(deny, f)
+		}
+	}
 	self, deps := list(t)
 	for _, p := range deps {
-		if p != self && matches(forbidden, p) {
+		if p != self && matches(deny, p) && !matches(except, p) {
 			t.Errorf("%s depends on %s, which matches one of %v", self, p, forbidden)
 		}
 	}

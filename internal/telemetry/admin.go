@@ -374,6 +374,7 @@ func listen(ctx context.Context, x *access) (net.Listener, error) {
 // serve makes ln the listener of new connections and serves it in a
 // goroutine. a.mu is held.
 func (a *Admin) serve(ln net.Listener) {
+	ln = &onceCloseListener{Listener: ln}
 	a.ln = ln
 	srv := a.srv
 	a.serveWG.Add(1)
@@ -384,6 +385,21 @@ func (a *Admin) serve(ln net.Listener) {
 			a.opts.Logger.Error("admin server stopped", "addr", ln.Addr().String(), "err", err)
 		}
 	}()
+}
+
+// onceCloseListener closes its listener once; later calls return nil.
+// Commit closes a replaced listener while http.Server still tracks it until
+// its Serve returns, so a Shutdown in between closes it a second time, which
+// must not be an error (net/http wraps its own listeners the same way).
+type onceCloseListener struct {
+	net.Listener
+	once sync.Once
+	err  error
+}
+
+func (l *onceCloseListener) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
 }
 
 // AdminChange is a change of a serving admin server's address, token or
