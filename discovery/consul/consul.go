@@ -162,8 +162,9 @@ type Config struct {
 // other than 200, a bad body) is skipped for the next one; when every
 // server fails, the error is recorded with Updater.Fail, the last good
 // instances keep serving, and the source retries after a backoff. An empty
-// answer is believed at once: the Consul catalog is Raft state, and an
-// empty list is a committed one (no instance registered, or none healthy).
+// answer is believed at once: the Consul catalog is Raft state, and by
+// default the leader answers, so an empty list is a committed one (no
+// instance registered, or none healthy).
 type Source struct {
 	cfg     Config
 	name    string
