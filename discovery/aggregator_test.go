@@ -248,6 +248,18 @@ func TestAggregatorRevisionsAndNotifications(t *testing.T) {
 			t.Errorf("old view changed: %+v", v1)
 		}
 	})
+	t.Run("a change of registry health alone publishes a new view", func(t *testing.T) {
+		prev := a.View("api")
+		unknown := inst("10.0.0.1:80", 4)
+		unknown.HealthUnknown = true
+		if err := src.Set(report{"api": {unknown}}); err != nil {
+			t.Fatal(err)
+		}
+		v := a.View("api")
+		if v == prev || !v.Instances[0].HealthUnknown {
+			t.Errorf("View(api) = %+v, want a new view with HealthUnknown", v)
+		}
+	})
 	t.Run("a service no source reports any more has no view", func(t *testing.T) {
 		if err := src.Set(report{"web": {inst("10.0.0.2:80", 1)}}); err != nil {
 			t.Fatal(err)

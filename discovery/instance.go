@@ -73,6 +73,16 @@ type Instance struct {
 	// admin API (pod name, SRV target, registration time). Unlike Labels,
 	// nothing routes or selects on it.
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// HealthUnknown says the registry reported the instance but could not
+	// vouch for its health: a Nacos service past its protect threshold
+	// reports every instance as healthy, the unhealthy ones included. Such
+	// an instance is published like any other, and duohuo's own checks
+	// (active probes, outlier detection) decide whether it takes traffic;
+	// a consumer that counts registry-healthy instances must not count it.
+	// False means the source either vouches for the instance (Consul
+	// passing or warning, Nacos healthy) or checks no health at all (a
+	// file, DNS).
+	HealthUnknown bool `json:"health_unknown,omitempty"`
 }
 
 // DefaultWeight is the weight of an instance whose source states none.
@@ -183,6 +193,6 @@ func checkText(field, v string, max int) error {
 // equal reports whether two instances publish the same thing.
 func (in Instance) equal(o Instance) bool {
 	return in.ID == o.ID && in.Addr == o.Addr && in.Weight == o.Weight &&
-		in.Locality == o.Locality && in.Source == o.Source &&
+		in.Locality == o.Locality && in.Source == o.Source && in.HealthUnknown == o.HealthUnknown &&
 		maps.Equal(in.Labels, o.Labels) && maps.Equal(in.Metadata, o.Metadata)
 }
