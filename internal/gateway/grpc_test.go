@@ -210,7 +210,11 @@ routes:
 // asks for it; when nothing can answer, the gateway's own status is
 // UNAVAILABLE, in gRPC's form.
 func TestGRPCUnavailableRetriedAndMade(t *testing.T) {
-	bad := &grpctest.Service{Name: "bad", Unavailable: true}
+	// The draining instance answers 200ms after the call: a call the
+	// instance ends before the gateway has read the end of the client's
+	// request cannot be resent (docs/resilience.md), and a busy machine
+	// can delay that read.
+	bad := &grpctest.Service{Name: "bad", Unavailable: true, UnavailableAfter: 200 * time.Millisecond}
 	good := &grpctest.Service{Name: "good"}
 	ab := startGRPC(t, bad, healthpb.HealthCheckResponse_SERVING)
 	ag := startGRPC(t, good, healthpb.HealthCheckResponse_SERVING)

@@ -28,6 +28,11 @@ type Service struct {
 	// Unavailable makes every unary call fail with UNAVAILABLE, after its
 	// headers (the way a draining grpc-go server answers).
 	Unavailable bool
+	// UnavailableAfter, with Unavailable, waits that long before failing:
+	// long enough for a proxy in front to have read the end of the
+	// client's request (a gateway cannot resend a request whose end it
+	// had not read when the instance ended the call).
+	UnavailableAfter time.Duration
 
 	calls atomic.Int64
 }
@@ -42,6 +47,13 @@ func (s *Service) UnaryCall(ctx context.Context, req *testgrpc.SimpleRequest) (*
 		grpc.SetHeader(ctx, metadata.Pairs("x-served-by", s.Name))
 	}
 	if s.Unavailable {
+		if s.UnavailableAfter > 0 {
+			grpc.SendHeader(ctx, metadata.MD{})
+			select {
+			case <-time.After(s.UnavailableAfter):
+			case <-ctx.Done():
+			}
+		}
 		return nil, status.Error(codes.Unavailable, "draining")
 	}
 	grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", "kept", "x-bin-bin", "\x00\x01"))
