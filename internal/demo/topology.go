@@ -57,6 +57,14 @@ type Options struct {
 	// user's first configuration would. Default false: the demo's tuned
 	// settings (see ConfigYAML).
 	ProductDefaults bool
+	// Patient stretches the demo's tuned timeouts (health probes every 3s
+	// waiting 2s instead of every 1s waiting 250ms, dials 2s, tries 5s,
+	// the route 15s), so that a
+	// machine whose cores are all busy elsewhere does not make healthy
+	// instances look sick: the test suite's drills use it, and assert
+	// where traffic goes rather than how fast. Ignored with
+	// ProductDefaults. Default false.
+	Patient bool
 }
 
 func (o Options) withDefaults() Options {
@@ -126,8 +134,8 @@ routes:
       active:
         type: http
         path: /healthz
-        interval: 1s
-        timeout: 250ms
+        interval: {{.ProbeInterval}}
+        timeout: {{.ProbeTimeout}}
         unhealthy_threshold: 2
         healthy_threshold: 2
         jitter: 100ms
@@ -139,16 +147,16 @@ routes:
         # A whole cloud is a third of the instances: let it be ejected.
         max_ejection_percent: 50%
     upstream:
-      dial_timeout: 250ms
+      dial_timeout: {{.DialTimeout}}
 routes:
   - name: demo
     match:
       path_prefix: /
     service: demo
-    timeout: 5s
+    timeout: {{.RouteTimeout}}
     retry:
       attempts: 2
-      per_try_timeout: 1s
+      per_try_timeout: {{.TryTimeout}}
       retry_on: [connect_failure, reset, gateway_error]
     # A GET still waiting after the route's p95 goes to a second instance
     # too: a slow instance stops setting the tail ("The Tail at Scale").
@@ -172,12 +180,18 @@ func ConfigYAML(o Options, addrs []string) ([]byte, error) {
 			i++
 		}
 	}
+	every, probe, dial, try, route := "1s", "250ms", "250ms", "1s", "5s"
+	if o.Patient {
+		every, probe, dial, try, route = "3s", "2s", "2s", "5s", "15s"
+	}
 	var b bytes.Buffer
 	err := configTemplate.Execute(&b, struct {
-		Admin, Listen           string
-		Spread, ProductDefaults bool
-		Instances               []instance
-	}{o.AdminListen, o.Listen, o.Spread, o.ProductDefaults, ins})
+		Admin, Listen                            string
+		Spread, ProductDefaults                  bool
+		ProbeInterval, ProbeTimeout, DialTimeout string
+		TryTimeout, RouteTimeout                 string
+		Instances                                []instance
+	}{o.AdminListen, o.Listen, o.Spread, o.ProductDefaults, every, probe, dial, try, route, ins})
 	return b.Bytes(), err
 }
 

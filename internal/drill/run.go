@@ -56,6 +56,11 @@ type Options struct {
 	// targets are not measured. The other scenarios need the demo topology
 	// and are skipped.
 	FaultProxies []string
+	// Patient runs the demo topology with stretched timeouts
+	// (demo.Options.Patient): for tests on a busy machine, which assert
+	// where traffic goes, not how fast. The latency targets are then not
+	// the product's. Default false.
+	Patient bool
 	// PerTryTimeout is the per-try timeout the blackhole's p99 target
 	// allows for when the gateway does not report the one in force: a
 	// route with the product's defaults configures none, and a Target
@@ -261,7 +266,7 @@ func runScenario(ctx context.Context, o Options, sc Scenario) (ScenarioReport, e
 	reg := prometheus.NewRegistry()
 	top, err := demo.Start(demo.Options{
 		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", BasePort: -1, Spread: sc.Spread,
-		FaultProxies: sc.Toxic != nil, ProductDefaults: sc.Defaults,
+		FaultProxies: sc.Toxic != nil, ProductDefaults: sc.Defaults, Patient: o.Patient,
 	}, reg, o.Logger)
 	if err != nil {
 		return sr, err
