@@ -26,6 +26,20 @@ type AggregatorConfig struct {
 	// to RetryMax, and starts again at RetryMin after a Watch that had a
 	// report accepted. Zero means 1s and 30s.
 	RetryMin, RetryMax time.Duration
+	// DropShare, DropReports and DropAfter guard against a registry in
+	// trouble that answers "no instances" (a restarting member, an
+	// outage behind a proxy that answers empty lists): when a report
+	// would take away more than DropShare of the instances a source had
+	// for a service, that source's previous instances of the service keep
+	// serving until the drop is confirmed, by DropReports consecutive
+	// reports that keep it (the first included) or once it has lasted
+	// DropAfter. A report that takes back the drop ends it. A DropShare
+	// of zero (or below) turns the guard off, so the zero value applies
+	// every report as it comes; the gateway uses 0.5. Zero DropReports
+	// and DropAfter mean 2 and 30s.
+	DropShare   float64
+	DropReports int
+	DropAfter   time.Duration
 }
 
 // SourceStatus is what an aggregator knows about one source, for the admin
@@ -39,7 +53,11 @@ type SourceStatus struct {
 	Instances  int `json:"instances"` // instances in the last accepted report
 	// Shadowed counts instances of this source hidden by a source of higher
 	// precedence at the last merge.
-	Shadowed   int       `json:"shadowed"`
+	Shadowed int `json:"shadowed"`
+	// Held counts the services whose last report dropped too many
+	// instances at once: their previous instances serve until the drop
+	// is confirmed (see AggregatorConfig.DropShare).
+	Held       int       `json:"held"`
 	Updates    uint64    `json:"updates"` // accepted reports
 	Refused    uint64    `json:"refused"` // refused reports and Fail calls
 	LastUpdate time.Time `json:"last_update,omitzero"`
@@ -70,6 +88,10 @@ type Aggregator struct {
 	retryMin time.Duration
 	retryMax time.Duration
 
+	dropShare   float64 // <= 0: no guard
+	dropReports int
+	dropAfter   time.Duration
+
 	views atomic.Pointer[map[string]*ServiceView] // replaced wholesale
 
 	ctx    context.Context
@@ -92,7 +114,17 @@ type sourceState struct {
 	removed    bool
 	services   map[string][]Instance // last accepted report, normalized, sorted by ID
 	shadowedBy map[string]int        // service → instances hidden at its last merge
+	held       map[string]*heldDrop  // service → a drop awaiting confirmation
 	status     SourceStatus
+}
+
+// heldDrop is a report of one source for one service that dropped too many
+// instances at once, not applied yet. Guarded by Aggregator.mu.
+type heldDrop struct {
+	reports int         // consecutive reports that kept the drop
+	list    []Instance  // the latest of them
+	present bool        // false: the latest withdrew the service
+	timer   *time.Timer // confirms the drop at DropAfter
 }
 
 // NewAggregator returns an Aggregator with no sources. Close it to stop the
@@ -103,7 +135,11 @@ func NewAggregator(cfg AggregatorConfig) *Aggregator {
 		now:      cfg.Now,
 		retryMin: cmp.Or(cfg.RetryMin, time.Second),
 		retryMax: cmp.Or(cfg.RetryMax, 30*time.Second),
-		subs:     make(map[chan struct{}]struct{}),
+
+		dropShare:   cfg.DropShare,
+		dropReports: cmp.Or(cfg.DropReports, 2),
+		dropAfter:   cmp.Or(cfg.DropAfter, 30*time.Second),
+		subs:        make(map[chan struct{}]struct{}),
 	}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -154,6 +190,7 @@ func (a *Aggregator) Remove(name string) error {
 		return fmt.Errorf("remove %q: %w", name, ErrUnknownSource)
 	}
 	st.removed = true
+	st.stopHeld()
 	st.cancel()
 	a.sources = slices.DeleteFunc(a.sources, func(s *sourceState) bool { return s == st })
 	a.reindex()
@@ -171,6 +208,9 @@ func (a *Aggregator) Close() error {
 	if !a.closed {
 		a.closed = true
 		a.cancel()
+		for _, st := range a.sources {
+			st.stopHeld()
+		}
 		for ch := range a.subs {
 			close(ch)
 			delete(a.subs, ch)
@@ -300,18 +340,107 @@ func (u updater) Update(services map[string][]Instance) error {
 			changed = append(changed, s)
 		}
 	}
+	a.guardDrops(u.st, clean)
 	u.st.services = clean
-	n := 0
-	for _, ins := range clean {
-		n += len(ins)
-	}
+	u.st.count()
 	st := &u.st.status
-	st.Services, st.Instances = len(clean), n
 	st.Updates++
 	st.LastUpdate = a.now()
 	st.Stale = false
 	a.publish(changed)
 	return nil
+}
+
+// count refreshes the status's counts from what st serves. Called with
+// Aggregator.mu held.
+func (st *sourceState) count() {
+	n := 0
+	for _, ins := range st.services {
+		n += len(ins)
+	}
+	st.status.Services, st.status.Instances, st.status.Held = len(st.services), n, len(st.held)
+}
+
+// guardDrops holds back, in next (st's new report), every service whose
+// instances drop by more than the drop share from what st serves now: the
+// current instances stay in next until the drop is confirmed. A service
+// whose report no longer drops too much ends its hold. Called with a.mu
+// held.
+func (a *Aggregator) guardDrops(st *sourceState, next map[string][]Instance) {
+	if a.dropShare <= 0 {
+		return
+	}
+	for svc, h := range st.held {
+		if list, ok := next[svc]; ok && !a.tooLarge(len(st.services[svc]), len(list)) {
+			h.timer.Stop()
+			delete(st.held, svc)
+			a.log.Info("discovery source's instances are back; the held drop is over",
+				slog.String("source", st.status.Name), slog.String("service", svc))
+		}
+	}
+	for svc, cur := range st.services {
+		list, present := next[svc]
+		if !a.tooLarge(len(cur), len(list)) {
+			continue
+		}
+		h := st.held[svc]
+		if h == nil {
+			h = &heldDrop{}
+			if st.held == nil {
+				st.held = map[string]*heldDrop{}
+			}
+			st.held[svc] = h
+			h.timer = time.AfterFunc(a.dropAfter, func() { a.confirmDrop(st, svc, h) })
+			a.log.Warn("discovery source dropped most instances of a service at once; serving the previous ones until the drop is confirmed",
+				slog.String("source", st.status.Name), slog.String("service", svc),
+				slog.Int("had", len(cur)), slog.Int("now", len(list)),
+				slog.Int("confirm_reports", a.dropReports), slog.Duration("confirm_after", a.dropAfter))
+		}
+		h.reports++
+		h.list, h.present = list, present
+		if h.reports >= a.dropReports {
+			h.timer.Stop()
+			delete(st.held, svc)
+			a.log.Warn("discovery source's drop confirmed; applying it",
+				slog.String("source", st.status.Name), slog.String("service", svc), slog.Int("now", len(list)))
+			continue
+		}
+		next[svc] = cur
+	}
+}
+
+// tooLarge reports whether going from had to now instances drops more than
+// the drop share.
+func (a *Aggregator) tooLarge(had, now int) bool {
+	return had > now && float64(had-now) > a.dropShare*float64(had)
+}
+
+// confirmDrop applies h, st's held drop of svc, once it has lasted
+// DropAfter.
+func (a *Aggregator) confirmDrop(st *sourceState, svc string, h *heldDrop) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed || st.removed || st.held[svc] != h {
+		return
+	}
+	delete(st.held, svc)
+	if h.present {
+		st.services[svc] = h.list
+	} else {
+		delete(st.services, svc)
+	}
+	st.count()
+	a.log.Warn("discovery source's drop lasted; applying it",
+		slog.String("source", st.status.Name), slog.String("service", svc), slog.Int("now", len(h.list)))
+	a.publish([]string{svc})
+}
+
+// stopHeld stops the timers of st's held drops. Called with
+// Aggregator.mu held.
+func (st *sourceState) stopHeld() {
+	for _, h := range st.held {
+		h.timer.Stop()
+	}
 }
 
 func (u updater) Fail(err error) {

@@ -106,10 +106,12 @@ func (t *Tracker) probed(in *inst, err error) {
 	if t.closed || t.insts[in.id] != in {
 		return // forgotten while probing
 	}
+	first := in.awaitFirst
+	in.awaitFirst = false
 	if err == nil {
 		in.probeFail = 0
 		in.probeOK++
-		if !in.activeOK && in.probeOK >= p.HealthyThreshold {
+		if !in.activeOK && (first || in.probeOK >= p.HealthyThreshold) {
 			in.activeOK = true
 			in.probeReason = ""
 		}

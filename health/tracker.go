@@ -75,6 +75,7 @@ type inst struct {
 	probeOK     int
 	probeFail   int
 	probeReason string
+	awaitFirst  bool // out of service until the first probe, which alone decides
 	ejected     bool
 	byGateway   bool // ejected by the gateway-failure detector (its own cap)
 	until       time.Time
@@ -197,6 +198,12 @@ func (t *Tracker) State(id string) (State, bool) {
 // traffic at once), stops probing removed ones and forgets them, and takes
 // configured weights from the view. Instances are matched by ID; the
 // service name is not checked. Update does not wait for probes.
+//
+// A new instance with [discovery.Instance.HealthUnknown] set (the registry
+// listed it without vouching for its health) starts Unhealthy instead and
+// enters service on its first passing probe; a failing first probe leaves
+// it out until Probe.HealthyThreshold probes pass. With probing disabled it
+// starts Healthy like any other: nothing else could vouch for it.
 func (t *Tracker) Update(view discovery.ServiceView) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -210,6 +217,14 @@ func (t *Tracker) Update(view discovery.ServiceView) {
 		in, ok := t.insts[vi.ID]
 		if !ok {
 			in = &inst{id: vi.ID, activeOK: true, sr: 1}
+			if vi.HealthUnknown && !t.cfg.Probe.Disabled {
+				// The registry listed it without vouching for it (a
+				// Nacos protect threshold): out of service until its
+				// first probe passes, as Envoy's
+				// ignore_new_hosts_until_first_hc does.
+				in.activeOK, in.awaitFirst = false, true
+				in.probeReason = "awaiting its first probe: the registry does not vouch for its health"
+			}
 			t.insts[vi.ID] = in
 			changed = true
 		}

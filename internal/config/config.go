@@ -145,12 +145,14 @@ type Locality struct {
 	PanicThreshold         Percent `yaml:"panic_threshold" default:"50%" min:"0" max:"100" doc:"Below this healthy share in every tier, route to all instances, healthy or not, rather than overload the few left (Envoy's default 50%); 0 disables panic mode."`
 }
 
-// DiscoverySource is one source of instances: exactly one of Static, File and
-// DNS is set.
+// DiscoverySource is one source of instances: exactly one of Static, File,
+// DNS, Nacos and Consul is set.
 type DiscoverySource struct {
 	Static *StaticSource `yaml:"static" doc:"Instances listed in this file."`
 	File   *FileSource   `yaml:"file" doc:"Instances listed in another file, re-read when it changes."`
 	DNS    *DNSSource    `yaml:"dns" doc:"Instances from DNS SRV or A/AAAA records, re-resolved as their TTL expires."`
+	Nacos  *NacosSource  `yaml:"nacos" doc:"Instances of a Nacos service, polled over the HTTP open API (docs/discovery.md)."`
+	Consul *ConsulSource `yaml:"consul" doc:"Instances of a Consul service, followed with blocking queries (docs/discovery.md)."`
 }
 
 // StaticSource lists instances inline.
@@ -184,6 +186,59 @@ type DNSSource struct {
 	Cloud    string   `yaml:"cloud" doc:"Cloud given to every answer."`
 	Region   string   `yaml:"region" doc:"Region given to every answer."`
 	Zone     string   `yaml:"zone" doc:"Zone given to every answer."`
+}
+
+// NacosSource follows one Nacos service (Nacos 2.x and 3.x) with the HTTP
+// open API GET /nacos/v1/ns/instance/list. Secrets are never written in the
+// file: password_env names a variable, password_file a file.
+type NacosSource struct {
+	Servers      []string     `yaml:"servers" required:"true" doc:"Nacos servers, tried in order: 10.0.0.1:8848, http://nacos-1:8848, https://nacos.example.com/nacos; the scheme defaults to http, the port to 8848, the context path to /nacos."`
+	Namespace    string       `yaml:"namespace" default:"public" doc:"Namespace ID."`
+	Group        string       `yaml:"group" default:"DEFAULT_GROUP" doc:"Group of the service."`
+	Name         string       `yaml:"name" doc:"Nacos service name; empty means the duohuo service's name."`
+	Clusters     []string     `yaml:"clusters" doc:"Only the instances of these Nacos clusters; empty means every cluster."`
+	Username     string       `yaml:"username" doc:"Log in with this user (POST /nacos/v1/auth/login); empty means no login."`
+	PasswordEnv  string       `yaml:"password_env" doc:"Environment variable that holds the password; needs username, excludes password_file."`
+	PasswordFile string       `yaml:"password_file" doc:"File whose content (trailing newline removed) is the password; relative to this file's directory; needs username, excludes password_env."`
+	Interval     Duration     `yaml:"interval" default:"10s" min:"1s" max:"10m" doc:"Time between two reads of the instance list, plus up to a tenth of jitter; a change shows within it."`
+	Timeout      Duration     `yaml:"timeout" default:"5s" min:"1ms" doc:"Deadline of one request (login or list) to one server; the next server is asked after it."`
+	EmptyGrace   Duration     `yaml:"empty_grace" default:"60s" min:"1s" doc:"How long the servers must keep listing no instance of a service that had some before that is believed; meanwhile the last instances serve (a restarting Nacos member lists nothing until its data is back)."`
+	Cloud        string       `yaml:"cloud" doc:"Cloud given to every instance whose metadata does not name one."`
+	Region       string       `yaml:"region" doc:"Region given to every instance whose metadata does not name one."`
+	Zone         string       `yaml:"zone" doc:"Zone given to every instance whose metadata does not name one."`
+	LocalityKeys LocalityKeys `yaml:"locality_keys" doc:"Instance metadata keys that hold an instance's locality."`
+	TLS          *UpstreamTLS `yaml:"tls" doc:"How https servers are verified: true or absent uses the system's roots, a section names the CA, server name and client certificate."`
+}
+
+// ConsulSource follows one Consul service with blocking queries on
+// /v1/health/service/NAME. The ACL token is never written in the file:
+// token_env names a variable, token_file a file.
+type ConsulSource struct {
+	Servers      []string     `yaml:"servers" default:"[127.0.0.1:8500]" doc:"Consul HTTP addresses, usually the local agent, tried in order: 127.0.0.1:8500, https://consul.service:8501; the scheme defaults to http, the port to 8500."`
+	Name         string       `yaml:"name" doc:"Consul service name; empty means the duohuo service's name."`
+	Datacenter   string       `yaml:"datacenter" doc:"Datacenter to ask about (?dc=); empty means the agent's own."`
+	Tags         []string     `yaml:"tags" doc:"Only the instances that carry every one of these tags; empty means all."`
+	OnlyPassing  bool         `yaml:"only_passing" doc:"Leave out instances whose checks are in the warning state; false keeps them with their warning weight. Critical instances are always left out."`
+	Stale        bool         `yaml:"stale" doc:"Let any Consul server answer (?stale), not only the leader: spreads the load and answers without a leader, with data that may lag."`
+	TokenEnv     string       `yaml:"token_env" doc:"Environment variable that holds the ACL token (needs service:read and node:read); excludes token_file. Neither: the agent's default token."`
+	TokenFile    string       `yaml:"token_file" doc:"File whose content (trailing newline removed) is the ACL token; relative to this file's directory; excludes token_env."`
+	Wait         Duration     `yaml:"wait" default:"60s" min:"1s" max:"10m" doc:"How long one blocking query may wait for a change (?wait=)."`
+	Timeout      Duration     `yaml:"timeout" default:"10s" min:"1ms" doc:"How long an answer may take beyond wait and Consul's jitter (wait/16); the next server is asked after it."`
+	RateInterval Duration     `yaml:"rate_interval" default:"5s" min:"10ms" doc:"Refill interval of the token bucket (burst 2) that paces queries when the service keeps changing; a deregistered instance may get traffic this long after the change."`
+	Cloud        string       `yaml:"cloud" doc:"Cloud given to every instance whose meta does not name one."`
+	Region       string       `yaml:"region" doc:"Region given to every instance whose meta does not name one."`
+	Zone         string       `yaml:"zone" doc:"Zone given to every instance whose meta does not name one."`
+	LocalityKeys LocalityKeys `yaml:"locality_keys" doc:"Service meta keys (then node meta keys) that hold an instance's locality; service meta wins."`
+	TLS          *UpstreamTLS `yaml:"tls" doc:"How https servers are verified: true or absent uses the system's roots, a section names the CA, server name and client certificate."`
+}
+
+// LocalityKeys name the registry metadata keys that hold an instance's
+// cloud, region and zone; what they say overrides the source's own cloud,
+// region and zone, field by field.
+type LocalityKeys struct {
+	Cloud  string `yaml:"cloud" default:"cloud" doc:"Metadata key of the instance's cloud."`
+	Region string `yaml:"region" default:"region" doc:"Metadata key of the instance's region."`
+	Zone   string `yaml:"zone" default:"zone" doc:"Metadata key of the instance's zone."`
 }
 
 // Health configures active probing and passive outlier detection.

@@ -117,6 +117,22 @@ func (c *Config) resolvePaths(dir string) {
 			if src.File != nil {
 				abs(&src.File.Path)
 			}
+			if n := src.Nacos; n != nil {
+				abs(&n.PasswordFile)
+				if t := n.TLS; t != nil {
+					abs(&t.CAFile)
+					abs(&t.CertFile)
+					abs(&t.KeyFile)
+				}
+			}
+			if cs := src.Consul; cs != nil {
+				abs(&cs.TokenFile)
+				if t := cs.TLS; t != nil {
+					abs(&t.CAFile)
+					abs(&t.CertFile)
+					abs(&t.KeyFile)
+				}
+			}
 		}
 	}
 	if c.Replication != nil {

@@ -140,7 +140,58 @@ var parseErrorCases = []struct {
 	{
 		name: "discovery source with two kinds",
 		yaml: "services:\n  - name: api\n    discovery:\n      - dns: {name: a.internal}\n        file: {path: x.yaml}\n",
-		want: []wantErr{{4, 9, "services[0].discovery[0]", "exactly one of static, file or dns; this one sets file and dns"}},
+		want: []wantErr{{4, 9, "services[0].discovery[0]", "exactly one of static, file, dns, nacos or consul; this one sets file and dns"}},
+	},
+	{
+		name: "nacos without servers",
+		yaml: "services:\n  - name: api\n    discovery:\n      - nacos: {group: g}\n",
+		want: []wantErr{{4, 9, "services[0].discovery[0].nacos.servers", "is required"}},
+	},
+	{
+		name: "nacos server that is no URL",
+		yaml: "services:\n  - name: api\n    discovery:\n      - nacos: {servers: [\"ftp://n:8848\", \"http://u@n\", \"n:99999\"]}\n",
+		want: []wantErr{
+			{4, 27, "services[0].discovery[0].nacos.servers[0]", `scheme "ftp" is not http or https`},
+			{4, 43, "services[0].discovery[0].nacos.servers[1]", `invalid server "http://u@n"`},
+			{4, 57, "services[0].discovery[0].nacos.servers[2]", `invalid port "99999"`},
+		},
+	},
+	{
+		name: "nacos password without username, from an unset variable",
+		yaml: "services:\n  - name: api\n    discovery:\n      - nacos: {servers: [n], password_env: NOPE}\n",
+		want: []wantErr{
+			{4, 9, "services[0].discovery[0].nacos.username", "is required with a password"},
+			{4, 45, "services[0].discovery[0].nacos.password_env", "environment variable NOPE is not set or empty"},
+		},
+	},
+	{
+		name: "nacos password two ways",
+		yaml: "services:\n  - name: api\n    discovery:\n      - nacos: {servers: [n], username: u, password_env: TOKEN, password_file: pw}\n",
+		want: []wantErr{{4, 80, "services[0].discovery[0].nacos.password_file", "excludes password_env"}},
+	},
+	{
+		name: "nacos password file that does not exist",
+		yaml: "services:\n  - name: api\n    discovery:\n      - nacos: {servers: [n], username: u, password_file: /nonexistent/pw}\n",
+		want: []wantErr{{4, 59, "services[0].discovery[0].nacos.password_file", "no such file"}},
+	},
+	{
+		name: "nacos interval below a second",
+		yaml: "services:\n  - name: api\n    discovery:\n      - nacos: {servers: [n], interval: 100ms}\n",
+		want: []wantErr{{4, 41, "services[0].discovery[0].nacos.interval", "must be between 1s and 10m"}},
+	},
+	{
+		name: "consul with an empty server list and a path",
+		yaml: "services:\n  - name: api\n    discovery:\n      - consul: {servers: []}\n      - consul: {servers: [\"http://c:8500/v1\"], tags: [\"\"]}\n",
+		want: []wantErr{
+			{4, 18, "services[0].discovery[0].consul.servers", "must not be empty"},
+			{5, 28, "services[0].discovery[1].consul.servers[0]", "(no path)"},
+			{5, 56, "services[0].discovery[1].consul.tags[0]", "is empty"},
+		},
+	},
+	{
+		name: "consul zone without region",
+		yaml: "services:\n  - name: api\n    discovery:\n      - consul: {zone: z1}\n",
+		want: []wantErr{{4, 24, "services[0].discovery[0].consul.zone", "needs a region"}},
 	},
 	{
 		name: "static instance with a host name",

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -147,12 +150,171 @@ func (s *DiscoverySource) validate(c *checker, path string) {
 	if s.DNS != nil {
 		set = append(set, "dns")
 	}
+	if s.Nacos != nil {
+		set = append(set, "nacos")
+	}
+	if s.Consul != nil {
+		set = append(set, "consul")
+	}
 	switch len(set) {
 	case 0:
-		c.errorf(path, "a discovery source needs one of static, file or dns")
+		c.errorf(path, "a discovery source needs one of static, file, dns, nacos or consul")
 	case 1:
 	default:
-		c.errorf(path, "a discovery source is exactly one of static, file or dns; this one sets %s", strings.Join(set, " and "))
+		c.errorf(path, "a discovery source is exactly one of static, file, dns, nacos or consul; this one sets %s", strings.Join(set, " and "))
+	}
+}
+
+// checkServer checks the address of a registry server: host[:port] or an
+// http(s) URL, with a path only where the registry has a context path
+// (withPath).
+func (c *checker) checkServer(path, raw string, withPath bool) {
+	s := raw
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	want := "want host[:port] or http[s]://host[:port]"
+	if withPath {
+		want += "[/context-path]"
+	}
+	switch {
+	case raw == "":
+		c.errorf(path, "empty server address: %s", want)
+	case err != nil:
+		c.errorf(path, "invalid server %q: %s", raw, want)
+	case u.Scheme != "http" && u.Scheme != "https":
+		c.errorf(path, "invalid server %q: scheme %q is not http or https", raw, u.Scheme)
+	case u.Hostname() == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
+		c.errorf(path, "invalid server %q: %s", raw, want)
+	case !withPath && strings.Trim(u.Path, "/") != "":
+		c.errorf(path, "invalid server %q: %s (no path)", raw, want)
+	default:
+		if p := u.Port(); p != "" {
+			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+				c.errorf(path, "invalid port %q in server %q: want 1 to 65535", p, raw)
+			}
+		}
+	}
+}
+
+// checkSecret checks a secret given by environment variable (envKey) or by
+// file (fileKey): at most one of them, the variable set, the file readable
+// and not empty.
+func (c *checker) checkSecret(path, envKey, env, fileKey, file string) {
+	switch {
+	case env != "" && file != "":
+		c.errorf(join(path, fileKey), "excludes %s: give the secret one way", envKey)
+	case env != "":
+		if !validEnvName(env) {
+			c.errorf(join(path, envKey), "invalid variable name %q: use letters, digits and _", env)
+		} else if v, _ := c.d.lookup(env); v == "" {
+			c.errorf(join(path, envKey), "environment variable %s is not set or empty", env)
+		}
+	case file != "":
+		p := file
+		if !filepath.IsAbs(p) && c.d.dir != "" {
+			p = filepath.Join(c.d.dir, p)
+		}
+		if _, err := readSecret(p); err != nil {
+			c.errorf(join(path, fileKey), "%v", err)
+		}
+	}
+}
+
+// readSecret reads a secret file: its content without trailing newlines,
+// which must not be empty.
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read secret: %w", err)
+	}
+	v := strings.TrimRight(string(b), "\r\n")
+	if v == "" {
+		return "", fmt.Errorf("secret file %s is empty", path)
+	}
+	return v, nil
+}
+
+// secret returns the secret of env or file (already absolute, as [Load]
+// makes it); "" when neither is given.
+func secret(env, file string) (string, error) {
+	switch {
+	case env != "":
+		v := os.Getenv(env)
+		if v == "" {
+			return "", fmt.Errorf("environment variable %s is not set or empty", env)
+		}
+		return v, nil
+	case file != "":
+		return readSecret(file)
+	}
+	return "", nil
+}
+
+// Password returns the Nacos password from password_env or password_file;
+// "" when neither is set. Paths are used as they are: [Load] has made them
+// absolute.
+func (s *NacosSource) Password() (string, error) { return secret(s.PasswordEnv, s.PasswordFile) }
+
+// Token returns the Consul ACL token from token_env or token_file; "" when
+// neither is set. Paths are used as they are: [Load] has made them absolute.
+func (s *ConsulSource) Token() (string, error) { return secret(s.TokenEnv, s.TokenFile) }
+
+// registryName reports whether v can be a registry name, namespace, group,
+// cluster or tag: no spaces around it, no control characters.
+func registryName(v string) bool {
+	return strings.TrimSpace(v) == v && !strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+func (s *NacosSource) validate(c *checker, path string) {
+	for i, srv := range s.Servers {
+		c.checkServer(fmt.Sprintf("%s.servers[%d]", path, i), srv, true)
+	}
+	for key, v := range map[string]string{"namespace": s.Namespace, "group": s.Group, "name": s.Name} {
+		if !registryName(v) || strings.Contains(v, "@@") {
+			c.errorf(join(path, key), "%q has spaces around it, control characters or \"@@\"", v)
+		}
+	}
+	for i, cl := range s.Clusters {
+		if cl == "" || strings.Contains(cl, ",") || !registryName(cl) {
+			c.errorf(fmt.Sprintf("%s.clusters[%d]", path, i), "%q is empty or has a comma, spaces around it or control characters", cl)
+		}
+	}
+	if s.Username == "" && (s.PasswordEnv != "" || s.PasswordFile != "") {
+		c.errorf(join(path, "username"), "is required with a password")
+	}
+	c.checkSecret(path, "password_env", s.PasswordEnv, "password_file", s.PasswordFile)
+	c.checkLocality(path, s.Cloud, s.Region, s.Zone)
+}
+
+func (s *ConsulSource) validate(c *checker, path string) {
+	if len(s.Servers) == 0 {
+		c.errorf(join(path, "servers"), "must not be empty: give at least one Consul address, or leave servers out for 127.0.0.1:8500")
+	}
+	for i, srv := range s.Servers {
+		c.checkServer(fmt.Sprintf("%s.servers[%d]", path, i), srv, false)
+	}
+	if !registryName(s.Name) || strings.ContainsAny(s.Name, "/?#") {
+		c.errorf(join(path, "name"), "%q has spaces around it, control characters or one of / ? #", s.Name)
+	}
+	if !registryName(s.Datacenter) || strings.ContainsAny(s.Datacenter, " /?#") {
+		c.errorf(join(path, "datacenter"), "%q has spaces, control characters or one of / ? #", s.Datacenter)
+	}
+	for i, t := range s.Tags {
+		if t == "" || !registryName(t) {
+			c.errorf(fmt.Sprintf("%s.tags[%d]", path, i), "%q is empty or has spaces around it or control characters", t)
+		}
+	}
+	c.checkSecret(path, "token_env", s.TokenEnv, "token_file", s.TokenFile)
+	c.checkLocality(path, s.Cloud, s.Region, s.Zone)
+}
+
+func (k *LocalityKeys) validate(c *checker, path string) {
+	for key, v := range map[string]string{"cloud": k.Cloud, "region": k.Region, "zone": k.Zone} {
+		if v == "" || !registryName(v) {
+			c.errorf(join(path, key), "%q is empty or has spaces around it or control characters", v)
+		}
 	}
 }
 

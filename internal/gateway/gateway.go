@@ -105,7 +105,7 @@ func New(opts Options) (*Gateway, error) {
 		log:      log,
 		m:        newMetrics(reg, int(opts.Config.Metrics.InstanceLabels)),
 		fwd:      &proxy.Forwarder{Via: "duohuo"},
-		agg:      discovery.NewAggregator(discovery.AggregatorConfig{}),
+		agg:      discovery.NewAggregator(discovery.AggregatorConfig{DropShare: dropShare}),
 		services: map[string]*service{},
 		baseDir:  opts.BaseDir,
 		stopping: make(chan struct{}),
@@ -172,6 +172,10 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 // gateway (a file that does not load), next to those Reload refuses, in
 // duohuo_config_reloads_total{result="rejected"}.
 func (g *Gateway) RefuseReload() { g.m.reloads.WithLabelValues("rejected").Inc() }
+
+// dropShare is the share of a source's instances of a service whose sudden
+// loss is held until confirmed (docs/discovery.md, "Drop guard").
+const dropShare = 0.5
 
 // defaultFirstReportWait is Options.FirstReportWait's default.
 const defaultFirstReportWait = 5 * time.Second

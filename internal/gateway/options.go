@@ -10,6 +10,8 @@ import (
 	"github.com/duohuo/duohuo/breaker"
 	"github.com/duohuo/duohuo/color"
 	"github.com/duohuo/duohuo/discovery"
+	"github.com/duohuo/duohuo/discovery/consul"
+	"github.com/duohuo/duohuo/discovery/nacos"
 	"github.com/duohuo/duohuo/health"
 	"github.com/duohuo/duohuo/internal/config"
 	"github.com/duohuo/duohuo/internal/proxy"
@@ -245,4 +247,66 @@ func staticInstances(s config.StaticSource) ([]discovery.Instance, error) {
 		})
 	}
 	return ins, nil
+}
+
+// nacosConfig maps a nacos discovery source of service, reading its
+// password and TLS files. Every duration has a minimum above zero in the
+// file, and the names' defaults are filled there, so every value is passed
+// as is.
+func nacosConfig(service, sourceName string, c *config.NacosSource) (nacos.Config, error) {
+	pw, err := c.Password()
+	if err != nil {
+		return nacos.Config{}, err
+	}
+	tlsCfg, err := c.TLS.ClientConfig()
+	if err != nil {
+		return nacos.Config{}, fmt.Errorf("tls: %w", err)
+	}
+	return nacos.Config{
+		Service:      service,
+		Name:         c.Name, // empty: the service's name, in both
+		Namespace:    c.Namespace,
+		Group:        c.Group,
+		Clusters:     c.Clusters,
+		Servers:      c.Servers,
+		TLS:          tlsCfg,
+		Username:     c.Username,
+		Password:     pw,
+		Interval:     time.Duration(c.Interval),
+		Timeout:      time.Duration(c.Timeout),
+		EmptyGrace:   time.Duration(c.EmptyGrace),
+		Locality:     discovery.Locality{Cloud: c.Cloud, Region: c.Region, Zone: c.Zone},
+		LocalityKeys: nacos.LocalityKeys(c.LocalityKeys),
+		SourceName:   sourceName,
+	}, nil
+}
+
+// consulConfig maps a consul discovery source of service, reading its
+// token and TLS files. As for nacos, every value is passed as is.
+func consulConfig(service, sourceName string, c *config.ConsulSource) (consul.Config, error) {
+	token, err := c.Token()
+	if err != nil {
+		return consul.Config{}, err
+	}
+	tlsCfg, err := c.TLS.ClientConfig()
+	if err != nil {
+		return consul.Config{}, fmt.Errorf("tls: %w", err)
+	}
+	return consul.Config{
+		Service:      service,
+		Name:         c.Name, // empty: the service's name, in both
+		Datacenter:   c.Datacenter,
+		Tags:         c.Tags,
+		OnlyPassing:  c.OnlyPassing,
+		Stale:        c.Stale,
+		Servers:      c.Servers,
+		TLS:          tlsCfg,
+		Token:        token,
+		Wait:         time.Duration(c.Wait),
+		Timeout:      time.Duration(c.Timeout),
+		RateInterval: time.Duration(c.RateInterval),
+		Locality:     discovery.Locality{Cloud: c.Cloud, Region: c.Region, Zone: c.Zone},
+		LocalityKeys: consul.LocalityKeys(c.LocalityKeys),
+		SourceName:   sourceName,
+	}, nil
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/duohuo/duohuo/breaker"
 	"github.com/duohuo/duohuo/color"
 	"github.com/duohuo/duohuo/discovery"
+	"github.com/duohuo/duohuo/discovery/consul"
+	"github.com/duohuo/duohuo/discovery/nacos"
 	"github.com/duohuo/duohuo/fault"
 	"github.com/duohuo/duohuo/health"
 	"github.com/duohuo/duohuo/internal/config"
@@ -63,6 +65,15 @@ func compiled(t *testing.T, c *config.Config) *route {
 		t.Fatal(err)
 	}
 	return rt
+}
+
+func consulOf(t *testing.T, c *config.Config) any {
+	t.Helper()
+	cc, err := consulConfig("s", "consul:s", svc0(c).Discovery[0].Consul)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc
 }
 
 func healthOf(t *testing.T, c *config.Config) any {
@@ -154,6 +165,21 @@ var optionSections = map[string]optionSection{
 			return cc
 		},
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Gray).Elem() }},
+	"NacosSource": {at: []string{"services[0]", "discovery[0]", "nacos"}, pre: []string{"servers: [127.0.0.1:1]"},
+		lib: func(t *testing.T, c *config.Config) any {
+			nc, err := nacosConfig("s", "nacos:s", svc0(c).Discovery[0].Nacos)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return nc
+		},
+		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(svc0(c).Discovery[0].Nacos).Elem() }},
+	"ConsulSource": {at: []string{"services[0]", "discovery[0]", "consul"}, lib: consulOf,
+		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(svc0(c).Discovery[0].Consul).Elem() }},
+	"LocalityKeys": {at: []string{"services[0]", "discovery[0]", "consul", "locality_keys"}, lib: consulOf,
+		value: func(c *config.Config) reflect.Value {
+			return reflect.ValueOf(&svc0(c).Discovery[0].Consul.LocalityKeys).Elem()
+		}},
 	"Faults": {at: []string{"faults"},
 		lib:   func(_ *testing.T, c *config.Config) any { return faultTable(c.Faults) },
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Faults).Elem() }},
@@ -279,6 +305,20 @@ var optionCases = map[string]optionCase{
 
 	"Faults.max_active":     {get: func(l any) any { return l.(fault.Table).MaxActive }, zero: 0}, // fault: 0 is no cap
 	"FaultRule.path_prefix": {get: func(l any) any { return l.(fault.Rule).PathPrefix }},
+
+	"NacosSource.namespace":   {get: func(l any) any { return l.(nacos.Config).Namespace }},
+	"NacosSource.group":       {get: func(l any) any { return l.(nacos.Config).Group }},
+	"NacosSource.interval":    {get: func(l any) any { return l.(nacos.Config).Interval }},
+	"NacosSource.timeout":     {get: func(l any) any { return l.(nacos.Config).Timeout }},
+	"NacosSource.empty_grace": {get: func(l any) any { return l.(nacos.Config).EmptyGrace }},
+
+	"ConsulSource.servers":       {get: func(l any) any { return l.(consul.Config).Servers }, def: []string{"127.0.0.1:8500"}},
+	"ConsulSource.wait":          {get: func(l any) any { return l.(consul.Config).Wait }},
+	"ConsulSource.timeout":       {get: func(l any) any { return l.(consul.Config).Timeout }},
+	"ConsulSource.rate_interval": {get: func(l any) any { return l.(consul.Config).RateInterval }},
+	"LocalityKeys.cloud":         {get: func(l any) any { return l.(consul.Config).LocalityKeys.Cloud }},
+	"LocalityKeys.region":        {get: func(l any) any { return l.(consul.Config).LocalityKeys.Region }},
+	"LocalityKeys.zone":          {get: func(l any) any { return l.(consul.Config).LocalityKeys.Zone }},
 }
 
 // optionsNotMapped are the keys with a default or a meaningful zero that no
@@ -390,6 +430,10 @@ func optionsFile(sec optionSection, keys []string) string {
 		top = nest(sec.at, keys, 0)
 	}
 	base := optionsBase
+	if len(sec.at) > 2 && sec.at[1] == "discovery[0]" && sec.at[2] != "static" {
+		// Another kind of source takes the static one's place.
+		base = strings.Replace(base, "    discovery:\n      - static:\n          instances:\n            - addr: 127.0.0.1:1\n", "", 1)
+	}
 	if len(svc) > 0 && strings.HasPrefix(sec.at[len(sec.at)-1], "instances") {
 		// The instance's keys go under its list item.
 		base = strings.Replace(base, "            - addr: 127.0.0.1:1\n", "            - addr: 127.0.0.1:1\n"+indent(keys, 14), 1)
@@ -409,7 +453,11 @@ func nest(at, keys []string, col int) []string {
 			col += 4
 			continue
 		}
-		out = append(out, strings.Repeat(" ", col)+k+":\n")
+		if n := len(out); n > 0 && strings.HasSuffix(out[n-1], "- ") {
+			out[n-1] += k + ":\n" // the list item's first key
+		} else {
+			out = append(out, strings.Repeat(" ", col)+k+":\n")
+		}
 		col += 2
 	}
 	lines := indent(keys, col)

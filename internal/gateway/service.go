@@ -11,6 +11,8 @@ import (
 	"github.com/duohuo/duohuo/balancer"
 	"github.com/duohuo/duohuo/breaker"
 	"github.com/duohuo/duohuo/discovery"
+	"github.com/duohuo/duohuo/discovery/consul"
+	"github.com/duohuo/duohuo/discovery/nacos"
 	"github.com/duohuo/duohuo/discovery/static"
 	"github.com/duohuo/duohuo/gray"
 	"github.com/duohuo/duohuo/health"
@@ -165,15 +167,36 @@ func sourceFor(service string, i int, ds config.DiscoverySource, baseDir string,
 		}
 		return static.New("static:"+name, map[string][]discovery.Instance{service: ins}), nil
 	case ds.File != nil:
-		path := ds.File.Path
-		if baseDir != "" && len(path) > 0 && path[0] != '/' {
-			path = baseDir + "/" + path
-		}
-		return static.NewFile(path, static.FileConfig{Name: "file:" + name, Service: service, Logger: log}), nil
+		return static.NewFile(inDir(baseDir, ds.File.Path), static.FileConfig{Name: "file:" + name, Service: service, Logger: log}), nil
 	case ds.DNS != nil:
 		return newDNSSource(service, name, ds.DNS)
+	case ds.Nacos != nil:
+		c := *ds.Nacos
+		c.PasswordFile = inDir(baseDir, c.PasswordFile)
+		nc, err := nacosConfig(service, "nacos:"+name, &c)
+		if err != nil {
+			return nil, fmt.Errorf("nacos: %w", err)
+		}
+		return nacos.NewSource(nc)
+	case ds.Consul != nil:
+		c := *ds.Consul
+		c.TokenFile = inDir(baseDir, c.TokenFile)
+		cc, err := consulConfig(service, "consul:"+name, &c)
+		if err != nil {
+			return nil, fmt.Errorf("consul: %w", err)
+		}
+		return consul.NewSource(cc)
 	}
 	return nil, fmt.Errorf("no source given")
+}
+
+// inDir returns path relative to baseDir when it is relative and baseDir is
+// set (a Config from config.Load has absolute paths already).
+func inDir(baseDir, path string) string {
+	if baseDir != "" && len(path) > 0 && path[0] != '/' {
+		return baseDir + "/" + path
+	}
+	return path
 }
 
 // loop keeps the balancer in step with discovery and health until ctx ends.
