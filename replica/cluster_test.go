@@ -273,6 +273,12 @@ func testPartition(t *testing.T, long bool) {
 	}
 }
 
+// counterSumOf is counterSum for store i alone.
+func (c *cluster) counterSumOf(i int, name string, labels map[string]string) float64 {
+	one := &cluster{regs: c.regs[i : i+1]}
+	return one.counterSum(name, labels)
+}
+
 // counterSum returns the sum over all stores of the counter metric name with
 // the given label values.
 func (c *cluster) counterSum(name string, labels map[string]string) float64 {

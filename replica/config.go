@@ -73,8 +73,11 @@ type Config struct {
 	// address and port.
 	AdvertiseAddr string
 	AdvertisePort int
-	// Join lists "host:port" of sites to join at start. Empty: wait to be
-	// joined. Sites that are down at start are found later by the others.
+	// Join lists "host:port" of sites to join. Open does not wait for
+	// them: joins run in the background and are retried with backoff while
+	// a site is not connected, as are the addresses of every member seen
+	// before (see joiner.go and docs/replication.md, "Joins"). Empty: wait
+	// to be joined, and join former members.
 	Join []string
 	// SecretKey encrypts gossip and streams with AES-GCM (memberlist's
 	// keyring); 16, 24 or 32 bytes, the same on every site. Nil: plain text,

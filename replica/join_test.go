@@ -178,3 +178,59 @@ func TestAntiEntropyRunsWhileJoinHangs(t *testing.T) {
 		t.Fatal("the join stopped hanging; the test proves nothing")
 	}
 }
+
+// A site restarted while its outbound traffic fails, then healed, learns
+// the sites that send it anti-entropy rounds although it does not know
+// them: it joins them at once instead of ignoring them until a retry or a
+// push/pull, both an hour away here.
+func TestHalfJoinedSiteJoinsTheSitesThatTalkToIt(t *testing.T) {
+	c := &cluster{t: t, p: replicatest.NewPartition()}
+	t.Cleanup(c.close)
+	for range 3 {
+		c.add(t, replica.SlowJoins, func(cfg *replica.Config) {
+			cfg.SuspicionMult = 1000 // a suspected site stays live (suspect) throughout
+		})
+	}
+	c.waitFor("all members to see each other", 20*time.Second, func() bool {
+		for _, s := range c.stores {
+			if len(s.Members()) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	a, b, cc := c.addrs[0], c.addrs[1], c.addrs[2]
+	c.p.CutOneWay(b, a)
+	c.p.CutOneWay(b, cc)
+	// Restarted, site-1 must know no other site: its leave is lost, so the
+	// others still see it, and its joins fail. A membership broadcast still
+	// queued at another site since the cluster formed can teach it one;
+	// each restart consumes those, so a few restarts get there.
+	var sb *replica.Store
+	for try := 0; ; try++ {
+		sb = c.restart(t, 1)
+		waitUntil(t, "site-1 to fail to reach the others, or to learn one", 30*time.Second, func() bool {
+			return len(sb.Members()) > 1 || (peerState(sb, a) == replica.PeerUnreachable && peerState(sb, cc) == replica.PeerUnreachable)
+		})
+		if len(sb.Members()) == 1 {
+			break
+		}
+		if try == 10 {
+			t.Fatalf("site-1 learned a member through gossip at each of %d restarts", try+1)
+		}
+	}
+	c.p.HealAll()
+	for i := range 3 {
+		if err := c.stores[i].Update(context.Background(), "hits", func(tx *replica.Txn) error { tx.Add(1); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.waitFor("site-1's write everywhere and 3 members everywhere", 30*time.Second, func() bool {
+		for _, s := range c.stores {
+			if _, err := s.Get("hits"); err != nil || counterValue(t, s, "hits") != 3 || len(s.Members()) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+}

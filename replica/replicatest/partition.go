@@ -181,8 +181,8 @@ func NewTransportAt(p *Partition, port int) (*Transport, error) {
 // Port returns the port the transport listens on.
 func (t *Transport) Port() int { return t.GetAutoBindPort() }
 
-// Shutdown releases the transport's dials hanging in a Hold and shuts the
-// real transport down.
+// Shutdown releases the transport's dials hanging in a Hold or a
+// Blackhole and shuts the real transport down.
 func (t *Transport) Shutdown() error {
 	t.shutdown.Do(func() { close(t.done) })
 	return t.NetTransport.Shutdown()
@@ -242,7 +242,10 @@ func (t *Transport) refuse(addr string, timeout time.Duration) error {
 	if t.p.blackholed(t.addr, addr) {
 		tm := time.NewTimer(timeout)
 		defer tm.Stop()
-		<-tm.C
+		select {
+		case <-tm.C:
+		case <-t.done: // shut down: a real dial would go on, but nobody waits for it
+		}
 		return fmt.Errorf("dial %s: %w", addr, ErrTimeout)
 	}
 	if t.p.Blocked(t.addr, addr) {
