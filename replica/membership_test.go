@@ -121,3 +121,25 @@ func TestSuspectAndDeadAreCountedAndLogged(t *testing.T) {
 		t.Error("memberlist's [DEBUG] lines are not logged at debug level")
 	}
 }
+
+func TestTimingsAreValidated(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		edit func(*replica.Config)
+		want string
+	}{
+		{"probe timeout not below the interval", func(c *replica.Config) { c.ProbeInterval, c.ProbeTimeout = time.Second, time.Second }, "ProbeTimeout"},
+		{"negative suspicion multiplier", func(c *replica.Config) { c.SuspicionMult = -1 }, "SuspicionMult"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := replica.Config{Name: "a", Dir: t.TempDir()}
+			tt.edit(&cfg)
+			if s, err := replica.Open(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+				if s != nil {
+					s.Close()
+				}
+				t.Errorf("Open = %v, want an error naming %s", err, tt.want)
+			}
+		})
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/duohuo/duohuo/internal/config"
 )
 
 // serve with a replication peer that accepts connections and never answers
@@ -71,5 +73,27 @@ func TestServeWithAnUnreachablePeer(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "join failed; retrying in the background") {
 		t.Errorf("the log does not say the join failed and is retried:\n%s", log.String())
+	}
+}
+
+// The replication timings are passed to the store; a probe timeout that is not
+// below the probe interval is refused, naming the field.
+func TestOpenReplicaTimings(t *testing.T) {
+	cfg := &config.Config{Replication: &config.Replication{
+		Dir: t.TempDir(), Bind: "127.0.0.1:0", Network: "local",
+		ProbeInterval: config.Duration(time.Second), ProbeTimeout: config.Duration(2 * time.Second),
+	}}
+	if _, err := openReplica(context.Background(), cfg, nil, nil); err == nil || !strings.Contains(err.Error(), "replication.probe_timeout") {
+		t.Errorf("openReplica with probe_timeout above probe_interval = %v, want an error naming replication.probe_timeout", err)
+	}
+	cfg.Replication.ProbeTimeout = config.Duration(100 * time.Millisecond)
+	cfg.Replication.AntiEntropyInterval = config.Duration(50 * time.Millisecond)
+	cfg.Replication.SuspicionMult = 5
+	rep, err := openReplica(context.Background(), cfg, nil, nil)
+	if err != nil {
+		t.Fatalf("openReplica = %v", err)
+	}
+	if err := rep.Close(); err != nil {
+		t.Error(err)
 	}
 }
