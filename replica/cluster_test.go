@@ -22,6 +22,7 @@ type cluster struct {
 	addrs  []string
 	dirs   []string
 	regs   []*prometheus.Registry
+	cfgs   []replica.Config
 }
 
 // newCluster starts n stores on loopback that join the first, over
@@ -86,6 +87,30 @@ func (c *cluster) add(t testing.TB, edit ...func(*replica.Config)) *replica.Stor
 	c.addrs = append(c.addrs, tr.Addr())
 	c.dirs = append(c.dirs, cfg.Dir)
 	c.regs = append(c.regs, cfg.Registerer.(*prometheus.Registry))
+	c.cfgs = append(c.cfgs, cfg)
+	return s
+}
+
+// restart closes store i and opens it again on its directory and address,
+// with a fresh registry, as a site restarts.
+func (c *cluster) restart(t testing.TB, i int) *replica.Store {
+	t.Helper()
+	if err := c.stores[i].Close(); err != nil {
+		t.Errorf("Close(%s) = %v", c.cfgs[i].Name, err)
+	}
+	port := c.cfgs[i].Transport.(*replicatest.Transport).Port()
+	tr, err := replicatest.NewTransportAt(c.p, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.cfgs[i]
+	cfg.Transport = tr
+	cfg.Registerer = prometheus.NewRegistry()
+	s, err := replica.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("reopen %s: %v", cfg.Name, err)
+	}
+	c.stores[i], c.cfgs[i], c.regs[i] = s, cfg, cfg.Registerer.(*prometheus.Registry)
 	return s
 }
 
@@ -246,6 +271,12 @@ func testPartition(t *testing.T, long bool) {
 			}
 		}
 	}
+}
+
+// counterSumOf is counterSum for store i alone.
+func (c *cluster) counterSumOf(i int, name string, labels map[string]string) float64 {
+	one := &cluster{regs: c.regs[i : i+1]}
+	return one.counterSum(name, labels)
 }
 
 // counterSum returns the sum over all stores of the counter metric name with

@@ -73,8 +73,11 @@ type Config struct {
 	// address and port.
 	AdvertiseAddr string
 	AdvertisePort int
-	// Join lists "host:port" of sites to join at start. Empty: wait to be
-	// joined. Sites that are down at start are found later by the others.
+	// Join lists "host:port" of sites to join. Open does not wait for
+	// them: joins run in the background and are retried with backoff while
+	// a site is not connected, as are the addresses of every member seen
+	// before (see joiner.go and docs/replication.md, "Joins"). Empty: wait
+	// to be joined, and join former members.
 	Join []string
 	// SecretKey encrypts gossip and streams with AES-GCM (memberlist's
 	// keyring); 16, 24 or 32 bytes, the same on every site. Nil: plain text,
@@ -90,6 +93,16 @@ type Config struct {
 	// random other site and repairs differences. Zero: the preset's (Local
 	// 250ms, LAN 1s, WAN 2s).
 	AntiEntropyInterval time.Duration
+	// ProbeInterval is how often memberlist probes a random member for
+	// liveness; ProbeTimeout how long it waits for the answer before
+	// asking others to probe it. Zero: the preset's (Local 1s and 200ms,
+	// LAN 1s and 500ms, WAN 5s and 3s).
+	ProbeInterval, ProbeTimeout time.Duration
+	// SuspicionMult scales how long a member that missed its probes stays
+	// suspect before it is declared dead: SuspicionMult × log10(members+1)
+	// × ProbeInterval, refutable by the member meanwhile. Zero: the
+	// preset's (Local 3, LAN 4, WAN 6).
+	SuspicionMult int
 	// Transport replaces memberlist's UDP/TCP transport; tests wrap the real
 	// one to cut links. Nil: a memberlist.NetTransport on BindAddr:BindPort.
 	Transport memberlist.NodeAwareTransport
@@ -121,6 +134,11 @@ type Config struct {
 	// digestOnlyAE restores the old anti-entropy rule (send every object
 	// whose digest differs), for benchmarks that compare the two.
 	digestOnlyAE bool
+	// joinBackoff and joinBackoffMax replace the first and the largest
+	// wait between join attempts to one peer (see joiner.go).
+	joinBackoff, joinBackoffMax time.Duration
+	// tweakMemberlist, if set, edits memberlist's config last.
+	tweakMemberlist func(*memberlist.Config)
 	// fullSummaryAE restores the summary of every object in every round,
 	// before bucket digests, for the same purpose.
 	fullSummaryAE bool
@@ -140,6 +158,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("replica: config: BindPort %d out of range", c.BindPort)
 	case c.AntiEntropyInterval < 0 || c.MaxClockOffset < 0 || c.CheckpointEvery < 0:
 		return fmt.Errorf("replica: config: negative AntiEntropyInterval, MaxClockOffset or CheckpointEvery")
+	case c.ProbeInterval < 0 || c.ProbeTimeout < 0 || c.SuspicionMult < 0:
+		return fmt.Errorf("replica: config: negative ProbeInterval, ProbeTimeout or SuspicionMult")
+	case c.ProbeTimeout > 0 && c.ProbeInterval > 0 && c.ProbeTimeout >= c.ProbeInterval:
+		return fmt.Errorf("replica: config: ProbeTimeout %v must be below ProbeInterval %v", c.ProbeTimeout, c.ProbeInterval)
 	case c.Network < NetworkLAN || c.Network > NetworkLocal:
 		return fmt.Errorf("replica: config: unknown Network %d", c.Network)
 	}
@@ -167,6 +189,43 @@ func (c *Config) checkpointEvery() int {
 		return 4096
 	}
 	return c.CheckpointEvery
+}
+
+// memberlist returns memberlist's config for the preset with the timings
+// this Config sets.
+func (c *Config) memberlist() *memberlist.Config {
+	mc := c.Network.memberlist()
+	if c.ProbeInterval > 0 {
+		mc.ProbeInterval = c.ProbeInterval
+	}
+	if c.ProbeTimeout > 0 {
+		mc.ProbeTimeout = c.ProbeTimeout
+	}
+	if mc.ProbeTimeout >= mc.ProbeInterval {
+		mc.ProbeTimeout = mc.ProbeInterval / 2
+	}
+	if c.SuspicionMult > 0 {
+		mc.SuspicionMult = c.SuspicionMult
+	}
+	return mc
+}
+
+// joinBackoffs returns the first and the largest wait between join
+// attempts to one peer: about a probe interval at first, so that a peer
+// back after a short cut is found at once, doubling to 30s, so that a site
+// gone for long costs one attempt per half minute.
+func (c *Config) joinBackoffs() (base, ceiling time.Duration) {
+	base, ceiling = c.joinBackoff, c.joinBackoffMax
+	if base == 0 {
+		base = time.Second
+		if c.Network == NetworkLocal {
+			base = 100 * time.Millisecond
+		}
+	}
+	if ceiling == 0 {
+		ceiling = 30 * time.Second
+	}
+	return base, max(base, ceiling)
 }
 
 func (c *Config) antiEntropyInterval() time.Duration {

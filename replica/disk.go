@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -21,6 +23,9 @@ import (
 //	meta/clean     present only while the store is closed cleanly
 //	meta/members   the sites garbage collection waits for: a uvarint count,
 //	               then each name as a uvarint length and the bytes
+//	meta/addrs     the address last seen of every member, for joins after a
+//	               restart: a uvarint count, then per member its name and
+//	               its "host:port", each a uvarint length and the bytes
 //	objects/<key>  checkpointed state of object <key>
 //	log/<seq>      a delta applied since the checkpoint: uvarint key length,
 //	               key, encoded delta (seq is 8-byte big-endian)
@@ -37,6 +42,7 @@ var (
 	keyClock      = []byte("clock")
 	keyClean      = []byte("clean")
 	keyMembers    = []byte("members")
+	keyAddrs      = []byte("addrs")
 )
 
 // disk is the store's durable half. Only the committer goroutine writes
@@ -47,8 +53,9 @@ type disk struct {
 	logged  int // log entries since the last checkpoint
 	replica crdt.ReplicaID
 	clock   crdt.Timestamp
-	members []string // as recovered
-	unclean bool     // the last run did not close the store (a crash)
+	members []string          // as recovered
+	addrs   map[string]string // as recovered: member name -> address
+	unclean bool              // the last run did not close the store (a crash)
 	// quarantined lists the records held in quarantine (quarantine.go);
 	// fresh, those this open moved there.
 	quarantined, fresh []Quarantined
@@ -109,6 +116,9 @@ func openDisk(dir string) (*disk, map[string]crdt.Object, map[string]struct{}, e
 		}
 		if d.members, err = parseMembers(meta.Get(keyMembers)); err != nil {
 			bad = append(bad, badRecord{bucket: bucketMeta, key: keyMembers, err: err})
+		}
+		if d.addrs, err = parseAddrs(meta.Get(keyAddrs)); err != nil {
+			bad = append(bad, badRecord{bucket: bucketMeta, key: keyAddrs, err: err})
 		}
 		if err := objects.ForEach(func(k, v []byte) error {
 			o, err := crdt.Decode(v)
@@ -273,6 +283,52 @@ func (d *disk) saveMembers(names []string) error {
 		return fmt.Errorf("replica: save members: %w", err)
 	}
 	return nil
+}
+
+// saveAddrs durably replaces the members' addresses.
+func (d *disk) saveAddrs(addrs map[string]string) error {
+	names := slices.Sorted(maps.Keys(addrs))
+	b := binary.AppendUvarint(nil, uint64(len(names)))
+	for _, n := range names {
+		b = appendStr(appendStr(b, n), addrs[n])
+	}
+	if err := d.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyAddrs, b) }); err != nil {
+		return fmt.Errorf("replica: save member addresses: %w", err)
+	}
+	return nil
+}
+
+func parseAddrs(b []byte) (map[string]string, error) {
+	addrs := make(map[string]string)
+	if b == nil {
+		return addrs, nil
+	}
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return addrs, fmt.Errorf("bad count at byte 0: %w", errCorrupt)
+	}
+	b = b[k:]
+	str := func() (string, bool) {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return "", false
+		}
+		s := string(b[k : k+int(l)])
+		b = b[k+int(l):]
+		return s, true
+	}
+	for i := range n {
+		name, ok1 := str()
+		addr, ok2 := str()
+		if !ok1 || !ok2 {
+			return make(map[string]string), fmt.Errorf("member %d: bad length: %w", i, errCorrupt)
+		}
+		addrs[name] = addr
+	}
+	if len(b) != 0 {
+		return make(map[string]string), fmt.Errorf("%d trailing bytes: %w", len(b), errCorrupt)
+	}
+	return addrs, nil
 }
 
 func appendMembers(b []byte, names []string) []byte {

@@ -25,6 +25,11 @@
 //     directions. An ORSet or ORMap is sent only if the other lacks an
 //     event held for a whole interval, not one still in flight.
 //
+// A site never waits for another to start: joins run in the background,
+// retried with backoff for every configured address and every member ever
+// seen (joiner.go), and [Store.Peers] says which are unreachable or refuse
+// our key.
+//
 // Writes over a limit ([MaxObjectLen] and the others in limits.go) are
 // refused before they are applied, and recovery quarantines a record of the
 // store file it cannot decode ([Store.Quarantined]) rather than refusing to

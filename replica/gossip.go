@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"log/slog"
+	"log"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -40,8 +40,14 @@ type gossip struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
-	lostMu sync.Mutex
-	lost   map[string]string // guarded by lostMu: name -> address of members gone (dead or left)
+	// The joiner's state (joiner.go). joinMu is taken in memberlist's
+	// events callbacks, so nothing may call memberlist while holding it.
+	joinMu       sync.Mutex
+	targets      map[string]*joinTarget // guarded by joinMu: by address
+	addrs        map[string]string      // guarded by joinMu: member name -> last address
+	addrsChanged bool                   // guarded by joinMu: addrs differ from what is on disk
+	joinKick     chan struct{}
+	joinResults  chan joinResult
 
 	// live holds copies of the live members, this site included, kept by
 	// the events callbacks. memberlist's Members returns pointers into its
@@ -78,16 +84,26 @@ func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 		in:     make(chan []byte, 4096),
 		ask:    make(chan string, 64),
 		stop:   make(chan struct{}),
-		lost:   make(map[string]string),
 		live:   make(map[string]memberlist.Node),
 		queues: make(map[string]chan outMsg),
 		gc:     newStability(s.cfg.Name, s.disk.members),
+
+		targets:     make(map[string]*joinTarget),
+		addrs:       maps.Clone(s.disk.addrs),
+		joinKick:    make(chan struct{}, 1),
+		joinResults: make(chan joinResult),
+	}
+	if g.addrs == nil {
+		g.addrs = make(map[string]string)
+	}
+	for _, a := range s.cfg.Join {
+		g.targets[a] = &joinTarget{addr: a, configured: true, resolved: []string{a}}
 	}
 	// Set before any goroutine that can cause a commit starts: the
 	// committer reads s.gossip to hand over local deltas.
 	s.gossip = g
 	cfg := s.cfg
-	mc := cfg.Network.memberlist()
+	mc := cfg.memberlist()
 	mc.Name = cfg.Name
 	mc.BindAddr = cfg.BindAddr
 	mc.BindPort = cfg.BindPort
@@ -106,9 +122,12 @@ func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 	}
 	mc.Delegate = delegate{g}
 	mc.Events = events{g}
-	mc.Logger = slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
+	mc.Logger = log.New(mlLog{g}, "", 0)
 	if cfg.Transport != nil {
 		mc.Transport = cfg.Transport
+	}
+	if cfg.tweakMemberlist != nil {
+		cfg.tweakMemberlist(mc)
 	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -117,17 +136,13 @@ func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 	}
 	g.ml = ml
 	s.metrics.members.Set(float64(ml.NumMembers()))
-	g.wg.Add(3)
+	g.wg.Add(4)
 	go g.sender()
 	go g.receiver()
 	go g.antiEntropy()
-	if len(cfg.Join) > 0 {
-		if _, err := ml.Join(cfg.Join); err != nil {
-			// Local first: a site starts and serves even when no other
-			// site is reachable; they find it when they come back.
-			s.log.Warn("replica: join", "peers", cfg.Join, "err", err)
-		}
-	}
+	// Local first: a site starts and serves at once, even when no other
+	// site is reachable; joins run in the background (joiner.go).
+	go g.joinLoop()
 	if err := ctx.Err(); err != nil {
 		return nil, err // Open's caller closes the store, and with it g
 	}
@@ -358,6 +373,12 @@ func (g *gossip) handle(b []byte) {
 		return
 	}
 	s.metrics.received.WithLabelValues(msgNames[m.typ]).Inc()
+	if m.from != s.cfg.Name && g.peer(m.from) == nil {
+		// memberlist decrypted it with our keys: a site that knows this
+		// one, which does not know it (yet). Its deltas and states are
+		// applied below; to answer its rounds, join it now.
+		g.unknownSender(m.from)
+	}
 	switch m.typ {
 	case msgDeltas:
 		var recs []record
@@ -464,24 +485,20 @@ func (g *gossip) sendSummary(n *memberlist.Node, typ msgType, buckets uint64) {
 
 // antiEntropy starts a round with a random live peer every interval, and
 // at once with a member that (re)joins, so that a healed partition
-// converges without waiting for the timer. Every few intervals it also
-// tries to rejoin members declared dead: memberlist stops talking to dead
-// members after GossipToTheDeadTime, so two sides of a long partition
-// would otherwise never find each other again.
+// converges without waiting for the timer. Nothing in it waits on the
+// network: members declared dead are joined again by the joiner
+// (joiner.go), whose attempts may take a TCP timeout each.
 func (g *gossip) antiEntropy() {
 	defer g.wg.Done()
 	t := time.NewTicker(g.s.cfg.antiEntropyInterval())
 	defer t.Stop()
-	for tick := 1; ; tick++ {
+	for {
 		var n *memberlist.Node
 		select {
 		case <-t.C:
 			g.s.metrics.members.Set(float64(g.ml.NumMembers()))
 			if ps := g.peers(); len(ps) > 0 {
 				n = ps[rand.IntN(len(ps))]
-			}
-			if tick%4 == 0 {
-				g.rejoin()
 			}
 			g.s.rotateContexts()
 			g.gcRound()
@@ -500,21 +517,6 @@ func (g *gossip) antiEntropy() {
 		}
 		m := &message{typ: msgBuckets, from: g.s.cfg.Name, digests: g.s.bucketDigests()}
 		g.enqueue(n.Name, msgBuckets, m.encode(), 0) // digests: nothing another site could keep
-	}
-}
-
-// rejoin tries to join members that are gone.
-func (g *gossip) rejoin() {
-	g.lostMu.Lock()
-	var addrs []string
-	for _, a := range g.lost {
-		addrs = append(addrs, a)
-	}
-	g.lostMu.Unlock()
-	if len(addrs) > 0 {
-		if n, err := g.ml.Join(addrs); err != nil && n == 0 {
-			g.s.log.Debug("replica: rejoin", "peers", addrs, "err", err)
-		}
 	}
 }
 
@@ -546,9 +548,7 @@ func (e events) NotifyJoin(n *memberlist.Node) {
 	if e.g.s.cfg.Name == n.Name {
 		return
 	}
-	e.g.lostMu.Lock()
-	delete(e.g.lost, n.Name)
-	e.g.lostMu.Unlock()
+	e.g.seenAt(n.Name, n.Address())
 	e.g.gc.addMember(n.Name)
 	select {
 	case e.g.ask <- n.Name:
@@ -556,21 +556,21 @@ func (e events) NotifyJoin(n *memberlist.Node) {
 	}
 }
 
-// NotifyLeave remembers the member for rejoin attempts. memberlist's Node
-// does not say whether it died or left (the state lives beside it), and a
-// site that left on purpose is shut down, so trying it costs one refused
-// connection.
+// NotifyLeave drops the member from the live ones; the joiner tries it
+// again (its address is remembered). memberlist's Node does not say
+// whether it died or left (the state lives beside it), and a site that
+// left on purpose is shut down, so trying it costs one refused connection
+// per backoff.
 func (e events) NotifyLeave(n *memberlist.Node) {
 	e.g.liveMu.Lock()
 	delete(e.g.live, n.Name)
 	e.g.liveMu.Unlock()
-	if n.Name != e.g.s.cfg.Name {
-		e.g.lostMu.Lock()
-		e.g.lost[n.Name] = n.Address()
-		e.g.lostMu.Unlock()
-	}
+	e.g.kickJoiner()
 }
 
 // NotifyUpdate keeps the copy current: a member that came back at another
 // address, or with other metadata.
-func (e events) NotifyUpdate(n *memberlist.Node) { e.g.remember(n) }
+func (e events) NotifyUpdate(n *memberlist.Node) {
+	e.g.remember(n)
+	e.g.seenAt(n.Name, n.Address())
+}

@@ -141,6 +141,10 @@ type StatusJSON struct {
 	Objects     int           `json:"objects"`
 	Members     []string      `json:"members,omitempty"` // sites seen alive; none when the store runs alone
 	Quarantined []Quarantined `json:"quarantined"`       // records recovery could not load (see Store.Quarantined)
+	// Peers are the join targets and their state (see Store.Peers):
+	// those not "connected" are unreachable, refuse our key, or are being
+	// joined for the first time.
+	Peers []Peer `json:"peers,omitempty"`
 }
 
 func (h *httpAPI) status(w http.ResponseWriter, _ *http.Request) {
@@ -153,7 +157,7 @@ func (h *httpAPI) status(w http.ResponseWriter, _ *http.Request) {
 		q = []Quarantined{}
 	}
 	st := StatusJSON{Site: h.s.Name(), Replica: h.s.Replica().String(), Objects: len(h.s.Keys("")),
-		Members: h.s.Members(), Quarantined: q}
+		Members: h.s.Members(), Quarantined: q, Peers: h.s.Peers()}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(st)
 }

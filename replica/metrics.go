@@ -8,25 +8,28 @@ import (
 
 // metrics are the store's Prometheus metrics, all named duohuo_replica_*.
 type metrics struct {
-	writes      prometheus.Counter
-	objects     prometheus.Gauge
-	checkpoints prometheus.Counter
-	fsync       timerHistogram
-	sent        *prometheus.CounterVec // by message type
-	sentBytes   *prometheus.CounterVec
-	received    *prometheus.CounterVec
-	redundant   prometheus.Counter
-	rejected    *prometheus.CounterVec // by reason
-	lag         prometheus.Histogram
-	members     prometheus.Gauge
-	rounds      prometheus.Counter
-	transfers   prometheus.Counter
-	dropped     *prometheus.CounterVec
-	gcFrontier  prometheus.Gauge
-	gcCollected prometheus.Counter
-	gcPending   prometheus.Gauge
-	diskErrors  *prometheus.CounterVec // by operation
-	quarantined prometheus.Gauge
+	writes          prometheus.Counter
+	objects         prometheus.Gauge
+	checkpoints     prometheus.Counter
+	fsync           timerHistogram
+	sent            *prometheus.CounterVec // by message type
+	sentBytes       *prometheus.CounterVec
+	received        *prometheus.CounterVec
+	redundant       prometheus.Counter
+	rejected        *prometheus.CounterVec // by reason
+	lag             prometheus.Histogram
+	members         prometheus.Gauge
+	rounds          prometheus.Counter
+	transfers       prometheus.Counter
+	dropped         *prometheus.CounterVec
+	gcFrontier      prometheus.Gauge
+	gcCollected     prometheus.Counter
+	gcPending       prometheus.Gauge
+	diskErrors      *prometheus.CounterVec // by operation
+	quarantined     prometheus.Gauge
+	joins           *prometheus.CounterVec // by result
+	decryptFailures prometheus.Counter
+	memberEvents    *prometheus.CounterVec // by event
 }
 
 type timerHistogram struct{ h prometheus.Histogram }
@@ -81,11 +84,17 @@ func newMetrics(reg prometheus.Registerer, wm *watermark) *metrics {
 			Name: "duohuo_replica_disk_errors_total", Help: "Failed disk writes, by operation (commit, checkpoint); states and acks wait until a checkpoint succeeds."}, []string{"op"}),
 		quarantined: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "duohuo_replica_quarantined_records", Help: "Records of the store file that recovery could not load, kept aside in its quarantine bucket (duohuo kv status lists them)."}),
+		joins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_replica_join_attempts_total", Help: "Attempts to join a configured or formerly seen site, by result (ok, error); retried in the background with backoff."}, []string{"result"}),
+		decryptFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "duohuo_replica_decrypt_failures_total", Help: "Gossip packets and streams refused because no key of this site could decrypt them (or one side does not encrypt): another site's secret key differs."}),
+		memberEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_replica_member_events_total", Help: "Members this site suspected (no answer to its probes) or declared dead (suspicion not refuted in time), by event."}, []string{"event"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.writes, m.objects, m.checkpoints, m.fsync.h, m.sent, m.sentBytes, m.received,
 			m.redundant, m.rejected, m.lag, m.members, m.rounds, m.transfers, m.dropped,
-			m.gcFrontier, m.gcCollected, m.gcPending, m.diskErrors, m.quarantined,
+			m.gcFrontier, m.gcCollected, m.gcPending, m.diskErrors, m.quarantined, m.joins, m.decryptFailures, m.memberEvents,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "duohuo_replica_undurable_changes",
 				Help: "Changes applied in memory but not yet fsynced; states and acks to other sites wait for them.",

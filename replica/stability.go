@@ -195,7 +195,8 @@ var ErrLiveMember = errors.New("replica: site is a live member")
 // collection waits for, so that collection resumes without it. Call it on
 // every remaining site (as one removes an instance from a Redis
 // Active-Active database): the others keep waiting for it until they
-// forget it too. A forgotten site that comes back is a member again. It
+// forget it too; this site also stops trying to join it. A forgotten site
+// that comes back is a member again. It
 // returns [ErrLiveMember] for a site this one sees alive (or itself), and
 // reports whether the site was a member. Safe for concurrent use.
 func (s *Store) Forget(name string) (bool, error) {
@@ -205,6 +206,7 @@ func (s *Store) Forget(name string) (bool, error) {
 	if name == s.cfg.Name || s.gossip.peer(name) != nil {
 		return false, fmt.Errorf("replica: forget %q: %w", name, ErrLiveMember)
 	}
+	s.gossip.forgetAddr(name) // and stop joining it
 	return s.gossip.gc.forget(name), nil
 }
 

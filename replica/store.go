@@ -72,8 +72,9 @@ type commit struct {
 }
 
 // Open opens (or creates) the store in cfg.Dir, recovers its objects, and,
-// when cfg.BindAddr is set, joins the other sites. It returns an error
-// naming the field for an invalid Config.
+// when cfg.BindAddr is set, starts joining the other sites in the
+// background: it returns without waiting for any (see [Store.Peers]). It
+// returns an error naming the field for an invalid Config.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -335,9 +336,9 @@ func (s *Store) Digests() map[string][32]byte {
 
 // Close leaves the cluster, checkpoints, marks the store closed cleanly and
 // stops its goroutines, waiting for them. Writes in flight get [ErrClosed]
-// or complete. A send blocked in a dial to an unreachable peer holds Close
-// for up to memberlist's TCP timeout (Local 1s, LAN 10s, WAN 30s). Close is
-// idempotent.
+// or complete. A send or a join attempt blocked in a dial to an unreachable
+// peer holds Close for up to memberlist's TCP timeout (Local 1s, LAN 10s,
+// WAN 30s). Close is idempotent.
 func (s *Store) Close() error {
 	var err error
 	s.closed.Do(func() {

@@ -185,7 +185,8 @@ begins with "base64:") is written as "base64:" and its standard base64.`,
 		Use:   "status",
 		Short: "Print the site's store: name, replica id, objects, members, and the records recovery quarantined",
 		Long: `status prints the store of the duohuo at --admin: its site name and replica id, how
-many objects it holds, the sites it sees, and every record that recovery could not
+many objects it holds, the sites it sees, its join targets (connected, joining,
+unreachable or key_refused; docs/replication.md, "Joins"), and every record that recovery could not
 load and keeps aside in the store file's quarantine bucket (docs/replication.md,
 "Quarantine"). --json prints the answer as the API gives it.`,
 		Args: cobra.NoArgs,
@@ -252,6 +253,14 @@ type statusJSON struct {
 		Error  string    `json:"error"`
 		Time   time.Time `json:"time"`
 	} `json:"quarantined"`
+	Peers []struct {
+		Addr     string    `json:"addr"`
+		Site     string    `json:"site"`
+		State    string    `json:"state"`
+		Error    string    `json:"error"`
+		Since    time.Time `json:"since"`
+		Failures int       `json:"failures"`
+	} `json:"peers"`
 }
 
 func printStatus(w io.Writer, b []byte) error {
@@ -266,6 +275,13 @@ func printStatus(w io.Writer, b []byte) error {
 	fmt.Fprintf(w, "quarantined %d\n", len(st.Quarantined))
 	for _, q := range st.Quarantined {
 		fmt.Fprintf(w, "  %s object=%q bytes=%d at=%s: %s\n", q.Record, q.Object, q.Size, q.Time.Format(time.RFC3339), q.Error)
+	}
+	for _, p := range st.Peers {
+		fmt.Fprintf(w, "peer %s site=%q %s", p.Addr, p.Site, p.State)
+		if p.Error != "" {
+			fmt.Fprintf(w, " since=%s failures=%d: %s", p.Since.Format(time.RFC3339), p.Failures, strings.Join(strings.Fields(p.Error), " "))
+		}
+		fmt.Fprintln(w)
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -44,6 +46,13 @@ func openReplica(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	default:
 		c.Network = replica.NetworkWAN
 	}
+	c.AntiEntropyInterval = time.Duration(rc.AntiEntropyInterval)
+	c.ProbeInterval = time.Duration(rc.ProbeInterval)
+	c.ProbeTimeout = time.Duration(rc.ProbeTimeout)
+	c.SuspicionMult = rc.SuspicionMult
+	if c.ProbeInterval > 0 && c.ProbeTimeout >= c.ProbeInterval {
+		return nil, fmt.Errorf("replication.probe_timeout: %v must be below probe_interval %v", c.ProbeTimeout, c.ProbeInterval)
+	}
 	var err error
 	if rc.Bind != "" {
 		if c.BindAddr, c.BindPort, err = splitHostPort(rc.Bind); err != nil {
@@ -68,23 +77,46 @@ func splitHostPort(s string) (string, int, error) {
 }
 
 // replicaDegraded says, for /readyz, what is wrong with the replica: why it
-// did not open, or that recovery quarantined records. Neither makes the
-// gateway unready: its data plane serves either way, and an orchestrator
-// that took it out of rotation would stop traffic the replica does not
-// carry.
+// did not open, that recovery quarantined records, or which peers it cannot
+// join (unreachable, or refusing our key). None makes the gateway unready:
+// its data plane serves either way, and an orchestrator that took it out of
+// rotation would stop traffic the replica does not carry.
 func replicaDegraded(rep *replica.Store, openErr error) func() []string {
 	return func() []string {
-		switch {
-		case openErr != nil:
+		if openErr != nil {
 			return []string{"replica: not started: " + openErr.Error()}
-		case rep != nil:
-			if n := len(rep.Quarantined()); n > 0 {
-				return []string{fmt.Sprintf("replica: %d record(s) quarantined at recovery; see duohuo kv status", n)}
+		}
+		if rep == nil {
+			return nil
+		}
+		var out []string
+		if n := len(rep.Quarantined()); n > 0 {
+			out = append(out, fmt.Sprintf("replica: %d record(s) quarantined at recovery; see duohuo kv status", n))
+		}
+		for _, p := range rep.Peers() {
+			switch p.State {
+			case replica.PeerUnreachable:
+				out = append(out, fmt.Sprintf("replica: peer %s unreachable since %s (%d attempts, retrying): %s",
+					peerName(p), p.Since.UTC().Format(time.RFC3339), p.Failures, oneLine(p.Error)))
+			case replica.PeerKeyRefused:
+				out = append(out, fmt.Sprintf("replica: peer %s refuses this site's key, or sends what its keys cannot decrypt (check replication.secret_key and old_keys on both): %s",
+					peerName(p), oneLine(p.Error)))
 			}
 		}
-		return nil
+		return out
 	}
 }
+
+// peerName names a join target: its address, and the site last seen there.
+func peerName(p replica.Peer) string {
+	if p.Site == "" {
+		return p.Addr
+	}
+	return p.Addr + " (" + p.Site + ")"
+}
+
+// oneLine folds memberlist's multi-line errors into one line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // replicaUnavailable answers the replicated store's API while it is not
 // running: 503 with the reason.

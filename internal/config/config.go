@@ -579,10 +579,15 @@ type Replication struct {
 	Dir       string   `yaml:"dir" required:"true" doc:"Directory of the durable store (bbolt, fsynced before a write is acknowledged); relative to this file's directory."`
 	Bind      string   `yaml:"bind" doc:"host:port for gossip (UDP) and streams (TCP), e.g. 0.0.0.0:7946; empty runs the store alone, without replication."`
 	Advertise string   `yaml:"advertise" doc:"host:port other sites dial, when it differs from bind (NAT, containers)."`
-	Join      []string `yaml:"join" doc:"host:port of other sites to join at start; sites down at start are found later."`
+	Join      []string `yaml:"join" doc:"host:port of other sites to join. Joins run in the background (the site serves at once) and are retried, with backoff up to 30s, while a site is not connected, as are the sites seen before (docs/replication.md, Joins)."`
 	SecretKey string   `yaml:"secret_key" doc:"Shared key (16, 24 or 32 bytes) that encrypts gossip and streams (AES-GCM); required unless bind is a loopback address. Write ${DUOHUO_REPLICA_KEY}."`
 	OldKeys   []string `yaml:"old_keys" doc:"Keys still accepted for decryption, never used to encrypt: to rotate, add the new key here on every site, then make it secret_key everywhere, then drop the old one."`
 	Network   string   `yaml:"network" default:"wan" enum:"local,lan,wan" doc:"Timing preset: wan for sites in different clouds or regions, lan within a region, local on one machine."`
+
+	AntiEntropyInterval Duration `yaml:"anti_entropy_interval" default:"0s" max:"10m" doc:"How often this site compares its state with a random other site and repairs what differs (also at once when a site joins). 0s: the preset's, wan 2s, lan 1s, local 250ms: a few gossip intervals, so that a healed partition converges within seconds; longer sends less (one 1 KB message per round while the states agree) but repairs lost deltas later."`
+	ProbeInterval       Duration `yaml:"probe_interval" default:"0s" max:"1m" doc:"How often a random site is probed for liveness. 0s: the preset's, wan 5s, lan and local 1s: a long link gets fewer false suspicions at the cost of slower failure detection."`
+	ProbeTimeout        Duration `yaml:"probe_timeout" default:"0s" max:"1m" doc:"How long a probe waits for its answer before other sites are asked to probe; keep it below probe_interval and above the links' round trip. 0s: the preset's, wan 3s, lan 500ms, local 200ms."`
+	SuspicionMult       int      `yaml:"suspicion_mult" default:"0" min:"0" max:"100" doc:"A site that missed its probes stays suspect, and may refute, for suspicion_mult × log10(sites+1) × probe_interval before it is declared dead. 0: the preset's, wan 6, lan 4, local 3; raise it where links drop packets in bursts, so that live sites are not declared dead, lower it to detect failures sooner."`
 }
 
 // Hedge configures hedged requests ("The Tail at Scale", Dean and Barroso,

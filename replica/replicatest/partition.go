@@ -20,6 +20,7 @@ import (
 	"log"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -33,8 +34,11 @@ var ErrCut = errors.New("replicatest: link cut by partition")
 // zero value cuts nothing; it is safe for concurrent use.
 type Partition struct {
 	mu        sync.RWMutex
-	cut       map[[2]string]bool // guarded by mu; both orders stored
+	cut       map[[2]string]bool // guarded by mu; both orders stored, or one for a one-way cut
 	blackhole map[[2]string]bool // guarded by mu; both orders stored
+	hold      map[[2]string]bool // guarded by mu; both orders stored
+	healed    chan struct{}      // guarded by mu; closed (and replaced) by HealAll
+	held      atomic.Int64       // dials hanging in a Hold
 }
 
 // NewPartition returns a Partition with no cut links.
@@ -70,6 +74,50 @@ func (p *Partition) blackholed(a, b string) bool {
 	return p.blackhole[[2]string{a, b}]
 }
 
+// CutOneWay cuts traffic from a to b only: a's packets to b are dropped
+// and its dials to b fail, while b still reaches a (an outbound firewall
+// rule, a broken return route).
+func (p *Partition) CutOneWay(a, b string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cut == nil {
+		p.cut = make(map[[2]string]bool)
+	}
+	p.cut[[2]string{a, b}] = true
+}
+
+// Hold makes the link between a and b swallow traffic like Blackhole, but
+// a dial across it hangs, whatever its timeout, until HealAll or until the
+// dialling transport shuts down, and then fails. Tests use it to keep an
+// attempt to reach a peer pending for as long as they need; [Partition.Held]
+// counts the dials hanging.
+func (p *Partition) Hold(a, b string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hold == nil {
+		p.hold = make(map[[2]string]bool)
+	}
+	p.hold[[2]string{a, b}] = true
+	p.hold[[2]string{b, a}] = true
+}
+
+// Held returns the number of dials hanging in a Hold.
+func (p *Partition) Held() int { return int(p.held.Load()) }
+
+// holding returns, if the link from a to b is held, the channel HealAll
+// closes.
+func (p *Partition) holding(a, b string) (<-chan struct{}, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.hold[[2]string{a, b}] {
+		return nil, false
+	}
+	if p.healed == nil {
+		p.healed = make(chan struct{})
+	}
+	return p.healed, true
+}
+
 // Isolate cuts the links between a and each of others.
 func (p *Partition) Isolate(a string, others ...string) {
 	for _, o := range others {
@@ -83,13 +131,18 @@ func (p *Partition) HealAll() {
 	defer p.mu.Unlock()
 	clear(p.cut)
 	clear(p.blackhole)
+	clear(p.hold)
+	if p.healed != nil {
+		close(p.healed)
+		p.healed = nil
+	}
 }
 
-// Blocked reports whether the link from a to b is cut or blackholed.
+// Blocked reports whether the link from a to b is cut, blackholed or held.
 func (p *Partition) Blocked(a, b string) bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return p.cut[[2]string{a, b}] || p.blackhole[[2]string{a, b}]
+	return p.cut[[2]string{a, b}] || p.blackhole[[2]string{a, b}] || p.hold[[2]string{a, b}]
 }
 
 // Transport is memberlist's NetTransport on an ephemeral loopback port,
@@ -97,8 +150,10 @@ func (p *Partition) Blocked(a, b string) bool {
 // dropped silently, as a network would; cut dials fail with [ErrCut].
 type Transport struct {
 	*memberlist.NetTransport
-	addr string
-	p    *Partition
+	addr     string
+	p        *Partition
+	done     chan struct{} // closed by Shutdown: held dials give up
+	shutdown sync.Once
 }
 
 var _ memberlist.NodeAwareTransport = (*Transport)(nil)
@@ -106,15 +161,31 @@ var _ memberlist.NodeAwareTransport = (*Transport)(nil)
 // NewTransport listens on 127.0.0.1 on a free port. Pass it as
 // replica.Config.Transport with BindAddr "127.0.0.1"; the store's Close
 // shuts it down.
-func NewTransport(p *Partition) (*Transport, error) {
+func NewTransport(p *Partition) (*Transport, error) { return NewTransportAt(p, 0) }
+
+// NewTransportAt listens on 127.0.0.1:port (0: a free port). Tests that
+// restart a store reopen its transport at the port it had, as a site
+// restarts at its configured address.
+func NewTransportAt(p *Partition, port int) (*Transport, error) {
 	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 		BindAddrs: []string{"127.0.0.1"},
+		BindPort:  port,
 		Logger:    log.New(io.Discard, "", 0),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("replicatest: listen: %w", err)
+		return nil, fmt.Errorf("replicatest: listen on port %d: %w", port, err)
 	}
-	return &Transport{NetTransport: nt, addr: fmt.Sprintf("127.0.0.1:%d", nt.GetAutoBindPort()), p: p}, nil
+	return &Transport{NetTransport: nt, addr: fmt.Sprintf("127.0.0.1:%d", nt.GetAutoBindPort()), p: p, done: make(chan struct{})}, nil
+}
+
+// Port returns the port the transport listens on.
+func (t *Transport) Port() int { return t.GetAutoBindPort() }
+
+// Shutdown releases the transport's dials hanging in a Hold or a
+// Blackhole and shuts the real transport down.
+func (t *Transport) Shutdown() error {
+	t.shutdown.Do(func() { close(t.done) })
+	return t.NetTransport.Shutdown()
 }
 
 // Addr returns the transport's "127.0.0.1:port", the address a Partition
@@ -159,10 +230,22 @@ func (t *Transport) DialAddressTimeout(a memberlist.Address, timeout time.Durati
 var ErrTimeout = errors.New("replicatest: dial timed out in a blackhole")
 
 func (t *Transport) refuse(addr string, timeout time.Duration) error {
+	if healed, ok := t.p.holding(t.addr, addr); ok {
+		t.p.held.Add(1)
+		defer t.p.held.Add(-1)
+		select {
+		case <-healed:
+		case <-t.done:
+		}
+		return fmt.Errorf("dial %s: %w", addr, ErrTimeout)
+	}
 	if t.p.blackholed(t.addr, addr) {
 		tm := time.NewTimer(timeout)
 		defer tm.Stop()
-		<-tm.C
+		select {
+		case <-tm.C:
+		case <-t.done: // shut down: a real dial would go on, but nobody waits for it
+		}
 		return fmt.Errorf("dial %s: %w", addr, ErrTimeout)
 	}
 	if t.p.Blocked(t.addr, addr) {
