@@ -346,6 +346,12 @@ var optionsNotMapped = map[string]string{
 	"GrayUserHash.percent":         "gray.Policy, made by config.GrayPolicy.Policy and compiled at load",
 	"GrayWeight.weight":            "gray.Policy, made by config.GrayPolicy.Policy and compiled at load",
 	"Replication.network":          "the replica's timing preset, chosen by cmd/duohuo",
+	// replica.Config's fields, copied by cmd/duohuo's openReplica, where 0
+	// means the preset's value in both (TestOpenReplicaTimings).
+	"Replication.anti_entropy_interval": "replica.Config.AntiEntropyInterval, set by cmd/duohuo; 0 is the preset's",
+	"Replication.probe_interval":        "replica.Config.ProbeInterval, set by cmd/duohuo; 0 is the preset's",
+	"Replication.probe_timeout":         "replica.Config.ProbeTimeout, set by cmd/duohuo; 0 is the preset's",
+	"Replication.suspicion_mult":        "replica.Config.SuspicionMult, set by cmd/duohuo; 0 is the preset's",
 }
 
 // zeroDoc finds a doc that says what 0 means ("0 disables", "0s: none",
