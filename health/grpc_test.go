@@ -234,8 +234,8 @@ func (b *blackhole) close(t *testing.T) {
 	go func() { b.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("a probe connection to the blackhole was still open 5s after the Tracker closed")
+	case <-time.After(30 * time.Second): // generous: a leak check, run under emulators too
+		t.Fatal("a probe connection to the blackhole was still open 30s after the Tracker closed")
 	}
 }
 
