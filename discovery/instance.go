@@ -163,6 +163,27 @@ func (in Instance) Validate() error {
 	return nil
 }
 
+// ValidLabel reports whether k=v can be a label of an instance, by the rule
+// [Instance.Validate] applies: a name of 1 to 63 bytes and a value of at
+// most 256, without control characters. Registry sources use it to sort a
+// registry's metadata into labels and [Instance.Metadata].
+func ValidLabel(k, v string) bool {
+	return k != "" && checkText("label name", k, 63) == nil && checkText("label", v, 256) == nil
+}
+
+// ValidMetadata reports whether k=v can be an entry of an instance's
+// Metadata: a name of 1 to 253 bytes and a value of at most 1024, without
+// control characters.
+func ValidMetadata(k, v string) bool {
+	return k != "" && checkText("metadata name", k, 253) == nil && checkText("metadata", v, 1024) == nil
+}
+
+// ValidLocalityPart reports whether v can be a cloud, region or zone: at
+// most 63 bytes, no control characters and no '/'.
+func ValidLocalityPart(v string) bool {
+	return checkText("locality", v, 63) == nil && !strings.Contains(v, "/")
+}
+
 // CheckService reports whether name can name a service: 1 to 253 characters
 // from letters, digits, '.', '-' and '_'. The error wraps
 // [ErrInvalidService].

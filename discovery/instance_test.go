@@ -77,3 +77,23 @@ func TestCheckService(t *testing.T) {
 		})
 	}
 }
+
+// The field checks registry sources use agree with Validate.
+func TestFieldChecksAgreeWithValidate(t *testing.T) {
+	addr := netip.MustParseAddrPort("192.0.2.1:1")
+	long := strings.Repeat("x", 1100)
+	for _, kv := range [][2]string{{"a", "b"}, {"", "b"}, {"a", ""}, {"a\x01", "b"}, {"a", "b\x7f"}, {long[:63], long[:256]}, {long[:64], "b"}, {"a", long[:257]}, {long[:253], long[:1024]}, {long[:254], "b"}, {"a", strings.Repeat("y", 1025)}} {
+		k, v := kv[0], kv[1]
+		if got, want := discovery.ValidLabel(k, v), (discovery.Instance{Addr: addr, Labels: map[string]string{k: v}}).Validate() == nil; got != want {
+			t.Errorf("ValidLabel(%.10q, %.10q) = %v, Validate says %v", k, v, got, want)
+		}
+		if got, want := discovery.ValidMetadata(k, v), (discovery.Instance{Addr: addr, Metadata: map[string]string{k: v}}).Validate() == nil; got != want {
+			t.Errorf("ValidMetadata(%.10q, %.10q) = %v, Validate says %v", k, v, got, want)
+		}
+	}
+	for _, v := range []string{"", "ctyun", "a/b", "a\x00", long[:63], long[:64]} {
+		if got, want := discovery.ValidLocalityPart(v), (discovery.Instance{Addr: addr, Locality: discovery.Locality{Zone: v}}).Validate() == nil; got != want {
+			t.Errorf("ValidLocalityPart(%.10q) = %v, Validate says %v", v, got, want)
+		}
+	}
+}

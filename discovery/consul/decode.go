@@ -197,12 +197,12 @@ func (s *Source) instance(e *entry) (discovery.Instance, error) {
 	}
 	for k, v := range e.Service.Meta {
 		switch {
-		case validLabel(k, v):
+		case discovery.ValidLabel(k, v):
 			if in.Labels == nil {
 				in.Labels = make(map[string]string, len(e.Service.Meta))
 			}
 			in.Labels[k] = v
-		case validMetadata(k, v):
+		case discovery.ValidMetadata(k, v):
 			addMetadata(&in, k, v)
 		}
 	}
@@ -212,7 +212,7 @@ func (s *Source) instance(e *entry) (discovery.Instance, error) {
 		"consul_datacenter": e.Node.Datacenter,
 		"consul_tags":       strings.Join(e.Service.Tags, ","),
 	} {
-		if v != "" && validMetadata(k, v) {
+		if v != "" && discovery.ValidMetadata(k, v) {
 			addMetadata(&in, k, v)
 		}
 	}
@@ -222,17 +222,9 @@ func (s *Source) instance(e *entry) (discovery.Instance, error) {
 // setLocality sets *field to v when v can be a locality field (cloud,
 // region and zone follow the same rules); a value that cannot is ignored.
 func setLocality(field *string, v string) {
-	if v != "" && (discovery.Instance{Addr: probeAddr, Locality: discovery.Locality{Cloud: v}}).Validate() == nil {
+	if v != "" && discovery.ValidLocalityPart(v) {
 		*field = v
 	}
-}
-
-func validLabel(k, v string) bool {
-	return (discovery.Instance{Addr: probeAddr, Labels: map[string]string{k: v}}).Validate() == nil
-}
-
-func validMetadata(k, v string) bool {
-	return (discovery.Instance{Addr: probeAddr, Metadata: map[string]string{k: v}}).Validate() == nil
 }
 
 func addMetadata(in *discovery.Instance, k, v string) {

@@ -139,19 +139,19 @@ func (s *Source) instance(h host) (discovery.Instance, float64, error) {
 	setLocality(&in.Locality.Zone, h.Metadata[keys.Zone])
 	for k, v := range h.Metadata {
 		switch {
-		case validLabel(k, v):
+		case discovery.ValidLabel(k, v):
 			if in.Labels == nil {
 				in.Labels = make(map[string]string, len(h.Metadata))
 			}
 			in.Labels[k] = v
-		case validMetadata(k, v):
+		case discovery.ValidMetadata(k, v):
 			addMetadata(&in, k, v)
 		}
 	}
-	if validMetadata("nacos_cluster", h.ClusterName) && h.ClusterName != "" {
+	if discovery.ValidMetadata("nacos_cluster", h.ClusterName) && h.ClusterName != "" {
 		addMetadata(&in, "nacos_cluster", h.ClusterName)
 	}
-	if validMetadata("nacos_instance_id", h.InstanceID) && h.InstanceID != "" {
+	if discovery.ValidMetadata("nacos_instance_id", h.InstanceID) && h.InstanceID != "" {
 		addMetadata(&in, "nacos_instance_id", h.InstanceID)
 	}
 	return in, w, nil
@@ -161,17 +161,9 @@ func (s *Source) instance(h host) (discovery.Instance, float64, error) {
 // region and zone follow the same rules); a value that cannot is ignored,
 // and the configured locality stays.
 func setLocality(field *string, v string) {
-	if v != "" && (discovery.Instance{Addr: probeAddr, Locality: discovery.Locality{Cloud: v}}).Validate() == nil {
+	if v != "" && discovery.ValidLocalityPart(v) {
 		*field = v
 	}
-}
-
-func validLabel(k, v string) bool {
-	return (discovery.Instance{Addr: probeAddr, Labels: map[string]string{k: v}}).Validate() == nil
-}
-
-func validMetadata(k, v string) bool {
-	return (discovery.Instance{Addr: probeAddr, Metadata: map[string]string{k: v}}).Validate() == nil
 }
 
 func addMetadata(in *discovery.Instance, k, v string) {
