@@ -125,7 +125,7 @@ func TestInstancesAppearAndFollowChanges(t *testing.T) {
 	}
 
 	t.Run("a change arrives through the blocking query", func(t *testing.T) {
-		eventually(t, "a blocked query", func() bool { return srv.Blocked() == 1 })
+		waitBlocked(t, srv)
 		srv.Set("api-svc", entry("10.0.0.9:8080", func(e *consultest.Entry) { e.Tags = []string{"prod"} }))
 		discoverytest.WaitView(t, agg, "api", hasAddrs("10.0.0.9:8080"))
 		qs := srv.Queries()
@@ -211,7 +211,7 @@ func TestIndexGoingBackwardsIsReset(t *testing.T) {
 	srv.Set("api", consultest.Instance("10.0.0.1:80"))
 	agg := run(t, consul.Config{Servers: []string{srv.Addr()}})
 	discoverytest.WaitView(t, agg, "api", hasAddrs("10.0.0.1:80"))
-	eventually(t, "a blocked query", func() bool { return srv.Blocked() == 1 })
+	waitBlocked(t, srv)
 	high := srv.Index()
 
 	srv.Restore(3) // an older snapshot: every index drops to 3
@@ -387,7 +387,7 @@ func TestCancelStopsWatchDuringABlockingQuery(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.Watch(ctx, nopUpdater{}) }()
-	eventually(t, "a blocked query", func() bool { return srv.Blocked() == 1 })
+	waitBlocked(t, srv)
 	cancel()
 	select {
 	case err := <-done:
@@ -456,4 +456,14 @@ func TestNewSourceRefusesBadConfig(t *testing.T) {
 			t.Errorf("Name() = %q", src.Name())
 		}
 	})
+}
+
+// waitBlocked waits, up to a minute, until one query is blocked on srv.
+func waitBlocked(t *testing.T, srv *consultest.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := srv.WaitBlocked(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -2,6 +2,7 @@ package consultest
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -94,7 +95,8 @@ type Server struct {
 	hang     chan struct{}
 	closed   chan struct{}
 	queries  []Query
-	blocked  int // queries waiting for a change right now
+	blocked  int           // queries waiting for a change right now
+	moved    chan struct{} // closed and replaced whenever blocked changes
 }
 
 type service struct {
@@ -109,6 +111,7 @@ func NewServer(cfg Config) *Server {
 		index:    1,
 		services: map[string]*service{},
 		changed:  make(chan struct{}),
+		moved:    make(chan struct{}),
 		closed:   make(chan struct{}),
 	}
 	mux := http.NewServeMux()
@@ -214,6 +217,30 @@ func (s *Server) Blocked() int {
 	return s.blocked
 }
 
+// WaitBlocked waits until n queries are waiting for a change, or ctx ends.
+func (s *Server) WaitBlocked(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		got, moved := s.blocked, s.moved
+		s.mu.Unlock()
+		if got == n {
+			return nil
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return fmt.Errorf("consultest: %d blocked queries, want %d: %w", got, n, ctx.Err())
+		}
+	}
+}
+
+// setBlockedLocked changes blocked by d and wakes WaitBlocked. s.mu held.
+func (s *Server) setBlockedLocked(d int) {
+	s.blocked += d
+	close(s.moved)
+	s.moved = make(chan struct{})
+}
+
 // Index returns the server's current index.
 func (s *Server) Index() uint64 {
 	s.mu.Lock()
@@ -309,7 +336,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		changed := s.changed
-		s.blocked++
+		s.setBlockedLocked(1)
 		s.mu.Unlock()
 
 		var timedOut, gone bool
@@ -323,7 +350,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 			gone = true
 		}
 		s.mu.Lock()
-		s.blocked--
+		s.setBlockedLocked(-1)
 		now := s.serviceIndex(name)
 		switch {
 		case gone:

@@ -1,6 +1,7 @@
 package consultest_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -35,6 +36,8 @@ func get(t *testing.T, srv *consultest.Server, query string) (uint64, int) {
 func TestBlockingQueries(t *testing.T) {
 	srv := consultest.NewServer(consultest.Config{})
 	defer srv.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
 	srv.Set("api", consultest.Instance("10.0.0.1:80"))
 	idx, n := get(t, srv, "")
 	if idx < 1 || n != 1 {
@@ -44,8 +47,8 @@ func TestBlockingQueries(t *testing.T) {
 	t.Run("a blocked query returns on a change", func(t *testing.T) {
 		done := make(chan uint64, 1)
 		go func() { i, _ := get(t, srv, "?index="+strconv.FormatUint(idx, 10)+"&wait=1m"); done <- i }()
-		for srv.Blocked() == 0 {
-			time.Sleep(time.Millisecond)
+		if err := srv.WaitBlocked(ctx, 1); err != nil {
+			t.Fatal(err)
 		}
 		srv.Set("api", consultest.Instance("10.0.0.2:80"))
 		if got := <-done; got <= idx {
@@ -62,8 +65,8 @@ func TestBlockingQueries(t *testing.T) {
 		cur := srv.Index()
 		done := make(chan uint64, 1)
 		go func() { i, _ := get(t, srv, "?index="+strconv.FormatUint(cur, 10)+"&wait=1m"); done <- i }()
-		for srv.Blocked() == 0 {
-			time.Sleep(time.Millisecond)
+		if err := srv.WaitBlocked(ctx, 1); err != nil {
+			t.Fatal(err)
 		}
 		srv.Restore(2)
 		if got := <-done; got != 2 {
