@@ -41,10 +41,12 @@ func (m *Map[K, V]) Load(k K) (V, bool) {
 	return zero, false
 }
 
-// LoadOrMake returns the value of k, first storing make() when there is
-// none. make runs under the writers' lock, so it is called at most once for
-// a key while the key stays in the map (and must not call back into m).
-func (m *Map[K, V]) LoadOrMake(k K, make func() V) V {
+// LoadOrMake returns the value of k, first storing mk() when there is
+// none. mk runs under the writers' lock, so it is called at most once for a
+// key while the key stays in the map (and must not call back into m). On a
+// hot path, Load first: a closure that captures variables may be
+// allocated for the call even when the key is present.
+func (m *Map[K, V]) LoadOrMake(k K, mk func() V) V {
 	if v, ok := m.Load(k); ok {
 		return v
 	}
@@ -56,7 +58,7 @@ func (m *Map[K, V]) LoadOrMake(k K, make func() V) V {
 			return v
 		}
 	}
-	v := make()
+	v := mk()
 	n := 0
 	if old != nil {
 		n = len(*old)
