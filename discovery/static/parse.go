@@ -199,7 +199,7 @@ func parseInPieces(data []byte, runItems int) ([]discovery.Instance, bool) {
 		}
 	}
 	workers := runtime.GOMAXPROCS(0)
-	ahead := yamlsplit.NewAhead(pieces, workers, 2*workers)
+	ahead := yamlsplit.NewAhead(pieces, workers, 2*workers, func(p yamlsplit.Piece) (yamlsplit.Parsed, error) { return p.Parse() })
 	defer ahead.Close()
 	head, err := ahead.Next()
 	if err != nil || head.Pair.Key == nil || head.Pair.Key.String() != "instances" {

@@ -1,20 +1,32 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"reflect"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
+	yamlv3 "go.yaml.in/yaml/v3"
 
 	"github.com/duohuo/duohuo/internal/yamlsplit"
 )
+
+// The file is parsed by go.yaml.in/yaml/v3 (a port of libyaml, some five
+// times faster than goccy/go-yaml's parser and with a fifth of its
+// garbage; a file of 200,000 routes is read in a second or two). Its
+// errors name a line at most, so a file that does not parse is read again
+// by goccy/go-yaml's parser, only to say where and what is wrong with a
+// line and a column (syntaxError).
 
 // maxValues bounds the values decoded from one file, so that aliases that
 // expand exponentially ("billion laughs") are refused instead of exhausting
@@ -29,20 +41,19 @@ func maxValues(size int) int { return max(minValueLimit, size/2) }
 // place is a 1-based line and column.
 type place struct{ line, col int }
 
-// decoder turns a YAML AST into typed structs, collecting every error with its
+// decoder turns a YAML node tree into typed structs, collecting every error with its
 // place rather than stopping at the first, and remembering where each key path
 // was written so that later checks can point at it.
 type decoder struct {
-	file    string
-	dir     string // against which checks resolve relative paths; "" for the working directory
-	lookup  func(string) (string, bool)
-	errs    Errors
-	warns   Errors           // valid settings that do not do what they say yet
-	places  map[string]place // key path → where its value (or, for sections, its key) is written
-	record  bool             // record places while decoding (off inside runs: see place)
-	anchors map[string]ast.Node
-	nodes   int // values decoded so far
-	limit   int // most values decoded (maxValues)
+	file   string
+	dir    string // against which checks resolve relative paths; "" for the working directory
+	lookup func(string) (string, bool)
+	errs   Errors
+	warns  Errors           // valid settings that do not do what they say yet
+	places map[string]place // key path → where its value (or, for sections, its key) is written
+	record bool             // record places while decoding (off inside runs: see place)
+	nodes  int              // values decoded so far
+	limit  int              // most values decoded (maxValues)
 
 	// The runs of list items of a file decoded in pieces (decodePieces):
 	// their places are not kept, which for a file of 200,000 routes would
@@ -62,7 +73,7 @@ type run struct {
 }
 
 func newDecoder(file string, lookup func(string) (string, bool)) *decoder {
-	return &decoder{file: file, lookup: lookup, places: map[string]place{}, record: true, anchors: map[string]ast.Node{}}
+	return &decoder{file: file, lookup: lookup, places: map[string]place{}, record: true}
 }
 
 func (d *decoder) errorAt(p place, path, format string, args ...any) {
@@ -129,8 +140,8 @@ func (d *decoder) runOf(path string) *run {
 // placesOf decodes r's items again, this time recording their places. The
 // piece parsed once already, so it parses again.
 func (d *decoder) placesOf(r *run) map[string]place {
-	again := &decoder{file: d.file, lookup: d.lookup, places: map[string]place{}, record: true, anchors: d.anchors, nodes: r.nodes, limit: d.limit}
-	parsed, err := r.piece.Parse(parser.AllowDuplicateMapKey())
+	again := &decoder{file: d.file, lookup: d.lookup, places: map[string]place{}, record: true, nodes: r.nodes, limit: d.limit}
+	parsed, err := r.piece.ParseNode()
 	if err != nil {
 		return nil
 	}
@@ -161,26 +172,16 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-// placeOfNode returns where n starts: for a mapping, its first key rather
-// than goccy's token (the first ':').
-func placeOfNode(n ast.Node) place {
-	switch m := n.(type) {
-	case nil:
-		return place{1, 1}
-	case *ast.MappingNode:
-		if len(m.Values) > 0 && m.Values[0].Key != nil && !m.IsFlowStyle {
-			return placeOfNode(m.Values[0].Key)
-		}
-	case *ast.MappingValueNode:
-		if m.Key != nil {
-			return placeOfNode(m.Key)
-		}
-	}
-	tk := n.GetToken()
-	if tk == nil || tk.Position == nil {
+// placeOfNode returns where n starts: for a block mapping, its first key;
+// for a flow mapping or list, its bracket.
+func placeOfNode(n *yamlv3.Node) place {
+	if n == nil {
 		return place{1, 1}
 	}
-	return place{tk.Position.Line, tk.Position.Column}
+	if n.Kind == yamlv3.MappingNode && n.Style&yamlv3.FlowStyle == 0 && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	return place{max(n.Line, 1), max(n.Column, 1)}
 }
 
 // splitting says when a file is decoded in pieces (decodePieces): files of
@@ -210,40 +211,111 @@ func (d *decoder) parseDocument(data []byte, ptr reflect.Value, sp splitting) {
 			ptr.Elem().Set(newDefault(ptr.Elem().Type()).Elem())
 		}
 	}
-	f, err := parseYAML(data)
+	body, err := parseWhole(data)
 	if err != nil {
-		var ye yaml.Error
-		if errors.As(err, &ye) && ye.GetToken() != nil && ye.GetToken().Position != nil {
-			pos := ye.GetToken().Position
-			msg := ye.GetMessage()
-			if strings.Contains(msg, "'\t'") {
-				msg = "a tab cannot indent YAML; use spaces"
-			}
-			d.errorAt(place{pos.Line, pos.Column}, "", "yaml: %s", msg)
-		} else {
-			d.errorAt(place{}, "", "yaml: %v", err)
-		}
+		p, msg := syntaxError(data, err)
+		d.errorAt(p, "", "%s", msg)
 		return
-	}
-	var body ast.Node
-	for _, doc := range f.Docs {
-		b := doc.Body
-		if _, ok := b.(*ast.CommentGroupNode); ok {
-			b = nil
-		}
-		if b == nil {
-			continue
-		}
-		if body != nil {
-			d.errorAt(placeOfNode(b), "", "a configuration file holds one YAML document; remove the --- separator")
-			return
-		}
-		body = b
 	}
 	if body == nil {
 		return // an empty file: all defaults
 	}
 	d.decode(nil, body, ptr.Elem())
+}
+
+// errSecondDocument is parseWhole's error for a file of several documents.
+type errSecondDocument struct{ at place }
+
+func (e errSecondDocument) Error() string {
+	return "a configuration file holds one YAML document; remove the --- separator"
+}
+
+// parseWhole parses data whole and returns the body of its one document,
+// nil for a file that holds none (empty, or comments only). A panic of the
+// parser is returned as an error.
+func parseWhole(data []byte) (body *yamlv3.Node, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			body, err = nil, fmt.Errorf("the YAML parser failed on this file (%v); check its syntax", r)
+		}
+	}()
+	dec := yamlv3.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yamlv3.Node
+		switch err := dec.Decode(&doc); {
+		case errors.Is(err, io.EOF):
+			return body, nil
+		case err != nil:
+			return nil, err
+		}
+		if len(doc.Content) == 0 || isNull(doc.Content[0]) && doc.Content[0].Value == "" {
+			continue // "---" and nothing, or comments
+		}
+		if body != nil {
+			return nil, errSecondDocument{placeOfNode(doc.Content[0])}
+		}
+		body = doc.Content[0]
+	}
+}
+
+// unknownAnchor is go.yaml.in/yaml/v3's message for an alias without an
+// anchor before it.
+var unknownAnchor = regexp.MustCompile(`unknown anchor '([^']*)' referenced`)
+
+// v3Line is the line go.yaml.in/yaml/v3 puts in its messages.
+var v3Line = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// syntaxError says where and what err, go.yaml.in/yaml/v3's error for
+// data, is: goccy/go-yaml's parser says it with a column, and for an alias
+// without an anchor its tokens say where the alias is. Where goccy parses
+// what v3 refused, v3's message is given at its line.
+func syntaxError(data []byte, err error) (place, string) {
+	var second errSecondDocument
+	if errors.As(err, &second) {
+		return second.at, second.Error()
+	}
+	if _, gerr := parseYAML(data); gerr != nil {
+		var ye yaml.Error
+		if errors.As(gerr, &ye) && ye.GetToken() != nil && ye.GetToken().Position != nil {
+			pos := ye.GetToken().Position
+			msg := ye.GetMessage()
+			if strings.Contains(msg, "'\t'") {
+				msg = "a tab cannot indent YAML; use spaces"
+			}
+			return place{pos.Line, pos.Column}, "yaml: " + msg
+		}
+	}
+	msg := err.Error()
+	if m := unknownAnchor.FindStringSubmatch(msg); m != nil {
+		at := place{1, 1}
+		tks := tokens(data)
+		for i, tk := range tks {
+			// goccy's lexer makes "*name" two tokens: '*', then the name.
+			if tk.Type == token.AliasType && i+1 < len(tks) && tks[i+1].Value == m[1] && tk.Position != nil {
+				at = place{tk.Position.Line, tk.Position.Column}
+				break
+			}
+		}
+		return at, fmt.Sprintf("alias *%s refers to no anchor defined before it", m[1])
+	}
+	at := place{1, 1}
+	if m := v3Line.FindStringSubmatch(msg); m != nil {
+		if n, err := strconv.Atoi(m[1]); err == nil {
+			at.line = n
+		}
+		msg = "yaml: " + msg[len(m[0]):]
+	}
+	return at, msg
+}
+
+// tokens returns goccy/go-yaml's tokens of data, nil if its lexer panics.
+func tokens(data []byte) (tks token.Tokens) {
+	defer func() {
+		if recover() != nil {
+			tks = nil
+		}
+	}()
+	return lexer.Tokenize(string(data))
 }
 
 // decodePieces decodes a file cut by yamlsplit.Split into the struct v, and
@@ -253,7 +325,7 @@ func (d *decoder) parseDocument(data []byte, ptr reflect.Value, sp splitting) {
 // than what it decodes to.
 func (d *decoder) decodePieces(pieces []yamlsplit.Piece, v reflect.Value) bool {
 	workers := runtime.GOMAXPROCS(0)
-	ahead := yamlsplit.NewAhead(pieces, workers, 2*workers, parser.AllowDuplicateMapKey())
+	ahead := yamlsplit.NewAhead(pieces, workers, 2*workers, yamlsplit.Piece.ParseNode)
 	defer ahead.Close()
 	fields := fieldsOf(v.Type())
 	var seen keySet
@@ -261,24 +333,23 @@ func (d *decoder) decodePieces(pieces []yamlsplit.Piece, v reflect.Value) bool {
 	d.nodes++ // the top-level mapping
 	for i := 0; i < len(pieces); i++ {
 		parsed, err := ahead.Next()
-		kv := parsed.Pair
-		if err != nil || kv == nil || kv.Key == nil || kv.Key.IsMergeKey() {
+		k := parsed.Key
+		if err != nil || k == nil || isMergeKey(k) {
 			return false
 		}
 		if pieces[i].Kind == yamlsplit.Entry {
-			d.decodePair(nil, kv, v, fields, &seen)
+			d.decodePair(nil, k, parsed.Value, v, fields, &seen)
 			continue
 		}
 		// A list's key alone, and then the runs of its items.
-		k, ok := kv.Key.(*ast.StringNode)
-		if !ok || pieces[i].Kind != yamlsplit.Header {
+		if k.Kind != yamlv3.ScalarNode || pieces[i].Kind != yamlsplit.Header {
 			return false
 		}
 		fd, known := fields[k.Value]
 		if _, dup := seen.first(k.Value); dup || !known || fd.typ.Kind() != reflect.Slice {
 			return false // let the whole file's decoding say what is wrong
 		}
-		kp := placeOfNode(kv.Key)
+		kp := placeOfNode(k)
 		seen.add(k.Value, kp)
 		d.places[k.Value] = kp
 		d.nodes++ // the list
@@ -308,9 +379,14 @@ func (d *decoder) decodePieces(pieces []yamlsplit.Piece, v reflect.Value) bool {
 	return true
 }
 
-func isNull(n ast.Node) bool {
-	_, null := n.(*ast.NullNode)
-	return n == nil || null
+// isNull reports whether n is no value: "key:", "~", "null".
+func isNull(n *yamlv3.Node) bool {
+	return n == nil || n.Kind == yamlv3.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// isMergeKey reports whether k is "<<", the merge key.
+func isMergeKey(k *yamlv3.Node) bool {
+	return k.Kind == yamlv3.ScalarNode && k.ShortTag() == "!!merge"
 }
 
 // keySet is the keys of one mapping with where each is written, to find
@@ -351,22 +427,12 @@ func (s *keySet) add(key string, p place) {
 // file can hold YAML anchors to reuse (as in Docker Compose).
 const extensionPrefix = "x-"
 
-// anchorCollector records every anchor under a node.
-type anchorCollector map[string]ast.Node
-
-func (a anchorCollector) Visit(n ast.Node) ast.Visitor {
-	if an, ok := n.(*ast.AnchorNode); ok && an.Name != nil {
-		a[an.Name.String()] = an.Value
-	}
-	return a
-}
-
-// parseYAML calls goccy/go-yaml's parser, turning a panic into an error:
-// fuzzing (here and in discovery/static) found inputs on which v1.19.2
-// dereferences nil, and a bad file must be refused, never crash the gateway.
-// Duplicate keys are allowed by the parser so that the decoder reports them
-// all, with the rest of the file's errors.
-func parseYAML(data []byte) (f *ast.File, err error) {
+// parseYAML calls goccy/go-yaml's parser, for syntaxError, turning a panic
+// into an error: fuzzing (here and in discovery/static) found inputs on
+// which v1.19.2 dereferences nil, and a bad file must be refused, never
+// crash the gateway. Duplicate keys are allowed, as the decoder reports
+// them.
+func parseYAML(data []byte) (f any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			f, err = nil, fmt.Errorf("the YAML parser failed on this file (%v); check its syntax", r)
@@ -375,31 +441,13 @@ func parseYAML(data []byte) (f *ast.File, err error) {
 	return parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
 }
 
-// resolve follows anchors, aliases and tags to the node that holds the value.
-func (d *decoder) resolve(n ast.Node) ast.Node {
+// resolve follows aliases to the node that holds the value.
+func (d *decoder) resolve(n *yamlv3.Node) *yamlv3.Node {
 	for range 64 {
-		switch m := n.(type) {
-		case *ast.AnchorNode:
-			if m.Name != nil {
-				d.anchors[m.Name.String()] = m.Value
-			}
-			n = m.Value
-		case *ast.AliasNode:
-			if m.Value == nil {
-				return nil
-			}
-			target, ok := d.anchors[m.Value.String()]
-			if !ok {
-				return nil
-			}
-			n = target
-		case *ast.TagNode:
-			n = m.Value
-		case *ast.CommentGroupNode:
-			return nil
-		default:
+		if n == nil || n.Kind != yamlv3.AliasNode {
 			return n
 		}
+		n = n.Alias
 	}
 	return nil
 }
@@ -407,7 +455,7 @@ func (d *decoder) resolve(n ast.Node) ast.Node {
 // decode sets v from node n written at path. path is a buffer that decode
 // appends to and gives back as it was: a path is made a string only for an
 // error or a recorded place.
-func (d *decoder) decode(path []byte, n ast.Node, v reflect.Value) {
+func (d *decoder) decode(path []byte, n *yamlv3.Node, v reflect.Value) {
 	d.nodes++
 	if d.nodes > d.limit {
 		if d.nodes == d.limit+1 {
@@ -415,11 +463,9 @@ func (d *decoder) decode(path []byte, n ast.Node, v reflect.Value) {
 		}
 		return
 	}
-	if a, ok := n.(*ast.AliasNode); ok {
-		if d.resolve(a) == nil {
-			d.errorAt(placeOfNode(n), string(path), "alias *%s refers to no anchor defined before it", a.Value)
-			return
-		}
+	if n != nil && n.Kind == yamlv3.AliasNode && d.resolve(n) == nil {
+		d.errorAt(placeOfNode(n), string(path), "alias *%s refers to no anchor defined before it", n.Value)
+		return
 	}
 	n = d.resolve(n)
 	if isNull(n) {
@@ -465,13 +511,12 @@ func (d *decoder) decode(path []byte, n ast.Node, v reflect.Value) {
 	case reflect.Struct:
 		d.decodeStruct(path, n, v)
 	case reflect.Slice:
-		seq, ok := n.(*ast.SequenceNode)
-		if !ok {
+		if n.Kind != yamlv3.SequenceNode {
 			d.errorAt(placeOfNode(n), string(path), "want a list, got %s", kindOf(n))
 			return
 		}
-		s := reflect.MakeSlice(v.Type(), len(seq.Values), len(seq.Values))
-		for i, item := range seq.Values {
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
 			p := appendIndex(path, i)
 			if d.record {
 				d.places[string(p)] = placeOfNode(d.resolve(item))
@@ -491,33 +536,25 @@ func (d *decoder) decode(path []byte, n ast.Node, v reflect.Value) {
 	}
 }
 
-// entries returns the key/value pairs of a mapping node.
-func entries(n ast.Node) ([]*ast.MappingValueNode, bool) {
-	switch m := n.(type) {
-	case *ast.MappingNode:
-		return m.Values, true
-	case *ast.MappingValueNode:
-		return []*ast.MappingValueNode{m}, true
+// entries returns the keys and values of a mapping node, one after the
+// other.
+func entries(n *yamlv3.Node) ([]*yamlv3.Node, bool) {
+	if n.Kind != yamlv3.MappingNode || len(n.Content)%2 != 0 {
+		return nil, false
 	}
-	return nil, false
+	return n.Content, true
 }
 
-func (d *decoder) keyText(path []byte, k ast.MapKeyNode) (string, bool) {
-	switch k := k.(type) {
-	case *ast.StringNode:
-		return k.Value, true
-	case *ast.MappingKeyNode:
-		d.errorAt(placeOfNode(k), string(path), "complex keys (?) are not supported")
-		return "", false
+func (d *decoder) keyText(path []byte, k *yamlv3.Node) (string, bool) {
+	if r := d.resolve(k); r != nil && r.Kind == yamlv3.ScalarNode {
+		return r.Value, true
 	}
-	if k == nil || k.GetToken() == nil {
-		return "", false
-	}
-	return k.GetToken().Value, true
+	d.errorAt(placeOfNode(k), string(path), "complex keys (?) are not supported")
+	return "", false
 }
 
-func (d *decoder) decodeStruct(path []byte, n ast.Node, v reflect.Value) {
-	pairs, ok := entries(n)
+func (d *decoder) decodeStruct(path []byte, n *yamlv3.Node, v reflect.Value) {
+	kvs, ok := entries(n)
 	if !ok {
 		d.errorAt(placeOfNode(n), string(path), "want a mapping of keys, got %s", kindOf(n))
 		return
@@ -525,29 +562,31 @@ func (d *decoder) decodeStruct(path []byte, n ast.Node, v reflect.Value) {
 	fields := fieldsOf(v.Type())
 	// Merge keys ("<<: *defaults") first, so that keys written in this
 	// mapping override what they bring.
-	for _, kv := range pairs {
-		if kv.Key != nil && kv.Key.IsMergeKey() {
-			d.decodeStruct(path, d.resolve(kv.Value), v)
+	for i := 0; i < len(kvs); i += 2 {
+		if isMergeKey(kvs[i]) {
+			if m := d.resolve(kvs[i+1]); m != nil {
+				d.decodeStruct(path, m, v)
+			}
 		}
 	}
 	var seen keySet
-	for _, kv := range pairs {
-		d.decodePair(path, kv, v, fields, &seen)
+	for i := 0; i < len(kvs); i += 2 {
+		d.decodePair(path, kvs[i], kvs[i+1], v, fields, &seen)
 	}
 }
 
 // decodePair decodes one key and its value of a mapping written at path
 // into the struct v, whose fields are fields; seen holds the keys of the
 // mapping decoded so far.
-func (d *decoder) decodePair(path []byte, kv *ast.MappingValueNode, v reflect.Value, fields map[string]field, seen *keySet) {
-	if kv.Key == nil || kv.Key.IsMergeKey() {
+func (d *decoder) decodePair(path []byte, k, val *yamlv3.Node, v reflect.Value, fields map[string]field, seen *keySet) {
+	if isMergeKey(k) {
 		return
 	}
-	key, ok := d.keyText(path, kv.Key)
+	key, ok := d.keyText(path, k)
 	if !ok {
 		return
 	}
-	kp := placeOfNode(kv.Key)
+	kp := placeOfNode(k)
 	p := appendKey(path, key)
 	if first, dup := seen.first(key); dup {
 		d.errorAt(kp, string(p), "duplicate key (first at line %d)", first.line)
@@ -557,9 +596,6 @@ func (d *decoder) decodePair(path []byte, kv *ast.MappingValueNode, v reflect.Va
 	if len(path) == 0 && strings.HasPrefix(key, extensionPrefix) {
 		// An extension key holds anchors for the rest of the file;
 		// its value is not configuration.
-		if kv.Value != nil {
-			ast.Walk(anchorCollector(d.anchors), kv.Value)
-		}
 		return
 	}
 	f, ok := fields[key]
@@ -572,37 +608,35 @@ func (d *decoder) decodePair(path []byte, kv *ast.MappingValueNode, v reflect.Va
 		return
 	}
 	if d.record {
-		val := d.resolve(kv.Value)
-		if isCollection(val) || isNull(val) {
+		rv := d.resolve(val)
+		if isCollection(rv) || isNull(rv) {
 			d.places[string(p)] = kp
 		} else {
-			d.places[string(p)] = placeOfNode(val)
+			d.places[string(p)] = placeOfNode(rv)
 		}
 	}
-	d.decode(p, kv.Value, v.FieldByIndex(f.index))
+	d.decode(p, val, v.FieldByIndex(f.index))
 }
 
-func (d *decoder) decodeMap(path []byte, n ast.Node, v reflect.Value) {
-	pairs, ok := entries(n)
+func (d *decoder) decodeMap(path []byte, n *yamlv3.Node, v reflect.Value) {
+	kvs, ok := entries(n)
 	if !ok {
 		d.errorAt(placeOfNode(n), string(path), "want a mapping, got %s", kindOf(n))
 		return
 	}
-	m := reflect.MakeMapWithSize(v.Type(), len(pairs))
+	m := reflect.MakeMapWithSize(v.Type(), len(kvs)/2)
 	var seen keySet
-	for _, kv := range pairs {
-		if kv.Key == nil {
+	for i := 0; i < len(kvs); i += 2 {
+		k, val := kvs[i], kvs[i+1]
+		if isMergeKey(k) {
+			d.errorAt(placeOfNode(k), string(path), "merge keys (<<) are not supported here")
 			continue
 		}
-		if kv.Key.IsMergeKey() {
-			d.errorAt(placeOfNode(kv.Key), string(path), "merge keys (<<) are not supported here")
-			continue
-		}
-		key, ok := d.keyText(path, kv.Key)
+		key, ok := d.keyText(path, k)
 		if !ok {
 			continue
 		}
-		kp := placeOfNode(kv.Key)
+		kp := placeOfNode(k)
 		p := appendKey(path, key)
 		if first, dup := seen.first(key); dup {
 			d.errorAt(kp, string(p), "duplicate key (first at line %d)", first.line)
@@ -610,32 +644,22 @@ func (d *decoder) decodeMap(path []byte, n ast.Node, v reflect.Value) {
 		}
 		seen.add(key, kp)
 		if d.record {
-			d.places[string(p)] = placeOfNode(d.resolve(kv.Value))
+			d.places[string(p)] = placeOfNode(d.resolve(val))
 		}
 		ev := reflect.New(v.Type().Elem()).Elem()
-		d.decode(p, kv.Value, ev)
+		d.decode(p, val, ev)
 		m.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), ev)
 	}
 	v.Set(m)
 }
 
 // scalarText returns the text of a scalar node after ${VAR} expansion.
-func (d *decoder) scalarText(path []byte, n ast.Node) (string, bool) {
-	var text string
-	switch m := n.(type) {
-	case *ast.StringNode:
-		text = m.Value
-	case *ast.LiteralNode:
-		if m.Value != nil {
-			text = m.Value.Value
-		}
-	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
-		text = m.GetToken().Value
-	default:
+func (d *decoder) scalarText(path []byte, n *yamlv3.Node) (string, bool) {
+	if n == nil || n.Kind != yamlv3.ScalarNode {
 		d.errorAt(placeOfNode(n), string(path), "want a single value, got %s", kindOf(n))
 		return "", false
 	}
-	out, err := expand(text, d.lookup)
+	out, err := expand(n.Value, d.lookup)
 	if err != nil {
 		d.errorAt(placeOfNode(n), string(path), "%s", err.Error())
 		return "", false
@@ -650,22 +674,18 @@ func isSection(t reflect.Type) bool {
 	return t.Kind() == reflect.Struct && !isScalar
 }
 
-func isCollection(n ast.Node) bool {
-	switch n.(type) {
-	case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
-		return true
-	}
-	return false
+func isCollection(n *yamlv3.Node) bool {
+	return n != nil && (n.Kind == yamlv3.MappingNode || n.Kind == yamlv3.SequenceNode)
 }
 
-func kindOf(n ast.Node) string {
-	switch n.(type) {
-	case *ast.MappingNode, *ast.MappingValueNode:
-		return "a mapping"
-	case *ast.SequenceNode:
-		return "a list"
-	case nil:
+func kindOf(n *yamlv3.Node) string {
+	switch {
+	case n == nil:
 		return "nothing"
+	case n.Kind == yamlv3.MappingNode:
+		return "a mapping"
+	case n.Kind == yamlv3.SequenceNode:
+		return "a list"
 	}
 	return "a single value"
 }

@@ -311,7 +311,7 @@ var parseErrorCases = []struct {
 	{
 		name: "alias to an unknown anchor",
 		yaml: "log: *nothing\n",
-		want: []wantErr{{1, 6, "log", "alias *nothing refers to no anchor defined before it"}},
+		want: []wantErr{{1, 6, "", "alias *nothing refers to no anchor defined before it"}},
 	},
 	{
 		name: "errors from several sections are all reported, in file order",

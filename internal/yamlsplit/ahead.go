@@ -3,44 +3,44 @@ package yamlsplit
 import (
 	"sync"
 	"sync/atomic"
-
-	"github.com/goccy/go-yaml/parser"
 )
 
 // Ahead parses pieces on worker goroutines, a bounded number ahead of the
 // caller, and hands them out in file order: parsing is most of the work of
 // reading a large file, and a decoder that takes the pieces one by one
-// then waits only for the first. Next and Close are for one goroutine.
-type Ahead struct {
+// then waits only for the first. T is what parse makes of a piece
+// ([Piece.Parse] or [Piece.ParseNode]). Next and Close are for one
+// goroutine.
+type Ahead[T any] struct {
 	pieces []Piece
-	opts   []parser.Option
-	out    []chan parsed // one per piece, buffered: a worker never waits to deliver
-	slots  chan struct{} // a token per piece parsed or being parsed and not yet taken
-	next   atomic.Int64  // the next piece a worker takes
-	taken  int           // pieces handed out by Next
-	done   chan struct{} // closed by Close
+	parse  func(Piece) (T, error)
+	out    []chan parsed[T] // one per piece, buffered: a worker never waits to deliver
+	slots  chan struct{}    // a token per piece parsed or being parsed and not yet taken
+	next   atomic.Int64     // the next piece a worker takes
+	taken  int              // pieces handed out by Next
+	done   chan struct{}    // closed by Close
 	wg     sync.WaitGroup
 }
 
-type parsed struct {
-	p   Parsed
+type parsed[T any] struct {
+	p   T
 	err error
 }
 
 // NewAhead starts workers goroutines (at least one) that parse pieces with
-// opts, holding at most window parsed pieces (at least workers) that Next
+// parse, holding at most window parsed pieces (at least workers) that Next
 // has not returned yet. Close must be called to stop them.
-func NewAhead(pieces []Piece, workers, window int, opts ...parser.Option) *Ahead {
+func NewAhead[T any](pieces []Piece, workers, window int, parse func(Piece) (T, error)) *Ahead[T] {
 	workers = max(workers, 1)
-	a := &Ahead{
+	a := &Ahead[T]{
 		pieces: pieces,
-		opts:   opts,
-		out:    make([]chan parsed, len(pieces)),
+		parse:  parse,
+		out:    make([]chan parsed[T], len(pieces)),
 		slots:  make(chan struct{}, max(window, workers)),
 		done:   make(chan struct{}),
 	}
 	for i := range a.out {
-		a.out[i] = make(chan parsed, 1)
+		a.out[i] = make(chan parsed[T], 1)
 	}
 	for range min(workers, len(pieces)) {
 		a.wg.Add(1)
@@ -49,7 +49,7 @@ func NewAhead(pieces []Piece, workers, window int, opts ...parser.Option) *Ahead
 	return a
 }
 
-func (a *Ahead) work() {
+func (a *Ahead[T]) work() {
 	defer a.wg.Done()
 	for {
 		select {
@@ -62,14 +62,14 @@ func (a *Ahead) work() {
 			<-a.slots
 			return
 		}
-		p, err := a.pieces[i].Parse(a.opts...)
-		a.out[i] <- parsed{p, err}
+		p, err := a.parse(a.pieces[i])
+		a.out[i] <- parsed[T]{p, err}
 	}
 }
 
 // Next returns the parse of the next piece in file order, waiting for it
 // if needed. It is called once per piece, no more.
-func (a *Ahead) Next() (Parsed, error) {
+func (a *Ahead[T]) Next() (T, error) {
 	i := a.taken
 	a.taken++
 	r := <-a.out[i]
@@ -80,7 +80,7 @@ func (a *Ahead) Next() (Parsed, error) {
 
 // Close stops the workers, once the pieces they are parsing are done, and
 // waits for them. It may be called before every piece was taken.
-func (a *Ahead) Close() {
+func (a *Ahead[T]) Close() {
 	close(a.done)
 	a.wg.Wait()
 }

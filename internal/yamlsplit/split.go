@@ -1,7 +1,11 @@
 // Package yamlsplit cuts a large YAML file into pieces that parse on their
 // own, so that a file of hundreds of thousands of list items is parsed one
-// run of items at a time: goccy/go-yaml's syntax tree takes about 60 bytes
-// of memory per byte of input, too much to hold for a whole 10 MB file.
+// run of items at a time, on several cores ([Ahead]): a syntax tree takes
+// tens of bytes of memory per byte of input (goccy/go-yaml's about 60,
+// go.yaml.in/yaml/v3's about 30), too much to hold for a whole 10 MB file.
+// A piece parses with either library: [Piece.Parse] (goccy/go-yaml, which
+// discovery/static decodes with) or [Piece.ParseNode] (go.yaml.in/yaml/v3,
+// which internal/config decodes).
 //
 // Split cuts only where the cut is certain from the text alone: between
 // top-level entries (lines that start in column 0), and between the items
@@ -85,16 +89,9 @@ func (p Piece) Parse(opts ...parser.Option) (out Parsed, err error) {
 			out, err = Parsed{}, fmt.Errorf("the YAML parser failed on this file (%v); check its syntax", r)
 		}
 	}()
-	text := make([]byte, 0, len(p.prefix)+len(p.Data)+len(p.peek)+1)
-	text = append(append(text, p.prefix...), p.Data...)
-	if len(p.peek) > 0 {
-		if len(text) > 0 && text[len(text)-1] != '\n' {
-			text = append(text, '\n')
-		}
-		text = append(text, p.peek...)
-	}
+	text, off := p.text()
 	tokens := lexer.Tokenize(string(text))
-	if off := p.Line - 1 - bytes.Count(p.prefix, []byte("\n")); off != 0 {
+	if off != 0 {
 		var prev *token.Position
 		for _, tk := range tokens {
 			// Each token has its own Position; guard against one shared
@@ -110,10 +107,7 @@ func (p Piece) Parse(opts ...parser.Option) (out Parsed, err error) {
 		return Parsed{}, err
 	}
 	pairs := pairsOf(body(f))
-	peekLine := p.Line + bytes.Count(p.Data, []byte("\n"))
-	if len(p.Data) > 0 && p.Data[len(p.Data)-1] != '\n' {
-		peekLine++
-	}
+	peekLine := p.peekLine()
 	// startsNext reports whether the second pair is the next piece's key.
 	startsNext := func() bool {
 		if len(p.peek) == 0 || p.peekItem {
@@ -148,6 +142,31 @@ func (p Piece) Parse(opts ...parser.Option) (out Parsed, err error) {
 		}
 	}
 	return Parsed{}, ErrShape
+}
+
+// text returns what is parsed for the piece: its prefix, its lines and the
+// peek, and how many lines to add to a line number in it to make it the
+// line in the file.
+func (p Piece) text() ([]byte, int) {
+	text := make([]byte, 0, len(p.prefix)+len(p.Data)+len(p.peek)+1)
+	text = append(append(text, p.prefix...), p.Data...)
+	if len(p.peek) > 0 {
+		if len(text) > 0 && text[len(text)-1] != '\n' {
+			text = append(text, '\n')
+		}
+		text = append(text, p.peek...)
+	}
+	return text, p.Line - 1 - bytes.Count(p.prefix, []byte("\n"))
+}
+
+// peekLine returns the line in the file of the peek (the next piece's
+// first line).
+func (p Piece) peekLine() int {
+	l := p.Line + bytes.Count(p.Data, []byte("\n"))
+	if len(p.Data) > 0 && p.Data[len(p.Data)-1] != '\n' {
+		l++
+	}
+	return l
 }
 
 // body returns the body of a file's one document, nil if there is not

@@ -41,6 +41,9 @@ func TestSplit(t *testing.T) {
 				if _, err := p.Parse(); err != nil {
 					t.Errorf("piece %d (%q) does not parse: %v", i, p.Data, err)
 				}
+				if _, err := p.ParseNode(); err != nil {
+					t.Errorf("piece %d (%q) does not parse as nodes: %v", i, p.Data, err)
+				}
 			}
 		})
 	}
@@ -52,14 +55,57 @@ func TestParseRefusesAWrongCut(t *testing.T) {
 	if !ok {
 		t.Fatal("Split refused")
 	}
-	failed := false
+	failed, failedNode := false, false
 	for _, p := range pieces {
 		if _, err := p.Parse(); err != nil {
 			failed = true
 		}
+		if _, err := p.ParseNode(); err != nil {
+			failedNode = true
+		}
 	}
-	if !failed {
-		t.Error("every piece parsed; want the cut inside the string found")
+	if !failed || !failedNode {
+		t.Errorf("every piece parsed (goccy: %v, nodes: %v); want the cut inside the string found", !failed, !failedNode)
+	}
+}
+
+// ParseNode gives lines and columns as in the whole file, a Header's key
+// alone, and the items of a run without the peeked next item.
+func TestParseNodePlaces(t *testing.T) {
+	in := "# c\na: 1\nlist:\n  - x\n  - {k: y}\n  - z\nb: 2\n"
+	pieces, ok := yamlsplit.Split([]byte(in), 2)
+	if !ok || len(pieces) != 5 {
+		t.Fatalf("Split = %d pieces, %v; want 5", len(pieces), ok)
+	}
+	type at struct{ line, col int }
+	var got []at
+	for _, p := range pieces {
+		n, err := p.ParseNode()
+		if err != nil {
+			t.Fatalf("piece %q: %v", p.Data, err)
+		}
+		switch p.Kind {
+		case yamlsplit.Header:
+			if n.Key.Value != "list" || n.Value != nil {
+				t.Errorf("header = %q, %v; want the key list alone", n.Key.Value, n.Value)
+			}
+			got = append(got, at{n.Key.Line, n.Key.Column})
+		case yamlsplit.Items:
+			for _, it := range n.Items {
+				got = append(got, at{it.Line, it.Column})
+			}
+		default:
+			got = append(got, at{n.Value.Line, n.Value.Column})
+		}
+	}
+	want := []at{{2, 4}, {3, 1}, {4, 5}, {5, 5}, {6, 5}, {7, 4}}
+	if len(got) != len(want) {
+		t.Fatalf("places %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("place %d = %v, want %v", i, got[i], want[i])
+		}
 	}
 }
 
@@ -68,7 +114,7 @@ func TestParseRefusesAWrongCut(t *testing.T) {
 func TestAheadInOrderAndClose(t *testing.T) {
 	in := "list:\n  - a\n  - b\n  - c\n  - d\n  - e\n"
 	pieces, _ := yamlsplit.Split([]byte(in), 1)
-	a := yamlsplit.NewAhead(pieces, 2, 2)
+	a := yamlsplit.NewAhead(pieces, 2, 2, func(p yamlsplit.Piece) (yamlsplit.Parsed, error) { return p.Parse() })
 	if _, err := a.Next(); err != nil { // the header
 		t.Fatal(err)
 	}
