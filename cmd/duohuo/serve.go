@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/klog/v2"
+
 	"github.com/spf13/cobra"
 
 	"github.com/duohuo/duohuo/internal/config"
@@ -102,6 +104,9 @@ func serve(ctx context.Context, o serveOptions) error {
 		return usagef("%v", err)
 	}
 	logWarnings(log, cfg)
+	// client-go (the kubernetes discovery source) logs through klog; send
+	// it to the same handler, tagged, instead of klog's own stderr format.
+	klog.SetSlogLogger(log.With("component", "client-go"))
 	info, perr := platform.Detect(os.DirFS("/"))
 	if perr != nil {
 		log.Warn("platform fingerprint incomplete", "err", perr)

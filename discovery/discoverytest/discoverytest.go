@@ -89,7 +89,7 @@ func Instances(addrs ...string) []discovery.Instance {
 }
 
 // WaitTimeout bounds how long [WaitView] waits.
-const WaitTimeout = 10 * time.Second
+const WaitTimeout = 30 * time.Second
 
 // WaitView waits until the view of service satisfies ok (ok receives nil
 // while no source reports the service) and returns that view. It fails the

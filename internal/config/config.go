@@ -146,13 +146,14 @@ type Locality struct {
 }
 
 // DiscoverySource is one source of instances: exactly one of Static, File,
-// DNS, Nacos and Consul is set.
+// DNS, Nacos, Consul and Kubernetes is set.
 type DiscoverySource struct {
-	Static *StaticSource `yaml:"static" doc:"Instances listed in this file."`
-	File   *FileSource   `yaml:"file" doc:"Instances listed in another file, re-read when it changes."`
-	DNS    *DNSSource    `yaml:"dns" doc:"Instances from DNS SRV or A/AAAA records, re-resolved as their TTL expires."`
-	Nacos  *NacosSource  `yaml:"nacos" doc:"Instances of a Nacos service, polled over the HTTP open API (docs/discovery.md)."`
-	Consul *ConsulSource `yaml:"consul" doc:"Instances of a Consul service, followed with blocking queries (docs/discovery.md)."`
+	Static     *StaticSource     `yaml:"static" doc:"Instances listed in this file."`
+	File       *FileSource       `yaml:"file" doc:"Instances listed in another file, re-read when it changes."`
+	DNS        *DNSSource        `yaml:"dns" doc:"Instances from DNS SRV or A/AAAA records, re-resolved as their TTL expires."`
+	Nacos      *NacosSource      `yaml:"nacos" doc:"Instances of a Nacos service, polled over the HTTP open API (docs/discovery.md)."`
+	Consul     *ConsulSource     `yaml:"consul" doc:"Instances of a Consul service, followed with blocking queries (docs/discovery.md)."`
+	Kubernetes *KubernetesSource `yaml:"kubernetes" doc:"Endpoints of a Kubernetes Service, followed through its EndpointSlices (docs/discovery.md)."`
 }
 
 // StaticSource lists instances inline.
@@ -230,6 +231,22 @@ type ConsulSource struct {
 	Zone         string       `yaml:"zone" doc:"Zone given to every instance whose meta does not name one."`
 	LocalityKeys LocalityKeys `yaml:"locality_keys" doc:"Service meta keys (then node meta keys) that hold an instance's locality; service meta wins."`
 	TLS          *UpstreamTLS `yaml:"tls" doc:"How https servers are verified: true or absent uses the system's roots, a section names the CA, server name and client certificate."`
+}
+
+// KubernetesSource follows the EndpointSlices (discovery.k8s.io/v1) of one
+// Kubernetes Service.
+type KubernetesSource struct {
+	Name         string   `yaml:"name" doc:"Name of the Kubernetes Service; empty means the duohuo service's name."`
+	Namespace    string   `yaml:"namespace" doc:"Namespace of the Service; empty means the gateway pod's own namespace in a cluster, else the kubeconfig context's, else default."`
+	Port         string   `yaml:"port" doc:"Port of the endpoints: a port name of the Service (http) or a number (8080); empty needs its slices to have exactly one port."`
+	Kubeconfig   string   `yaml:"kubeconfig" doc:"kubeconfig file, relative to this file's directory; empty means the pod's service account in a cluster, else $KUBECONFIG or ~/.kube/config."`
+	Context      string   `yaml:"context" doc:"kubeconfig context to use; empty means its current context."`
+	NodeLocality bool     `yaml:"node_locality" doc:"Take each endpoint's region (node label topology.kubernetes.io/region), its zone when the endpoint has none, and with cloud_label its cloud from its node's labels; needs list and watch on nodes."`
+	CloudLabel   string   `yaml:"cloud_label" doc:"Node label that holds the cloud, with node_locality; empty means the cloud setting."`
+	Resync       Duration `yaml:"resync" default:"10m" min:"1m" doc:"How often every slice is handed to the source again, which recomputes the instances: a safety net; changes arrive through the watch at once."`
+	Cloud        string   `yaml:"cloud" doc:"Cloud given to every endpoint (node_locality and cloud_label override it)."`
+	Region       string   `yaml:"region" doc:"Region given to every endpoint (node_locality overrides it)."`
+	Zone         string   `yaml:"zone" doc:"Zone given to endpoints whose slice names none."`
 }
 
 // LocalityKeys name the registry metadata keys that hold an instance's

@@ -125,6 +125,9 @@ func (c *Config) resolvePaths(dir string) {
 					abs(&t.KeyFile)
 				}
 			}
+			if k := src.Kubernetes; k != nil {
+				abs(&k.Kubeconfig)
+			}
 			if cs := src.Consul; cs != nil {
 				abs(&cs.TokenFile)
 				if t := cs.TLS; t != nil {

@@ -140,7 +140,7 @@ var parseErrorCases = []struct {
 	{
 		name: "discovery source with two kinds",
 		yaml: "services:\n  - name: api\n    discovery:\n      - dns: {name: a.internal}\n        file: {path: x.yaml}\n",
-		want: []wantErr{{4, 9, "services[0].discovery[0]", "exactly one of static, file, dns, nacos or consul; this one sets file and dns"}},
+		want: []wantErr{{4, 9, "services[0].discovery[0]", "exactly one of static, file, dns, nacos, consul or kubernetes; this one sets file and dns"}},
 	},
 	{
 		name: "nacos without servers",
@@ -292,6 +292,21 @@ var parseErrorCases = []struct {
 		name: "unterminated variable",
 		yaml: "admin:\n  token: ${TOKEN\n",
 		want: []wantErr{{2, 10, "admin.token", "unterminated ${"}},
+	},
+	{
+		name: "kubernetes source with a bad name, namespace, port and a cloud label alone",
+		yaml: "services:\n  - name: api\n    discovery:\n      - kubernetes: {name: Api, namespace: shop_1, port: 70000, cloud_label: example.com/cloud}\n",
+		want: []wantErr{
+			{4, 28, "services[0].discovery[0].kubernetes.name", "is not a Service name"},
+			{4, 44, "services[0].discovery[0].kubernetes.namespace", "is not a namespace"},
+			{4, 58, "services[0].discovery[0].kubernetes.port", "is outside 1..65535"},
+			{4, 78, "services[0].discovery[0].kubernetes.cloud_label", "needs node_locality: true"},
+		},
+	},
+	{
+		name: "kubernetes port name too long",
+		yaml: "services:\n  - name: api\n    discovery:\n      - kubernetes: {port: a-very-long-port-name}\n",
+		want: []wantErr{{4, 28, "services[0].discovery[0].kubernetes.port", "neither a port number nor a port name"}},
 	},
 	{
 		name: "two documents",

@@ -156,12 +156,15 @@ func (s *DiscoverySource) validate(c *checker, path string) {
 	if s.Consul != nil {
 		set = append(set, "consul")
 	}
+	if s.Kubernetes != nil {
+		set = append(set, "kubernetes")
+	}
 	switch len(set) {
 	case 0:
-		c.errorf(path, "a discovery source needs one of static, file, dns, nacos or consul")
+		c.errorf(path, "a discovery source needs one of static, file, dns, nacos, consul or kubernetes")
 	case 1:
 	default:
-		c.errorf(path, "a discovery source is exactly one of static, file, dns, nacos or consul; this one sets %s", strings.Join(set, " and "))
+		c.errorf(path, "a discovery source is exactly one of static, file, dns, nacos, consul or kubernetes; this one sets %s", strings.Join(set, " and "))
 	}
 }
 
@@ -307,6 +310,36 @@ func (s *ConsulSource) validate(c *checker, path string) {
 		}
 	}
 	c.checkSecret(path, "token_env", s.TokenEnv, "token_file", s.TokenFile)
+	c.checkLocality(path, s.Cloud, s.Region, s.Zone)
+}
+
+// k8sLabel is a DNS label as Kubernetes names namespaces, port names and
+// (starting with a letter) Services: lower-case letters, digits and '-'
+// inside, at most 63 characters.
+var k8sLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+func (s *KubernetesSource) validate(c *checker, path string) {
+	if s.Name != "" && (!k8sLabel.MatchString(s.Name) || s.Name[0] < 'a') {
+		c.errorf(join(path, "name"), "%q is not a Service name: lower-case letters, digits and '-', starting with a letter, at most 63 characters", s.Name)
+	}
+	if s.Namespace != "" && !k8sLabel.MatchString(s.Namespace) {
+		c.errorf(join(path, "namespace"), "%q is not a namespace: lower-case letters, digits and '-', at most 63 characters", s.Namespace)
+	}
+	if s.Port != "" {
+		if n, err := strconv.Atoi(s.Port); err == nil {
+			if n < 1 || n > 65535 {
+				c.errorf(join(path, "port"), "%d is outside 1..65535", n)
+			}
+		} else if len(s.Port) > 15 || !k8sLabel.MatchString(s.Port) || strings.Contains(s.Port, "--") {
+			c.errorf(join(path, "port"), "%q is neither a port number nor a port name (at most 15 lower-case letters, digits and single '-')", s.Port)
+		}
+	}
+	if s.CloudLabel != "" && (strings.ContainsAny(s.CloudLabel, " \t\n=,") || len(s.CloudLabel) > 316) {
+		c.errorf(join(path, "cloud_label"), "%q is not a label key", s.CloudLabel)
+	}
+	if s.CloudLabel != "" && !s.NodeLocality {
+		c.errorf(join(path, "cloud_label"), "needs node_locality: true (the cloud is read from the node's labels)")
+	}
 	c.checkLocality(path, s.Cloud, s.Region, s.Zone)
 }
 

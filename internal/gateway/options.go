@@ -11,6 +11,7 @@ import (
 	"github.com/duohuo/duohuo/color"
 	"github.com/duohuo/duohuo/discovery"
 	"github.com/duohuo/duohuo/discovery/consul"
+	"github.com/duohuo/duohuo/discovery/kubernetes"
 	"github.com/duohuo/duohuo/discovery/nacos"
 	"github.com/duohuo/duohuo/health"
 	"github.com/duohuo/duohuo/internal/config"
@@ -279,6 +280,24 @@ func nacosConfig(service, sourceName string, c *config.NacosSource) (nacos.Confi
 		LocalityKeys: nacos.LocalityKeys(c.LocalityKeys),
 		SourceName:   sourceName,
 	}, nil
+}
+
+// kubernetesConfig maps a kubernetes discovery source of service. As for
+// nacos, every value is passed as is.
+func kubernetesConfig(service, sourceName string, c *config.KubernetesSource) kubernetes.Config {
+	return kubernetes.Config{
+		Service:      service,
+		Name:         c.Name, // empty: the service's name, in both
+		Namespace:    c.Namespace,
+		Port:         c.Port,
+		Kubeconfig:   c.Kubeconfig,
+		Context:      c.Context,
+		NodeLocality: c.NodeLocality,
+		CloudLabel:   c.CloudLabel,
+		Resync:       time.Duration(c.Resync),
+		Locality:     discovery.Locality{Cloud: c.Cloud, Region: c.Region, Zone: c.Zone},
+		SourceName:   sourceName,
+	}
 }
 
 // consulConfig maps a consul discovery source of service, reading its

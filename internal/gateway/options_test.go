@@ -16,6 +16,7 @@ import (
 	"github.com/duohuo/duohuo/color"
 	"github.com/duohuo/duohuo/discovery"
 	"github.com/duohuo/duohuo/discovery/consul"
+	"github.com/duohuo/duohuo/discovery/kubernetes"
 	"github.com/duohuo/duohuo/discovery/nacos"
 	"github.com/duohuo/duohuo/fault"
 	"github.com/duohuo/duohuo/health"
@@ -176,6 +177,11 @@ var optionSections = map[string]optionSection{
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(svc0(c).Discovery[0].Nacos).Elem() }},
 	"ConsulSource": {at: []string{"services[0]", "discovery[0]", "consul"}, lib: consulOf,
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(svc0(c).Discovery[0].Consul).Elem() }},
+	"KubernetesSource": {at: []string{"services[0]", "discovery[0]", "kubernetes"},
+		lib: func(_ *testing.T, c *config.Config) any {
+			return kubernetesConfig("s", "kubernetes:s", svc0(c).Discovery[0].Kubernetes)
+		},
+		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(svc0(c).Discovery[0].Kubernetes).Elem() }},
 	"LocalityKeys": {at: []string{"services[0]", "discovery[0]", "consul", "locality_keys"}, lib: consulOf,
 		value: func(c *config.Config) reflect.Value {
 			return reflect.ValueOf(&svc0(c).Discovery[0].Consul.LocalityKeys).Elem()
@@ -316,6 +322,7 @@ var optionCases = map[string]optionCase{
 	"ConsulSource.wait":          {get: func(l any) any { return l.(consul.Config).Wait }},
 	"ConsulSource.timeout":       {get: func(l any) any { return l.(consul.Config).Timeout }},
 	"ConsulSource.rate_interval": {get: func(l any) any { return l.(consul.Config).RateInterval }},
+	"KubernetesSource.resync":    {get: func(l any) any { return l.(kubernetes.Config).Resync }},
 	"LocalityKeys.cloud":         {get: func(l any) any { return l.(consul.Config).LocalityKeys.Cloud }},
 	"LocalityKeys.region":        {get: func(l any) any { return l.(consul.Config).LocalityKeys.Region }},
 	"LocalityKeys.zone":          {get: func(l any) any { return l.(consul.Config).LocalityKeys.Zone }},

@@ -12,6 +12,7 @@ import (
 	"github.com/duohuo/duohuo/breaker"
 	"github.com/duohuo/duohuo/discovery"
 	"github.com/duohuo/duohuo/discovery/consul"
+	"github.com/duohuo/duohuo/discovery/kubernetes"
 	"github.com/duohuo/duohuo/discovery/nacos"
 	"github.com/duohuo/duohuo/discovery/static"
 	"github.com/duohuo/duohuo/gray"
@@ -186,6 +187,14 @@ func sourceFor(service string, i int, ds config.DiscoverySource, baseDir string,
 			return nil, fmt.Errorf("consul: %w", err)
 		}
 		return consul.NewSource(cc)
+	case ds.Kubernetes != nil:
+		c := *ds.Kubernetes
+		c.Kubeconfig = inDir(baseDir, c.Kubeconfig)
+		src, err := kubernetes.NewSource(kubernetesConfig(service, "kubernetes:"+name, &c))
+		if err != nil {
+			return nil, err
+		}
+		return src, nil
 	}
 	return nil, fmt.Errorf("no source given")
 }
