@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,9 +23,10 @@ import (
 
 func init() { subcommands = append(subcommands, newKVCmd) }
 
-// kvClient talks to the replicated store's HTTP API on a running duohuo's
-// admin listener (package replica, Handler).
+// kvClient talks to the admin API of a running duohuo: the replicated
+// store's (package replica, Handler), the discovery dump's.
 type kvClient struct {
+	what  string // the command, which starts its errors; "kv" if empty
 	admin string // host:port or URL
 	token string
 	http  *http.Client
@@ -45,9 +47,10 @@ func (c *kvClient) url(path string, q url.Values) string {
 // do sends the request and returns the body of a 2xx answer, or an error
 // with the server's message.
 func (c *kvClient) do(ctx context.Context, method, path string, q url.Values, body io.Reader) ([]byte, error) {
+	what := cmp.Or(c.what, "kv")
 	req, err := http.NewRequestWithContext(ctx, method, c.url(path, q), body)
 	if err != nil {
-		return nil, usagef("kv: %v", err)
+		return nil, usagef("%s: %v", what, err)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -57,15 +60,15 @@ func (c *kvClient) do(ctx context.Context, method, path string, q url.Values, bo
 	req.Header.Set(telemetry.HeaderAdmin, "1")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("kv: %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s: %s %s: %w", what, method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("kv: read answer: %w", err)
+		return nil, fmt.Errorf("%s: read answer: %w", what, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("kv: %s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+		return nil, fmt.Errorf("%s: %s %s: %s: %s", what, method, path, resp.Status, strings.TrimSpace(string(b)))
 	}
 	return b, nil
 }

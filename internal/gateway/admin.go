@@ -110,8 +110,12 @@ func (s *service) status(sources []discovery.SourceStatus) ServiceStatus {
 //
 //	GET /v1/services          every service: tiers, instances with health, sources
 //	GET /v1/services/{name}   one service
+//	GET /v1/discovery         every service: what each source says, and why
+//	                          each instance is published or not
+//	GET /v1/discovery/{name}  one service
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
+	g.discoveryHandlers(mux)
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, g.Services())
 	})

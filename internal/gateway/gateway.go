@@ -114,6 +114,10 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g.tunnelCtx, g.endTunnel = context.WithCancel(context.Background())
 	g.reloadCtx, g.endReload = context.WithCancel(context.Background())
+	if err := reg.Register(newDiscoveryCollector(g.agg)); err != nil {
+		g.agg.Close()
+		return nil, fmt.Errorf("gateway: discovery metrics: %w", err)
+	}
 	g.faults = fault.New(fault.Options{Observer: g.m})
 	g.gray = gray.NewStore(gray.StoreConfig{})
 	g.gm = newGrayMetrics(reg)

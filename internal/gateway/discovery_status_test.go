@@ -1,0 +1,89 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/duohuo/duohuo/internal/gateway"
+)
+
+// GET /v1/discovery/{name} says what each source reports and why an
+// instance is hidden, with the published instances' health; the
+// duohuo_discovery_* series describe each source.
+func TestDiscoveryDumpAndMetrics(t *testing.T) {
+	a, b := upstream(t, "a"), upstream(t, "b")
+	cfg := fmt.Sprintf(`
+listeners: [{name: public, listen: "127.0.0.1:0"}]
+services:
+  - name: api
+    discovery:
+      - static: {instances: [{addr: "%s"}]}
+      - static: {instances: [{addr: "%s", weight: 7}, {addr: "%s"}]}
+routes: [{name: all, service: api}]
+`, a, a, b)
+	reg := prometheus.NewRegistry()
+	g, err := gateway.New(gateway.Options{Config: parse(t, cfg), Logger: slog.New(slog.DiscardHandler), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	srv := httptest.NewServer(g.AdminHandler())
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL + "/v1/discovery/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d gateway.DiscoveryDump
+	err = json.NewDecoder(resp.Body).Decode(&d)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/discovery/api = %d, %v", resp.StatusCode, err)
+	}
+	if d.Service != "api" || len(d.Sources) != 2 || len(d.Published) != 2 {
+		t.Fatalf("dump = %+v; want api, two sources, two published instances", d)
+	}
+	second := d.Sources[1]
+	if len(second.Instances) != 2 || second.Instances[0].Published || !strings.Contains(second.Instances[0].Why, d.Sources[0].Source) || !second.Instances[1].Published {
+		t.Errorf("second source = %+v; want %s hidden by the first source and %s published", second, a, b)
+	}
+	for _, in := range d.Published {
+		if in.Status == "" {
+			t.Errorf("published %s has no health status", in.Addr)
+		}
+	}
+	resp, err = http.Get(srv.URL + "/v1/discovery/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /v1/discovery/nope = %d, want 404", resp.StatusCode)
+	}
+
+	want := fmt.Sprintf(`
+# HELP duohuo_discovery_source_instances Instances in the source's last accepted report.
+# TYPE duohuo_discovery_source_instances gauge
+duohuo_discovery_source_instances{source=%q} 1
+duohuo_discovery_source_instances{source=%q} 2
+# HELP duohuo_discovery_source_shadowed_instances Instances of the source hidden by a source of higher precedence reporting the same address or id.
+# TYPE duohuo_discovery_source_shadowed_instances gauge
+duohuo_discovery_source_shadowed_instances{source=%q} 0
+duohuo_discovery_source_shadowed_instances{source=%q} 1
+`, d.Sources[0].Source, second.Source, d.Sources[0].Source, second.Source)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "duohuo_discovery_source_instances", "duohuo_discovery_source_shadowed_instances"); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "duohuo_discovery_source_last_success_timestamp_seconds", "duohuo_discovery_source_stale", "duohuo_discovery_source_updates_total"); err != nil || n != 6 {
+		t.Errorf("last_success, stale and updates series: %d, %v; want 2 each", n, err)
+	}
+}
