@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -55,13 +56,13 @@ func (c *discoveryCollector) Collect(ch chan<- prometheus.Metric) {
 		g(c.stale, stale)
 		g(c.held, float64(st.Held))
 		g(c.shadowed, float64(st.Shadowed))
-		ts := func(d *prometheus.Desc, t interface {
-			IsZero() bool
-			Unix() int64
-			Nanosecond() int
-		}) { v := 0.0; if !t.IsZero() {
-			v = float64(t.Unix()) + float64(t.Nanosecond())/1e9
-		}; g(d, v) }
+		ts := func(d *prometheus.Desc, t time.Time) {
+			v := 0.0
+			if !t.IsZero() {
+				v = float64(t.UnixNano()) / 1e9
+			}
+			g(d, v)
+		}
 		ts(c.lastSuccess, st.LastUpdate)
 		ts(c.lastError, st.LastErrorAt)
 		ch <- prometheus.MustNewConstMetric(c.updates, prometheus.CounterValue, float64(st.Updates), st.Name)
