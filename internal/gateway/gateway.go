@@ -357,7 +357,16 @@ func (g *Gateway) Start() error {
 		return errors.New("gateway: already started")
 	}
 	var lns []net.Listener
-	for _, lc := range g.cfg.Listeners {
+	lis := make([]*listener, len(g.cfg.Listeners))
+	for i, lc := range g.cfg.Listeners {
+		li, err := listenerOf(lc)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return err
+		}
+		lis[i] = li
 		ln, err := net.Listen("tcp", lc.Listen)
 		if err != nil {
 			for _, l := range lns {
@@ -377,6 +386,7 @@ func (g *Gateway) Start() error {
 			MaxHeaderBytes:    int(lc.MaxHeaderBytes),
 			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 			ConnState:         g.connState,
+			BaseContext:       lis[i].baseContext,
 		}
 		// HTTP/2 from clients: over TLS by ALPN, and in clear text with
 		// prior knowledge (h2c), as Envoy and nginx accept.
