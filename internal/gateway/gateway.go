@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -114,7 +115,11 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g.tunnelCtx, g.endTunnel = context.WithCancel(context.Background())
 	g.reloadCtx, g.endReload = context.WithCancel(context.Background())
-	g.faults = fault.New(fault.Options{Observer: g.m})
+	// Fault triggers are believed from the peers colors are believed from.
+	g.faults = fault.New(fault.Options{Observer: g.m, TrustedPeer: func(a netip.Addr) bool {
+		p := g.color.Load()
+		return p != nil && p.TrustsPeer(a)
+	}})
 	g.gray = gray.NewStore(gray.StoreConfig{})
 	g.gm = newGrayMetrics(reg)
 	g.entry = g.faults.Handler(http.HandlerFunc(g.serve))
