@@ -50,9 +50,17 @@ func normalizeURL(u *url.URL) (escaped bool) {
 	if u.Path == "" || u.Path[0] != '/' {
 		return false // "*" (OPTIONS) or an authority (CONNECT): no path
 	}
-	raw := u.EscapedPath() // a literal backslash comes out as %5C
-	if pathEscapes(raw) {
-		u.RawPath = raw
+	// Without a RawPath the client wrote the path as Go would escape it,
+	// which never spells / or . escaped: only a backslash (written as is,
+	// or as %5C) can be there.
+	raw := u.Path
+	escaped = strings.IndexByte(u.Path, '\\') >= 0
+	if u.RawPath != "" {
+		raw = u.EscapedPath()
+		escaped = pathEscapes(raw)
+	}
+	if escaped {
+		u.RawPath = u.EscapedPath() // a literal backslash comes out as %5C
 		u.Path = cleanPath(strings.ReplaceAll(u.Path, `\`, "/"), false)
 		return true
 	}
