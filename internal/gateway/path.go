@@ -132,10 +132,9 @@ func cleanPath(p string, raw bool) string {
 	}
 	segs := make([]string, 0, strings.Count(p, "/"))
 	rest := p[1:]
-	trailing := false
+	trailing := false // the last segment was empty or a dot one: the result is a directory
 	for {
 		seg, more, found := strings.Cut(rest, "/")
-		trailing = !found // the last segment: is it a directory?
 		switch dotSegment(seg, raw) {
 		case 1:
 			trailing = true
