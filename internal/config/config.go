@@ -122,7 +122,7 @@ type Listener struct {
 	// xff_num_trusted_hops (0) do: a listener at the edge faces clients
 	// that write whatever they like.
 	TrustedProxies []string `yaml:"trusted_proxies" doc:"CIDRs (or addresses) of the proxies in front of this listener whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Forwarded, X-Real-IP and X-Request-Id are kept (X-Forwarded-For and Forwarded get this hop appended); from any other peer they are replaced with what the gateway sees (docs/security.md). Empty trusts no one; add 127.0.0.1 for a TLS terminator on the same host."`
-	ErrorDetail    string   `yaml:"error_detail" default:"code" enum:"code,full" doc:"What an answer the gateway made itself says in X-Duohuo-Error and its body: code, a short reason code such as no_healthy_instance (the details go to the debug log and the metrics); full, the reason with its details (service, lane), for listeners only your own systems reach."`
+	ErrorDetail    string   `yaml:"error_detail" default:"code" enum:"code,full" doc:"What an answer the gateway made itself says in X-Duohuo-Error and its body: code, a short reason code such as no_healthy_instance (the details go to the debug log, and the services' state is on the admin API); full, the reason with its details (service, lane), for listeners only your own systems reach."`
 }
 
 // TLS names a certificate and key in PEM files. Relative paths are relative to
