@@ -95,10 +95,10 @@ func (t *tried) contains(id string) bool {
 	return false
 }
 
-// ServeHTTP routes one request: see the package documentation. The fault
-// filter, off unless configured, runs first.
-// The path is normalised first, so that the fault filter, routing and the
-// instance all see the same one (path.go).
+// ServeHTTP routes one request: see the package documentation. The path
+// is normalised before anything reads it, so that the fault filter,
+// routing and the instance all see the same one (path.go); then the fault
+// filter, off unless configured, runs.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	normalizeURL(r.URL)
 	g.entry.ServeHTTP(w, r)
