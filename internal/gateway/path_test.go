@@ -148,3 +148,25 @@ func FuzzNormalizeURL(f *testing.F) {
 		}
 	})
 }
+
+func TestSegmentPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		path, prefix string
+		want         bool
+	}{
+		{"/public", "/public", true},
+		{"/public/", "/public", true},
+		{"/public/x", "/public", true},
+		{"/publicity", "/public", false},
+		{"/publi", "/public", false},
+		{"/", "/", true},
+		{"/anything", "/", true},
+		{"*", "/", false},
+		{"/a/b/c", "/a/b", true},
+		{"/a/bc", "/a/b", false},
+	} {
+		if got := segmentPrefix(tc.path, tc.prefix); got != tc.want {
+			t.Errorf("segmentPrefix(%q, %q) = %v, want %v", tc.path, tc.prefix, got, tc.want)
+		}
+	}
+}

@@ -256,7 +256,7 @@ func (rt *route) matches(r request.View) bool {
 // trailing slash unless it is "/".
 func segmentPrefix(path, prefix string) bool {
 	if prefix == "/" {
-		return true
+		return strings.HasPrefix(path, "/") // not "*" (OPTIONS *)
 	}
 	return strings.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/')
 }
