@@ -207,14 +207,24 @@ func (p *Propagator) trustedPeer(a netip.Addr) bool {
 }
 
 // Carries reports whether h carries any color: the header, the token or
-// the baggage member.
+// the baggage member, in any of its Baggage fields (a client may send
+// several, which a server reads as one list: RFC 9110, section 5.3).
 func (p *Propagator) Carries(h http.Header) bool {
 	if h.Get(p.header) != "" || h.Get(p.tokenHeader) != "" {
 		return true
 	}
-	_, ok := BaggageValue(h.Get("Baggage"), p.baggageKey)
-	return ok
+	for _, v := range h["Baggage"] {
+		if _, ok := BaggageValue(v, p.baggageKey); ok {
+			return true
+		}
+	}
+	return false
 }
+
+// TrustsPeer reports whether a, the address of a direct peer, is in
+// Config.TrustedNets: the sources whose color is believed as sent, and
+// whom the gateway also believes about fault triggers.
+func (p *Propagator) TrustsPeer(a netip.Addr) bool { return p.trustedPeer(a) }
 
 // Strip removes every color from h: the header, the token and the baggage
 // member (other baggage members are kept; a malformed baggage header is

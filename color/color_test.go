@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -316,5 +317,56 @@ func TestSetAndStrip(t *testing.T) {
 	p.Strip(h)
 	if _, ok := h["Baggage"]; ok {
 		t.Errorf("Strip kept a malformed baggage header it could not filter")
+	}
+}
+
+func TestCarriesReadsEveryBaggageField(t *testing.T) {
+	p := mustNew(t, color.Config{})
+	h := http.Header{"Baggage": {"userId=alice", "gray.lane=v2"}}
+	if !p.Carries(h) {
+		t.Errorf("Carries(%v) = false, want true: the second baggage field carries the lane", h)
+	}
+	if p.Carries(http.Header{"Baggage": {"userId=alice", "other=1"}}) {
+		t.Errorf("Carries found a color in baggage without the lane member")
+	}
+}
+
+// TestMiddlewareStripsASecondBaggageField sends an outside client's lane
+// in a second baggage field, over HTTP/1.1 and HTTP/2: the handler (and
+// whatever it calls, which would believe this hop) must see no lane.
+func TestMiddlewareStripsASecondBaggageField(t *testing.T) {
+	p := mustNew(t, color.Config{})
+	h := p.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lane, _ := color.FromContext(r.Context())
+		fmt.Fprintf(w, "proto=%d lane=%q baggage=%q", r.ProtoMajor, lane, r.Header.Values("Baggage"))
+	}))
+	h1 := httptest.NewServer(h)
+	defer h1.Close()
+	h2 := httptest.NewUnstartedServer(h)
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	defer h2.Close()
+	for _, s := range []struct {
+		srv   *httptest.Server
+		proto int
+	}{{h1, 1}, {h2, 2}} {
+		req, err := http.NewRequest(http.MethodGet, s.srv.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Add("Baggage", "userId=alice")
+		req.Header.Add("Baggage", "gray.lane=v2")
+		c := s.srv.Client()
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		c.CloseIdleConnections()
+		want := fmt.Sprintf(`proto=%d lane="" baggage=["userId=alice"]`, s.proto)
+		if string(body) != want {
+			t.Errorf("HTTP/%d: the handler saw %s, want %s", s.proto, body, want)
+		}
 	}
 }

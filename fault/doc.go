@@ -25,7 +25,8 @@
 // Header-triggered rules (Spec.HeaderTrigger, Envoy's header_delay and
 // header_abort) fault only requests carrying [HeaderDelay] (milliseconds,
 // capped by the rule) or [HeaderAbort] (a status or "reset"); the
-// percentage headers may lower the rule's percentages. Letting clients
-// inject faults is dangerous when they are not trusted: cap concurrent
-// faults with Table.MaxActive.
+// percentage headers may lower the rule's percentages. Only peers that
+// Options.TrustedPeer trusts may ask (nil trusts none); from anyone else
+// the headers are ignored and Handler removes them. Cap concurrent faults
+// with Table.MaxActive as well.
 package fault

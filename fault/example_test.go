@@ -5,12 +5,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 
 	"github.com/duohuo/duohuo/fault"
 )
 
 func Example() {
-	f := fault.New(fault.Options{})
+	// Drill tools on this machine may ask for faults; nobody else can.
+	f := fault.New(fault.Options{TrustedPeer: netip.Addr.IsLoopback})
 	spec, err := fault.ParseSpec("abort=503,header")
 	if err != nil {
 		fmt.Println(err)

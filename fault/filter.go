@@ -2,6 +2,7 @@ package fault
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,14 @@ type Options struct {
 	Rand func() float64
 	// Observer, if not nil, is told about every injected fault.
 	Observer Observer
+	// TrustedPeer reports whether the direct peer at an address may ask
+	// for faults with the x-duohuo-fault-* headers (rules with
+	// Spec.HeaderTrigger); it must be safe for concurrent use. From any
+	// other peer the headers are ignored, and [Filter.Handler] removes
+	// them, so that a next hop that trusts this one is not faulted
+	// either. Nil trusts no peer: header-triggered rules then never fire.
+	// The gateway trusts the peers it believes about traffic colors.
+	TrustedPeer func(peer netip.Addr) bool
 }
 
 // Filter decides, per request, whether to inject a fault, from a [Table]
@@ -83,8 +92,9 @@ type Options struct {
 // immutable snapshot through an atomic pointer and takes no lock; the
 // methods that change the table serialise among themselves.
 type Filter struct {
-	rand func() float64
-	obs  Observer
+	rand    func() float64
+	obs     Observer
+	trusted func(netip.Addr) bool // nil: no one
 
 	table  atomic.Pointer[Table] // never nil after New
 	active atomic.Int64          // faults in progress, for MaxActive
@@ -95,7 +105,7 @@ type Filter struct {
 
 // New returns a Filter with an empty table.
 func New(opts Options) *Filter {
-	f := &Filter{rand: opts.Rand, obs: opts.Observer}
+	f := &Filter{rand: opts.Rand, obs: opts.Observer, trusted: opts.TrustedPeer}
 	if f.rand == nil {
 		f.rand = rand.Float64
 	}
@@ -217,11 +227,16 @@ func (f *Filter) Decide(r request.View) Decision {
 	}
 	sp := &rule.Spec
 	d := Decision{Rule: rule.Name}
+	// An untrusted peer's trigger headers count as absent.
+	triggers := sp.HeaderTrigger && f.trusts(r.RemoteAddr())
 	if sp.Delay != nil {
 		dur, pct, ok := sp.Delay.Duration, percentOr100(sp.Delay.Percent), true
 		if sp.HeaderTrigger {
-			dur, ok = headerDelay(r.Header(HeaderDelay), dur)
-			pct = lowerPercent(pct, r.Header(HeaderDelayPercent))
+			ok = false
+			if triggers {
+				dur, ok = headerDelay(r.Header(HeaderDelay), dur)
+				pct = lowerPercent(pct, r.Header(HeaderDelayPercent))
+			}
 		}
 		if ok && f.sample(pct) {
 			d.Delay = dur
@@ -230,8 +245,11 @@ func (f *Filter) Decide(r request.View) Decision {
 	if sp.Abort != nil {
 		a, pct, ok := *sp.Abort, percentOr100(sp.Abort.Percent), true
 		if sp.HeaderTrigger {
-			a, ok = headerAbort(r.Header(HeaderAbort), a)
-			pct = lowerPercent(pct, r.Header(HeaderAbortPercent))
+			ok = false
+			if triggers {
+				a, ok = headerAbort(r.Header(HeaderAbort), a)
+				pct = lowerPercent(pct, r.Header(HeaderAbortPercent))
+			}
 		}
 		if ok && f.sample(pct) {
 			d.Status, d.Reset = a.Status, a.Reset
@@ -260,6 +278,11 @@ func (f *Filter) Decide(r request.View) Decision {
 		f.note(rule.Name, KindAbort)
 	}
 	return d
+}
+
+// trusts reports whether peer may trigger faults with headers.
+func (f *Filter) trusts(peer netip.Addr) bool {
+	return f.trusted != nil && peer.IsValid() && f.trusted(peer)
 }
 
 func (f *Filter) sample(pct float64) bool {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -145,7 +146,7 @@ func TestDecideHeaderTrigger(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := fault.New(fault.Options{Rand: script(t, tt.draws...)})
+			f := fault.New(fault.Options{Rand: script(t, tt.draws...), TrustedPeer: testNet.Contains})
 			if err := f.Update(fault.Table{Rules: []fault.Rule{{Name: "r", Spec: mustSpec(t, tt.spec)}}}); err != nil {
 				t.Fatal(err)
 			}
@@ -155,6 +156,29 @@ func TestDecideHeaderTrigger(t *testing.T) {
 				t.Errorf("Decide(%v) with %q (-want +got):\n%s", tt.header, tt.spec, diff)
 			}
 		})
+	}
+}
+
+// testNet holds the address of httptest.NewRequest's peer (192.0.2.1).
+var testNet = netip.MustParsePrefix("192.0.2.0/24")
+
+func TestDecideIgnoresTriggersFromUntrustedPeers(t *testing.T) {
+	h := map[string]string{fault.HeaderAbort: "503", fault.HeaderDelay: "100"}
+	for _, tc := range []struct {
+		name    string
+		trusted func(netip.Addr) bool
+	}{
+		{"no TrustedPeer trusts no one", nil},
+		{"a peer outside the trusted networks", netip.MustParsePrefix("10.0.0.0/8").Contains},
+	} {
+		f := fault.New(fault.Options{TrustedPeer: tc.trusted})
+		if err := f.Update(fault.Table{Rules: []fault.Rule{{Name: "r", Spec: mustSpec(t, "delay=1s,abort=500,header")}}}); err != nil {
+			t.Fatal(err)
+		}
+		if d := f.Decide(view("GET", "/", h)); d.Faulty() {
+			d.Done()
+			t.Errorf("%s: Decide(%v) = %+v, want no fault", tc.name, h, d)
+		}
 	}
 }
 

@@ -13,7 +13,9 @@ import (
 )
 
 // Handler returns net/http middleware that applies the filter's decision to
-// each request before next sees it: it waits the delay (returning early,
+// each request before next sees it. Fault trigger headers from a peer
+// that Options.TrustedPeer does not trust are removed first (next sees a
+// copy of the request without them). Then it waits the delay (returning early,
 // without calling next, if the client goes away), then either answers with
 // the abort status, resets the connection, or calls next.
 //
@@ -24,6 +26,9 @@ import (
 // reset the stream.
 func (f *Filter) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hasTriggers(r.Header) && !f.trusts(request.NewHTTP(r).RemoteAddr()) {
+			r = withoutTriggers(r)
+		}
 		d := f.Decide(request.FromHTTP(r))
 		if !d.Faulty() {
 			next.ServeHTTP(w, r)
@@ -52,6 +57,35 @@ func (f *Filter) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// triggerHeaders are the request headers that ask for faults, in their
+// canonical form.
+var triggerHeaders = [...]string{
+	http.CanonicalHeaderKey(HeaderDelay),
+	http.CanonicalHeaderKey(HeaderDelayPercent),
+	http.CanonicalHeaderKey(HeaderAbort),
+	http.CanonicalHeaderKey(HeaderAbortPercent),
+}
+
+func hasTriggers(h http.Header) bool {
+	for _, k := range triggerHeaders {
+		if _, ok := h[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutTriggers returns a shallow copy of r whose header map lacks the
+// trigger headers; r is not modified.
+func withoutTriggers(r *http.Request) *http.Request {
+	r2 := *r
+	r2.Header = r.Header.Clone()
+	for _, k := range triggerHeaders {
+		delete(r2.Header, k)
+	}
+	return &r2
 }
 
 func resetConn(w http.ResponseWriter) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
@@ -159,5 +160,49 @@ func TestAdminAPI(t *testing.T) {
 	}
 	if n := len(f.Table().Rules); n != 0 {
 		t.Errorf("%d rules left after DELETE /v1/faults, want 0", n)
+	}
+}
+
+// TestHandlerRemovesTriggersFromUntrustedPeers: a peer outside
+// TrustedPeer can neither fault this hop nor, through it, the next one
+// (which trusts this hop and would obey the headers).
+func TestHandlerRemovesTriggersFromUntrustedPeers(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		trusted    func(netip.Addr) bool
+		wantStatus int
+		wantSeen   string // the trigger header as next saw it
+	}{
+		{"untrusted: ignored and removed", netip.MustParsePrefix("10.0.0.0/8").Contains, 200, ""},
+		{"no TrustedPeer: ignored and removed", nil, 200, ""},
+		{"trusted: obeyed", netip.Addr.IsLoopback, 503, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := fault.New(fault.Options{TrustedPeer: tc.trusted})
+			if err := f.Update(fault.Table{Rules: []fault.Rule{{Name: "r", PathPrefix: "/f", Spec: mustSpec(t, "abort=503,header")}}}); err != nil {
+				t.Fatal(err)
+			}
+			seen := make(chan string, 2)
+			srv := httptest.NewServer(f.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				seen <- r.Header.Get(fault.HeaderAbort) + r.Header.Get(fault.HeaderDelay)
+			})))
+			defer srv.Close()
+			req, _ := http.NewRequest("GET", srv.URL+"/f", nil)
+			req.Header.Set(fault.HeaderAbort, "503")
+			req.Header.Set(fault.HeaderDelay, "10")
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantStatus {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.wantStatus)
+			}
+			if tc.wantStatus == 200 {
+				if got := <-seen; got != tc.wantSeen {
+					t.Errorf("next saw trigger headers %q, want none", got)
+				}
+			}
+		})
 	}
 }

@@ -133,6 +133,7 @@ func TestChainOverGRPC(t *testing.T) {
 		{"an internal color reaches B through A", inside, []string{"x-gray-id", "gray", "baggage", "userId=alice"}, seen{"gray", "gray", "userId=alice,gray.lane=gray", ""}},
 		{"uncolored calls stay uncolored", inside, []string{"baggage", "userId=alice"}, seen{"", "", "userId=alice", ""}},
 		{"an outside client's color is stripped, other baggage kept", outside, []string{"x-gray-id", "gray", "baggage", "userId=alice,gray.lane=gray"}, seen{"", "", "userId=alice", ""}},
+		{"an outside client's lane in a second baggage entry is stripped", outside, []string{"baggage", "userId=alice", "baggage", "gray.lane=gray"}, seen{"", "", "userId=alice", ""}},
 		{"an outside client with a token gets its lane", outside, []string{"x-gray-token", tok}, seen{"gray", "gray", "gray.lane=gray", ""}},
 	}
 	for _, tt := range tests {

@@ -118,6 +118,11 @@ type Listener struct {
 	IdleTimeout    Duration `yaml:"idle_timeout" default:"120s" doc:"How long an idle keep-alive connection is kept; longer than Go clients' 90s so that they close first. 0s falls back to read_timeout (none when that is 0s too), as Go's http.Server does."`
 	MaxHeaderBytes Size     `yaml:"max_header_bytes" default:"64KiB" min:"1KiB" max:"16MiB" doc:"Largest request header block; Envoy's default is 60 KiB."`
 	TLS            *TLS     `yaml:"tls" doc:"Serve TLS (1.2 and 1.3) with this certificate; absent means plain TCP."`
+	// Trust no one by default, as nginx's set_real_ip_from and Envoy's
+	// xff_num_trusted_hops (0) do: a listener at the edge faces clients
+	// that write whatever they like.
+	TrustedProxies []string `yaml:"trusted_proxies" doc:"CIDRs (or addresses) of the proxies in front of this listener whose X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Forwarded, X-Real-IP and X-Request-Id are kept (X-Forwarded-For and Forwarded get this hop appended); from any other peer they are replaced with what the gateway sees (docs/security.md). Empty trusts no one; add 127.0.0.1 for a TLS terminator on the same host."`
+	ErrorDetail    string   `yaml:"error_detail" default:"code" enum:"code,full" doc:"What an answer the gateway made itself says in X-Duohuo-Error and its body: code, a short reason code such as no_healthy_instance (the details go to the debug log, and the services' state is on the admin API); full, the reason with its details (service, lane), for listeners only your own systems reach."`
 }
 
 // TLS names a certificate and key in PEM files. Relative paths are relative to
@@ -415,12 +420,14 @@ type Route struct {
 	Breaker           *Breaker    `yaml:"breaker" doc:"Circuit breaker for the whole route; absent means none. While it is open, requests go straight to the fallback."`
 	Gray              *GrayPolicy `yaml:"gray" doc:"Gray release: split the route's traffic among subsets of the service's instances by rules, user hash and weights; absent means every instance serves. Changeable at run time on the admin API (/v1/gray)."`
 	Fallback          *Fallback   `yaml:"fallback" doc:"What to answer when every try failed, no instance is available or the route's breaker is open; absent means the error itself (502, 503 or 504)."`
+	EscapedPath       string      `yaml:"escaped_path" default:"reject" enum:"reject,keep,unescape" doc:"What to do with a path that spells a slash, backslash or dot percent-encoded (%2F, %5C, %2E) or holds a backslash, as Envoy's path_with_escaped_slashes_action: reject answers 400; keep forwards the escapes as sent (for backends that treat %2F as part of a segment), refusing a path whose escapes hide a dot segment (..%2F); unescape forwards the decoded path the route matched. Matching always uses the decoded path without dot segments (docs/security.md)."`
+	Upgrades          []string    `yaml:"upgrades" default:"[websocket]" doc:"Upgrade tokens (RFC 9110, section 7.8) whose 101 Switching Protocols answer is tunnelled; a request asking for another is forwarded without its Upgrade header, as a plain request. h2c is never forwarded (HTTP/2 from clients is served by the listener itself). Empty tunnels nothing."`
 }
 
 // Match selects requests.
 type Match struct {
 	Host       string   `yaml:"host" doc:"Exact host, or *.example.com for any subdomain; empty matches every host. Compared without port, case-insensitively."`
-	PathPrefix string   `yaml:"path_prefix" default:"/" doc:"Path prefix; / matches everything."`
+	PathPrefix string   `yaml:"path_prefix" default:"/" doc:"Path prefix, matched on whole segments as the Kubernetes Gateway API's PathPrefix: /public matches /public and /public/x but not /publicity, and a trailing slash changes nothing (/public/ matches /public too). Matched on the request's path with dot segments removed and slashes merged; / matches everything."`
 	Methods    []string `yaml:"methods" doc:"HTTP methods, upper case; empty matches every method."`
 }
 

@@ -284,6 +284,37 @@ var parseErrorCases = []struct {
 		want: []wantErr{{9, 5, "routes[1].match", "never used: routes[0] matches the same requests first"}},
 	},
 	{
+		name: "prefixes that differ by a trailing slash take the same requests",
+		yaml: service + "routes:\n  - {name: a, service: api, match: {path_prefix: /a}}\n  - {name: b, service: api, match: {path_prefix: /a/}}\n",
+		want: []wantErr{{9, 29, "routes[1].match", "never used: routes[0] matches the same requests first"}},
+	},
+	{
+		name: "path prefix with a dot segment",
+		yaml: service + "routes:\n  - {name: a, service: api, match: {path_prefix: /a/../b}}\n",
+		want: []wantErr{{8, 50, "routes[0].match.path_prefix", "never match"}},
+	},
+	{
+		name: "h2c upgrade and a token that is none",
+		yaml: service + "routes:\n  - {name: a, service: api, upgrades: [websocket, h2c, \"a b\"]}\n",
+		want: []wantErr{
+			{8, 51, "routes[0].upgrades[1]", "h2c is never forwarded"},
+			{8, 56, "routes[0].upgrades[2]", "invalid upgrade token"},
+		},
+	},
+	{
+		name: "escaped_path outside the list",
+		yaml: service + "routes:\n  - {name: a, service: api, escaped_path: allow}\n",
+		want: []wantErr{{8, 43, "routes[0].escaped_path", `"allow" is not one of`}},
+	},
+	{
+		name: "trusted proxy that does not parse",
+		yaml: "listeners:\n  - {name: a, listen: \":80\", trusted_proxies: [10.0.0.1/40], error_detail: all}\n",
+		want: []wantErr{
+			{2, 48, "listeners[0].trusted_proxies[0]", "invalid network"},
+			{2, 76, "listeners[0].error_detail", `"all" is not one of`},
+		},
+	},
+	{
 		name: "unset environment variable",
 		yaml: "admin:\n  token: ${NOPE}\n",
 		want: []wantErr{{2, 10, "admin.token", "environment variable NOPE is not set"}},
@@ -436,6 +467,7 @@ routes:
 			Backoff:       Backoff{Base: Duration(25 * time.Millisecond), Max: Duration(250 * time.Millisecond)},
 			Budget:        Budget{Ratio: 0.2, MinPerSecond: 3},
 		},
+		EscapedPath: "reject", Upgrades: []string{"websocket"},
 	}}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("parse (-want +got):\n%s", diff)

@@ -108,6 +108,11 @@ func (l *Listener) validate(c *checker, path string) {
 	if l.Listen != "" {
 		c.checkHostPort(join(path, "listen"), l.Listen, true)
 	}
+	for i, n := range l.TrustedProxies {
+		if _, err := parsePrefix(n); err != nil {
+			c.errorf(fmt.Sprintf("%s.trusted_proxies[%d]", path, i), "invalid network %q: want a CIDR such as 10.0.0.0/8 or an address", n)
+		}
+	}
 }
 
 func (s *Service) validate(c *checker, path string) {
@@ -421,6 +426,44 @@ func (r *Route) validate(c *checker, path string) {
 	if r.MaxDuration > 0 && r.Timeout > r.MaxDuration {
 		c.errorf(join(path, "max_duration"), "%s is shorter than the route timeout %s", r.MaxDuration, r.Timeout)
 	}
+	for i, u := range r.Upgrades {
+		p := fmt.Sprintf("%s.upgrades[%d]", path, i)
+		switch {
+		case strings.EqualFold(u, "h2c"):
+			c.errorf(p, "h2c is never forwarded: HTTP/2 in clear text is served by the listener itself (prior knowledge)")
+		case !isToken(u):
+			c.errorf(p, "invalid upgrade token %q: want a protocol name such as websocket", u)
+		}
+	}
+}
+
+func hasDotSegment(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110, section 5.6.2),
+// optionally with a "/version".
+func isToken(s string) bool {
+	name, version, slash := strings.Cut(s, "/")
+	return tchars(name) && (!slash || tchars(version))
+}
+
+func tchars(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *Match) validate(c *checker, path string) {
@@ -432,6 +475,10 @@ func (m *Match) validate(c *checker, path string) {
 	}
 	if !strings.HasPrefix(m.PathPrefix, "/") {
 		c.errorf(join(path, "path_prefix"), "%q must start with /", m.PathPrefix)
+	} else if strings.Contains(m.PathPrefix, "//") || hasDotSegment(m.PathPrefix) {
+		// Requests are matched with their dot segments removed and
+		// slashes merged: such a prefix would never match.
+		c.errorf(join(path, "path_prefix"), "%q has an empty or a dot segment; requests are matched with those removed, so it would never match", m.PathPrefix)
 	}
 	for i, meth := range m.Methods {
 		if meth == "" || strings.ToUpper(meth) != meth || strings.ContainsAny(meth, " \t/:") {
@@ -566,7 +613,12 @@ func (cfg *Config) validate(c *checker, _ string) {
 			}
 			c.errorf(fmt.Sprintf("routes[%d].service", i), "%s", msg)
 		}
-		key := matchKey{strings.ToLower(r.Match.Host), r.Match.PathPrefix, strings.Join(r.Match.Methods, ",")}
+		// Prefixes match whole segments: /a/ and /a take the same requests.
+		prefix := r.Match.PathPrefix
+		if len(prefix) > 1 {
+			prefix = strings.TrimSuffix(prefix, "/")
+		}
+		key := matchKey{strings.ToLower(r.Match.Host), prefix, strings.Join(r.Match.Methods, ",")}
 		if first, dup := matches[key]; dup {
 			c.errorf(fmt.Sprintf("routes[%d].match", i), "never used: routes[%d] matches the same requests first", first)
 		} else {

@@ -6,7 +6,10 @@
 // [Responder] — and hands it to the exchange core (exchange.go), which
 // imports no HTTP library:
 //
-//	client → engine → route (host, path prefix, method) → service
+//	client → path normalised (dot segments, slashes; path.go)
+//	       → engine: forwarding headers believed from trusted proxies only
+//	       → route (host, path prefix on whole segments, method) → service;
+//	         an escaped /, \ or . → 400 unless the route opts in
 //	       → color: believed from trusted peers only, stripped otherwise
 //	       → gray: the route's policy picks a lane (a balancer per subset)
 //	       → route breaker: open → fallback or 503

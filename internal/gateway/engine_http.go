@@ -30,6 +30,8 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	if e == nil {
 		e = new(httpExchange)
 	}
+	e.li = listenerFrom(r.Context())
+	e.li.prepareHeaders(r) // before the request ID: a client's is kept only from a trusted proxy
 	e.HTTP, e.g, e.w, e.r, e.id, e.grpc = request.NewHTTP(r), g, w, r, proxy.RequestID(r), proxy.IsGRPC(r.Header.Get("Content-Type"))
 	w.Header().Set(proxy.HeaderRequestID, e.id)
 	abort := g.runIn(&e.x, r.Context(), e, e, e)
@@ -59,6 +61,7 @@ type httpExchange struct {
 	x     exchange     // the core's side of this request
 	resp  httpResponse // the first attempt's response
 	g     *Gateway
+	li    *listener // the listener that accepted the request
 	w     http.ResponseWriter
 	r     *http.Request
 	id    string
@@ -88,6 +91,16 @@ func (e *httpExchange) SetColor(p *color.Propagator, l string) { p.Set(e.r.Heade
 func (e *httpExchange) Idempotent() bool                       { return idempotent(e.r.Method) }
 func (e *httpExchange) GRPC() bool                             { return e.grpc }
 
+// ForwardPath: Gateway.ServeHTTP normalised the path (normalizeURL) and
+// left the client's escaped path in RawPath when it spelled /, \ or .
+// escaped.
+func (e *httpExchange) ForwardPath(mode escapedPath) bool {
+	if u := e.r.URL; u.RawPath != "" && pathEscapes(u.RawPath) {
+		return forwardPath(u, mode)
+	}
+	return true
+}
+
 func (e *httpExchange) Timeout() time.Duration {
 	if !e.grpc {
 		return 0
@@ -99,6 +112,7 @@ func (e *httpExchange) Timeout() time.Duration {
 // Begin wraps the client body, whose reads the route's idle limit bounds.
 func (e *httpExchange) Begin(b begin) {
 	e.sent, e.peek = b.Sent, b.StatusWait
+	keepUpgrade(e.r.Header, b.Upgrades)
 	idle := b.Idle
 	e.body = proxy.NewBody(proxy.WithReadDeadline(e.w, e.r.Body), idle)
 	if e.body != nil {
@@ -255,6 +269,11 @@ func (e *httpExchange) Forward(resp Response, f forwarding) (int64, int, error) 
 func (e *httpExchange) Reply(status int, reason string) {
 	if status == 499 {
 		return // the client is gone: nothing to write
+	}
+	if !e.li.fullErrors {
+		// Service names and lanes are for the operator, not the client.
+		e.g.log.Debug("gateway error", "status", status, "reason", reason, "path", e.r.URL.Path, "request_id", e.id)
+		reason = reasonCode(reason)
 	}
 	h := e.w.Header()
 	h.Set(headerError, reason)

@@ -44,6 +44,10 @@ type Request interface {
 	// Timeout is the deadline the client set on the call (gRPC's
 	// grpc-timeout), 0 when none.
 	Timeout() time.Duration
+	// ForwardPath applies the route's escaped-path mode to a path that
+	// spells a slash, backslash or dot escaped (path.go), and reports
+	// whether the request may go on; false: it is refused with 400.
+	ForwardPath(mode escapedPath) bool
 }
 
 // Upstream sends attempts of the current request.
@@ -78,6 +82,9 @@ type begin struct {
 	// that ended at once (headers, then UNAVAILABLE in the trailers)
 	// reports its status in Response.Status: the route retries on it.
 	StatusWait time.Duration
+	// Upgrades are the Upgrade tokens the route tunnels: a request asking
+	// for another is sent without its Upgrade header.
+	Upgrades []string
 }
 
 // Sender learns that the request was sent whole.
@@ -247,6 +254,12 @@ func (g *Gateway) runIn(x *exchange, ctx context.Context, req Request, up Upstre
 	x.svc = x.rt.svc
 	x.svc.inflight.Add(1)
 	defer x.svc.inflight.Add(-1)
+	if !x.req.ForwardPath(x.rt.escaped) {
+		x.status = 400
+		out.Reply(400, "escaped path")
+		x.record()
+		return false
+	}
 	x.route()
 	defer x.record()
 	defer x.stopTimer()
@@ -270,7 +283,7 @@ func (g *Gateway) runIn(x *exchange, ctx context.Context, req Request, up Upstre
 	if x.req.GRPC() && x.rt.retryOn&retryUnavailable != 0 && x.rt.attempts > 0 {
 		wait = x.rt.statusWait
 	}
-	x.up.Begin(begin{Idle: x.rt.idleTimeout, Sent: x, StatusWait: wait})
+	x.up.Begin(begin{Idle: x.rt.idleTimeout, Sent: x, StatusWait: wait, Upgrades: x.rt.upgrades})
 	x.attempts()
 	return x.abort
 }
@@ -450,13 +463,13 @@ func (x *exchange) pick() (*attempt, int, string) {
 				x.out.SetHeader(color.ServedHeader, x.gd.Subset)
 				continue
 			}
-			return nil, 503, "no healthy instance in lane " + x.gd.Subset + " of " + x.svc.name
+			return nil, 503, "no healthy instance: lane " + x.gd.Subset + " of " + x.svc.name
 		}
 		if err != nil {
 			if errors.Is(err, balancer.ErrNoInstance) {
-				return nil, 503, "no healthy instance of " + x.svc.name
+				return nil, 503, "no healthy instance: " + x.svc.name
 			}
-			return nil, 500, err.Error()
+			return nil, 500, "internal error: " + err.Error()
 		}
 		a := x.newAttempt(p)
 		if x.svc.breaker != nil {

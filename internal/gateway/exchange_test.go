@@ -41,6 +41,7 @@ func (r fakeRequest) RemoteAddr() netip.Addr                       { return neti
 func (r fakeRequest) Color(*color.Propagator) (string, bool, bool) { return "", false, false }
 func (r fakeRequest) StripColor(*color.Propagator)                 {}
 func (r fakeRequest) SetColor(*color.Propagator, string)           {}
+func (r fakeRequest) ForwardPath(escapedPath) bool                 { return true }
 func (r fakeRequest) Idempotent() bool                             { return idempotent(r.method) }
 func (r fakeRequest) GRPC() bool                                   { return r.grpc }
 func (r fakeRequest) Timeout() time.Duration                       { return r.timeout }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -118,7 +119,11 @@ func New(opts Options) (*Gateway, error) {
 		g.agg.Close()
 		return nil, fmt.Errorf("gateway: discovery metrics: %w", err)
 	}
-	g.faults = fault.New(fault.Options{Observer: g.m})
+	// Fault triggers are believed from the peers colors are believed from.
+	g.faults = fault.New(fault.Options{Observer: g.m, TrustedPeer: func(a netip.Addr) bool {
+		p := g.color.Load()
+		return p != nil && p.TrustsPeer(a)
+	}})
 	g.gray = gray.NewStore(gray.StoreConfig{})
 	g.gm = newGrayMetrics(reg)
 	g.entry = g.faults.Handler(http.HandlerFunc(g.serve))
@@ -361,7 +366,16 @@ func (g *Gateway) Start() error {
 		return errors.New("gateway: already started")
 	}
 	var lns []net.Listener
-	for _, lc := range g.cfg.Listeners {
+	lis := make([]*listener, len(g.cfg.Listeners))
+	for i, lc := range g.cfg.Listeners {
+		li, err := listenerOf(lc)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return err
+		}
+		lis[i] = li
 		ln, err := net.Listen("tcp", lc.Listen)
 		if err != nil {
 			for _, l := range lns {
@@ -381,6 +395,7 @@ func (g *Gateway) Start() error {
 			MaxHeaderBytes:    int(lc.MaxHeaderBytes),
 			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 			ConnState:         g.connState,
+			BaseContext:       lis[i].baseContext,
 		}
 		// HTTP/2 from clients: over TLS by ALPN, and in clear text with
 		// prior knowledge (h2c), as Envoy and nginx accept.

@@ -95,9 +95,14 @@ func (t *tried) contains(id string) bool {
 	return false
 }
 
-// ServeHTTP routes one request: see the package documentation. The fault
-// filter, off unless configured, runs first.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.entry.ServeHTTP(w, r) }
+// ServeHTTP routes one request: see the package documentation. The path
+// is normalised before anything reads it, so that the fault filter,
+// routing and the instance all see the same one (path.go); then the fault
+// filter, off unless configured, runs.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	normalizeURL(r.URL)
+	g.entry.ServeHTTP(w, r)
+}
 
 // hostPorts memoises netip.AddrPort.String for the upstream URL of each
 // attempt, which would otherwise allocate a string per request. It is a

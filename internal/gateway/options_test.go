@@ -136,6 +136,15 @@ var optionSections = map[string]optionSection{
 	"Breaker": {at: []string{"services[0]", "breaker"},
 		lib:   func(_ *testing.T, c *config.Config) any { return breakerConfig(svc0(c).Breaker) },
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(&svc0(c).Breaker).Elem() }},
+	"Listener": {at: []string{"listeners[0]"}, pre: []string{"name: l", "listen: 127.0.0.1:0"},
+		lib: func(t *testing.T, c *config.Config) any {
+			l, err := listenerOf(c.Listeners[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		},
+		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Listeners[0]).Elem() }},
 	"Route": {at: []string{"routes[0]"},
 		lib:   func(t *testing.T, c *config.Config) any { return compiled(t, c) },
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(route0(c)).Elem() }},
@@ -284,7 +293,15 @@ var optionCases = map[string]optionCase{
 	"Route.stream_idle_timeout": {get: func(l any) any { return rte(l).idleTimeout }, zero: time.Duration(0)}, // 0: none
 	"Route.max_duration":        {get: func(l any) any { return rte(l).maxDuration }, zero: time.Duration(0)}, // 0: none
 	"Match.path_prefix":         {get: func(l any) any { return rte(l).pathPrefix }},
-	"Retry.attempts":            {get: func(l any) any { return rte(l).attempts }, zero: 0},
+	"Route.escaped_path":        {get: func(l any) any { return rte(l).escaped }, def: escapedReject},
+	"Route.upgrades":            {get: func(l any) any { return rte(l).upgrades }, def: []string{"websocket"}},
+	"Listener.error_detail": {get: func(l any) any {
+		if l.(*listener).fullErrors {
+			return "full"
+		}
+		return "code"
+	}, def: "code"},
+	"Retry.attempts": {get: func(l any) any { return rte(l).attempts }, zero: 0},
 	"Retry.per_try_timeout": {get: func(l any) any {
 		if rte(l).adaptive {
 			return "auto"

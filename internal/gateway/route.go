@@ -15,10 +15,12 @@ import (
 // route is one compiled routing rule.
 type route struct {
 	name       string
-	host       string // exact host, lower case; "" matches any
-	hostSuffix string // ".example.com" for "*.example.com"
-	pathPrefix string
-	methods    []string // empty matches any
+	host       string      // exact host, lower case; "" matches any
+	hostSuffix string      // ".example.com" for "*.example.com"
+	pathPrefix string      // matched on whole segments; no trailing slash but in "/"
+	methods    []string    // empty matches any
+	escaped    escapedPath // what to do with a path that spells /, \ or . escaped
+	upgrades   []string    // Upgrade tokens tunnelled; never h2c
 	svc        *service
 
 	timeout       time.Duration // to the response head, from the request's end; 0: none
@@ -166,6 +168,15 @@ func compileRoute(rc config.Route, svc *service, m *metrics, old *route) (*route
 	if rt.pathPrefix == "" {
 		rt.pathPrefix = "/"
 	}
+	if len(rt.pathPrefix) > 1 {
+		rt.pathPrefix = strings.TrimSuffix(rt.pathPrefix, "/")
+	}
+	rt.escaped = parseEscapedPath(rc.EscapedPath)
+	for _, u := range rc.Upgrades {
+		if !strings.EqualFold(u, "h2c") { // config.Load refuses it; a hand-built Config may not
+			rt.upgrades = append(rt.upgrades, u)
+		}
+	}
 	h := strings.ToLower(rc.Match.Host)
 	if strings.HasPrefix(h, "*.") {
 		rt.hostSuffix = h[1:]
@@ -224,7 +235,7 @@ func (rt *route) matches(r request.View) bool {
 			return false
 		}
 	}
-	if !strings.HasPrefix(r.Path(), rt.pathPrefix) {
+	if !segmentPrefix(r.Path(), rt.pathPrefix) {
 		return false
 	}
 	if len(rt.methods) > 0 {
@@ -237,6 +248,17 @@ func (rt *route) matches(r request.View) bool {
 		return false
 	}
 	return true
+}
+
+// segmentPrefix reports whether path starts with prefix on a segment
+// boundary, as the Kubernetes Gateway API's PathPrefix matches: "/public"
+// takes "/public" and "/public/x", never "/publicity". prefix has no
+// trailing slash unless it is "/".
+func segmentPrefix(path, prefix string) bool {
+	if prefix == "/" {
+		return strings.HasPrefix(path, "/") // not "*" (OPTIONS *)
+	}
+	return strings.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/')
 }
 
 // table is an immutable routing snapshot.
