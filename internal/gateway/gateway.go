@@ -117,6 +117,8 @@ func New(opts Options) (*Gateway, error) {
 	g.reloadCtx, g.endReload = context.WithCancel(context.Background())
 	if err := reg.Register(newDiscoveryCollector(g.agg)); err != nil {
 		g.agg.Close()
+		g.endTunnel()
+		g.endReload()
 		return nil, fmt.Errorf("gateway: discovery metrics: %w", err)
 	}
 	// Fault triggers are believed from the peers colors are believed from.
