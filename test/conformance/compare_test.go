@@ -175,16 +175,3 @@ func normaliseEcho(body []byte) (string, bool) {
 	out, _ := json.Marshal(m) // sorted keys
 	return string(out), true
 }
-
-// echoHeader returns a request header as httpbin echoed it in the JSON
-// body of r, and whether it was there.
-func echoHeader(r *response, name string) ([]string, bool) {
-	var m struct {
-		Headers map[string][]string `json:"headers"`
-	}
-	if json.Unmarshal(r.Body, &m) != nil {
-		return nil, false
-	}
-	v, ok := m.Headers[textproto.CanonicalMIMEHeaderKey(name)]
-	return v, ok
-}

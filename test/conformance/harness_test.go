@@ -171,12 +171,6 @@ func (u *upstream) tunnel(w http.ResponseWriter, r *http.Request) {
 	brw.Flush()
 }
 
-// target is a server the suite sends raw requests to.
-type target struct {
-	name string
-	addr string
-}
-
 // gatewayOptions are what a case needs of the gateway's configuration.
 type gatewayOptions struct {
 	// TLS, when set, adds a second listener serving TLS with this
