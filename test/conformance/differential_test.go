@@ -31,6 +31,7 @@ func TestDifferential(t *testing.T) {
 				mu        sync.Mutex
 				identical int
 				failed    []string
+				differ    []string
 			)
 			t.Run("cases", func(t *testing.T) {
 				for _, c := range cases() {
@@ -43,6 +44,8 @@ func TestDifferential(t *testing.T) {
 						mu.Lock()
 						if diff == "" {
 							identical++
+						} else {
+							differ = append(differ, c.name)
 						}
 						mu.Unlock()
 						t.Cleanup(func() {
@@ -70,8 +73,9 @@ func TestDifferential(t *testing.T) {
 				}
 			})
 			slices.Sort(failed)
-			t.Logf("engine %s: %d of %d exchanges identical directly and through the gateway; %d cases fail: %s",
-				engine, identical, len(cases()), len(failed), strings.Join(failed, "; "))
+			slices.Sort(differ)
+			t.Logf("engine %s: %d of %d exchanges identical directly and through the gateway (differ: %s); %d cases fail: %s",
+				engine, identical, len(cases()), strings.Join(differ, "; "), len(failed), strings.Join(failed, "; "))
 		})
 	}
 }

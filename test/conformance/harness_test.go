@@ -70,7 +70,7 @@ type seenRequest struct {
 	Trailer            http.Header
 }
 
-func startUpstream(t *testing.T) *upstream {
+func startUpstream(t testing.TB) *upstream {
 	t.Helper()
 	bin := httpbin.New(
 		httpbin.WithMaxBodySize(64<<20),        // the 50 MB bodies
@@ -182,7 +182,7 @@ type gatewayOptions struct {
 // text, with one plain listener running engine (and optionally one TLS
 // listener), routing bin.test and edge.test/public to up. It returns the
 // listeners' addresses, plain first.
-func startGateway(t *testing.T, engine, up string, opts gatewayOptions) []string {
+func startGateway(t testing.TB, engine, up string, opts gatewayOptions) []string {
 	t.Helper()
 	engineLine := ""
 	if engine != "std" {

@@ -86,6 +86,7 @@ func run(addr string, c *testCase, id string) *exchange {
 	// before a large body is sent whole.
 	writeDone := make(chan error, 1)
 	continued := make(chan struct{})
+	stop := make(chan struct{}) // the reads are over
 	go func() {
 		writeDone <- func() error {
 			if _, err := conn.Write(head); err != nil {
@@ -97,7 +98,7 @@ func run(addr string, c *testCase, id string) *exchange {
 			if c.expect100 {
 				select {
 				case <-continued:
-				case <-time.After(answerWait):
+				case <-stop:
 					return errors.New("no 100 Continue")
 				}
 			}
@@ -110,6 +111,7 @@ func run(addr string, c *testCase, id string) *exchange {
 		}()
 	}()
 	defer func() {
+		close(stop)
 		conn.Close()
 		<-writeDone
 	}()
