@@ -20,6 +20,7 @@ const minCases = 80
 // difference is either a documented proxy behaviour (the case's differs,
 // asserted by its check) or a failure. Every engine runs the same cases.
 func TestDifferential(t *testing.T) {
+	t.Parallel() // beside TestH2spec, which mostly waits
 	if n := len(cases()); n < minCases {
 		t.Fatalf("%d cases, want at least %d", n, minCases)
 	}
@@ -38,8 +39,12 @@ func TestDifferential(t *testing.T) {
 					t.Run(c.name, func(t *testing.T) {
 						t.Parallel()
 						id := engine + "/" + c.name
-						direct := run(up.addr(), &c, id)
-						through := run(gw, &c, id)
+						// Both at once: several cases wait for a close.
+						var direct, through *exchange
+						var wg sync.WaitGroup
+						wg.Go(func() { direct = run(up.addr(), &c, id) })
+						through = run(gw, &c, id)
+						wg.Wait()
 						diff := cmp.Diff(normalise(direct), normalise(through))
 						mu.Lock()
 						if diff == "" {

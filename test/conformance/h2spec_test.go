@@ -54,6 +54,7 @@ func TestH2spec(t *testing.T) {
 		}
 		t.Skip("h2spec is not on PATH (cd test/conformance/h2spec && go install tool); set DUOHUO_REQUIRE_TOOLS=1 to fail instead")
 	}
+	t.Parallel()
 	up := startUpstream(t)
 	dir := t.TempDir()
 	cert, key := selfSigned(t, dir)

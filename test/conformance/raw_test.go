@@ -18,17 +18,19 @@ import (
 // the case instead of hanging the suite, and each is far longer than the
 // event takes on a machine whose cores are busy.
 const (
-	// answerWait bounds the wait for each response of a case.
+	// answerWait bounds a silence while a response is read: its head, or
+	// the next bytes of its body (a 50 MB body takes as long as it needs
+	// while it progresses).
 	answerWait = 60 * time.Second
 	// streamWait bounds the wait for the first bytes of a stream whose
 	// next bytes come much later (50 s): a proxy that holds the stream
 	// would deliver them only then.
-	streamWait = 20 * time.Second
+	streamWait = 30 * time.Second
 	// closeWait is how long a connection that must be closed may stay
-	// open after the last expected response; it is also how long the
-	// suite waits for responses a server should not send (a smuggled
-	// request's).
-	closeWait = 5 * time.Second
+	// silent and open after the last expected response; it is also how
+	// long the suite waits for responses a server should not send (a
+	// smuggled request's).
+	closeWait = 10 * time.Second
 )
 
 // keepBody is the largest body kept whole; longer ones are compared by
@@ -79,7 +81,8 @@ func run(addr string, c *testCase, id string) *exchange {
 		return x
 	}
 	defer conn.Close()
-	br := bufio.NewReader(conn)
+	idle := &idleReader{conn: conn, wait: answerWait}
+	br := bufio.NewReader(idle)
 	head := c.wire(id)
 
 	// Writes run beside the reads: a server may answer (and close)
@@ -122,9 +125,7 @@ func run(addr string, c *testCase, id string) *exchange {
 	}
 	for i, m := range methods {
 		if c.firstBytes > 0 {
-			conn.SetReadDeadline(time.Now().Add(streamWait))
-		} else {
-			conn.SetReadDeadline(time.Now().Add(answerWait))
+			idle.wait = streamWait
 		}
 		r, err := readResponse(br, m, c, func() {
 			if c.expect100 && i == 0 {
@@ -154,7 +155,7 @@ func run(addr string, c *testCase, id string) *exchange {
 	}
 	// Whatever else the server sends, until it closes or falls silent.
 	if c.drain || x.last().Status == http.StatusSwitchingProtocols {
-		conn.SetReadDeadline(time.Now().Add(closeWait))
+		idle.wait = closeWait
 		rest, err := readAfter(br, c.tunnelEnd)
 		x.After = rest
 		var ne net.Error
@@ -168,6 +169,18 @@ func run(addr string, c *testCase, id string) *exchange {
 		}
 	}
 	return x
+}
+
+// idleReader reads from conn with a deadline of wait after each read
+// began: a long body may take as long as it needs while it progresses.
+type idleReader struct {
+	conn net.Conn
+	wait time.Duration
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	r.conn.SetReadDeadline(time.Now().Add(r.wait))
+	return r.conn.Read(p)
 }
 
 // readAfter reads what follows the responses, until end if set, the
