@@ -70,7 +70,7 @@ func BenchmarkDifferential(b *testing.B) {
 // startNginx runs nginx, when installed, as a reverse proxy to up with the
 // suite's routes (bin.test whole, edge.test under /public only) and
 // returns its address. It stops nginx when b ends.
-func startNginx(b *testing.B, up string) (string, bool) {
+func startNginx(b testing.TB, up string) (string, bool) {
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		b.Logf("nginx is not installed: no nginx column")
