@@ -248,6 +248,13 @@ func (g *Gateway) runIn(x *exchange, ctx context.Context, req Request, up Upstre
 	x.rt = g.table.Load().match(req)
 	if x.rt == nil {
 		g.m.requests.WithLabelValues("", "", "none", codeClasses[4]).Inc()
+		if !req.ForwardPath(escapedReject) {
+			// No route opted in to escaped slashes or dots: refused as
+			// a route that rejects them would (its decoded form may
+			// have left a route's prefix).
+			out.Reply(400, "escaped path")
+			return false
+		}
 		out.Reply(404, "no route")
 		return false
 	}

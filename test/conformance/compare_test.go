@@ -27,9 +27,10 @@ var (
 	ignoredResponseHeaders = []string{"Date", "Via", "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Content-Length", "X-Request-Id"}
 
 	// Request headers as httpbin echoes them: the hop a proxy adds
-	// (X-Forwarded-*, Via, RFC 9110 section 7.6.3) and the hop-by-hop
-	// fields it removes (section 7.6.1) or adds for its own connection.
-	ignoredEchoHeaders = []string{"Via", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Request-Id",
+	// (X-Forwarded-*, X-Real-IP, Via, RFC 9110 section 7.6.3) and the
+	// hop-by-hop fields it removes (section 7.6.1) or adds for its own
+	// connection.
+	ignoredEchoHeaders = []string{"Via", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-Ip", "X-Request-Id",
 		"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 )
 
