@@ -50,6 +50,7 @@ func openReplica(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	c.ProbeInterval = time.Duration(rc.ProbeInterval)
 	c.ProbeTimeout = time.Duration(rc.ProbeTimeout)
 	c.SuspicionMult = rc.SuspicionMult
+	c.MaxClockOffset = time.Duration(rc.MaxClockOffset)
 	if c.ProbeInterval > 0 && c.ProbeTimeout >= c.ProbeInterval {
 		return nil, fmt.Errorf("replication.probe_timeout: %v must be below probe_interval %v", c.ProbeTimeout, c.ProbeInterval)
 	}
