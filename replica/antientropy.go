@@ -180,17 +180,17 @@ func (s *Store) compare(theirs map[string]item, buckets uint64) (send []string, 
 		if ok {
 			if b := s.kinds.births[k]; t.kind != o.Kind() || t.birth != b {
 				// Another kind, or the same one born at another time:
-				// only the earlier birth must travel (kinds.go); the
-				// other side sends it if it is theirs.
+				// the earlier birth must travel (kinds.go); the other
+				// side sends it if it is theirs.
 				if before(b, o.Kind(), t.birth, t.kind) {
 					send = append(send, k)
+					continue
 				}
 				if t.kind != o.Kind() {
-					continue
+					continue // theirs wins: nothing of this kind to send
 				}
-				if before(b, o.Kind(), t.birth, t.kind) {
-					continue
-				}
+				// The same kind born earlier there: the rule below
+				// decides whether they lack events of this site.
 			}
 		}
 		if contextOf(o) == nil || s.cfg.digestOnlyAE {

@@ -64,7 +64,7 @@ func newMetrics(reg prometheus.Registerer, wm *watermark) *metrics {
 		redundant: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "duohuo_replica_redundant_deltas_total", Help: "Received deltas or states that brought nothing new."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "duohuo_replica_rejected_total", Help: "Received items refused, by reason (malformed, clock, kind)."}, []string{"reason"}),
+			Name: "duohuo_replica_rejected_total", Help: "Received items refused, by reason: malformed, clock (the sender's time more than the max clock offset ahead of this site's clock)."}, []string{"reason"}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "duohuo_replica_lag_seconds", Help: "Time from a write at its origin (hybrid clock) to its arrival here.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
