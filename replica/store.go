@@ -346,8 +346,9 @@ func (s *Store) Digests() map[string][32]byte {
 	return m
 }
 
-// Close leaves the cluster, checkpoints, marks the store closed cleanly and
-// stops its goroutines, waiting for them. Writes in flight get [ErrClosed]
+// Close leaves the cluster (announcing it for up to a second; a leave not
+// announced by then is logged, not returned), checkpoints, marks the store
+// closed cleanly and stops its goroutines, waiting for them. Writes in flight get [ErrClosed]
 // or complete. A send or a join attempt blocked in a dial to an unreachable
 // peer holds Close for up to memberlist's TCP timeout (Local 1s, LAN 10s,
 // WAN 30s). Close is idempotent.
