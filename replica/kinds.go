@@ -196,6 +196,14 @@ type Conflict struct {
 	State ObjectJSON `json:"state"`
 }
 
+// ConflictCount returns the number of states kept aside by kind
+// conflicts: len(Conflicts()) without copying them.
+func (s *Store) ConflictCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kinds.count()
+}
+
 // Conflicts returns the kind conflicts this site holds, sorted by object
 // and kind.
 func (s *Store) Conflicts() []Conflict {

@@ -140,11 +140,11 @@ func TestKVStatusReportsQuarantinedRecords(t *testing.T) {
 	}
 }
 
-// A kind conflict (here a set delta logged for an object that is a
-// counter, born later than it, as recovery finds one a peer sent) is
-// listed by kv status with the state kept aside.
-func TestKVStatusReportsKindConflicts(t *testing.T) {
-	dir := t.TempDir()
+// conflictStore leaves in dir a store whose object x is a counter (2), with
+// a set delta for x born later in its log, as recovery finds one a peer
+// sent: the open sets the set aside as a kind conflict.
+func conflictStore(t *testing.T, dir string) {
+	t.Helper()
 	st, err := replica.Open(context.Background(), replica.Config{Name: "cli", Dir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -167,13 +167,19 @@ func TestKVStatusReportsKindConflicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer db.Close()
 	if err := db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte("log")).Put(binary.BigEndian.AppendUint64(nil, 1), entry)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
-	st, err = replica.Open(context.Background(), replica.Config{Name: "cli", Dir: dir})
+}
+
+// A kind conflict is listed by kv status with the state kept aside.
+func TestKVStatusReportsKindConflicts(t *testing.T) {
+	dir := t.TempDir()
+	conflictStore(t, dir)
+	st, err := replica.Open(context.Background(), replica.Config{Name: "cli", Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
