@@ -151,7 +151,7 @@ func (s *Store) summary(buckets uint64) []item {
 		if buckets&(1<<bucketOf(k)) == 0 {
 			continue
 		}
-		it := item{key: k, digest: s.digestLocked(k)}
+		it := item{key: k, digest: s.digestLocked(k), kind: o.Kind(), birth: s.kinds.births[k]}
 		if c := contextOf(o); c != nil {
 			cl := c.Clone()
 			it.ctx = &cl
@@ -177,6 +177,22 @@ func (s *Store) compare(theirs map[string]item, buckets uint64) (send []string, 
 			continue
 		}
 		differ = true
+		if ok {
+			if b := s.kinds.births[k]; t.kind != o.Kind() || t.birth != b {
+				// Another kind, or the same one born at another time:
+				// the earlier birth must travel (kinds.go); the other
+				// side sends it if it is theirs.
+				if before(b, o.Kind(), t.birth, t.kind) {
+					send = append(send, k)
+					continue
+				}
+				if t.kind != o.Kind() {
+					continue // theirs wins: nothing of this kind to send
+				}
+				// The same kind born earlier there: the rule below
+				// decides whether they lack events of this site.
+			}
+		}
 		if contextOf(o) == nil || s.cfg.digestOnlyAE {
 			send = append(send, k)
 			continue

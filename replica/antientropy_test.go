@@ -104,7 +104,7 @@ func TestBucketDigestsPointAtWhatChanged(t *testing.T) {
 	}
 	for _, k := range stores[0].Keys("") { // the second store receives them all
 		o, _ := stores[0].Get(k)
-		stores[1].apply("test", []record{{key: k, delta: o}})
+		stores[1].apply("test", []record{{key: k, delta: o, birth: stores[0].kinds.births[k]}})
 	}
 	a, b := stores[0].bucketDigests(), stores[1].bucketDigests()
 	if d := differingBuckets(&a, &b); d != 0 {

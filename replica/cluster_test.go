@@ -335,21 +335,6 @@ func TestSiteWithAnotherKeyCannotJoin(t *testing.T) {
 	}
 }
 
-func TestDeltaFromAClockTooFarAheadIsRefusedButStateConverges(t *testing.T) {
-	c := newCluster(t, 1)
-	ahead := c.add(t, func(cfg *replica.Config) {
-		cfg.Clock = func() time.Time { return time.Now().Add(10 * time.Second) }
-	})
-	c.waitFor("both members", 10*time.Second, func() bool { return len(c.stores[0].Members()) == 2 })
-	put(t, ahead, "kv", "k", "from the future")
-	c.waitFor("the refused delta to be counted", 10*time.Second, func() bool {
-		return c.counterSum("duohuo_replica_rejected_total", map[string]string{"reason": "clock"}) >= 1
-	})
-	// Anti-entropy transfers state without the clock check: the data
-	// converges, and the metric tells the operator to fix the clock.
-	c.waitFor("identical digests", 10*time.Second, c.converged)
-}
-
 func TestKeyRotationKeepsSitesTalking(t *testing.T) {
 	oldKey, newKey := []byte("old key 16 bytes"), []byte("new key 16 bytes")
 	c := &cluster{t: t, p: replicatest.NewPartition()}

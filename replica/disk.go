@@ -27,8 +27,16 @@ import (
 //	               restart: a uvarint count, then per member its name and
 //	               its "host:port", each a uvarint length and the bytes
 //	objects/<key>  checkpointed state of object <key>
+//	births/<key>   the birth of object <key> (kinds.go): 8-byte hybrid time,
+//	               8-byte replica id; absent for objects older than births
+//	conflicts/<key>\x00<kind>
+//	               the state of a losing kind kept aside (kinds.go): the
+//	               birth, 8-byte Unix milliseconds it was set aside, the
+//	               encoded state
 //	log/<seq>      a delta applied since the checkpoint: uvarint key length,
-//	               key, encoded delta (seq is 8-byte big-endian)
+//	               key, then 'b' and the object's 16-byte birth (absent in
+//	               entries older than births), then the encoded delta (seq
+//	               is 8-byte big-endian)
 //
 // A write appends to log and commits (fsync) before it is acknowledged. The
 // committer checkpoints dirty objects and empties the log from time to time;
@@ -38,6 +46,8 @@ var (
 	bucketMeta    = []byte("meta")
 	bucketObjects = []byte("objects")
 	bucketLog     = []byte("log")
+	bucketBirths  = []byte("births")
+	bucketAside   = []byte("conflicts")
 	keyReplica    = []byte("replica")
 	keyClock      = []byte("clock")
 	keyClean      = []byte("clean")
@@ -69,17 +79,18 @@ type disk struct {
 //
 // It also returns the keys of objects changed by the log: they are dirty,
 // for the log may only be emptied once they are checkpointed.
-func openDisk(dir string) (*disk, map[string]crdt.Object, map[string]struct{}, error) {
+func openDisk(dir string) (*disk, map[string]crdt.Object, *kindTable, map[string]struct{}, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, nil, fmt.Errorf("replica: create data dir: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("replica: create data dir: %w", err)
 	}
 	path := filepath.Join(dir, "replica.db")
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("replica: open %s: %w", path, err)
+		return nil, nil, nil, nil, fmt.Errorf("replica: open %s: %w", path, err)
 	}
 	d := &disk{db: db}
 	objs := make(map[string]crdt.Object)
+	kinds := newKindTable()
 	dirty := make(map[string]struct{})
 	err = db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
@@ -91,6 +102,14 @@ func openDisk(dir string) (*disk, map[string]crdt.Object, map[string]struct{}, e
 			return err
 		}
 		log, err := tx.CreateBucketIfNotExists(bucketLog)
+		if err != nil {
+			return err
+		}
+		births, err := tx.CreateBucketIfNotExists(bucketBirths)
+		if err != nil {
+			return err
+		}
+		asides, err := tx.CreateBucketIfNotExists(bucketAside)
 		if err != nil {
 			return err
 		}
@@ -131,19 +150,56 @@ func openDisk(dir string) (*disk, map[string]crdt.Object, map[string]struct{}, e
 		}); err != nil {
 			return err
 		}
+		if err := births.ForEach(func(k, v []byte) error {
+			b, err := parseStamp(v)
+			if err != nil {
+				bad = append(bad, badRecord{bucket: bucketBirths, key: k, object: string(k), err: err})
+				return nil
+			}
+			if _, ok := objs[string(k)]; ok {
+				kinds.setBirth(string(k), b)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := asides.ForEach(func(k, v []byte) error {
+			key, a, err := decodeAside(k, v)
+			if err != nil {
+				bad = append(bad, badRecord{bucket: bucketAside, key: k, object: key, err: err})
+				return nil
+			}
+			if kinds.aside[key] == nil {
+				kinds.aside[key] = make(map[crdt.Kind]*aside)
+			}
+			kinds.aside[key][a.obj.Kind()] = a
+			return nil
+		}); err != nil {
+			return err
+		}
 		if err := log.ForEach(func(k, v []byte) error {
-			key, delta, err := parseLogEntry(v)
+			key, birth, delta, err := parseLogEntry(v)
 			if err != nil {
 				bad = append(bad, badRecord{bucket: bucketLog, key: k, object: key, err: err})
 				return nil
 			}
-			if o, ok := objs[key]; ok {
-				if err := crdt.Merge(o, delta); err != nil {
-					bad = append(bad, badRecord{bucket: bucketLog, key: k, object: key, err: err})
-					return nil
+			// An entry older than births of another kind than its object
+			// is damage (that version refused such deltas before logging
+			// them): quarantined. A newer one is resolved as a received
+			// delta: set aside, or it wins (kinds.go).
+			if o, ok := objs[key]; ok && o.Kind() != delta.Kind() && !hasBirth(v) {
+				bad = append(bad, badRecord{bucket: bucketLog, key: k, object: key, err: crdt.Merge(o, delta)})
+				return nil
+			}
+			if adm, _, _ := kinds.admit(objs, key, birth, delta, time.Now()); adm == admitMerge {
+				if o, ok := objs[key]; ok {
+					if err := crdt.Merge(o, delta); err != nil {
+						bad = append(bad, badRecord{bucket: bucketLog, key: k, object: key, err: err})
+						return nil
+					}
+				} else {
+					objs[key] = delta
 				}
-			} else {
-				objs[key] = delta
 			}
 			d.logged++
 			dirty[key] = struct{}{}
@@ -168,9 +224,9 @@ func openDisk(dir string) (*disk, map[string]crdt.Object, map[string]struct{}, e
 	})
 	if err != nil {
 		db.Close()
-		return nil, nil, nil, fmt.Errorf("replica: recover %s: %w", path, err)
+		return nil, nil, nil, nil, fmt.Errorf("replica: recover %s: %w", path, err)
 	}
-	return d, objs, dirty, nil
+	return d, objs, kinds, dirty, nil
 }
 
 // newReplicaID returns a random non-zero replica id.
@@ -186,9 +242,14 @@ func newReplicaID() crdt.ReplicaID {
 
 var errLogEntry = errors.New("malformed log entry")
 
-func appendLogEntry(b []byte, key string, delta crdt.Object) []byte {
+// logBirth marks the birth in a log entry; an entry older than births
+// starts with the delta's encoding, whose first byte is crdt.FormatVersion.
+const logBirth = 'b'
+
+func appendLogEntry(b []byte, key string, birth crdt.Stamp, delta crdt.Object) []byte {
 	b = binary.AppendUvarint(b, uint64(len(key)))
 	b = append(b, key...)
+	b = appendStamp(append(b, logBirth), birth)
 	b, _ = delta.AppendBinary(b)
 	return b
 }
@@ -207,24 +268,39 @@ func logEntryKey(v []byte) (string, []byte, error) {
 	return key, v[w+int(n):], nil
 }
 
+// hasBirth reports whether log entry v, which parses, holds a birth.
+func hasBirth(v []byte) bool {
+	_, enc, _ := logEntryKey(v)
+	return len(enc) > 0 && enc[0] == logBirth
+}
+
 // parseLogEntry decodes a log entry. It never panics; a refused entry
 // wraps errLogEntry or one of package crdt's decoding errors.
-func parseLogEntry(v []byte) (string, crdt.Object, error) {
+func parseLogEntry(v []byte) (string, crdt.Stamp, crdt.Object, error) {
 	key, enc, err := logEntryKey(v)
 	if err != nil {
-		return "", nil, err
+		return "", crdt.Stamp{}, nil, err
+	}
+	var birth crdt.Stamp
+	if len(enc) > 0 && enc[0] == logBirth {
+		if len(enc) < 17 {
+			return key, birth, nil, fmt.Errorf("%w: truncated birth", errLogEntry)
+		}
+		birth, _ = parseStamp(enc[1:17])
+		enc = enc[17:]
 	}
 	o, err := crdt.Decode(enc)
 	if err != nil {
-		return key, nil, err
+		return key, birth, nil, err
 	}
-	return key, o, nil
+	return key, birth, o, nil
 }
 
 // record is one delta to make durable.
 type record struct {
 	key   string
 	delta crdt.Object
+	birth crdt.Stamp     // the object's birth (kinds.go)
 	time  crdt.Timestamp // when a local write was made, for the lag metric; zero for remote ones
 	size  int            // received ones: the delta's encoded size on the wire, if known
 }
@@ -240,7 +316,7 @@ func (d *disk) append(recs []record, clock crdt.Timestamp) error {
 				return err
 			}
 			// A fresh buffer per entry: bbolt keeps the slice until commit.
-			if err := log.Put(binary.BigEndian.AppendUint64(nil, seq), appendLogEntry(nil, r.key, r.delta)); err != nil {
+			if err := log.Put(binary.BigEndian.AppendUint64(nil, seq), appendLogEntry(nil, r.key, r.birth, r.delta)); err != nil {
 				return err
 			}
 		}
@@ -253,14 +329,47 @@ func (d *disk) append(recs []record, clock crdt.Timestamp) error {
 	return nil
 }
 
-// checkpoint stores the encoded states and empties the log. Every delta in
-// the log must already be part of the given states.
-func (d *disk) checkpoint(states map[string][]byte) error {
+// checkpointData is what a checkpoint writes: the encoded states and the
+// births of the objects changed, and every aside state of the names whose
+// aside states changed (an empty map: none left).
+type checkpointData struct {
+	states map[string][]byte
+	births map[string]crdt.Stamp
+	asides map[string]map[crdt.Kind][]byte
+}
+
+// checkpoint stores the encoded states, births and aside states and
+// empties the log. Every delta in the log must already be part of them.
+func (d *disk) checkpoint(cp checkpointData) error {
 	err := d.db.Update(func(tx *bolt.Tx) error {
-		objects := tx.Bucket(bucketObjects)
-		for k, v := range states {
+		objects, births, asides := tx.Bucket(bucketObjects), tx.Bucket(bucketBirths), tx.Bucket(bucketAside)
+		for k, v := range cp.states {
 			if err := objects.Put([]byte(k), v); err != nil {
 				return err
+			}
+		}
+		for k, b := range cp.births {
+			var err error
+			if b.IsZero() {
+				err = births.Delete([]byte(k))
+			} else {
+				err = births.Put([]byte(k), appendStamp(nil, b))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		for k, m := range cp.asides {
+			for kind := crdt.KindGCounter; kind <= crdt.KindORMap; kind++ {
+				var err error
+				if v, ok := m[kind]; ok {
+					err = asides.Put(asideKey(k, kind), v)
+				} else {
+					err = asides.Delete(asideKey(k, kind))
+				}
+				if err != nil {
+					return err
+				}
 			}
 		}
 		if err := tx.DeleteBucket(bucketLog); err != nil {

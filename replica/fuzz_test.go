@@ -3,6 +3,7 @@ package replica
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
@@ -12,17 +13,26 @@ import (
 	"github.com/duohuo/duohuo/crdt"
 )
 
+// legacyLogEntry encodes a log entry as written before births: the key,
+// then the delta.
+func legacyLogEntry(key string, delta crdt.Object) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(key)))
+	b, _ = delta.AppendBinary(append(b, key...))
+	return b
+}
+
 func FuzzParseLogEntry(f *testing.F) {
 	m := crdt.NewORMap()
 	m.Put(1, crdt.MakeTimestamp(5, 0), "k", []byte("v"))
 	var c crdt.PNCounter
 	c.Add(2, -3)
-	f.Add(appendLogEntry(nil, "kv", m))
-	f.Add(appendLogEntry(nil, "hits", &c))
-	f.Add(appendLogEntry(nil, "", &c))
+	f.Add(appendLogEntry(nil, "kv", crdt.Stamp{Time: 7, Replica: 1}, m))
+	f.Add(appendLogEntry(nil, "hits", crdt.Stamp{}, &c))
+	f.Add(appendLogEntry(nil, "", crdt.Stamp{}, &c))
+	f.Add(legacyLogEntry("kv", m)) // written before births
 	f.Add([]byte{0x80})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		key, o, err := parseLogEntry(b)
+		key, birth, o, err := parseLogEntry(b)
 		if err != nil {
 			if !errors.Is(err, errLogEntry) && !errors.Is(err, crdt.ErrMalformed) && !errors.Is(err, crdt.ErrTooLarge) &&
 				!errors.Is(err, crdt.ErrVersion) && !errors.Is(err, crdt.ErrKind) {
@@ -33,7 +43,7 @@ func FuzzParseLogEntry(f *testing.F) {
 		if validKey(key) != nil {
 			t.Fatalf("parseLogEntry accepted the object name %q", key)
 		}
-		if re := appendLogEntry(nil, key, o); !bytes.Equal(re, b) {
+		if re := appendLogEntry(nil, key, birth, o); !bytes.Equal(re, b) && !bytes.Equal(legacyLogEntry(key, o), b) {
 			t.Fatalf("accepted entry does not re-encode to itself:\n  in  %x\n  out %x", b, re)
 		}
 	})
@@ -78,6 +88,7 @@ func memStore() *Store {
 		cfg: Config{Name: "fuzz"}, clock: crdt.NewClock(nil, 0), replica: 7, wm: wm,
 		metrics: memMetrics, objects: objs, digests: map[string][32]byte{}, sizes: map[string]int{},
 		dirty: map[string]struct{}{}, watchers: map[*watcher]struct{}{}, ae: newAEContexts(objs),
+		kinds: newKindTable(),
 	}
 }
 
@@ -166,7 +177,7 @@ func checkWrite(t *testing.T, s *Store, r record) {
 	if _, err := crdt.Decode(enc); err != nil {
 		t.Fatalf("the state of %q after an accepted write does not decode: %v", r.key, err)
 	}
-	if _, _, err := parseLogEntry(appendLogEntry(nil, r.key, r.delta)); err != nil {
+	if _, _, _, err := parseLogEntry(appendLogEntry(nil, r.key, r.birth, r.delta)); err != nil {
 		t.Fatalf("the log entry of an accepted write does not decode: %v", err)
 	}
 	for _, typ := range []msgType{msgDeltas, msgStates} {

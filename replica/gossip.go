@@ -60,7 +60,8 @@ type gossip struct {
 	queuesMu sync.Mutex
 	queues   map[string]chan outMsg // guarded by queuesMu: per-peer send queues
 
-	gc *stability // what every member has seen, for garbage collection
+	gc     *stability // what every member has seen, for garbage collection
+	clocks *clocks    // the peers' measured clock offsets (clock.go)
 }
 
 // outMsg is a message waiting in a peer's send queue.
@@ -87,6 +88,7 @@ func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 		live:   make(map[string]memberlist.Node),
 		queues: make(map[string]chan outMsg),
 		gc:     newStability(s.cfg.Name, s.disk.members),
+		clocks: newClocks(s),
 
 		targets:     make(map[string]*joinTarget),
 		addrs:       maps.Clone(s.disk.addrs),
@@ -149,11 +151,15 @@ func startGossip(ctx context.Context, s *Store) (*gossip, error) {
 	return g, nil
 }
 
+// close leaves the cluster and stops gossip. The leave is a courtesy
+// that lets the others drop this site at once rather than after their
+// probes fail: one not gossiped within a second (a busy machine, peers
+// unreachable) is logged, not returned.
 func (g *gossip) close() error {
-	err := g.ml.Leave(time.Second)
-	if serr := g.ml.Shutdown(); err == nil {
-		err = serr
+	if err := g.ml.Leave(time.Second); err != nil {
+		g.s.log.Warn("replica: leave not announced; the other sites will find this one gone by their probes", "err", err)
 	}
+	err := g.ml.Shutdown()
 	close(g.stop)
 	g.wg.Wait()
 	return err
@@ -325,10 +331,12 @@ func (g *gossip) sender() {
 		if len(peers) == 0 {
 			continue
 		}
-		head := message{typ: msgDeltas, from: g.s.cfg.Name}
+		// The clock read after the deltas' own times: a receiver that
+		// accepts it accepts every stamp in them (clock.go).
+		head := message{typ: msgDeltas, from: g.s.cfg.Name, clock: g.s.clock.Now()}
 		var pending [][]byte
 		for _, r := range recs {
-			enc := appendItem(nil, msgDeltas, item{key: r.key, time: r.time, obj: r.delta})
+			enc := appendItem(nil, msgDeltas, item{key: r.key, time: r.time, birth: r.birth, obj: r.delta})
 			pending = append(pending, enc)
 		}
 		for len(pending) > 0 {
@@ -379,27 +387,31 @@ func (g *gossip) handle(b []byte) {
 		// applied below; to answer its rounds, join it now.
 		g.unknownSender(m.from)
 	}
+	now := s.wallNow()
+	g.clocks.measure(m.from, m.clock, now)
+	switch m.typ {
+	case msgDeltas, msgStates:
+		// The same bound on both paths: a site whose clock runs ahead
+		// must not win register writes through state transfer either.
+		// The sender's time bounds every stamp its message holds.
+		if _, err := s.clock.Update(m.clock); err != nil {
+			s.metrics.rejected.WithLabelValues("clock").Add(float64(len(m.items)))
+			g.clocks.refused(m.from, msgNames[m.typ], err)
+			return
+		}
+	}
 	switch m.typ {
 	case msgDeltas:
 		var recs []record
-		now := time.Now()
-		if s.cfg.Clock != nil {
-			now = s.cfg.Clock()
-		}
 		for _, it := range m.items {
-			if _, err := s.clock.Update(it.time); err != nil {
-				s.metrics.rejected.WithLabelValues("clock").Inc()
-				s.log.Warn("replica: delta refused", "from", m.from, "key", it.key, "err", err)
-				continue
-			}
 			s.metrics.lag.Observe(max(0, now.Sub(it.time.Time()).Seconds()))
-			recs = append(recs, record{key: it.key, delta: it.obj, size: it.size})
+			recs = append(recs, record{key: it.key, delta: it.obj, birth: it.birth, size: it.size})
 		}
 		s.apply(m.from, recs)
 	case msgStates:
 		recs := make([]record, len(m.items))
 		for i, it := range m.items {
-			recs[i] = record{key: it.key, delta: it.obj, size: it.size}
+			recs[i] = record{key: it.key, delta: it.obj, birth: it.birth, size: it.size}
 		}
 		s.apply(m.from, recs)
 	case msgBuckets:
@@ -454,7 +466,7 @@ func (g *gossip) answerBuckets(m *message) {
 // The states leave only once everything they reflect is durable here (see
 // durable.go): at most one group-commit fsync later.
 func (g *gossip) sendStates(n *memberlist.Node, keys []string) {
-	states, through := g.s.snapshotStates(keys)
+	states, clock, through := g.s.snapshotStates(keys)
 	ks := slices.Sorted(maps.Keys(states))
 	for len(ks) > 0 {
 		size, i := 0, 0
@@ -466,11 +478,13 @@ func (g *gossip) sendStates(n *memberlist.Node, keys []string) {
 			size += sz
 			i++
 		}
-		head := message{typ: msgStates, from: g.s.cfg.Name, items: make([]item, i)} // only the count is written
+		head := message{typ: msgStates, from: g.s.cfg.Name, clock: clock, items: make([]item, i)} // only the count is written
 		msg := head.appendHeader(nil)
 		for _, k := range ks[:i] {
-			// A states item (see appendItem), from the bytes already encoded.
-			msg = appendBytesField(appendStr(msg, k), states[k])
+			// A states item (see appendItem), from the bytes already
+			// encoded: the birth, then the state.
+			msg = append(appendStr(msg, k), states[k][:16]...)
+			msg = appendBytesField(msg, states[k][16:])
 		}
 		g.enqueue(n.Name, msgStates, msg, through)
 		g.s.metrics.transfers.Add(float64(i))
@@ -479,7 +493,7 @@ func (g *gossip) sendStates(n *memberlist.Node, keys []string) {
 }
 
 func (g *gossip) sendSummary(n *memberlist.Node, typ msgType, buckets uint64) {
-	m := &message{typ: typ, from: g.s.cfg.Name, buckets: buckets, items: g.s.summary(buckets)}
+	m := &message{typ: typ, from: g.s.cfg.Name, clock: g.s.clock.Now(), buckets: buckets, items: g.s.summary(buckets)}
 	g.enqueue(n.Name, typ, m.encode(), 0) // digests and contexts: nothing another site could keep
 }
 
@@ -515,7 +529,7 @@ func (g *gossip) antiEntropy() {
 			g.sendSummary(n, msgSummaryAsk, ^uint64(0))
 			continue
 		}
-		m := &message{typ: msgBuckets, from: g.s.cfg.Name, digests: g.s.bucketDigests()}
+		m := &message{typ: msgBuckets, from: g.s.cfg.Name, clock: g.s.clock.Now(), digests: g.s.bucketDigests()}
 		g.enqueue(n.Name, msgBuckets, m.encode(), 0) // digests: nothing another site could keep
 	}
 }

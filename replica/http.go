@@ -145,6 +145,9 @@ type StatusJSON struct {
 	// those not "connected" are unreachable, refuse our key, or are being
 	// joined for the first time.
 	Peers []Peer `json:"peers,omitempty"`
+	// Conflicts are the states of losing kinds kept aside (see
+	// Store.Conflicts and docs/replication.md, "Kind conflicts").
+	Conflicts []Conflict `json:"conflicts"`
 }
 
 func (h *httpAPI) status(w http.ResponseWriter, _ *http.Request) {
@@ -157,7 +160,13 @@ func (h *httpAPI) status(w http.ResponseWriter, _ *http.Request) {
 		q = []Quarantined{}
 	}
 	st := StatusJSON{Site: h.s.Name(), Replica: h.s.Replica().String(), Objects: len(h.s.Keys("")),
-		Members: h.s.Members(), Quarantined: q, Peers: h.s.Peers()}
+		Members: h.s.Members(), Quarantined: q, Peers: h.s.Peers(), Conflicts: h.s.Conflicts()}
+	for i := range st.Conflicts {
+		st.Conflicts[i].Object = JSONString([]byte(st.Conflicts[i].Object))
+	}
+	if st.Conflicts == nil {
+		st.Conflicts = []Conflict{}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(st)
 }

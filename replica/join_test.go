@@ -3,6 +3,8 @@ package replica_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -86,60 +88,115 @@ func TestOpenDoesNotWaitForJoin(t *testing.T) {
 	}
 }
 
+// restartRuns is how many times TestRestartsDuringPartitionConverge runs
+// every combination: DUOHUO_RESTART_RUNS, default 2 (1 with -short); CI
+// (.ci/run) runs 20.
+func restartRuns(t *testing.T) int {
+	s := os.Getenv("DUOHUO_RESTART_RUNS")
+	if s == "" {
+		if testing.Short() {
+			return 1
+		}
+		return 2 // 11s under the race detector; 20 runs take 3–4 minutes
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("DUOHUO_RESTART_RUNS=%q: want a positive number of runs", s)
+	}
+	return n
+}
+
+// healDeadline bounds the wait for convergence after a partition heals.
+// It is an event deadline, not a latency target: on a quiet machine the
+// sites converge within a few anti-entropy intervals (200ms here) and
+// join backoffs (100ms doubling) of the heal; 10s leaves room for a
+// machine whose cores are all busy and the race detector.
+const healDeadline = 10 * time.Second
+
 // A site keeps retrying its join addresses and every member it has seen,
 // even after a restart: three sites, A and B cut from C, restarted during
-// the partition (every combination), converge once it heals.
+// the partition (every combination), converge within healDeadline of the
+// heal, every time over restartRuns runs of all seven combinations.
 func TestRestartsDuringPartitionConverge(t *testing.T) {
 	combos := [][]int{{0}, {1}, {2}, {0, 1}, {0, 2}, {1, 2}, {0, 1, 2}}
-	for _, restarted := range combos {
-		t.Run(fmt.Sprint("restart", restarted), func(t *testing.T) {
-			c := newCluster(t, 3)
-			a, b, cc := c.addrs[0], c.addrs[1], c.addrs[2]
-			incr := func(i int) {
-				t.Helper()
-				if err := c.stores[i].Update(context.Background(), "hits", func(tx *replica.Txn) error { tx.Add(1); return nil }); err != nil {
-					t.Fatalf("Update on %s: %v", c.stores[i].Name(), err)
-				}
-			}
-			for i := range 3 {
-				incr(i)
-			}
-			c.waitFor("the first writes everywhere", 20*time.Second, c.converged)
-			p := c.p
-			p.Isolate(cc, a, b)
-			for _, i := range restarted {
-				c.restart(t, i)
-			}
-			// Heal only once every restarted site has failed to reach the
-			// other side: its joins at start are spent.
-			for _, i := range restarted {
-				others := []string{cc}
-				if i == 2 {
-					others = []string{a, b}
-				}
-				for _, o := range others {
-					waitUntil(t, fmt.Sprintf("%s to fail to reach %s", c.stores[i].Name(), o), 30*time.Second, func() bool {
-						return peerState(c.stores[i], o) == replica.PeerUnreachable
-					})
-				}
-			}
-			for i := range 3 {
-				incr(i)
-			}
-			p.HealAll()
-			c.waitFor("3 members everywhere and the same counter", 60*time.Second, func() bool {
-				for _, s := range c.stores {
-					if len(s.Members()) != 3 {
-						return false
-					}
-					if _, err := s.Get("hits"); err != nil || counterValue(t, s, "hits") != 6 {
-						return false
-					}
-				}
-				return true
+	runs := restartRuns(t)
+	var slowest time.Duration
+	for run := range runs {
+		for _, restarted := range combos {
+			t.Run(fmt.Sprintf("run%d/restart%v", run, restarted), func(t *testing.T) {
+				took := restartDuringPartition(t, restarted)
+				slowest = max(slowest, took)
 			})
+		}
+	}
+	t.Logf("%d runs of %d combinations: the slowest converged %v after the heal (deadline %v)", runs, len(combos), slowest.Round(time.Millisecond), healDeadline)
+}
+
+// restartDuringPartition runs one combination and returns how long the
+// sites took to converge after the heal.
+func restartDuringPartition(t *testing.T, restarted []int) time.Duration {
+	// Probes four times as often as the local preset's, so that a
+	// restarted site finds the other side dead (and unreachable) in about
+	// a second, not five: the runs are many.
+	c := &cluster{t: t, p: replicatest.NewPartition()}
+	t.Cleanup(c.close)
+	for range 3 {
+		c.add(t, func(cfg *replica.Config) {
+			cfg.ProbeInterval, cfg.ProbeTimeout = 250*time.Millisecond, 100*time.Millisecond
 		})
 	}
+	c.waitFor("all members to see each other", 10*time.Second, func() bool {
+		for _, s := range c.stores {
+			if len(s.Members()) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	a, b, cc := c.addrs[0], c.addrs[1], c.addrs[2]
+	incr := func(i int) {
+		t.Helper()
+		if err := c.stores[i].Update(context.Background(), "hits", func(tx *replica.Txn) error { tx.Add(1); return nil }); err != nil {
+			t.Fatalf("Update on %s: %v", c.stores[i].Name(), err)
+		}
+	}
+	for i := range 3 {
+		incr(i)
+	}
+	c.waitFor("the first writes everywhere", 20*time.Second, c.converged)
+	p := c.p
+	p.Isolate(cc, a, b)
+	for _, i := range restarted {
+		c.restart(t, i)
+	}
+	// Heal only once every restarted site has failed to reach the
+	// other side: its joins at start are spent.
+	for _, i := range restarted {
+		others := []string{cc}
+		if i == 2 {
+			others = []string{a, b}
+		}
+		for _, o := range others {
+			waitUntil(t, fmt.Sprintf("%s to fail to reach %s", c.stores[i].Name(), o), 30*time.Second, func() bool {
+				return peerState(c.stores[i], o) == replica.PeerUnreachable
+			})
+		}
+	}
+	for i := range 3 {
+		incr(i)
+	}
+	p.HealAll()
+	return c.waitFor("3 members everywhere and the same counter", healDeadline, func() bool {
+		for _, s := range c.stores {
+			if len(s.Members()) != 3 {
+				return false
+			}
+			if _, err := s.Get("hits"); err != nil || counterValue(t, s, "hits") != 6 {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // The addresses of the members seen are kept across a restart: a site

@@ -30,6 +30,8 @@ type metrics struct {
 	joins           *prometheus.CounterVec // by result
 	decryptFailures prometheus.Counter
 	memberEvents    *prometheus.CounterVec // by event
+	kindConflicts   prometheus.Gauge
+	peerOffset      *prometheus.GaugeVec // by peer
 }
 
 type timerHistogram struct{ h prometheus.Histogram }
@@ -62,7 +64,7 @@ func newMetrics(reg prometheus.Registerer, wm *watermark) *metrics {
 		redundant: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "duohuo_replica_redundant_deltas_total", Help: "Received deltas or states that brought nothing new."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "duohuo_replica_rejected_total", Help: "Received items refused, by reason (malformed, clock, kind)."}, []string{"reason"}),
+			Name: "duohuo_replica_rejected_total", Help: "Received items refused, by reason: malformed, clock (the sender's time more than the max clock offset ahead of this site's clock)."}, []string{"reason"}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "duohuo_replica_lag_seconds", Help: "Time from a write at its origin (hybrid clock) to its arrival here.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
@@ -90,11 +92,16 @@ func newMetrics(reg prometheus.Registerer, wm *watermark) *metrics {
 			Name: "duohuo_replica_decrypt_failures_total", Help: "Gossip packets and streams refused because no key of this site could decrypt them (or one side does not encrypt): another site's secret key differs."}),
 		memberEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "duohuo_replica_member_events_total", Help: "Members this site suspected (no answer to its probes) or declared dead (suspicion not refuted in time), by event."}, []string{"event"}),
+		kindConflicts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "duohuo_replica_kind_conflicts", Help: "States of a losing kind kept aside: an object created as two kinds at different sites (duohuo kv status lists them)."}),
+		peerOffset: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "duohuo_replica_peer_clock_offset_seconds", Help: "How far each peer's clock runs ahead of this site's (negative: behind), measured from the hybrid times of its latest messages."}, []string{"peer"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.writes, m.objects, m.checkpoints, m.fsync.h, m.sent, m.sentBytes, m.received,
 			m.redundant, m.rejected, m.lag, m.members, m.rounds, m.transfers, m.dropped,
 			m.gcFrontier, m.gcCollected, m.gcPending, m.diskErrors, m.quarantined, m.joins, m.decryptFailures, m.memberEvents,
+			m.kindConflicts, m.peerOffset,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "duohuo_replica_undurable_changes",
 				Help: "Changes applied in memory but not yet fsynced; states and acks to other sites wait for them.",

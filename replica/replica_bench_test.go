@@ -189,6 +189,61 @@ func BenchmarkHealAfterPartition(b *testing.B) {
 	}
 }
 
+// BenchmarkHealAfterPartitionWAN is HealAfterPartition with the defaults
+// of `duohuo serve`: the wan preset, its 2s anti-entropy interval and 5s
+// probes, and 100 writes on each side. partition=short heals after 10s,
+// while the members still count each other alive; partition=dead heals once the
+// majority declared the isolated site dead (dead-s: from the cut), so
+// that healing needs the joiner. heal-s is from the heal to identical
+// digests on every site. The metrics are the last run's; -v logs each.
+//
+//	go test -run '^$' -bench HealAfterPartitionWAN -benchtime 3x -v ./replica
+func BenchmarkHealAfterPartitionWAN(b *testing.B) {
+	wan := func(cfg *replica.Config) { cfg.Network, cfg.AntiEntropyInterval = replica.NetworkWAN, 0 }
+	for _, dead := range []bool{false, true} {
+		name := "partition=short"
+		if dead {
+			name = "partition=dead"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				c := &cluster{t: b, p: replicatest.NewPartition()}
+				for range 3 {
+					c.add(b, wan)
+				}
+				c.waitFor("all members", time.Minute, func() bool {
+					return len(c.stores[0].Members()) == 3 && len(c.stores[2].Members()) == 3
+				})
+				cut := time.Now()
+				c.p.Isolate(c.addrs[2], c.addrs[0], c.addrs[1])
+				fillKeys(b, c.stores[0], "kv", 100, 4)
+				fillKeys(b, c.stores[2], "kv2", 100, 4)
+				if !dead {
+					// A partition of 10s, well within the suspicion
+					// timeout: the writes are older than the two
+					// intervals after which anti-entropy sends what a
+					// peer lacks, as after any partition but the
+					// briefest.
+					time.Sleep(time.Until(cut.Add(10 * time.Second))) // the partition's length, not a wait for an event
+				}
+				if dead {
+					c.waitFor("the majority to declare site-2 dead", 3*time.Minute, func() bool {
+						return len(c.stores[0].Members()) == 2 && len(c.stores[1].Members()) == 2
+					})
+					b.ReportMetric(time.Since(cut).Seconds(), "dead-s")
+					b.Logf("declared dead %v after the cut", time.Since(cut).Round(100*time.Millisecond))
+				}
+				start := time.Now()
+				c.p.HealAll()
+				c.waitFor("identical digests after healing", 3*time.Minute, c.converged)
+				b.ReportMetric(time.Since(start).Seconds(), "heal-s")
+				b.Logf("identical digests %v after the heal", time.Since(start).Round(10*time.Millisecond))
+				c.close()
+			}
+		})
+	}
+}
+
 // fillKeys writes n single-key puts to object obj from 16 concurrent writers.
 func fillKeys(b *testing.B, s *replica.Store, obj string, n, writers int) {
 	var next atomic.Int64

@@ -231,7 +231,7 @@ func (g *gossip) gcRound() {
 	// word. Taken after frontier, the number covers every change those
 	// comparisons saw.
 	through := g.s.wm.issued()
-	msg := (&message{typ: msgAck, from: g.s.cfg.Name, ack: ack{snapshot: now, seen: seen, digest: digest}}).encode()
+	msg := (&message{typ: msgAck, from: g.s.cfg.Name, clock: now, ack: ack{snapshot: now, seen: seen, digest: digest}}).encode()
 	for _, p := range g.peers() {
 		g.enqueue(p.Name, msgAck, msg, through)
 	}

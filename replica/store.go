@@ -41,7 +41,7 @@ type Store struct {
 	stable  atomic.Uint64 // the stability frontier, a crdt.Timestamp; see Stable
 	wm      *watermark    // which in-memory changes are durable; see durable.go
 
-	mu       sync.Mutex // guards objects, dirty, watchers, closing
+	mu       sync.Mutex // guards objects, dirty, watchers, closing, kinds
 	closing  bool
 	inflight sync.WaitGroup // Updates between the closing check and the hand-over
 	objects  map[string]crdt.Object
@@ -53,6 +53,7 @@ type Store struct {
 	dirty    map[string]struct{}
 	watchers map[*watcher]struct{}
 	ae       *aeContexts // causal contexts for anti-entropy; see antientropy.go
+	kinds    *kindTable  // births and the states of losing kinds; see kinds.go
 
 	commits chan *commit
 	failed  bool          // committer only: a commit failed and no checkpoint since covers it
@@ -79,7 +80,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	d, objs, dirty, err := openDisk(cfg.Dir)
+	d, objs, kinds, dirty, err := openDisk(cfg.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +99,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		dirty:    dirty,
 		watchers: make(map[*watcher]struct{}),
 		ae:       newAEContexts(objs),
+		kinds:    kinds,
 		commits:  make(chan *commit, 1024),
 		stop:     make(chan struct{}),
 	}
@@ -111,6 +113,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.log.Info("replica: recovered after an unclean shutdown", "dir", cfg.Dir, "replica", d.replica, "logged", d.logged)
 	}
 	s.metrics.objects.Set(float64(len(objs)))
+	s.metrics.kindConflicts.Set(float64(kinds.count()))
 	s.wg.Add(1)
 	go s.committer()
 	if cfg.BindAddr != "" {
@@ -189,6 +192,9 @@ func (s *Store) prepare(key string, fn func(*Txn) error) (*commit, error) {
 		return nil, err
 	}
 	if tx.err != nil {
+		if errors.Is(tx.err, crdt.ErrKind) && len(s.kinds.aside[key]) > 0 {
+			return nil, fmt.Errorf("%w; it was also created as another kind at another site, kept aside as a kind conflict (see duohuo kv status)", tx.err)
+		}
 		return nil, tx.err
 	}
 	if len(tx.ops) == 0 {
@@ -201,13 +207,14 @@ func (s *Store) prepare(key string, fn func(*Txn) error) (*commit, error) {
 	s.objects[key] = obj
 	s.sizes[key] = size
 	if tx.obj == nil {
+		s.kinds.setBirth(key, crdt.Stamp{Time: s.clock.Now(), Replica: s.replica})
 		s.metrics.objects.Set(float64(len(s.objects)))
 	}
 	s.dirty[key] = struct{}{}
 	s.ae.changed[key] = struct{}{}
 	s.notifyLocked(key)
 	s.inflight.Add(1)
-	return &commit{recs: []record{{key: key, delta: delta, time: s.clock.Now()}}, seq: s.wm.issue(), local: true, done: make(chan error, 1)}, nil
+	return &commit{recs: []record{{key: key, delta: delta, birth: s.kinds.births[key], time: s.clock.Now()}}, seq: s.wm.issue(), local: true, done: make(chan error, 1)}, nil
 }
 
 // applyLocked applies tx's mutations and returns the object as they leave
@@ -262,6 +269,11 @@ func (s *Store) digestLocked(key string) [32]byte {
 	d, ok := s.digests[key]
 	if !ok {
 		d = s.objects[key].Digest()
+		if b, ok := s.kinds.births[key]; ok {
+			// The birth is part of the state (kinds.go): sites must agree
+			// on it too.
+			d = sha256.Sum256(appendStamp(d[:], b))
+		}
 		s.digests[key] = d
 	}
 	return d
@@ -334,8 +346,9 @@ func (s *Store) Digests() map[string][32]byte {
 	return m
 }
 
-// Close leaves the cluster, checkpoints, marks the store closed cleanly and
-// stops its goroutines, waiting for them. Writes in flight get [ErrClosed]
+// Close leaves the cluster (announcing it for up to a second; a leave not
+// announced by then is logged, not returned), checkpoints, marks the store
+// closed cleanly and stops its goroutines, waiting for them. Writes in flight get [ErrClosed]
 // or complete. A send or a join attempt blocked in a dial to an unreachable
 // peer holds Close for up to memberlist's TCP timeout (Local 1s, LAN 10s,
 // WAN 30s). Close is idempotent.
@@ -370,30 +383,53 @@ func (s *Store) Close() error {
 func (s *Store) apply(origin string, recs []record) int {
 	var novel, settled []record
 	s.mu.Lock()
+	now := s.wallNow()
 	for _, r := range recs {
 		o, existed := s.objects[r.key]
+		adm, changedKind, first := s.kinds.admit(s.objects, r.key, r.birth, r.delta, now)
 		var n crdt.Object
-		if !existed {
+		switch {
+		case adm == admitAside:
+			if first {
+				s.logConflictLocked(r.key, r.delta.Kind(), origin)
+			}
+			if changedKind {
+				// Logged, so that recovery sets it aside again.
+				novel = append(novel, record{key: r.key, delta: r.delta, birth: r.birth})
+				s.metrics.kindConflicts.Set(float64(s.kinds.count()))
+			} else {
+				s.metrics.redundant.Inc()
+			}
+			continue
+		case adm == admitReplaced:
+			s.logConflictLocked(r.key, o.Kind(), origin)
+			s.metrics.kindConflicts.Set(float64(s.kinds.count()))
+			delete(s.sizes, r.key) // measured again by the next write
+			delete(s.ae.cur, r.key)
+			delete(s.ae.prev, r.key)
+			n = r.delta
+		case !existed:
 			// A copy: the delta also goes to the committer, which encodes
 			// it while later writes change the live object.
 			o = crdt.Clone(r.delta)
 			s.objects[r.key] = o
 			n = r.delta
-		} else {
+		default:
 			var changed bool
 			var err error
 			n, changed, err = crdt.Novel(o, r.delta)
-			if err != nil {
+			if err != nil { // cannot happen: admit checked the kind
 				s.metrics.rejected.WithLabelValues("kind").Inc()
 				s.log.Warn("replica: delta of another kind refused", "key", r.key, "from", origin, "err", err)
 				continue
 			}
-			if !changed {
+			if !changed && !changedKind {
 				s.metrics.redundant.Inc()
 				continue
 			}
 			_ = crdt.Merge(o, n)
 		}
+		o = s.objects[r.key]
 		if size, ok := s.sizes[r.key]; ok || !existed {
 			// Keep the bound: a join adds at most what it brings.
 			if r.size == 0 {
@@ -401,10 +437,10 @@ func (s *Store) apply(origin string, recs []record) int {
 			}
 			s.sizes[r.key] = size + r.size
 		}
-		novel = append(novel, record{key: r.key, delta: n})
+		novel = append(novel, record{key: r.key, delta: n, birth: s.kinds.births[r.key]})
 		if m, ok := o.(*crdt.ORMap); ok {
 			if d := s.settleLocked(m, n.(*crdt.ORMap)); d != nil {
-				settled = append(settled, record{key: r.key, delta: d, time: s.clock.Now()})
+				settled = append(settled, record{key: r.key, delta: d, birth: s.kinds.births[r.key], time: s.clock.Now()})
 			}
 		}
 		s.dirty[r.key] = struct{}{}
@@ -550,11 +586,24 @@ func (s *Store) drainCommits() {
 // durable, including changes whose own commit failed.
 func (s *Store) checkpoint() error {
 	s.mu.Lock()
-	states := make(map[string][]byte, len(s.dirty))
+	cp := checkpointData{
+		states: make(map[string][]byte, len(s.dirty)),
+		births: make(map[string]crdt.Stamp, len(s.dirty)),
+		asides: make(map[string]map[crdt.Kind][]byte, len(s.kinds.dirty)),
+	}
 	for k := range s.dirty {
-		states[k], _ = s.objects[k].AppendBinary(nil)
+		cp.states[k], _ = s.objects[k].AppendBinary(nil)
+		cp.births[k] = s.kinds.births[k]
+	}
+	for k := range s.kinds.dirty {
+		m := make(map[crdt.Kind][]byte) // empty: none left aside
+		for kind, a := range s.kinds.aside[k] {
+			m[kind] = encodeAside(a)
+		}
+		cp.asides[k] = m
 	}
 	clear(s.dirty)
+	clear(s.kinds.dirty)
 	through := s.wm.issued()
 	s.mu.Unlock()
 	var err error
@@ -562,13 +611,16 @@ func (s *Store) checkpoint() error {
 		err = s.cfg.hookCheckpoint()
 	}
 	if err == nil {
-		err = s.disk.checkpoint(states)
+		err = s.disk.checkpoint(cp)
 	}
 	if err != nil {
 		s.metrics.diskErrors.WithLabelValues("checkpoint").Inc()
 		s.mu.Lock()
-		for k := range states {
+		for k := range cp.states {
 			s.dirty[k] = struct{}{}
+		}
+		for k := range cp.asides {
+			s.kinds.dirty[k] = struct{}{}
 		}
 		s.mu.Unlock()
 		return err
@@ -579,10 +631,11 @@ func (s *Store) checkpoint() error {
 	return nil
 }
 
-// snapshotStates returns the encoded states of the given keys (all if nil)
-// and the watermark number they reflect: they may be sent to another site
+// snapshotStates returns the births and encoded states of the given keys
+// (all if nil), a clock reading after every stamp in them, and the
+// watermark number they reflect: they may be sent to another site
 // once s.wm.durable() reaches it.
-func (s *Store) snapshotStates(keys []string) (map[string][]byte, uint64) {
+func (s *Store) snapshotStates(keys []string) (map[string][]byte, crdt.Timestamp, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if keys == nil {
@@ -591,10 +644,20 @@ func (s *Store) snapshotStates(keys []string) (map[string][]byte, uint64) {
 	out := make(map[string][]byte, len(keys))
 	for _, k := range keys {
 		if o, ok := s.objects[k]; ok {
-			out[k], _ = o.AppendBinary(nil)
+			// A states item's birth and state (see wire.go).
+			out[k], _ = o.AppendBinary(appendStamp(nil, s.kinds.births[k]))
 		}
 	}
-	return out, s.wm.issued()
+	// A clock reading after every stamp in the states, under the lock.
+	return out, s.clock.Now(), s.wm.issued()
+}
+
+// wallNow returns the physical time of the configured clock.
+func (s *Store) wallNow() time.Time {
+	if s.cfg.Clock != nil {
+		return s.cfg.Clock()
+	}
+	return time.Now()
 }
 
 // Addr returns the "host:port" other sites use to join this one, or "" if

@@ -10,26 +10,33 @@ import (
 
 // Replication messages, sent as memberlist user messages:
 //
-//	byte     wire version (2)
+//	byte     wire version (3)
 //	byte     type
 //	string   sender's site name
+//	8 bytes  the sender's hybrid time when it made the message
 //	8 bytes  summaries only: the buckets the summary covers, a bitmap
 //	uvarint  item count, then per item:
-//	  deltas:  string key, 8-byte origin hybrid time, bytes encoded delta
-//	  summary: string key, 32-byte state digest, bytes encoded causal
-//	           context of an ORSet or ORMap (empty for other kinds)
-//	  states:  string key, bytes encoded state
+//	  deltas:  string key, 8-byte origin hybrid time, 16-byte birth,
+//	           bytes encoded delta
+//	  summary: string key, 32-byte state digest, byte kind, 16-byte birth,
+//	           bytes encoded causal context of an ORSet or ORMap (empty
+//	           for other kinds)
+//	  states:  string key, 16-byte birth, bytes encoded state
 //
-// except a buckets message, which after the sender's name holds a uvarint
+// except a buckets message, which after the sender's time holds a uvarint
 // count (numBuckets) and that many 16-byte bucket digests; and an ack,
-// which has no items: after the sender's name it holds the
+// which has no items: after the sender's time it holds the
 // 8-byte hybrid time of the sender's snapshot, the 8-byte time up to which
 // the sender has seen every write (its acknowledgement), and the 32-byte
 // digest of the sender's LWW-element-set objects at that snapshot.
 //
-// Strings and bytes are a uvarint length and the bytes. Version 2 added the
-// causal context to summary items, the buckets message and the bitmap.
-const wireVersion = 2
+// Strings and bytes are a uvarint length and the bytes; a birth is the
+// object's creation stamp (kinds.go): 8-byte hybrid time, 8-byte replica
+// id. Version 2 added the causal context to summary items, the buckets
+// message and the bitmap; version 3 the births, the summary's kind and the
+// sender's time (what the receiver bounds and measures clock offsets by,
+// see clock.go).
+const wireVersion = 3
 
 type msgType byte
 
@@ -55,6 +62,8 @@ const maxWireItems = 1 << 20
 type item struct {
 	key    string
 	time   crdt.Timestamp
+	birth  crdt.Stamp // deltas, states and summaries: the object's birth
+	kind   crdt.Kind  // summaries: the object's kind
 	digest [32]byte
 	ctx    *crdt.CausalContext // summaries: the object's context, if it has one
 	obj    crdt.Object
@@ -64,6 +73,7 @@ type item struct {
 type message struct {
 	typ     msgType
 	from    string
+	clock   crdt.Timestamp // the sender's hybrid time when it made the message
 	items   []item
 	buckets uint64               // summaries: the buckets covered (bit i: bucket i)
 	digests [numBuckets][16]byte // msgBuckets only
@@ -92,6 +102,7 @@ func appendBytesField(b, p []byte) []byte {
 func (m *message) appendHeader(b []byte) []byte {
 	b = append(b, wireVersion, byte(m.typ))
 	b = appendStr(b, m.from)
+	b = binary.BigEndian.AppendUint64(b, uint64(m.clock))
 	if m.typ == msgSummaryAsk || m.typ == msgSummaryAnswer {
 		b = binary.BigEndian.AppendUint64(b, m.buckets)
 	}
@@ -105,10 +116,13 @@ func appendItem(b []byte, typ msgType, it item) []byte {
 		b = binary.BigEndian.AppendUint64(b, uint64(it.time))
 		fallthrough
 	case msgStates:
+		b = appendStamp(b, it.birth)
 		enc, _ := it.obj.AppendBinary(nil)
 		b = appendBytesField(b, enc)
 	case msgSummaryAsk, msgSummaryAnswer:
 		b = append(b, it.digest[:]...)
+		b = append(b, byte(it.kind))
+		b = appendStamp(b, it.birth)
 		var enc []byte
 		if it.ctx != nil {
 			enc, _ = it.ctx.AppendBinary(nil)
@@ -122,6 +136,7 @@ func (m *message) encode() []byte {
 	if m.typ == msgAck {
 		b := []byte{wireVersion, byte(m.typ)}
 		b = appendStr(b, m.from)
+		b = binary.BigEndian.AppendUint64(b, uint64(m.clock))
 		b = binary.BigEndian.AppendUint64(b, uint64(m.ack.snapshot))
 		b = binary.BigEndian.AppendUint64(b, uint64(m.ack.seen))
 		return append(b, m.ack.digest[:]...)
@@ -129,6 +144,7 @@ func (m *message) encode() []byte {
 	if m.typ == msgBuckets {
 		b := []byte{wireVersion, byte(m.typ)}
 		b = appendStr(b, m.from)
+		b = binary.BigEndian.AppendUint64(b, uint64(m.clock))
 		b = binary.AppendUvarint(b, numBuckets)
 		for _, d := range m.digests {
 			b = append(b, d[:]...)
@@ -158,6 +174,7 @@ func decodeMessage(b []byte) (*message, error) {
 	}
 	r.off = 2
 	m.from = string(r.bytes("sender"))
+	m.clock = crdt.Timestamp(r.fixed64("sender time"))
 	if m.typ == msgAck {
 		m.ack.snapshot = crdt.Timestamp(r.fixed64("ack snapshot time"))
 		m.ack.seen = crdt.Timestamp(r.fixed64("ack seen time"))
@@ -190,6 +207,7 @@ func decodeMessage(b []byte) (*message, error) {
 			if m.typ == msgDeltas {
 				it.time = crdt.Timestamp(r.fixed64("origin time"))
 			}
+			it.birth = r.stamp("birth")
 			enc := r.bytes("object")
 			if r.err == nil {
 				o, err := crdt.Decode(enc)
@@ -200,6 +218,10 @@ func decodeMessage(b []byte) (*message, error) {
 			}
 		default:
 			copy(it.digest[:], r.raw(32, "item digest"))
+			if k := r.raw(1, "kind"); k != nil {
+				it.kind = crdt.Kind(k[0])
+			}
+			it.birth = r.stamp("birth")
 			if enc := r.bytes("causal context"); r.err == nil && len(enc) > 0 {
 				it.ctx = new(crdt.CausalContext)
 				if err := it.ctx.UnmarshalBinary(enc); err != nil {
@@ -248,6 +270,13 @@ func (r *wireReader) fixed64(what string) uint64 {
 	v := binary.BigEndian.Uint64(r.b[r.off:])
 	r.off += 8
 	return v
+}
+
+// stamp reads a birth.
+func (r *wireReader) stamp(what string) crdt.Stamp {
+	t := r.fixed64(what + " time")
+	id := r.fixed64(what + " replica")
+	return crdt.Stamp{Time: crdt.Timestamp(t), Replica: crdt.ReplicaID(id)}
 }
 
 // raw reads n bytes; nil after an error.

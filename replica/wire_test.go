@@ -13,12 +13,13 @@ func sampleMessages() []*message {
 	m.Put(1, crdt.MakeTimestamp(5, 0), "k", []byte("v"))
 	var c crdt.PNCounter
 	c.Add(2, -3)
+	born := crdt.Stamp{Time: crdt.MakeTimestamp(4, 3), Replica: 1}
 	return []*message{
-		{typ: msgDeltas, from: "site-a", items: []item{{key: "kv", time: crdt.MakeTimestamp(5, 1), obj: m}, {key: "hits", time: 7, obj: &c}}},
-		{typ: msgStates, from: "site-b", items: []item{{key: "kv", obj: m}}},
-		{typ: msgSummaryAsk, from: "site-c", buckets: 1<<bucketOf("kv") | 1<<bucketOf("hits"), items: []item{{key: "kv", digest: m.Digest(), ctx: m.Context()}, {key: "hits", digest: c.Digest()}}},
+		{typ: msgDeltas, from: "site-a", clock: crdt.MakeTimestamp(6, 0), items: []item{{key: "kv", time: crdt.MakeTimestamp(5, 1), birth: born, obj: m}, {key: "hits", time: 7, obj: &c}}},
+		{typ: msgStates, from: "site-b", clock: 9, items: []item{{key: "kv", birth: born, obj: m}}},
+		{typ: msgSummaryAsk, from: "site-c", buckets: 1<<bucketOf("kv") | 1<<bucketOf("hits"), items: []item{{key: "kv", digest: m.Digest(), kind: crdt.KindORMap, birth: born, ctx: m.Context()}, {key: "hits", kind: crdt.KindPNCounter, digest: c.Digest()}}},
 		{typ: msgSummaryAnswer, from: "site-c", buckets: 1 << 63},
-		{typ: msgAck, from: "site-d", ack: ack{snapshot: crdt.MakeTimestamp(9, 2), seen: crdt.MakeTimestamp(8, 0), digest: m.Digest()}},
+		{typ: msgAck, from: "site-d", clock: 10, ack: ack{snapshot: crdt.MakeTimestamp(9, 2), seen: crdt.MakeTimestamp(8, 0), digest: m.Digest()}},
 		{typ: msgBuckets, from: "site-e", digests: [numBuckets][16]byte{3: {1, 2, 3}, 63: {9}}},
 	}
 }
@@ -30,8 +31,13 @@ func TestMessageRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("decodeMessage(encode(%v message)) = %v", msgNames[m.typ], err)
 		}
-		if !bytes.Equal(got.encode(), enc) || got.from != m.from || len(got.items) != len(m.items) || got.ack != m.ack || got.buckets != m.buckets || got.digests != m.digests {
+		if !bytes.Equal(got.encode(), enc) || got.from != m.from || got.clock != m.clock || len(got.items) != len(m.items) || got.ack != m.ack || got.buckets != m.buckets || got.digests != m.digests {
 			t.Errorf("%v message changed in a round trip", msgNames[m.typ])
+		}
+		for i := range got.items {
+			if g, w := got.items[i], m.items[i]; g.birth != w.birth || g.kind != w.kind || g.time != w.time {
+				t.Errorf("%v message item %d: birth %v kind %v time %v after a round trip, want %v %v %v", msgNames[m.typ], i, g.birth, g.kind, g.time, w.birth, w.kind, w.time)
+			}
 		}
 	}
 }

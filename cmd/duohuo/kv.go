@@ -186,12 +186,15 @@ begins with "base64:") is written as "base64:" and its standard base64.`,
 	var statusJSON bool
 	status := &cobra.Command{
 		Use:   "status",
-		Short: "Print the site's store: name, replica id, objects, members, and the records recovery quarantined",
+		Short: "Print the site's store: name, replica id, objects, members, join targets, kind conflicts and the records recovery quarantined",
 		Long: `status prints the store of the duohuo at --admin: its site name and replica id, how
 many objects it holds, the sites it sees, its join targets (connected, joining,
-unreachable or key_refused; docs/replication.md, "Joins"), and every record that recovery could not
-load and keeps aside in the store file's quarantine bucket (docs/replication.md,
-"Quarantine"). --json prints the answer as the API gives it.`,
+unreachable or key_refused; docs/replication.md, "Joins"), the kind conflicts it
+holds (an object created as two kinds at different sites: the kind created first is
+kept everywhere, the other's state is kept aside and printed here; docs/replication.md,
+"Kind conflicts"), and every record that recovery could not load and keeps aside in
+the store file's quarantine bucket (docs/replication.md, "Quarantine"). --json prints
+the answer as the API gives it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			b, err := c.do(cmd.Context(), "GET", "/v1/kv/", nil, nil)
@@ -264,6 +267,16 @@ type statusJSON struct {
 		Since    time.Time `json:"since"`
 		Failures int       `json:"failures"`
 	} `json:"peers"`
+	Conflicts []struct {
+		Object     string     `json:"object"`
+		Kind       string     `json:"kind"`
+		Winner     string     `json:"winner"`
+		Born       time.Time  `json:"born"`
+		BornBy     string     `json:"born_by"`
+		WinnerBorn time.Time  `json:"winner_born"`
+		Since      time.Time  `json:"since"`
+		State      objectJSON `json:"state"`
+	} `json:"conflicts"`
 }
 
 func printStatus(w io.Writer, b []byte) error {
@@ -285,6 +298,12 @@ func printStatus(w io.Writer, b []byte) error {
 			fmt.Fprintf(w, " since=%s failures=%d: %s", p.Since.Format(time.RFC3339), p.Failures, strings.Join(strings.Fields(p.Error), " "))
 		}
 		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "conflicts %d\n", len(st.Conflicts))
+	for _, c := range st.Conflicts {
+		fmt.Fprintf(w, "  %q is a %s (created %s); the %s created %s by replica %s is kept aside since %s: %s\n",
+			c.Object, c.Winner, c.WinnerBorn.Format(time.RFC3339Nano), c.Kind, c.Born.Format(time.RFC3339Nano), c.BornBy,
+			c.Since.Format(time.RFC3339), c.State.Value)
 	}
 	return nil
 }

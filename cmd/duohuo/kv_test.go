@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"net/http/httptest"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/duohuo/duohuo/crdt"
 	"github.com/duohuo/duohuo/replica"
 )
 
@@ -135,5 +137,62 @@ func TestKVStatusReportsQuarantinedRecords(t *testing.T) {
 	var st2 replica.StatusJSON
 	if err := json.Unmarshal(out.Bytes(), &st2); err != nil || len(st2.Quarantined) != 1 || st2.Quarantined[0].Record != "objects/broken" {
 		t.Errorf("kv status --json = %s (%v), want one quarantined record objects/broken", out.String(), err)
+	}
+}
+
+// conflictStore leaves in dir a store whose object x is a counter (2), with
+// a set delta for x born later in its log, as recovery finds one a peer
+// sent: the open sets the set aside as a kind conflict.
+func conflictStore(t *testing.T, dir string) {
+	t.Helper()
+	st, err := replica.Open(context.Background(), replica.Config{Name: "cli", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Update(context.Background(), "x", func(tx *replica.Txn) error { tx.Add(2); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	set := crdt.NewORSet()
+	set.Add(9, "lost-not")
+	enc, _ := set.AppendBinary(nil)
+	entry := binary.AppendUvarint(nil, 1)
+	entry = append(entry, 'x', 'b') // the object's name, then its birth
+	entry = binary.BigEndian.AppendUint64(entry, uint64(crdt.MakeTimestamp(1<<47, 0)))
+	entry = binary.BigEndian.AppendUint64(entry, 9)
+	entry = append(entry, enc...)
+	db, err := bolt.Open(filepath.Join(dir, "replica.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("log")).Put(binary.BigEndian.AppendUint64(nil, 1), entry)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A kind conflict is listed by kv status with the state kept aside.
+func TestKVStatusReportsKindConflicts(t *testing.T) {
+	dir := t.TempDir()
+	conflictStore(t, dir)
+	st, err := replica.Open(context.Background(), replica.Config{Name: "cli", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv := httptest.NewServer(replica.Handler(st))
+	t.Cleanup(srv.Close)
+	var out, errb bytes.Buffer
+	if code := run([]string{"kv", "--admin", srv.URL, "status"}, &out, &errb); code != exitOK {
+		t.Fatalf("kv status = exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"conflicts 1", `"x" is a pncounter`, "the orset created", "by replica 0000000000000009", `["lost-not"]`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("kv status output does not contain %q:\n%s", want, out.String())
+		}
 	}
 }

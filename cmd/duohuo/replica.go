@@ -50,6 +50,7 @@ func openReplica(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	c.ProbeInterval = time.Duration(rc.ProbeInterval)
 	c.ProbeTimeout = time.Duration(rc.ProbeTimeout)
 	c.SuspicionMult = rc.SuspicionMult
+	c.MaxClockOffset = time.Duration(rc.MaxClockOffset)
 	if c.ProbeInterval > 0 && c.ProbeTimeout >= c.ProbeInterval {
 		return nil, fmt.Errorf("replication.probe_timeout: %v must be below probe_interval %v", c.ProbeTimeout, c.ProbeInterval)
 	}
@@ -77,8 +78,9 @@ func splitHostPort(s string) (string, int, error) {
 }
 
 // replicaDegraded says, for /readyz, what is wrong with the replica: why it
-// did not open, that recovery quarantined records, or which peers it cannot
-// join (unreachable, or refusing our key). None makes the gateway unready:
+// did not open, that recovery quarantined records, that it holds kind
+// conflicts, or which peers it cannot join (unreachable, or refusing our
+// key). None makes the gateway unready:
 // its data plane serves either way, and an orchestrator that took it out of
 // rotation would stop traffic the replica does not carry.
 func replicaDegraded(rep *replica.Store, openErr error) func() []string {
@@ -92,6 +94,9 @@ func replicaDegraded(rep *replica.Store, openErr error) func() []string {
 		var out []string
 		if n := len(rep.Quarantined()); n > 0 {
 			out = append(out, fmt.Sprintf("replica: %d record(s) quarantined at recovery; see duohuo kv status", n))
+		}
+		if n := rep.ConflictCount(); n > 0 {
+			out = append(out, fmt.Sprintf("replica: %d kind conflict(s): an object was created as two kinds at different sites; the kind created first is kept, the other's state is kept aside; see duohuo kv status", n))
 		}
 		for _, p := range rep.Peers() {
 			switch p.State {

@@ -122,3 +122,15 @@ func TestServeReportsQuarantinedRecords(t *testing.T) {
 		t.Errorf("the good data = %q, want 1", got)
 	}
 }
+
+// A replica holding a kind conflict serves, and /readyz stays ready and
+// says so.
+func TestServeReportsKindConflicts(t *testing.T) {
+	dir := t.TempDir()
+	conflictStore(t, dir)
+	admin, _, _ := serveWithReplicaDir(t, dir)
+	code, body := getCode(t, "http://"+admin+"/readyz")
+	if code != 200 || !strings.Contains(body, "degraded: replica: 1 kind conflict(s)") {
+		t.Errorf("/readyz = %d %q, want 200 naming the kind conflict", code, body)
+	}
+}

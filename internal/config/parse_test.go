@@ -279,6 +279,11 @@ var parseErrorCases = []struct {
 		want: []wantErr{{3, 15, "replication.secret_key", "want 16, 24 or 32"}},
 	},
 	{
+		name: "replication max clock offset of zero",
+		yaml: "replication:\n  dir: d\n  max_clock_offset: 0s\n",
+		want: []wantErr{{3, 21, "replication.max_clock_offset", "must be between 1ms and 1m"}},
+	},
+	{
 		name: "second route with the same match is never used",
 		yaml: service + "routes:\n  - {name: a, service: api}\n  - {name: b, service: api}\n",
 		want: []wantErr{{9, 5, "routes[1].match", "never used: routes[0] matches the same requests first"}},

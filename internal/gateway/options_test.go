@@ -376,6 +376,7 @@ var optionsNotMapped = map[string]string{
 	"Replication.probe_interval":        "replica.Config.ProbeInterval, set by cmd/duohuo; 0 is the preset's",
 	"Replication.probe_timeout":         "replica.Config.ProbeTimeout, set by cmd/duohuo; 0 is the preset's",
 	"Replication.suspicion_mult":        "replica.Config.SuspicionMult, set by cmd/duohuo; 0 is the preset's",
+	"Replication.max_clock_offset":      "replica.Config.MaxClockOffset, set by cmd/duohuo (the same 500ms default)",
 }
 
 // zeroDoc finds a doc that says what 0 means ("0 disables", "0s: none",
