@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/duohuo/duohuo/internal/testexec"
 )
 
 // The network namespace test runs three `duohuo serve` sites as an
@@ -37,10 +39,7 @@ func requireTools(t *testing.T) {
 	t.Helper()
 	missing := func(why string) {
 		t.Helper()
-		if os.Getenv("DUOHUO_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("DUOHUO_REQUIRE_TOOLS=1 and %s", why)
-		}
-		t.Skipf("skipped: %s (set DUOHUO_REQUIRE_TOOLS=1 to fail instead)", why)
+		testexec.Missing(t, why)
 	}
 	if os.Geteuid() != 0 {
 		missing("network namespaces need root")
