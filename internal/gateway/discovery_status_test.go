@@ -53,7 +53,14 @@ routes: [{name: all, service: api}]
 		t.Fatalf("dump = %+v; want api, two sources, two published instances", d)
 	}
 	second := d.Sources[1]
-	if len(second.Instances) != 2 || second.Instances[0].Published || !strings.Contains(second.Instances[0].Why, d.Sources[0].Source) || !second.Instances[1].Published {
+	fate := map[string]string{}
+	for _, in := range second.Instances {
+		fate[in.Addr.String()] = in.Why
+		if in.Published {
+			fate[in.Addr.String()] = "published"
+		}
+	}
+	if len(second.Instances) != 2 || !strings.Contains(fate[a], d.Sources[0].Source) || fate[b] != "published" {
 		t.Errorf("second source = %+v; want %s hidden by the first source and %s published", second, a, b)
 	}
 	for _, in := range d.Published {
