@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -234,13 +235,6 @@ func (s *Source) Watch(ctx context.Context, u discovery.Updater) error {
 	if err != nil {
 		return fmt.Errorf("kubernetes: %w", err)
 	}
-	sel := labels.Set{ServiceNameLabel: s.cfg.Name}.AsSelector().String()
-	esInf := informer(dc.Resource(endpointSlices).Namespace(s.ns), sel, s.cfg.Resync)
-	var nodes cache.SharedIndexInformer
-	if s.nodes {
-		nodes = informer(dc.Resource(nodesResource), "", s.cfg.Resync)
-	}
-
 	// Reports are computed on one goroutine from a wake-up signal, so
 	// that a burst of events makes one report and no handler blocks the
 	// informer.
@@ -250,6 +244,28 @@ func (s *Source) Watch(ctx context.Context, u discovery.Updater) error {
 		case wake <- struct{}{}:
 		default:
 		}
+	}
+	// client-go's reflector retries a refused connection without telling
+	// its error handler, so an API server that is down would leave the
+	// source looking fresh: every failed list or watch is recorded here,
+	// and the first success after one reports again, which clears it.
+	var failing atomic.Bool
+	calls := calls{
+		fail: func(err error) {
+			failing.Store(true)
+			u.Fail(fmt.Errorf("kubernetes: %s: %w", s.name, err))
+		},
+		ok: func() {
+			if failing.Swap(false) {
+				poke()
+			}
+		},
+	}
+	sel := labels.Set{ServiceNameLabel: s.cfg.Name}.AsSelector().String()
+	esInf := informer(dc.Resource(endpointSlices).Namespace(s.ns), sel, s.cfg.Resync, calls)
+	var nodes cache.SharedIndexInformer
+	if s.nodes {
+		nodes = informer(dc.Resource(nodesResource), "", s.cfg.Resync, calls)
 	}
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { poke() },
@@ -329,17 +345,36 @@ func (s *Source) Watch(ctx context.Context, u discovery.Updater) error {
 	}
 }
 
+// calls observes the informers' list and watch calls.
+type calls struct {
+	fail func(error)
+	ok   func()
+}
+
+func (c calls) done(err error) {
+	if err != nil && !errors.Is(err, context.Canceled) {
+		c.fail(err)
+	} else if err == nil {
+		c.ok()
+	}
+}
+
 // informer returns an informer of the objects of r that match the label
-// selector sel ("" for all), as *unstructured.Unstructured.
-func informer(r dynamic.ResourceInterface, sel string, resync time.Duration) cache.SharedIndexInformer {
+// selector sel ("" for all), as *unstructured.Unstructured, whose list and
+// watch calls c observes.
+func informer(r dynamic.ResourceInterface, sel string, resync time.Duration, c calls) cache.SharedIndexInformer {
 	return cache.NewSharedIndexInformer(&cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = sel
-			return r.List(ctx, o)
+			l, err := r.List(ctx, o)
+			c.done(err)
+			return l, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = sel
-			return r.Watch(ctx, o)
+			w, err := r.Watch(ctx, o)
+			c.done(err)
+			return w, err
 		},
 	}, &unstructured.Unstructured{}, resync, cache.Indexers{})
 }
