@@ -116,8 +116,12 @@ type Listener struct {
 	// waits longer lets the client close first, avoiding the race where a
 	// request is sent on a connection the server is closing.
 	IdleTimeout    Duration `yaml:"idle_timeout" default:"120s" doc:"How long an idle keep-alive connection is kept; longer than Go clients' 90s so that they close first. 0s falls back to read_timeout (none when that is 0s too), as Go's http.Server does."`
-	MaxHeaderBytes Size     `yaml:"max_header_bytes" default:"64KiB" min:"1KiB" max:"16MiB" doc:"Largest request header block; Envoy's default is 60 KiB."`
-	TLS            *TLS     `yaml:"tls" doc:"Serve TLS (1.2 and 1.3) with this certificate; absent means plain TCP."`
+	MaxHeaderBytes Size     `yaml:"max_header_bytes" default:"64KiB" min:"1KiB" max:"16MiB" doc:"Largest request head, request line and header fields, in bytes; a larger one is answered 431 and its connection closed (on HTTP/1.1 over TLS net/http allows 4 KiB more). Envoy's default is 60 KiB."`
+	// The process's file descriptors are shared by every listener, the
+	// admin API and the upstream connections: a listener that takes them
+	// all starves the rest (docs/security.md, "Limits").
+	MaxConnections int  `yaml:"max_connections" default:"0" min:"0" max:"10000000" doc:"Most client connections open at once on this listener; one beyond it is accepted and closed at once, and counted in duohuo_connections_refused_total. 0 means automatic: half of the process's open-file limit less 512, shared among the listeners left at 0, and at least 64 each."`
+	TLS            *TLS `yaml:"tls" doc:"Serve TLS (1.2 and 1.3) with this certificate; absent means plain TCP."`
 }
 
 // TLS names a certificate and key in PEM files. Relative paths are relative to

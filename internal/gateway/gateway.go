@@ -367,7 +367,9 @@ func (g *Gateway) Start() error {
 		}
 		lns = append(lns, ln)
 	}
+	caps := maxConnections(g.cfg.Listeners, openFileLimit())
 	for i, lc := range g.cfg.Listeners {
+		ln := g.newClientListener(lns[i], lc, caps[i])
 		srv := &http.Server{
 			Handler:           g,
 			ReadHeaderTimeout: time.Duration(lc.ReadHeaderTimeout),
@@ -384,7 +386,6 @@ func (g *Gateway) Start() error {
 		srv.Protocols.SetHTTP1(true)
 		srv.Protocols.SetHTTP2(true)
 		srv.Protocols.SetUnencryptedHTTP2(true)
-		ln := lns[i]
 		g.servers = append(g.servers, srv)
 		g.addrs = append(g.addrs, ln.Addr().String())
 		g.serveWG.Add(1)
@@ -400,12 +401,13 @@ func (g *Gateway) Start() error {
 				g.log.Error("listener stopped", "listener", lc.Name, "err", err)
 			}
 		}()
-		g.log.Info("listening", "listener", lc.Name, "addr", ln.Addr().String())
+		g.log.Info("listening", "listener", lc.Name, "addr", ln.Addr().String(), "max_connections", caps[i])
 	}
 	return nil
 }
 
-func (g *Gateway) connState(_ net.Conn, st http.ConnState) {
+func (g *Gateway) connState(c net.Conn, st http.ConnState) {
+	endFramingChecks(c, st)
 	switch st {
 	case http.StateNew:
 		g.m.active.Inc()

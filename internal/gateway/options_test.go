@@ -86,6 +86,9 @@ func healthOf(t *testing.T, c *config.Config) any {
 }
 
 var optionSections = map[string]optionSection{
+	"Listener": {at: []string{"listeners[0]"}, pre: []string{"name: l", "listen: 127.0.0.1:0"},
+		lib: func(t *testing.T, c *config.Config) any { return maxConnections(c.Listeners, 4096) },
+		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Listeners[0]).Elem() }},
 	"Service": {at: []string{"services[0]"},
 		lib: func(t *testing.T, c *config.Config) any {
 			b, err := balancerConfig(*svc0(c), site)
@@ -211,6 +214,9 @@ func bud(l any) resilience.BudgetConfig  { return l.(resilience.BudgetConfig) }
 func stale(l any) resilience.StaleConfig { return l.(resilience.StaleConfig) }
 
 var optionCases = map[string]optionCase{
+	// 0 is automatic: half of the open-file limit (4096 here) less 512.
+	"Listener.max_connections": {get: func(l any) any { return l.([]int)[0] }, def: 1792, zero: 1792},
+
 	"Service.balancer": {get: func(l any) any { return bal(l).Policy }, def: balancer.PeakEWMA},
 
 	"Locality.overprovisioning_factor": {get: func(l any) any { return bal(l).OverprovisioningFactor }},
