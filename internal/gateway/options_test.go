@@ -87,7 +87,7 @@ func healthOf(t *testing.T, c *config.Config) any {
 
 var optionSections = map[string]optionSection{
 	"Listener": {at: []string{"listeners[0]"}, pre: []string{"name: l", "listen: 127.0.0.1:0"},
-		lib: func(t *testing.T, c *config.Config) any { return maxConnections(c.Listeners, 4096) },
+		lib:   func(t *testing.T, c *config.Config) any { return maxConnections(c.Listeners, 4096) },
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Listeners[0]).Elem() }},
 	"Service": {at: []string{"services[0]"},
 		lib: func(t *testing.T, c *config.Config) any {
