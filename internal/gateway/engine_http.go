@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,6 +69,30 @@ type httpExchange struct {
 	sent  Sender        // the core's: the request was sent whole
 	resps atomic.Int32  // responses made; the first is resp (a hedge may make one concurrently)
 	peek  time.Duration // how long to wait for a gRPC status that follows an empty head; 0: do not
+
+	trace   httptrace.ClientTrace // the attempts': forwards their 1xx interim responses
+	finalMu sync.Mutex            // guards final and w's header map while attempts run
+	final   bool                  // the final response is being written: no more interim ones
+}
+
+// interim forwards an attempt's 1xx interim response (103 Early Hints)
+// while no final response is on its way; it runs on the transport's
+// goroutine, and a hedge's may run beside another attempt's.
+func (e *httpExchange) interim(code int, h textproto.MIMEHeader) error {
+	e.finalMu.Lock()
+	defer e.finalMu.Unlock()
+	if !e.final {
+		e.g.fwd.WriteInterim(e.w, code, http.Header(h))
+	}
+	return nil
+}
+
+// finalize marks the final response as begun: no interim response is
+// written after it.
+func (e *httpExchange) finalize() {
+	e.finalMu.Lock()
+	e.final = true
+	e.finalMu.Unlock()
 }
 
 // Interface guards.
@@ -111,6 +137,10 @@ func (e *httpExchange) Send(ctx context.Context, svc *service, in *discovery.Ins
 	if e.body == nil {
 		e.sent.RequestSent()
 	}
+	if e.trace.Got1xxResponse == nil {
+		e.trace.Got1xxResponse = e.interim
+	}
+	ctx = httptrace.WithClientTrace(ctx, &e.trace)
 	out := e.g.fwd.Outbound(ctx, e.r, svc.scheme, hostPort(in.Addr), e.id, e.body)
 	resp, err := svc.tr.RoundTrip(out)
 	if err != nil {
@@ -218,9 +248,14 @@ func (e *httpExchange) ClientError() (int, error) {
 	return proxy.ClientBodyStatus(err), err
 }
 
-func (e *httpExchange) SetHeader(name, value string) { e.w.Header().Set(name, value) }
+func (e *httpExchange) SetHeader(name, value string) {
+	e.finalMu.Lock() // an attempt's interim response may be being written
+	e.w.Header().Set(name, value)
+	e.finalMu.Unlock()
+}
 
 func (e *httpExchange) Forward(resp Response, f forwarding) (int64, int, error) {
+	e.finalize()
 	hr := resp.(*httpResponse)
 	w := e.w
 	var capture *captureWriter
@@ -253,6 +288,7 @@ func (e *httpExchange) Forward(resp Response, f forwarding) (int64, int, error) 
 }
 
 func (e *httpExchange) Reply(status int, reason string) {
+	e.finalize()
 	if status == 499 {
 		return // the client is gone: nothing to write
 	}
@@ -266,6 +302,7 @@ func (e *httpExchange) Reply(status int, reason string) {
 }
 
 func (e *httpExchange) Static(s staticReply) {
+	e.finalize()
 	if e.grpc {
 		// A gRPC client cannot read an HTTP body: the fallback becomes a
 		// status, its body the message (a status below 400 still cannot
@@ -288,6 +325,7 @@ func (e *httpExchange) Static(s staticReply) {
 }
 
 func (e *httpExchange) Stale(c *resilience.StaleCache) (int, bool) {
+	e.finalize()
 	resp, ok := c.Get(staleKey(e.r))
 	if !ok {
 		return 0, false

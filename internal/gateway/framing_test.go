@@ -234,3 +234,22 @@ func TestTunnelsAreNotCheckedAsHTTP(t *testing.T) {
 		t.Errorf("echo through the tunnel = %q, %v; want %q", got, err, frame)
 	}
 }
+
+func TestClientTrailersForwardedButNotTheForbiddenOnes(t *testing.T) {
+	rec := newRecorder(t)
+	gw := gatewayTo(t, rec.addr(), "")
+	raw := "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\nConnection: close\r\n\r\n" +
+		"5\r\nhello\r\n0\r\n" +
+		"X-Sum: 42\r\nX-Undeclared: yes\r\nContent-Length: 5\r\nX-Forwarded-For: 192.0.2.9\r\nAuthorization: Basic eA==\r\nConnection: close\r\n\r\n"
+	statuses, _ := rawExchange(t, gw, raw)
+	if fmt.Sprint(statuses) != "[200]" {
+		t.Fatalf("answers %v, want [200]", statuses)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	got := rec.trl[len(rec.trl)-1]
+	want := http.Header{"X-Sum": {"42"}, "X-Undeclared": {"yes"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("backend's trailers = %v, want %v", got, want)
+	}
+}

@@ -250,9 +250,20 @@ type attemptBody struct {
 	b    *Body
 	over bool // guarded by b.mu: the transport closed it
 	pos  int  // guarded by b.mu: bytes of the body this view has read
+	// in is the client request, whose Trailer the server sets as the
+	// body ends (on the goroutine reading it); trailer the attempt's,
+	// which the transport sends after the body. nil: no trailers.
+	in      *http.Request
+	trailer http.Header
 }
 
-func (a *attemptBody) Read(p []byte) (int, error) { return a.b.read(a, p) }
+func (a *attemptBody) Read(p []byte) (int, error) {
+	n, err := a.b.read(a, p)
+	if err == io.EOF && a.trailer != nil {
+		copyTrailers(a.trailer, a.in.Trailer)
+	}
+	return n, err
+}
 
 // Close ends this attempt's reads: later ones fail, and one waiting for the
 // client is interrupted. Another attempt's view is not affected, so an

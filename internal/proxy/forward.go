@@ -59,7 +59,15 @@ func (f *Forwarder) Outbound(ctx context.Context, in *http.Request, scheme, addr
 	out.RequestURI = ""
 	out.Close = false
 	if body != nil {
-		out.Body = &attemptBody{b: body}
+		ab := &attemptBody{b: body}
+		if len(in.Trailer) > 0 || in.ContentLength < 0 {
+			// The client's trailers arrive with the end of its body
+			// (declared or not): the attempt's view copies the allowed
+			// ones then, before the transport sends them.
+			ab.in, ab.trailer = in, declaredTrailers(in.Trailer)
+			out.Trailer = ab.trailer
+		}
+		out.Body = ab
 	} else {
 		out.Body = nil
 		out.ContentLength = 0
@@ -101,6 +109,12 @@ func (f *Forwarder) Outbound(ctx context.Context, in *http.Request, scheme, addr
 	}
 	vals[2] = requestID
 	h[HeaderRequestID] = vals[2:3:3]
+	if _, ok := h["User-Agent"]; !ok {
+		// A present but empty User-Agent keeps net/http from sending
+		// its own ("Go-http-client/1.1"): a client that sent none is
+		// forwarded with none.
+		h["User-Agent"] = nil
+	}
 	out.Header = h
 	return out
 }
@@ -174,6 +188,9 @@ func (f *Forwarder) tunnel(ctx context.Context, w http.ResponseWriter, in *http.
 	copyEndToEnd(h, resp.Header)
 	h["Connection"] = []string{"Upgrade"}
 	h["Upgrade"] = resp.Header["Upgrade"]
+	if f.Via != "" {
+		h[headerVia] = f.appendVia(resp.Header[headerVia], resp.ProtoMajor)
+	}
 	head := &http.Response{StatusCode: resp.StatusCode, ProtoMajor: 1, ProtoMinor: 1, Header: h}
 	if err := head.Write(brw); err != nil {
 		return err
