@@ -402,6 +402,9 @@ type Route struct {
 	Breaker           *Breaker    `yaml:"breaker" doc:"Circuit breaker for the whole route; absent means none. While it is open, requests go straight to the fallback."`
 	Gray              *GrayPolicy `yaml:"gray" doc:"Gray release: split the route's traffic among subsets of the service's instances by rules, user hash and weights; absent means every instance serves. Changeable at run time on the admin API (/v1/gray)."`
 	Fallback          *Fallback   `yaml:"fallback" doc:"What to answer when every try failed, no instance is available or the route's breaker is open; absent means the error itself (502, 503 or 504)."`
+	// TRACE echoes the request back, cookies and credentials included
+	// (cross-site tracing): off unless a route needs it.
+	AllowTrace bool `yaml:"allow_trace" doc:"Forward TRACE requests; false (default) answers them 405. Either way a TRACE or OPTIONS with Max-Forwards: 0 is answered by the gateway and a higher Max-Forwards is decremented (docs/security.md)."`
 }
 
 // Match selects requests.

@@ -28,6 +28,9 @@ import (
 
 // serve is the net/http handler behind the fault filter.
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
+	if m := r.Method; (m == http.MethodTrace || m == http.MethodOptions) && g.serveHopMethod(w, r) {
+		return
+	}
 	e, _ := httpExchanges.Get().(*httpExchange)
 	if e == nil {
 		e = new(httpExchange)

@@ -74,7 +74,7 @@ type framingConn struct {
 	first  bool  // no request head was checked yet
 	err    *framingError
 	poison []byte // what refuse hands out before err
-	rerr   error // the client connection's read error, after what was read
+	rerr   error  // the client connection's read error, after what was read
 
 	mu   sync.Mutex // guards pass
 	pass bool       // endChecks was called: hand out everything as is

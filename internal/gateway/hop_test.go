@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"net/textproto"
+	"strings"
 	"testing"
 	"time"
 )
@@ -114,5 +116,69 @@ func TestEarlyHintsAreForwarded(t *testing.T) {
 		if fmt.Sprint(hints) != want || string(b) != "final" || resp.Header.Get("Link") != "" {
 			t.Errorf("HTTP/2 %v: interim %v, final %q with Link %q; want %s, final, no Link", h2, hints, b, resp.Header.Get("Link"), want)
 		}
+	}
+}
+
+func TestTraceAndMaxForwards(t *testing.T) {
+	rec := newRecorder(t)
+	cfg := fmt.Sprintf(`
+listeners: [{name: public, listen: "127.0.0.1:0"}]
+services: [{name: api, discovery: [{static: {instances: [{addr: "%s"}]}}]}]
+routes:
+  - {name: traced, service: api, match: {path_prefix: /traced/}, allow_trace: true}
+  - {name: all, service: api}
+`, rec.addr())
+	g := start(t, parse(t, cfg), "")
+	t.Cleanup(func() { g.Shutdown(t.Context()) })
+	gw := g.Addrs()[0]
+	for _, tc := range []struct {
+		name    string
+		req     string
+		status  int
+		reached string // what the backend saw: "METHOD /path Max-Forwards"; "" nothing
+		body    string // a part of the answer's body
+	}{
+		{"TRACE refused by default", "TRACE /x HTTP/1.1\r\nHost: x\r\nCookie: s=1\r\n", 405, "", ""},
+		{"TRACE forwarded where allowed, Max-Forwards decremented", "TRACE /traced/x HTTP/1.1\r\nHost: x\r\nMax-Forwards: 3\r\n", 200, "TRACE /traced/x 2", ""},
+		{"TRACE answered at Max-Forwards 0, without credentials", "TRACE /traced/x HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\nCookie: s=1\r\nX-Mine: 1\r\n", 200, "", "X-Mine: 1"},
+		{"OPTIONS answered at Max-Forwards 0", "OPTIONS /x HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n", 200, "", ""},
+		{"OPTIONS forwarded, Max-Forwards decremented", "OPTIONS /x HTTP/1.1\r\nHost: x\r\nMax-Forwards: 1\r\n", 200, "OPTIONS /x 0", ""},
+		{"OPTIONS without Max-Forwards forwarded", "OPTIONS /y HTTP/1.1\r\nHost: x\r\n", 200, "OPTIONS /y ", ""},
+		{"malformed Max-Forwards", "OPTIONS /x HTTP/1.1\r\nHost: x\r\nMax-Forwards: -1\r\n", 400, "", ""},
+		{"GET ignores Max-Forwards", "GET /z HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n", 200, "GET /z 0", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(rec.requests())
+			c, err := net.Dial("tcp", gw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, tc.req+"Connection: close\r\n\r\n")
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if tc.body != "" && !bytes.Contains(b, []byte(tc.body)) || bytes.Contains(b, []byte("s=1")) {
+				t.Errorf("body %q, want it to hold %q and no cookie", b, tc.body)
+			}
+			if tc.status == 405 && resp.Header.Get("Allow") == "" {
+				t.Error("405 without Allow")
+			}
+			rec.mu.Lock()
+			var reached string
+			if len(rec.seen) > before {
+				reached = fmt.Sprintf("%s %s", strings.TrimSuffix(rec.seen[before], " "), rec.hdrs[before].Get("Max-Forwards"))
+			}
+			rec.mu.Unlock()
+			if reached != tc.reached {
+				t.Errorf("backend saw %q, want %q", reached, tc.reached)
+			}
+		})
 	}
 }

@@ -19,6 +19,7 @@ type route struct {
 	hostSuffix string // ".example.com" for "*.example.com"
 	pathPrefix string
 	methods    []string // empty matches any
+	allowTrace bool     // TRACE is forwarded (hop.go)
 	svc        *service
 
 	timeout       time.Duration // to the response head, from the request's end; 0: none
@@ -151,6 +152,7 @@ func compileRoute(rc config.Route, svc *service, m *metrics, old *route) (*route
 		name:        rc.Name,
 		pathPrefix:  rc.Match.PathPrefix,
 		methods:     rc.Match.Methods,
+		allowTrace:  rc.AllowTrace,
 		svc:         svc,
 		timeout:     time.Duration(rc.Timeout),
 		maxDuration: time.Duration(rc.MaxDuration),
