@@ -404,7 +404,15 @@ type Route struct {
 	Fallback          *Fallback   `yaml:"fallback" doc:"What to answer when every try failed, no instance is available or the route's breaker is open; absent means the error itself (502, 503 or 504)."`
 	// TRACE echoes the request back, cookies and credentials included
 	// (cross-site tracing): off unless a route needs it.
-	AllowTrace bool `yaml:"allow_trace" doc:"Forward TRACE requests; false (default) answers them 405. Either way a TRACE or OPTIONS with Max-Forwards: 0 is answered by the gateway and a higher Max-Forwards is decremented (docs/security.md)."`
+	RequestBuffering RequestBuffering `yaml:"request_buffering" doc:"Read request bodies whole before an instance is chosen, as nginx's proxy_request_buffering does: a slow client then holds no upstream connection, and an idempotent request with a body can be retried."`
+	AllowTrace       bool             `yaml:"allow_trace" doc:"Forward TRACE requests; false (default) answers them 405. Either way a TRACE or OPTIONS with Max-Forwards: 0 is answered by the gateway and a higher Max-Forwards is decremented (docs/security.md)."`
+}
+
+// RequestBuffering says which request bodies a route reads whole before it
+// sends them on. gRPC calls and protocol upgrades are never buffered: they
+// may stream both ways.
+type RequestBuffering struct {
+	MaxBytes Size `yaml:"max_bytes" default:"64KiB" min:"0B" max:"64MiB" doc:"Largest body read whole before the first try (up to this much is held in memory per request); a body declared or found larger streams from what was read on, sent once. 0 means none: every body streams as it arrives."`
 }
 
 // Match selects requests.

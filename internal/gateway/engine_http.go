@@ -132,6 +132,12 @@ func (e *httpExchange) Begin(b begin) {
 	e.body = proxy.NewBody(proxy.WithReadDeadline(e.w, e.r.Body), idle)
 	if e.body != nil {
 		e.body.OnEnd(b.Sent.RequestSent)
+		// A gRPC call or a tunnel may stream both ways: its client
+		// waits for answers before it sends more, so it is never held
+		// back.
+		if b.Buffer > 0 && e.r.ContentLength <= int64(b.Buffer) && !e.grpc && e.r.Header.Get("Upgrade") == "" {
+			e.body.Buffer(b.Buffer)
+		}
 	}
 }
 
@@ -139,6 +145,10 @@ func (e *httpExchange) Begin(b begin) {
 func (e *httpExchange) Send(ctx context.Context, svc *service, in *discovery.Instance) (Response, error) {
 	if e.body == nil {
 		e.sent.RequestSent()
+	}
+	if err := e.body.Err(); err != nil {
+		// The body failed while it was buffered: no instance is bothered.
+		return nil, &AttemptError{Class: ClassClientBody, Err: err}
 	}
 	if e.trace.Got1xxResponse == nil {
 		e.trace.Got1xxResponse = e.interim

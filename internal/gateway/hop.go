@@ -20,10 +20,10 @@ import (
 type hopMethod uint8
 
 const (
-	hopForward  hopMethod = iota // send it on (Max-Forwards decremented)
-	hopAnswer                    // Max-Forwards is 0: the gateway answers
-	hopRefuse                    // TRACE on a route that does not allow it: 405
-	hopMalformed                 // Max-Forwards is not a number: 400
+	hopForward   hopMethod = iota // send it on (Max-Forwards decremented)
+	hopAnswer                     // Max-Forwards is 0: the gateway answers
+	hopRefuse                     // TRACE on a route that does not allow it: 405
+	hopMalformed                  // Max-Forwards is not a number: 400
 )
 
 // decideHop decides a TRACE or OPTIONS request with the given

@@ -156,6 +156,9 @@ var optionSections = map[string]optionSection{
 	"Hedge": {at: []string{"routes[0]", "hedge"},
 		lib:   func(t *testing.T, c *config.Config) any { return compiled(t, c).hedge },
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(route0(c).Hedge).Elem() }},
+	"RequestBuffering": {at: []string{"routes[0]", "request_buffering"},
+		lib:   func(t *testing.T, c *config.Config) any { return compiled(t, c) },
+		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(&route0(c).RequestBuffering).Elem() }},
 	"StaleFallback": {at: []string{"routes[0]", "fallback", "stale"},
 		lib:   func(_ *testing.T, c *config.Config) any { return staleConfig(*route0(c).Fallback.Stale) },
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(route0(c).Fallback.Stale).Elem() }},
@@ -280,11 +283,12 @@ var optionCases = map[string]optionCase{
 	"Breaker.open_timeout":     {get: func(l any) any { return brk(l).OpenTimeout }},
 	"Breaker.half_open_probes": {get: func(l any) any { return brk(l).HalfOpenProbes }},
 
-	"Route.timeout":             {get: func(l any) any { return rte(l).timeout }, zero: time.Duration(0)},     // 0: none
-	"Route.stream_idle_timeout": {get: func(l any) any { return rte(l).idleTimeout }, zero: time.Duration(0)}, // 0: none
-	"Route.max_duration":        {get: func(l any) any { return rte(l).maxDuration }, zero: time.Duration(0)}, // 0: none
-	"Match.path_prefix":         {get: func(l any) any { return rte(l).pathPrefix }},
-	"Retry.attempts":            {get: func(l any) any { return rte(l).attempts }, zero: 0},
+	"Route.timeout":              {get: func(l any) any { return rte(l).timeout }, zero: time.Duration(0)},     // 0: none
+	"Route.stream_idle_timeout":  {get: func(l any) any { return rte(l).idleTimeout }, zero: time.Duration(0)}, // 0: none
+	"Route.max_duration":         {get: func(l any) any { return rte(l).maxDuration }, zero: time.Duration(0)}, // 0: none
+	"Match.path_prefix":          {get: func(l any) any { return rte(l).pathPrefix }},
+	"RequestBuffering.max_bytes": {get: func(l any) any { return rte(l).bufferMax }, zero: 0}, // 0: no buffering
+	"Retry.attempts":             {get: func(l any) any { return rte(l).attempts }, zero: 0},
 	"Retry.per_try_timeout": {get: func(l any) any {
 		if rte(l).adaptive {
 			return "auto"

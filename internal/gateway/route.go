@@ -20,6 +20,7 @@ type route struct {
 	pathPrefix string
 	methods    []string // empty matches any
 	allowTrace bool     // TRACE is forwarded (hop.go)
+	bufferMax  int      // request bodies up to this size are read before the first attempt; 0: none
 	svc        *service
 
 	timeout       time.Duration // to the response head, from the request's end; 0: none
@@ -153,6 +154,7 @@ func compileRoute(rc config.Route, svc *service, m *metrics, old *route) (*route
 		pathPrefix:  rc.Match.PathPrefix,
 		methods:     rc.Match.Methods,
 		allowTrace:  rc.AllowTrace,
+		bufferMax:   int(rc.RequestBuffering.MaxBytes),
 		svc:         svc,
 		timeout:     time.Duration(rc.Timeout),
 		maxDuration: time.Duration(rc.MaxDuration),
