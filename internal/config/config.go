@@ -120,8 +120,13 @@ type Listener struct {
 	// The process's file descriptors are shared by every listener, the
 	// admin API and the upstream connections: a listener that takes them
 	// all starves the rest (docs/security.md, "Limits").
-	MaxConnections int  `yaml:"max_connections" default:"0" min:"0" max:"10000000" doc:"Most client connections open at once on this listener; one beyond it is accepted and closed at once, and counted in duohuo_connections_refused_total. 0 means automatic: half of the process's open-file limit less 512, shared among the listeners left at 0, and at least 64 each."`
-	TLS            *TLS `yaml:"tls" doc:"Serve TLS (1.2 and 1.3) with this certificate; absent means plain TCP."`
+	MaxConnections int `yaml:"max_connections" default:"0" min:"0" max:"10000000" doc:"Most client connections open at once on this listener; one beyond it is accepted and closed at once, and counted in duohuo_connections_refused_total. 0 means automatic: half of the process's open-file limit less 512, shared among the listeners left at 0, and at least 64 each."`
+	// nginx's http2_max_concurrent_streams is 128; each stream is a
+	// request in progress, and a bound per connection keeps one client
+	// from holding the gateway's handlers (and a rapid-reset flood from
+	// making them faster than they end).
+	HTTP2MaxConcurrentStreams int  `yaml:"http2_max_concurrent_streams" default:"128" min:"1" max:"10000" doc:"Most requests in progress at once on one HTTP/2 connection (h2 and h2c); the header list of each is bounded by max_header_bytes and its compression table by 4 KiB."`
+	TLS                       *TLS `yaml:"tls" doc:"Serve TLS (1.2 and 1.3) with this certificate; absent means plain TCP."`
 }
 
 // TLS names a certificate and key in PEM files. Relative paths are relative to

@@ -177,6 +177,10 @@ func (g *Gateway) RefuseReload() { g.m.reloads.WithLabelValues("rejected").Inc()
 // loss is held until confirmed (docs/discovery.md, "Drop guard").
 const dropShare = 0.5
 
+// hpackTableSize bounds the HTTP/2 header compression tables of a client
+// connection (RFC 7541, section 6.5.2: the default SETTINGS_HEADER_TABLE_SIZE).
+const hpackTableSize = 4096
+
 // defaultFirstReportWait is Options.FirstReportWait's default.
 const defaultFirstReportWait = 5 * time.Second
 
@@ -386,6 +390,13 @@ func (g *Gateway) Start() error {
 		srv.Protocols.SetHTTP1(true)
 		srv.Protocols.SetHTTP2(true)
 		srv.Protocols.SetUnencryptedHTTP2(true)
+		srv.HTTP2 = &http.HTTP2Config{
+			MaxConcurrentStreams: lc.HTTP2MaxConcurrentStreams,
+			// The HPACK tables a client may make the gateway keep, per
+			// connection: RFC 7541's default, which is also net/http's.
+			MaxDecoderHeaderTableSize: hpackTableSize,
+			MaxEncoderHeaderTableSize: hpackTableSize,
+		}
 		g.servers = append(g.servers, srv)
 		g.addrs = append(g.addrs, ln.Addr().String())
 		g.serveWG.Add(1)
