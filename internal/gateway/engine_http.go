@@ -28,6 +28,9 @@ import (
 
 // serve is the net/http handler behind the fault filter.
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil && r.ProtoMajor == 1 {
+		r.TLS = tlsStateOf(r.Context()) // HTTP/1.x over TLS, seen through the framing check
+	}
 	if m := r.Method; (m == http.MethodTrace || m == http.MethodOptions) && g.serveHopMethod(w, r) {
 		return
 	}

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -251,5 +252,46 @@ func TestClientTrailersForwardedButNotTheForbiddenOnes(t *testing.T) {
 	want := http.Header{"X-Sum": {"42"}, "X-Undeclared": {"yes"}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("backend's trailers = %v, want %v", got, want)
+	}
+}
+
+func TestFramingIsCheckedOverTLS(t *testing.T) {
+	rec := newRecorder(t)
+	p := newPKI(t)
+	certFile, keyFile := serverCert(t, p)
+	gw := gatewayTo(t, rec.addr(), fmt.Sprintf(", tls: {cert_file: %s, key_file: %s}", certFile, keyFile))
+	exchange := func(raw string) ([]int, bool) {
+		c, err := tls.Dial("tcp", gw, &tls.Config{RootCAs: p.ca, ServerName: "api.internal", NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, raw)
+		br := bufio.NewReader(c)
+		var statuses []int
+		for {
+			c.SetReadDeadline(time.Now().Add(3 * time.Second))
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				var ne net.Error
+				return statuses, !(errors.As(err, &ne) && ne.Timeout())
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses = append(statuses, resp.StatusCode)
+		}
+	}
+	statuses, closed := exchange("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n")
+	if fmt.Sprint(statuses) != "[400]" || !closed {
+		t.Errorf("Content-Length with Transfer-Encoding over TLS: answers %v, closed %v; want [400], closed", statuses, closed)
+	}
+	statuses, _ = exchange("GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if fmt.Sprint(statuses) != "[200]" {
+		t.Fatalf("a sound request over TLS: %v, want [200]", statuses)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.seen) != 1 || rec.hdrs[0].Get("X-Forwarded-Proto") != "https" {
+		t.Errorf("backend saw %q with X-Forwarded-Proto %q, want the one sound request, https", rec.seen, rec.hdrs[0].Get("X-Forwarded-Proto"))
 	}
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -361,8 +362,16 @@ func (g *Gateway) Start() error {
 		return errors.New("gateway: already started")
 	}
 	var lns []net.Listener
-	for _, lc := range g.cfg.Listeners {
-		ln, err := net.Listen("tcp", lc.Listen)
+	tlsCfgs := make([]*tls.Config, len(g.cfg.Listeners))
+	for i, lc := range g.cfg.Listeners {
+		var err error
+		if lc.TLS != nil {
+			tlsCfgs[i], err = serverTLSConfig(lc.TLS)
+		}
+		var ln net.Listener
+		if err == nil {
+			ln, err = net.Listen("tcp", lc.Listen)
+		}
 		if err != nil {
 			for _, l := range lns {
 				l.Close()
@@ -373,7 +382,10 @@ func (g *Gateway) Start() error {
 	}
 	caps := maxConnections(g.cfg.Listeners, openFileLimit())
 	for i, lc := range g.cfg.Listeners {
-		ln := g.newClientListener(lns[i], lc, caps[i])
+		var ln net.Listener = g.newClientListener(lns[i], lc, caps[i])
+		if tlsCfgs[i] != nil {
+			ln = newTLSListener(ln, tlsCfgs[i], handshakeTimeout(lc), int(lc.MaxHeaderBytes))
+		}
 		srv := &http.Server{
 			Handler:           g,
 			ReadHeaderTimeout: time.Duration(lc.ReadHeaderTimeout),
@@ -383,6 +395,7 @@ func (g *Gateway) Start() error {
 			MaxHeaderBytes:    int(lc.MaxHeaderBytes),
 			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 			ConnState:         g.connState,
+			ConnContext:       connContext,
 		}
 		// HTTP/2 from clients: over TLS by ALPN, and in clear text with
 		// prior knowledge (h2c), as Envoy and nginx accept.
@@ -402,12 +415,7 @@ func (g *Gateway) Start() error {
 		g.serveWG.Add(1)
 		go func() {
 			defer g.serveWG.Done()
-			var err error
-			if lc.TLS != nil {
-				err = srv.ServeTLS(ln, lc.TLS.CertFile, lc.TLS.KeyFile)
-			} else {
-				err = srv.Serve(ln)
-			}
+			err := srv.Serve(ln) // TLS is ln's (tlsListener)
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				g.log.Error("listener stopped", "listener", lc.Name, "err", err)
 			}

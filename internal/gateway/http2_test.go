@@ -21,19 +21,27 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
+// serverCert writes p's server certificate and key as PEM files and
+// returns their paths.
+func serverCert(t *testing.T, p *testPKI) (certFile, keyFile string) {
+	t.Helper()
+	kb, err := x509.MarshalPKCS8PrivateKey(p.server.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(p.dir, "server.pem"), filepath.Join(p.dir, "server-key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.server.Certificate[0]}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600)
+	return certFile, keyFile
+}
+
 // h2Listeners starts a gateway with an h2c listener and a TLS one before a
 // counting backend, and returns their addresses and the client TLS config.
 func h2Listeners(t *testing.T) (h2c, h2 string, tlsCfg *tls.Config) {
 	t.Helper()
 	back, _ := countingBackend(t)
 	p := newPKI(t)
-	kb, err := x509.MarshalPKCS8PrivateKey(p.server.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile := filepath.Join(p.dir, "server.pem"), filepath.Join(p.dir, "server-key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.server.Certificate[0]}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600)
+	certFile, keyFile := serverCert(t, p)
 	cfg := fmt.Sprintf(`
 listeners:
   - {name: h2c, listen: "127.0.0.1:0", http2_max_concurrent_streams: 32}
