@@ -119,7 +119,7 @@ type Listener struct {
 	MaxHeaderBytes Size     `yaml:"max_header_bytes" default:"64KiB" min:"1KiB" max:"16MiB" doc:"Largest request head, request line and header fields, in bytes; a larger one is answered 431 and its connection closed (on HTTP/1.1 over TLS net/http allows 4 KiB more). Envoy's default is 60 KiB."`
 	// The process's file descriptors are shared by every listener, the
 	// admin API and the upstream connections: a listener that takes them
-	// all starves the rest (docs/security.md, "Limits").
+	// all starves the rest (docs/security.md, "Listener limits").
 	MaxConnections int `yaml:"max_connections" default:"0" min:"0" max:"10000000" doc:"Most client connections open at once on this listener; one beyond it is accepted and closed at once, and counted in duohuo_connections_refused_total. 0 means automatic: half of the process's open-file limit less 512, shared among the listeners left at 0, and at least 64 each."`
 	// nginx's http2_max_concurrent_streams is 128; each stream is a
 	// request in progress, and a bound per connection keeps one client

@@ -421,6 +421,7 @@ routes:
 			Backoff:       Backoff{Base: Duration(25 * time.Millisecond), Max: Duration(250 * time.Millisecond)},
 			Budget:        Budget{Ratio: 0.2, MinPerSecond: 3},
 		},
+		RequestBuffering: RequestBuffering{MaxBytes: 64 << 10},
 	}}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("parse (-want +got):\n%s", diff)

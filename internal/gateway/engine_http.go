@@ -39,6 +39,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		e = new(httpExchange)
 	}
 	e.HTTP, e.g, e.w, e.r, e.id, e.grpc = request.NewHTTP(r), g, w, r, proxy.RequestID(r), proxy.IsGRPC(r.Header.Get("Content-Type"))
+	e.trace.Got1xxResponse = e.interim // set before any attempt: hedges share it
 	w.Header().Set(proxy.HeaderRequestID, e.id)
 	abort := g.runIn(&e.x, r.Context(), e, e, e)
 	// Reused only when nothing can still reach it: no body (a
@@ -138,8 +139,11 @@ func (e *httpExchange) Begin(b begin) {
 		// A gRPC call or a tunnel may stream both ways: its client
 		// waits for answers before it sends more, so it is never held
 		// back.
-		if b.Buffer > 0 && e.r.ContentLength <= int64(b.Buffer) && !e.grpc && e.r.Header.Get("Upgrade") == "" {
-			e.body.Buffer(b.Buffer)
+		if limit := int64(b.Buffer); limit > 0 && e.r.ContentLength <= limit && !e.grpc && e.r.Header.Get("Upgrade") == "" {
+			if e.r.ContentLength >= 0 {
+				limit = e.r.ContentLength // no more is coming: read no further
+			}
+			e.body.Buffer(int(limit))
 		}
 	}
 }
@@ -152,9 +156,6 @@ func (e *httpExchange) Send(ctx context.Context, svc *service, in *discovery.Ins
 	if err := e.body.Err(); err != nil {
 		// The body failed while it was buffered: no instance is bothered.
 		return nil, &AttemptError{Class: ClassClientBody, Err: err}
-	}
-	if e.trace.Got1xxResponse == nil {
-		e.trace.Got1xxResponse = e.interim
 	}
 	ctx = httptrace.WithClientTrace(ctx, &e.trace)
 	out := e.g.fwd.Outbound(ctx, e.r, svc.scheme, hostPort(in.Addr), e.id, e.body)

@@ -39,7 +39,7 @@ const HeaderAdmin = "X-Duohuo-Admin"
 // AdminMaxConnections is the admin listener's own budget of connections:
 // health checks, scrapes and operators get an answer while the public
 // listeners are saturated, and the admin API cannot take the file
-// descriptors they need either (docs/security.md, "Limits").
+// descriptors they need either (docs/security.md, "Listener limits").
 const AdminMaxConnections = 256
 
 // Timeouts of the admin server. There is no write timeout because
