@@ -116,7 +116,7 @@ type Listener struct {
 	// waits longer lets the client close first, avoiding the race where a
 	// request is sent on a connection the server is closing.
 	IdleTimeout    Duration `yaml:"idle_timeout" default:"120s" doc:"How long an idle keep-alive connection is kept; longer than Go clients' 90s so that they close first. 0s falls back to read_timeout (none when that is 0s too), as Go's http.Server does."`
-	MaxHeaderBytes Size     `yaml:"max_header_bytes" default:"64KiB" min:"1KiB" max:"16MiB" doc:"Largest request head, request line and header fields, in bytes; a larger one is answered 431 and its connection closed (on HTTP/1.1 over TLS net/http allows 4 KiB more). Envoy's default is 60 KiB."`
+	MaxHeaderBytes Size     `yaml:"max_header_bytes" default:"64KiB" min:"1KiB" max:"16MiB" doc:"Largest request head, request line and header fields, in bytes; a larger one is answered 431 and its connection closed. Envoy's default is 60 KiB."`
 	// The process's file descriptors are shared by every listener, the
 	// admin API and the upstream connections: a listener that takes them
 	// all starves the rest (docs/security.md, "Listener limits").

@@ -58,7 +58,7 @@ func countingBackend(t *testing.T) (addr string, conns *atomic.Int64) {
 	conns = new(atomic.Int64)
 	back := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		io.WriteString(w, string(b))
+		w.Write(b)
 	}))
 	back.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {

@@ -444,26 +444,26 @@ func (f *framingConn) head(b []byte) int {
 		}
 		if reqLine {
 			reqLine = false
-			s := strings.TrimRight(string(line), "\r\n")
-			if strings.ContainsRune(s, '\r') {
+			s := bytes.TrimRight(line, "\r\n")
+			if bytes.IndexByte(s, '\r') >= 0 {
 				f.fail(400, "bare CR in the request line")
 				return 0
 			}
-			proto10 = strings.HasSuffix(s, " HTTP/1.0")
+			proto10 = bytes.HasSuffix(s, []byte(" HTTP/1.0"))
 			continue
 		}
 		if err := checkFieldLine(line); err != "" {
 			f.fail(400, "%s", err)
 			return 0
 		}
+		// Only the two framing fields are looked into (and copied).
 		name, value, _ := bytes.Cut(bytes.TrimRight(line, "\r\n"), []byte(":"))
-		v := strings.Trim(string(value), " \t")
 		switch {
 		case asciiEqualFold(name, "Content-Length"):
-			lengths = append(lengths, v)
+			lengths = append(lengths, string(bytes.Trim(value, " \t")))
 		case asciiEqualFold(name, "Transfer-Encoding"):
 			teFields++
-			for _, c := range strings.Split(v, ",") {
+			for _, c := range strings.Split(string(value), ",") {
 				if c = strings.Trim(c, " \t"); c != "" {
 					codings = append(codings, strings.ToLower(c))
 				}
@@ -533,8 +533,24 @@ func contentLength(fields []string) (int64, bool) {
 	return n, err == nil
 }
 
+// asciiEqualFold reports whether b is s, ignoring ASCII case.
 func asciiEqualFold(b []byte, s string) bool {
-	return len(b) == len(s) && strings.EqualFold(string(b), s)
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		c, d := b[i], s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
+	}
+	return true
 }
 
 // CloseWrite half-closes the connection, as net/http does before closing

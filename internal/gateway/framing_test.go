@@ -136,6 +136,13 @@ func TestFramingViolationsAreRejectedAndClosed(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a sound request, then a refused one on the same connection", func(t *testing.T) {
+		statuses, closed := rawExchange(t, gw, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n"+
+			"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"+smuggled)
+		if fmt.Sprint(statuses) != "[200 400]" || !closed {
+			t.Errorf("answers %v, closed %v; want [200 400], closed", statuses, closed)
+		}
+	})
 	for _, r := range rec.requests() {
 		if strings.Contains(r, "SMUGGLED") {
 			t.Errorf("backend received %q", r)

@@ -32,7 +32,9 @@ const (
 // concurrent use; the zero value is ready to use.
 type Forwarder struct {
 	// Via is this hop's pseudonym in the Via header, e.g. "duohuo", sent
-	// as "1.1 duohuo". Empty: no Via.
+	// as "1.1 duohuo" or "2 duohuo" after the protocol the message was
+	// received on: the client's for a request, the upstream's for a
+	// response. Empty: no Via.
 	Via string
 
 	bufs  sync.Pool                 // *[]byte of bufSize, reused across responses
@@ -48,7 +50,10 @@ const bufSize = 32 << 10
 // view of it, whose Close, when the transport is done with the attempt,
 // interrupts a read still waiting for the client and fails later ones, but
 // leaves an unread body for the next attempt. The headers are the
-// client's end-to-end headers plus the forwarding headers and requestID.
+// client's end-to-end headers plus the forwarding headers and requestID;
+// a request without User-Agent is sent without one. The client's trailers
+// follow the body, less the fields a trailer must not carry (RFC 9110,
+// section 6.5.1) and the hop-by-hop and forwarding ones.
 //
 // Header value slices may be shared with in and with other requests: callers
 // may replace a header's values (Set, Del, assignment, Add) but must not

@@ -44,7 +44,8 @@ var (
 //   - The body streams: each piece is flushed as it arrives when the
 //     length is unknown or the response is gRPC.
 //   - Trailers, declared or not (gRPC's grpc-status and grpc-message),
-//     follow the body over HTTP/2 and chunked HTTP/1.1.
+//     follow the body over HTTP/2 and chunked HTTP/1.1, less the fields a
+//     trailer must not carry (RFC 9110, section 6.5.1).
 //   - idle > 0: when no body byte arrives from the upstream for that long
 //     (measured to within a quarter of idle, never less) — time spent
 //     waiting for the client to take what was written does not count —
