@@ -39,16 +39,19 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		e = new(httpExchange)
 	}
 	e.HTTP, e.g, e.w, e.r, e.id, e.grpc = request.NewHTTP(r), g, w, r, proxy.RequestID(r), proxy.IsGRPC(r.Header.Get("Content-Type"))
-	e.trace.Got1xxResponse = e.interim // set before any attempt: hedges share it
+	if e.trace.Got1xxResponse == nil { // a reused e keeps its own (bound to e)
+		e.trace.Got1xxResponse = e.interim // set before any attempt: hedges share it
+	}
 	w.Header().Set(proxy.HeaderRequestID, e.id)
 	abort := g.runIn(&e.x, r.Context(), e, e, e)
 	// Reused only when nothing can still reach it: no body (a
 	// transport may still read one after the handler returned), no
 	// read ahead, and the core says its timer and hedges are done.
 	if e.body == nil && e.peek == 0 && e.x.done() {
-		timer, fire := e.x.timer, e.x.fireFn
+		timer, fire, trace := e.x.timer, e.x.fireFn, e.trace
 		*e = httpExchange{}
 		e.x.timer, e.x.fireFn = timer, fire // stopped, never fired: reusable
+		e.trace = trace
 		httpExchanges.Put(e)
 	}
 	if abort {
