@@ -76,12 +76,16 @@ type framingConn struct {
 	poison []byte // what refuse hands out before err
 	rerr   error  // the client connection's read error, after what was read
 
+	refused interface{ Inc() } // counts the requests refused; nil: not counted
+
 	mu   sync.Mutex // guards pass
 	pass bool       // endChecks was called: hand out everything as is
 }
 
-func newFramingConn(c net.Conn, maxHead int) *framingConn {
-	return &framingConn{Conn: c, maxHead: maxHead, first: true}
+// newFramingConn checks c's requests against maxHead; refused, if not nil,
+// counts the refused ones.
+func newFramingConn(c net.Conn, maxHead int, refused interface{ Inc() }) *framingConn {
+	return &framingConn{Conn: c, maxHead: maxHead, first: true, refused: refused}
 }
 
 // endChecks hands out the rest of the connection unchecked: it carries
@@ -230,6 +234,9 @@ var (
 
 func (f *framingConn) fail(status int, format string, args ...any) {
 	f.err = &framingError{status: status, reason: fmt.Sprintf(format, args...)}
+	if f.refused != nil {
+		f.refused.Inc()
+	}
 	switch f.state {
 	case inHead:
 		f.poison = poisonHead

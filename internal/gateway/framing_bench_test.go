@@ -16,7 +16,7 @@ func BenchmarkFramingConn(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
-		f := newFramingConn(&byteConn{r: strings.NewReader(raw), step: 4096}, 64<<10)
+		f := newFramingConn(&byteConn{r: strings.NewReader(raw), step: 4096}, 64<<10, nil)
 		for {
 			if _, err := f.Read(p); err != nil {
 				break

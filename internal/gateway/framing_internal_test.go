@@ -25,7 +25,7 @@ func (c *byteConn) Read(p []byte) (int, error) {
 // checked reads everything a framingConn hands out of raw, sent step bytes
 // at a time, with reads of size chunk.
 func checked(raw string, step, chunk, maxHead int) (string, error) {
-	f := newFramingConn(&byteConn{r: strings.NewReader(raw), step: step}, maxHead)
+	f := newFramingConn(&byteConn{r: strings.NewReader(raw), step: step}, maxHead, nil)
 	var out []byte
 	p := make([]byte, chunk)
 	for {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/duohuo/duohuo/internal/gateway"
 )
 
 // recorder is a real loopback backend that records what reached it.
@@ -57,14 +63,28 @@ func (rec *recorder) requests() []string {
 // is added to the listener's mapping.
 func gatewayTo(t *testing.T, backend, listenerExtra string) string {
 	t.Helper()
+	addr, _ := gatewayWithMetrics(t, backend, listenerExtra)
+	return addr
+}
+
+// gatewayWithMetrics is gatewayTo, and the gateway's metrics.
+func gatewayWithMetrics(t *testing.T, backend, listenerExtra string) (string, *prometheus.Registry) {
+	t.Helper()
 	cfg := fmt.Sprintf(`
 listeners: [{name: public, listen: "127.0.0.1:0"%s}]
 services: [{name: api, discovery: [{static: {instances: [{addr: "%s"}]}}]}]
 routes: [{name: all, service: api}]
 `, listenerExtra, backend)
-	g := start(t, parse(t, cfg), "")
+	reg := prometheus.NewRegistry()
+	g, err := gateway.New(gateway.Options{Config: parse(t, cfg), Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { g.Shutdown(context.Background()) })
-	return g.Addrs()[0]
+	return g.Addrs()[0], reg
 }
 
 // rawExchange writes raw to addr and reads the responses until the server
@@ -101,7 +121,8 @@ func rawExchange(t *testing.T, addr, raw string) (statuses []int, closed bool) {
 
 func TestFramingViolationsAreRejectedAndClosed(t *testing.T) {
 	rec := newRecorder(t)
-	gw := gatewayTo(t, rec.addr(), "")
+	gw, reg := gatewayWithMetrics(t, rec.addr(), "")
+	refused := 0
 	smuggled := "GET /SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n"
 	for _, tc := range []struct {
 		name string
@@ -129,6 +150,7 @@ func TestFramingViolationsAreRejectedAndClosed(t *testing.T) {
 		{"chunk data not followed by CRLF",
 			"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n"},
 	} {
+		refused++
 		t.Run(tc.name, func(t *testing.T) {
 			statuses, closed := rawExchange(t, gw, tc.raw)
 			if len(statuses) != 1 || statuses[0] != http.StatusBadRequest || !closed {
@@ -136,6 +158,7 @@ func TestFramingViolationsAreRejectedAndClosed(t *testing.T) {
 			}
 		})
 	}
+	refused++
 	t.Run("a sound request, then a refused one on the same connection", func(t *testing.T) {
 		statuses, closed := rawExchange(t, gw, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n"+
 			"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"+smuggled)
@@ -147,6 +170,9 @@ func TestFramingViolationsAreRejectedAndClosed(t *testing.T) {
 		if strings.Contains(r, "SMUGGLED") {
 			t.Errorf("backend received %q", r)
 		}
+	}
+	if got := testutil.ToFloat64(gatewayMetric(t, reg, "duohuo_framing_refused_total")); got != float64(refused) {
+		t.Errorf("duohuo_framing_refused_total = %v, want %d", got, refused)
 	}
 }
 

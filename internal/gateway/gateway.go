@@ -382,9 +382,10 @@ func (g *Gateway) Start() error {
 	}
 	caps := maxConnections(g.cfg.Listeners, openFileLimit())
 	for i, lc := range g.cfg.Listeners {
-		var ln net.Listener = g.newClientListener(lns[i], lc, caps[i])
+		cl := g.newClientListener(lns[i], lc, caps[i])
+		var ln net.Listener = cl
 		if tlsCfgs[i] != nil {
-			ln = newTLSListener(ln, tlsCfgs[i], handshakeTimeout(lc), int(lc.MaxHeaderBytes))
+			ln = newTLSListener(cl, tlsCfgs[i], handshakeTimeout(lc), int(lc.MaxHeaderBytes))
 		}
 		srv := &http.Server{
 			Handler:           g,

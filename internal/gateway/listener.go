@@ -73,7 +73,8 @@ func openFileLimit() uint64 {
 // above it), each one's HTTP/1.x framing checked.
 type clientListener struct {
 	*connlimit.Listener
-	maxHead int // max_header_bytes; 0: no framing check
+	maxHead int                // max_header_bytes; 0: no framing check
+	refused interface{ Inc() } // requests the framing check refused
 }
 
 func (l *clientListener) Accept() (net.Conn, error) {
@@ -81,7 +82,7 @@ func (l *clientListener) Accept() (net.Conn, error) {
 	if err != nil || l.maxHead == 0 {
 		return c, err
 	}
-	return newFramingConn(c, l.maxHead), nil
+	return newFramingConn(c, l.maxHead, l.refused), nil
 }
 
 // newClientListener wraps ln, the listener lc binds. Refused connections
@@ -105,6 +106,7 @@ func (g *Gateway) newClientListener(ln net.Listener, lc config.Listener, limit i
 			}
 		},
 	})}
+	cl.refused = g.m.framing.WithLabelValues(lc.Name)
 	if lc.TLS == nil {
 		cl.maxHead = int(lc.MaxHeaderBytes) // over TLS, tlsListener checks
 	}
@@ -138,6 +140,7 @@ type tlsListener struct {
 	cfg          *tls.Config
 	timeout      time.Duration // of a handshake; 0: none
 	maxHead      int
+	refused      interface{ Inc() }
 
 	ready chan net.Conn   // handshaken, waiting for Accept
 	errc  chan error      // the TCP side's Accept failed
@@ -147,8 +150,8 @@ type tlsListener struct {
 	once  sync.Once
 }
 
-func newTLSListener(ln net.Listener, cfg *tls.Config, timeout time.Duration, maxHead int) *tlsListener {
-	l := &tlsListener{Listener: ln, cfg: cfg, timeout: timeout, maxHead: maxHead, ready: make(chan net.Conn), errc: make(chan error, 1)}
+func newTLSListener(ln *clientListener, cfg *tls.Config, timeout time.Duration, maxHead int) *tlsListener {
+	l := &tlsListener{Listener: ln, cfg: cfg, timeout: timeout, maxHead: maxHead, refused: ln.refused, ready: make(chan net.Conn), errc: make(chan error, 1)}
 	l.ctx, l.stop = context.WithCancel(context.Background())
 	l.wg.Add(1)
 	go l.acceptLoop()
@@ -183,7 +186,7 @@ func (l *tlsListener) handshake(c net.Conn) {
 	}
 	var out net.Conn = tc
 	if tc.ConnectionState().NegotiatedProtocol != "h2" {
-		out = &tlsFramingConn{framingConn: newFramingConn(tc, l.maxHead), tc: tc}
+		out = &tlsFramingConn{framingConn: newFramingConn(tc, l.maxHead, l.refused), tc: tc}
 	}
 	select {
 	case l.ready <- out:
