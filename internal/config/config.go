@@ -116,8 +116,17 @@ type Listener struct {
 	// waits longer lets the client close first, avoiding the race where a
 	// request is sent on a connection the server is closing.
 	IdleTimeout    Duration `yaml:"idle_timeout" default:"120s" doc:"How long an idle keep-alive connection is kept; longer than Go clients' 90s so that they close first. 0s falls back to read_timeout (none when that is 0s too), as Go's http.Server does."`
-	MaxHeaderBytes Size     `yaml:"max_header_bytes" default:"64KiB" min:"1KiB" max:"16MiB" doc:"Largest request header block; Envoy's default is 60 KiB."`
-	TLS            *TLS     `yaml:"tls" doc:"Serve TLS (1.2 and 1.3) with this certificate; absent means plain TCP."`
+	MaxHeaderBytes Size     `yaml:"max_header_bytes" default:"64KiB" min:"1KiB" max:"16MiB" doc:"Largest request head, request line and header fields, in bytes; a larger one is answered 431 and its connection closed. Envoy's default is 60 KiB."`
+	// The process's file descriptors are shared by every listener, the
+	// admin API and the upstream connections: a listener that takes them
+	// all starves the rest (docs/security.md, "Listener limits").
+	MaxConnections int `yaml:"max_connections" default:"0" min:"0" max:"10000000" doc:"Most client connections open at once on this listener; one beyond it is accepted and closed at once, and counted in duohuo_connections_refused_total. 0 means automatic: half of the process's open-file limit less 512, shared among the listeners left at 0, and at least 64 each."`
+	// nginx's http2_max_concurrent_streams is 128; each stream is a
+	// request in progress, and a bound per connection keeps one client
+	// from holding the gateway's handlers (and a rapid-reset flood from
+	// making them faster than they end).
+	HTTP2MaxConcurrentStreams int  `yaml:"http2_max_concurrent_streams" default:"128" min:"1" max:"10000" doc:"Most requests in progress at once on one HTTP/2 connection (h2 and h2c); the header list of each is bounded by max_header_bytes and its compression table by 4 KiB."`
+	TLS                       *TLS `yaml:"tls" doc:"Serve TLS (1.2 and 1.3) with this certificate; absent means plain TCP."`
 	// Trust no one by default, as nginx's set_real_ip_from and Envoy's
 	// xff_num_trusted_hops (0) do: a listener at the edge faces clients
 	// that write whatever they like.
@@ -422,6 +431,17 @@ type Route struct {
 	Fallback          *Fallback   `yaml:"fallback" doc:"What to answer when every try failed, no instance is available or the route's breaker is open; absent means the error itself (502, 503 or 504)."`
 	EscapedPath       string      `yaml:"escaped_path" default:"reject" enum:"reject,keep,unescape" doc:"What to do with a path that spells a slash, backslash or dot percent-encoded (%2F, %5C, %2E) or holds a backslash, as Envoy's path_with_escaped_slashes_action: reject answers 400; keep forwards the escapes as sent (for backends that treat %2F as part of a segment), refusing a path whose escapes hide a dot segment (..%2F); unescape forwards the decoded path the route matched. Matching always uses the decoded path without dot segments (docs/security.md)."`
 	Upgrades          []string    `yaml:"upgrades" default:"[websocket]" doc:"Upgrade tokens (RFC 9110, section 7.8) whose 101 Switching Protocols answer is tunnelled; a request asking for another is forwarded without its Upgrade header, as a plain request. h2c is never forwarded (HTTP/2 from clients is served by the listener itself). Empty tunnels nothing."`
+	// TRACE echoes the request back, cookies and credentials included
+	// (cross-site tracing): off unless a route needs it.
+	RequestBuffering RequestBuffering `yaml:"request_buffering" doc:"Read request bodies whole before an instance is chosen, as nginx's proxy_request_buffering does: a slow client then holds no upstream connection, and an idempotent request with a body can be retried."`
+	AllowTrace       bool             `yaml:"allow_trace" doc:"Forward TRACE requests; false (default) answers them 405. Either way a TRACE or OPTIONS with Max-Forwards: 0 is answered by the gateway and a higher Max-Forwards is decremented (docs/security.md)."`
+}
+
+// RequestBuffering says which request bodies a route reads whole before it
+// sends them on. gRPC calls and protocol upgrades are never buffered: they
+// may stream both ways.
+type RequestBuffering struct {
+	MaxBytes Size `yaml:"max_bytes" default:"64KiB" min:"0B" max:"64MiB" doc:"Largest body read whole before the first try (up to this much is held in memory per request); a body declared or found larger streams from what was read on, sent once. 0 means none: every body streams as it arrives."`
 }
 
 // Match selects requests.

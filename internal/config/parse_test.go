@@ -473,6 +473,7 @@ routes:
 			Budget:        Budget{Ratio: 0.2, MinPerSecond: 3},
 		},
 		EscapedPath: "reject", Upgrades: []string{"websocket"},
+		RequestBuffering: RequestBuffering{MaxBytes: 64 << 10},
 	}}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("parse (-want +got):\n%s", diff)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +28,12 @@ import (
 
 // serve is the net/http handler behind the fault filter.
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil && r.ProtoMajor == 1 {
+		r.TLS = tlsStateOf(r.Context()) // HTTP/1.x over TLS, seen through the framing check
+	}
+	if m := r.Method; (m == http.MethodTrace || m == http.MethodOptions) && g.serveHopMethod(w, r) {
+		return
+	}
 	e, _ := httpExchanges.Get().(*httpExchange)
 	if e == nil {
 		e = new(httpExchange)
@@ -33,15 +41,19 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	e.li = listenerFrom(r.Context())
 	e.li.prepareHeaders(r) // before the request ID: a client's is kept only from a trusted proxy
 	e.HTTP, e.g, e.w, e.r, e.id, e.grpc = request.NewHTTP(r), g, w, r, proxy.RequestID(r), proxy.IsGRPC(r.Header.Get("Content-Type"))
+	if e.trace.Got1xxResponse == nil { // a reused e keeps its own (bound to e)
+		e.trace.Got1xxResponse = e.interim // set before any attempt: hedges share it
+	}
 	w.Header().Set(proxy.HeaderRequestID, e.id)
 	abort := g.runIn(&e.x, r.Context(), e, e, e)
 	// Reused only when nothing can still reach it: no body (a
 	// transport may still read one after the handler returned), no
 	// read ahead, and the core says its timer and hedges are done.
 	if e.body == nil && e.peek == 0 && e.x.done() {
-		timer, fire := e.x.timer, e.x.fireFn
+		timer, fire, trace := e.x.timer, e.x.fireFn, e.trace
 		*e = httpExchange{}
 		e.x.timer, e.x.fireFn = timer, fire // stopped, never fired: reusable
+		e.trace = trace
 		httpExchanges.Put(e)
 	}
 	if abort {
@@ -70,6 +82,30 @@ type httpExchange struct {
 	sent  Sender        // the core's: the request was sent whole
 	resps atomic.Int32  // responses made; the first is resp (a hedge may make one concurrently)
 	peek  time.Duration // how long to wait for a gRPC status that follows an empty head; 0: do not
+
+	trace   httptrace.ClientTrace // the attempts': forwards their 1xx interim responses
+	finalMu sync.Mutex            // guards final and w's header map while attempts run
+	final   bool                  // the final response is being written: no more interim ones
+}
+
+// interim forwards an attempt's 1xx interim response (103 Early Hints)
+// while no final response is on its way; it runs on the transport's
+// goroutine, and a hedge's may run beside another attempt's.
+func (e *httpExchange) interim(code int, h textproto.MIMEHeader) error {
+	e.finalMu.Lock()
+	defer e.finalMu.Unlock()
+	if !e.final {
+		e.g.fwd.WriteInterim(e.w, code, http.Header(h))
+	}
+	return nil
+}
+
+// finalize marks the final response as begun: no interim response is
+// written after it.
+func (e *httpExchange) finalize() {
+	e.finalMu.Lock()
+	e.final = true
+	e.finalMu.Unlock()
 }
 
 // Interface guards.
@@ -117,6 +153,15 @@ func (e *httpExchange) Begin(b begin) {
 	e.body = proxy.NewBody(proxy.WithReadDeadline(e.w, e.r.Body), idle)
 	if e.body != nil {
 		e.body.OnEnd(b.Sent.RequestSent)
+		// A gRPC call or a tunnel may stream both ways: its client
+		// waits for answers before it sends more, so it is never held
+		// back.
+		if limit := int64(b.Buffer); limit > 0 && e.r.ContentLength <= limit && !e.grpc && e.r.Header.Get("Upgrade") == "" {
+			if e.r.ContentLength >= 0 {
+				limit = e.r.ContentLength // no more is coming: read no further
+			}
+			e.body.Buffer(int(limit))
+		}
 	}
 }
 
@@ -125,6 +170,11 @@ func (e *httpExchange) Send(ctx context.Context, svc *service, in *discovery.Ins
 	if e.body == nil {
 		e.sent.RequestSent()
 	}
+	if err := e.body.Err(); err != nil {
+		// The body failed while it was buffered: no instance is bothered.
+		return nil, &AttemptError{Class: ClassClientBody, Err: err}
+	}
+	ctx = httptrace.WithClientTrace(ctx, &e.trace)
 	out := e.g.fwd.Outbound(ctx, e.r, svc.scheme, hostPort(in.Addr), e.id, e.body)
 	resp, err := svc.tr.RoundTrip(out)
 	if err != nil {
@@ -232,9 +282,14 @@ func (e *httpExchange) ClientError() (int, error) {
 	return proxy.ClientBodyStatus(err), err
 }
 
-func (e *httpExchange) SetHeader(name, value string) { e.w.Header().Set(name, value) }
+func (e *httpExchange) SetHeader(name, value string) {
+	e.finalMu.Lock() // an attempt's interim response may be being written
+	e.w.Header().Set(name, value)
+	e.finalMu.Unlock()
+}
 
 func (e *httpExchange) Forward(resp Response, f forwarding) (int64, int, error) {
+	e.finalize()
 	hr := resp.(*httpResponse)
 	w := e.w
 	var capture *captureWriter
@@ -267,6 +322,7 @@ func (e *httpExchange) Forward(resp Response, f forwarding) (int64, int, error) 
 }
 
 func (e *httpExchange) Reply(status int, reason string) {
+	e.finalize()
 	if status == 499 {
 		return // the client is gone: nothing to write
 	}
@@ -285,6 +341,7 @@ func (e *httpExchange) Reply(status int, reason string) {
 }
 
 func (e *httpExchange) Static(s staticReply) {
+	e.finalize()
 	if e.grpc {
 		// A gRPC client cannot read an HTTP body: the fallback becomes a
 		// status, its body the message (a status below 400 still cannot
@@ -307,6 +364,7 @@ func (e *httpExchange) Static(s staticReply) {
 }
 
 func (e *httpExchange) Stale(c *resilience.StaleCache) (int, bool) {
+	e.finalize()
 	resp, ok := c.Get(staleKey(e.r))
 	if !ok {
 		return 0, false

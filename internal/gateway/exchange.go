@@ -85,6 +85,11 @@ type begin struct {
 	// Upgrades are the Upgrade tokens the route tunnels: a request asking
 	// for another is sent without its Upgrade header.
 	Upgrades []string
+	// Buffer, when not 0, asks that a request body of up to that many
+	// bytes be read whole before the first attempt (request_buffering):
+	// a slow client then holds no upstream connection, and the body can
+	// be sent again. A longer one streams.
+	Buffer int
 }
 
 // Sender learns that the request was sent whole.
@@ -290,7 +295,7 @@ func (g *Gateway) runIn(x *exchange, ctx context.Context, req Request, up Upstre
 	if x.req.GRPC() && x.rt.retryOn&retryUnavailable != 0 && x.rt.attempts > 0 {
 		wait = x.rt.statusWait
 	}
-	x.up.Begin(begin{Idle: x.rt.idleTimeout, Sent: x, StatusWait: wait, Upgrades: x.rt.upgrades})
+	x.up.Begin(begin{Idle: x.rt.idleTimeout, Sent: x, StatusWait: wait, Upgrades: x.rt.upgrades, Buffer: x.rt.bufferMax})
 	x.attempts()
 	return x.abort
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -188,6 +189,10 @@ func (g *Gateway) RefuseReload() { g.m.reloads.WithLabelValues("rejected").Inc()
 // loss is held until confirmed (docs/discovery.md, "Drop guard").
 const dropShare = 0.5
 
+// hpackTableSize bounds the HTTP/2 header compression tables of a client
+// connection (RFC 7541, section 6.5.2: the default SETTINGS_HEADER_TABLE_SIZE).
+const hpackTableSize = 4096
+
 // defaultFirstReportWait is Options.FirstReportWait's default.
 const defaultFirstReportWait = 5 * time.Second
 
@@ -368,6 +373,7 @@ func (g *Gateway) Start() error {
 		return errors.New("gateway: already started")
 	}
 	var lns []net.Listener
+	tlsCfgs := make([]*tls.Config, len(g.cfg.Listeners))
 	lis := make([]*listener, len(g.cfg.Listeners))
 	for i, lc := range g.cfg.Listeners {
 		li, err := listenerOf(lc)
@@ -378,7 +384,13 @@ func (g *Gateway) Start() error {
 			return err
 		}
 		lis[i] = li
-		ln, err := net.Listen("tcp", lc.Listen)
+		if lc.TLS != nil {
+			tlsCfgs[i], err = serverTLSConfig(lc.TLS)
+		}
+		var ln net.Listener
+		if err == nil {
+			ln, err = net.Listen("tcp", lc.Listen)
+		}
 		if err != nil {
 			for _, l := range lns {
 				l.Close()
@@ -387,7 +399,13 @@ func (g *Gateway) Start() error {
 		}
 		lns = append(lns, ln)
 	}
+	caps := maxConnections(g.cfg.Listeners, openFileLimit())
 	for i, lc := range g.cfg.Listeners {
+		cl := g.newClientListener(lns[i], lc, caps[i])
+		var ln net.Listener = cl
+		if tlsCfgs[i] != nil {
+			ln = newTLSListener(cl, tlsCfgs[i], handshakeTimeout(lc), int(lc.MaxHeaderBytes))
+		}
 		srv := &http.Server{
 			Handler:           g,
 			ReadHeaderTimeout: time.Duration(lc.ReadHeaderTimeout),
@@ -398,6 +416,7 @@ func (g *Gateway) Start() error {
 			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 			ConnState:         g.connState,
 			BaseContext:       lis[i].baseContext,
+			ConnContext:       connContext,
 		}
 		// HTTP/2 from clients: over TLS by ALPN, and in clear text with
 		// prior knowledge (h2c), as Envoy and nginx accept.
@@ -405,28 +424,30 @@ func (g *Gateway) Start() error {
 		srv.Protocols.SetHTTP1(true)
 		srv.Protocols.SetHTTP2(true)
 		srv.Protocols.SetUnencryptedHTTP2(true)
-		ln := lns[i]
+		srv.HTTP2 = &http.HTTP2Config{
+			MaxConcurrentStreams: lc.HTTP2MaxConcurrentStreams,
+			// The HPACK tables a client may make the gateway keep, per
+			// connection: RFC 7541's default, which is also net/http's.
+			MaxDecoderHeaderTableSize: hpackTableSize,
+			MaxEncoderHeaderTableSize: hpackTableSize,
+		}
 		g.servers = append(g.servers, srv)
 		g.addrs = append(g.addrs, ln.Addr().String())
 		g.serveWG.Add(1)
 		go func() {
 			defer g.serveWG.Done()
-			var err error
-			if lc.TLS != nil {
-				err = srv.ServeTLS(ln, lc.TLS.CertFile, lc.TLS.KeyFile)
-			} else {
-				err = srv.Serve(ln)
-			}
+			err := srv.Serve(ln) // TLS is ln's (tlsListener)
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				g.log.Error("listener stopped", "listener", lc.Name, "err", err)
 			}
 		}()
-		g.log.Info("listening", "listener", lc.Name, "addr", ln.Addr().String())
+		g.log.Info("listening", "listener", lc.Name, "addr", ln.Addr().String(), "max_connections", caps[i])
 	}
 	return nil
 }
 
-func (g *Gateway) connState(_ net.Conn, st http.ConnState) {
+func (g *Gateway) connState(c net.Conn, st http.ConnState) {
+	endFramingChecks(c, st)
 	switch st {
 	case http.StateNew:
 		g.m.active.Inc()

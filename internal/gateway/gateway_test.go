@@ -23,7 +23,13 @@ import (
 	"github.com/duohuo/duohuo/internal/gateway"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(floodChildEnv) != "" {
+		runFloodChild()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func upstream(t *testing.T, name string) string {
 	t.Helper()

@@ -1,72 +1,216 @@
-package gateway
+package gateway_test
 
 import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/duohuo/duohuo/internal/config"
+	"github.com/duohuo/duohuo/internal/gateway"
+	"github.com/duohuo/duohuo/internal/telemetry"
 )
 
-func TestReasonCodes(t *testing.T) {
-	for reason, want := range map[string]string{
-		"no route":                             "no_route",
-		"no healthy instance: orders":          "no_healthy_instance",
-		"no healthy instance: lane v2 of shop": "no_healthy_instance",
-		"escaped path":                         "escaped_path",
-		"internal error: balancer: boom":       "internal_error",
-	} {
-		if got := reasonCode(reason); got != want {
-			t.Errorf("reasonCode(%q) = %q, want %q", reason, got, want)
-		}
-	}
+// closedByServer reports whether the server closes c without answering.
+func closedByServer(c net.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := c.Read(make([]byte, 1))
+	var ne net.Error
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
 }
 
-func TestPrepareHeadersFromATrustedIPv6Proxy(t *testing.T) {
-	l, err := listenerOf(config.Listener{Name: "l", TrustedProxies: []string{"2001:db8::/32"}})
+func TestMaxConnectionsClosesTheConnectionsBeyond(t *testing.T) {
+	rec := newRecorder(t)
+	reg := prometheus.NewRegistry()
+	cfg := parse(t, fmt.Sprintf(`
+listeners: [{name: public, listen: "127.0.0.1:0", max_connections: 3}]
+services: [{name: api, discovery: [{static: {instances: [{addr: "%s"}]}}]}]
+routes: [{name: all, service: api}]
+`, rec.addr()))
+	g, err := gateway.New(gateway.Options{Config: cfg, Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := httptest.NewRequest("GET", "http://shop.example/", nil)
-	r.RemoteAddr = "[2001:db8::7]:4711"
-	r.Header["Forwarded"] = []string{"for=192.0.2.60"}
-	r.Header["Baggage"] = []string{"a=1", "b=2"}
-	l.prepareHeaders(r)
-	if got, want := r.Header.Get("Forwarded"), `for=192.0.2.60, for="[2001:db8::7]";proto=http;host="shop.example"`; got != want {
-		t.Errorf("Forwarded = %q, want %q", got, want)
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if got := r.Header.Get("X-Real-Ip"); got != "2001:db8::7" {
-		t.Errorf("X-Real-Ip = %q, want the peer", got)
+	defer g.Shutdown(context.Background())
+	addr := g.Addrs()[0]
+
+	// Three connections that each had an answer are held open.
+	var held []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("connection within the cap: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		held = append(held, c)
 	}
-	if got := r.Header["Baggage"]; len(got) != 1 || got[0] != "a=1,b=2" {
-		t.Errorf("Baggage = %q, want one field a=1,b=2", got)
+	extra, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	if !closedByServer(extra) {
+		t.Fatal("a fourth connection was kept open, want it closed")
+	}
+	refused := func() float64 {
+		return testutil.ToFloat64(gatewayMetric(t, reg, "duohuo_connections_refused_total"))
+	}
+	if got := refused(); got != 1 {
+		t.Errorf("duohuo_connections_refused_total = %v, want 1", got)
+	}
+
+	// A closed connection makes room for the next.
+	held[0].Close()
+	eventually(t, "a new connection to be served after one closed", 20*time.Millisecond, func() bool {
+		resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}).Get("http://" + addr + "/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
+// gatewayMetric returns the one series of the named metric.
+func gatewayMetric(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
+	t.Helper()
+	return collectorFunc(func(ch chan<- prometheus.Metric) {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				for _, m := range mf.GetMetric() {
+					ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, "", nil, nil), prometheus.CounterValue, m.GetCounter().GetValue())
+				}
+			}
+		}
+	})
+}
+
+type collectorFunc func(chan<- prometheus.Metric)
+
+func (f collectorFunc) Describe(chan<- *prometheus.Desc)    {}
+func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
+
+// The child of TestAdminAnswersWhileThePublicListenerIsFlooded: a gateway
+// and its admin API in a process allowed 256 open files.
+const floodChildEnv = "DUOHUO_TEST_FLOOD_CHILD"
+
+func TestAdminAnswersWhileThePublicListenerIsFlooded(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), floodChildEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		cmd.Wait()
+	}()
+	var public, admin string
+	if _, err := fmt.Fscan(bufio.NewReader(stdout), &public, &admin); err != nil {
+		t.Fatalf("child's addresses: %v", err)
+	}
+
+	// More idle connections than the child may open files.
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range 400 {
+		c, err := net.DialTimeout("tcp", public, 5*time.Second)
+		if err != nil {
+			continue // a full backlog: what a flood looks like
+		}
+		conns = append(conns, c)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, path := range []string{"/healthz", "/metrics"} {
+		resp, err := client.Get("http://" + admin + path)
+		if err != nil {
+			t.Fatalf("admin %s while flooded: %v", path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("admin %s = %d, want 200", path, resp.StatusCode)
+		}
+		if path == "/metrics" && !strings.Contains(string(b), `duohuo_connections_refused_total{listener="public",reason="max_connections"}`) {
+			t.Errorf("/metrics has no refused connections of the public listener")
+		}
 	}
 }
 
-func TestKeepUpgrade(t *testing.T) {
-	for _, tc := range []struct {
-		name, upgrade, connection string
-		allowed                   []string
-		kept                      bool
-		wantConnection            string
-	}{
-		{"websocket listed", "websocket", "Upgrade", []string{"websocket"}, true, "Upgrade"},
-		{"case does not matter", "WebSocket", "upgrade", []string{"websocket"}, true, "upgrade"},
-		{"unlisted", "foo", "keep-alive, Upgrade", []string{"websocket"}, false, "keep-alive"},
-		{"h2c even when listed", "h2c", "Upgrade, HTTP2-Settings", []string{"h2c"}, false, "HTTP2-Settings"},
-		{"several protocols", "foo, websocket", "Upgrade", []string{"websocket", "foo"}, false, ""},
-		{"nothing listed", "websocket", "Upgrade", nil, false, ""},
-	} {
-		h := http.Header{"Upgrade": {tc.upgrade}, "Connection": {tc.connection}}
-		removed := keepUpgrade(h, tc.allowed)
-		if removed == tc.kept {
-			t.Errorf("%s: removed %v, want %v", tc.name, removed, !tc.kept)
-		}
-		if _, ok := h["Upgrade"]; ok != tc.kept {
-			t.Errorf("%s: Upgrade %q left: %v, want %v", tc.name, h["Upgrade"], ok, tc.kept)
-		}
-		if got := h.Get("Connection"); got != tc.wantConnection {
-			t.Errorf("%s: Connection %q, want %q", tc.name, got, tc.wantConnection)
-		}
+// runFloodChild is the child's side; it returns when its stdin closes.
+func runFloodChild() {
+	lim := syscall.Rlimit{Cur: 256, Max: 256}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		fmt.Fprintln(os.Stderr, "setrlimit:", err)
+		os.Exit(2)
 	}
+	reg := prometheus.NewRegistry()
+	cfg, err := config.Parse("child.yaml", []byte(`
+listeners: [{name: public, listen: "127.0.0.1:0"}]
+services: [{name: api, discovery: [{static: {instances: [{addr: "127.0.0.1:1"}]}}]}]
+routes: [{name: all, service: api}]
+`))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.DiscardHandler)
+	g, err := gateway.New(gateway.Options{Config: cfg, Registerer: reg, Logger: log})
+	if err == nil {
+		err = g.Start()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	a, err := telemetry.NewAdmin(telemetry.AdminOptions{Addr: "127.0.0.1:0", Registry: reg, Logger: log, Ready: func() error { return nil }})
+	if err == nil {
+		err = a.Start(context.Background())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	fmt.Println(g.Addrs()[0], a.Addr())
+	io.Copy(io.Discard, os.Stdin)
+	a.Shutdown(context.Background())
+	g.Shutdown(context.Background())
 }

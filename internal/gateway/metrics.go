@@ -22,7 +22,11 @@ type metrics struct {
 	healthy   *prometheus.GaugeVec     // service, tier
 	instances *prometheus.GaugeVec     // service, tier
 	active    prometheus.Gauge
-	reloads   *prometheus.CounterVec // result
+	// refused and acceptErrors are per listener (listener.go).
+	refused      *prometheus.CounterVec // listener, reason
+	acceptErrors *prometheus.CounterVec // listener
+	framing      *prometheus.CounterVec // listener
+	reloads      *prometheus.CounterVec // result
 
 	fallbacks          *prometheus.CounterVec // route, kind
 	breakerTransitions *prometheus.CounterVec // kind, to
@@ -71,6 +75,18 @@ func newMetrics(reg prometheus.Registerer, maxInstances int) *metrics {
 			Name: "duohuo_instances",
 			Help: "Known instances per service and locality tier, healthy or not.",
 		}, []string{"service", "locality"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_connections_refused_total",
+			Help: "Client connections closed as soon as they were accepted, by listener and reason (max_connections: the listener held as many as it may).",
+		}, []string{"listener", "reason"}),
+		acceptErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_accept_errors_total",
+			Help: "Failed accepts retried after a pause (out of file descriptors: EMFILE, ENFILE), by listener.",
+		}, []string{"listener"}),
+		framing: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_framing_refused_total",
+			Help: "HTTP/1.x requests refused for their framing (request smuggling shapes, malformed chunked bodies, heads over max_header_bytes), by listener; each closed its connection.",
+		}, []string{"listener"}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "duohuo_active_connections",
 			Help: "Client connections open on the gateway's listeners.",
@@ -102,7 +118,7 @@ func newMetrics(reg prometheus.Registerer, maxInstances int) *metrics {
 	// rejected reloads sees 0, not nothing.
 	m.reloads.WithLabelValues("applied")
 	m.reloads.WithLabelValues("rejected")
-	reg.MustRegister(m.requests, m.duration, m.attempts, m.retries, m.ejections, m.healthy, m.instances, m.active, m.reloads,
+	reg.MustRegister(m.requests, m.duration, m.attempts, m.retries, m.ejections, m.healthy, m.instances, m.active, m.refused, m.acceptErrors, m.framing, m.reloads,
 		m.fallbacks, m.breakerTransitions, m.faults, m.hedges)
 	return m
 }

@@ -87,6 +87,15 @@ func healthOf(t *testing.T, c *config.Config) any {
 }
 
 var optionSections = map[string]optionSection{
+	"Listener": {at: []string{"listeners[0]"}, pre: []string{"name: l", "listen: 127.0.0.1:0"},
+		lib: func(t *testing.T, c *config.Config) any {
+			l, err := listenerOf(c.Listeners[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return listenerLibs{caps: maxConnections(c.Listeners, 4096), policy: l}
+		},
+		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Listeners[0]).Elem() }},
 	"Service": {at: []string{"services[0]"},
 		lib: func(t *testing.T, c *config.Config) any {
 			b, err := balancerConfig(*svc0(c), site)
@@ -136,15 +145,6 @@ var optionSections = map[string]optionSection{
 	"Breaker": {at: []string{"services[0]", "breaker"},
 		lib:   func(_ *testing.T, c *config.Config) any { return breakerConfig(svc0(c).Breaker) },
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(&svc0(c).Breaker).Elem() }},
-	"Listener": {at: []string{"listeners[0]"}, pre: []string{"name: l", "listen: 127.0.0.1:0"},
-		lib: func(t *testing.T, c *config.Config) any {
-			l, err := listenerOf(c.Listeners[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			return l
-		},
-		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Listeners[0]).Elem() }},
 	"Route": {at: []string{"routes[0]"},
 		lib:   func(t *testing.T, c *config.Config) any { return compiled(t, c) },
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(route0(c)).Elem() }},
@@ -163,6 +163,9 @@ var optionSections = map[string]optionSection{
 	"Hedge": {at: []string{"routes[0]", "hedge"},
 		lib:   func(t *testing.T, c *config.Config) any { return compiled(t, c).hedge },
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(route0(c).Hedge).Elem() }},
+	"RequestBuffering": {at: []string{"routes[0]", "request_buffering"},
+		lib:   func(t *testing.T, c *config.Config) any { return compiled(t, c) },
+		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(&route0(c).RequestBuffering).Elem() }},
 	"StaleFallback": {at: []string{"routes[0]", "fallback", "stale"},
 		lib:   func(_ *testing.T, c *config.Config) any { return staleConfig(*route0(c).Fallback.Stale) },
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(route0(c).Fallback.Stale).Elem() }},
@@ -203,6 +206,14 @@ var optionSections = map[string]optionSection{
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Faults.Rules[0]).Elem() }},
 }
 
+// listenerLibs are what a listener's keys become: its connection cap
+// (maxConnections, for an open-file limit of 4096) and its policy
+// (listenerOf).
+type listenerLibs struct {
+	caps   []int
+	policy *listener
+}
+
 // optionCase says what one key becomes: get reads it from the section's
 // library config. When absent, get must return the key's default in the
 // library's units (def, when given; else the parsed default converted by
@@ -226,6 +237,9 @@ func bud(l any) resilience.BudgetConfig  { return l.(resilience.BudgetConfig) }
 func stale(l any) resilience.StaleConfig { return l.(resilience.StaleConfig) }
 
 var optionCases = map[string]optionCase{
+	// 0 is automatic: half of the open-file limit (4096 here) less 512.
+	"Listener.max_connections": {get: func(l any) any { return l.(listenerLibs).caps[0] }, def: 1792, zero: 1792},
+
 	"Service.balancer": {get: func(l any) any { return bal(l).Policy }, def: balancer.PeakEWMA},
 
 	"Locality.overprovisioning_factor": {get: func(l any) any { return bal(l).OverprovisioningFactor }},
@@ -289,14 +303,15 @@ var optionCases = map[string]optionCase{
 	"Breaker.open_timeout":     {get: func(l any) any { return brk(l).OpenTimeout }},
 	"Breaker.half_open_probes": {get: func(l any) any { return brk(l).HalfOpenProbes }},
 
-	"Route.timeout":             {get: func(l any) any { return rte(l).timeout }, zero: time.Duration(0)},     // 0: none
-	"Route.stream_idle_timeout": {get: func(l any) any { return rte(l).idleTimeout }, zero: time.Duration(0)}, // 0: none
-	"Route.max_duration":        {get: func(l any) any { return rte(l).maxDuration }, zero: time.Duration(0)}, // 0: none
-	"Match.path_prefix":         {get: func(l any) any { return rte(l).pathPrefix }},
-	"Route.escaped_path":        {get: func(l any) any { return rte(l).escaped }, def: escapedReject},
-	"Route.upgrades":            {get: func(l any) any { return rte(l).upgrades }, def: []string{"websocket"}},
+	"Route.timeout":              {get: func(l any) any { return rte(l).timeout }, zero: time.Duration(0)},     // 0: none
+	"Route.stream_idle_timeout":  {get: func(l any) any { return rte(l).idleTimeout }, zero: time.Duration(0)}, // 0: none
+	"Route.max_duration":         {get: func(l any) any { return rte(l).maxDuration }, zero: time.Duration(0)}, // 0: none
+	"Match.path_prefix":          {get: func(l any) any { return rte(l).pathPrefix }},
+	"Route.escaped_path":         {get: func(l any) any { return rte(l).escaped }, def: escapedReject},
+	"Route.upgrades":             {get: func(l any) any { return rte(l).upgrades }, def: []string{"websocket"}},
+	"RequestBuffering.max_bytes": {get: func(l any) any { return rte(l).bufferMax }, zero: 0}, // 0: no buffering
 	"Listener.error_detail": {get: func(l any) any {
-		if l.(*listener).fullErrors {
+		if l.(listenerLibs).policy.fullErrors {
 			return "full"
 		}
 		return "code"
@@ -356,20 +371,21 @@ var optionsNotMapped = map[string]string{
 	"Metrics.instance_labels": "the gateway's own series limit (newMetrics), not a library config",
 	// http.Server fields set in Gateway.Start; their doc tags say what
 	// net/http does with 0, which is what they get.
-	"Listener.read_header_timeout": "http.Server.ReadHeaderTimeout, set in Gateway.Start",
-	"Listener.read_timeout":        "http.Server.ReadTimeout, set in Gateway.Start",
-	"Listener.write_timeout":       "http.Server.WriteTimeout, set in Gateway.Start",
-	"Listener.idle_timeout":        "http.Server.IdleTimeout, set in Gateway.Start",
-	"Listener.max_header_bytes":    "http.Server.MaxHeaderBytes, set in Gateway.Start (at least 1KiB)",
-	"DNSSource.type":               "an enum turned into dns.Type by newDNSSource",
-	"DNSSource.port":               "0 is refused for a and aaaa records and not allowed for srv (config checks)",
-	"DNSSource.min_ttl":            "dns.Config.MinTTL by newDNSSource; at least 100ms, so never the library's zero",
-	"StaticReply.status":           "written as is by the gateway's static reply",
-	"StaticReply.content_type":     "written as is by the gateway's static reply",
-	"GrayPolicy.mode":              "gray.Policy, made by config.GrayPolicy.Policy and compiled at load",
-	"GrayUserHash.percent":         "gray.Policy, made by config.GrayPolicy.Policy and compiled at load",
-	"GrayWeight.weight":            "gray.Policy, made by config.GrayPolicy.Policy and compiled at load",
-	"Replication.network":          "the replica's timing preset, chosen by cmd/duohuo",
+	"Listener.read_header_timeout":          "http.Server.ReadHeaderTimeout, set in Gateway.Start",
+	"Listener.read_timeout":                 "http.Server.ReadTimeout, set in Gateway.Start",
+	"Listener.write_timeout":                "http.Server.WriteTimeout, set in Gateway.Start",
+	"Listener.idle_timeout":                 "http.Server.IdleTimeout, set in Gateway.Start",
+	"Listener.max_header_bytes":             "http.Server.MaxHeaderBytes and the framing check's limit, set in Gateway.Start (at least 1KiB)",
+	"Listener.http2_max_concurrent_streams": "http.Server.HTTP2.MaxConcurrentStreams, set in Gateway.Start (at least 1)",
+	"DNSSource.type":                        "an enum turned into dns.Type by newDNSSource",
+	"DNSSource.port":                        "0 is refused for a and aaaa records and not allowed for srv (config checks)",
+	"DNSSource.min_ttl":                     "dns.Config.MinTTL by newDNSSource; at least 100ms, so never the library's zero",
+	"StaticReply.status":                    "written as is by the gateway's static reply",
+	"StaticReply.content_type":              "written as is by the gateway's static reply",
+	"GrayPolicy.mode":                       "gray.Policy, made by config.GrayPolicy.Policy and compiled at load",
+	"GrayUserHash.percent":                  "gray.Policy, made by config.GrayPolicy.Policy and compiled at load",
+	"GrayWeight.weight":                     "gray.Policy, made by config.GrayPolicy.Policy and compiled at load",
+	"Replication.network":                   "the replica's timing preset, chosen by cmd/duohuo",
 	// replica.Config's fields, copied by cmd/duohuo's openReplica, where 0
 	// means the preset's value in both (TestOpenReplicaTimings).
 	"Replication.anti_entropy_interval": "replica.Config.AntiEntropyInterval, set by cmd/duohuo; 0 is the preset's",

@@ -21,6 +21,8 @@ type route struct {
 	methods    []string    // empty matches any
 	escaped    escapedPath // what to do with a path that spells /, \ or . escaped
 	upgrades   []string    // Upgrade tokens tunnelled; never h2c
+	allowTrace bool        // TRACE is forwarded (hop.go)
+	bufferMax  int         // request bodies up to this size are read before the first attempt; 0: none
 	svc        *service
 
 	timeout       time.Duration // to the response head, from the request's end; 0: none
@@ -153,6 +155,8 @@ func compileRoute(rc config.Route, svc *service, m *metrics, old *route) (*route
 		name:        rc.Name,
 		pathPrefix:  rc.Match.PathPrefix,
 		methods:     rc.Match.Methods,
+		allowTrace:  rc.AllowTrace,
+		bufferMax:   int(rc.RequestBuffering.MaxBytes),
 		svc:         svc,
 		timeout:     time.Duration(rc.Timeout),
 		maxDuration: time.Duration(rc.MaxDuration),

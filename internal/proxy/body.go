@@ -45,7 +45,8 @@ type Body struct {
 	reader  *attemptBody // the attempt whose read is waiting for the client; nil if none
 	reading bool         // a read is waiting for the client
 	fired   bool         // the idle limit interrupted a read
-	kept    []byte       // what was read, while it stays within ReplayLimit
+	kept    []byte       // what was read, while it stays within keep
+	keep    int          // the most kept; 0: ReplayLimit
 	readN   int          // bytes read from the client so far
 	over    bool         // more than ReplayLimit was read: kept is dropped
 	eof     bool         // the client body was read to its end
@@ -160,7 +161,7 @@ func (b *Body) read(a *attemptBody, p []byte) (int, error) {
 		if a != nil {
 			a.pos += n
 		}
-		if !b.over && len(b.kept)+n <= ReplayLimit {
+		if !b.over && len(b.kept)+n <= max(b.keep, ReplayLimit) {
 			b.kept = append(b.kept, p[:n]...)
 		} else {
 			b.over, b.kept = true, nil
@@ -221,6 +222,35 @@ func (b *Body) interrupt() {
 	b.rc.Close()
 }
 
+// Buffer reads the client body ahead of any attempt, until it ends or more
+// than limit bytes came, and reports whether it ended within limit. What
+// was read is kept and handed to the attempts first, so that a body read
+// whole can be sent to any number of them ([Body.Replayable]); a longer
+// one streams on from where Buffer stopped. It blocks while the client
+// sends, each read bounded by the body's idle limit. A failed read is the
+// body's [Body.Err], as for an attempt's read. Call it before the first
+// attempt, once.
+func (b *Body) Buffer(limit int) bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	b.keep = max(b.keep, limit+1)
+	b.mu.Unlock()
+	p := make([]byte, min(bufSize, limit+1))
+	for got := 0; got <= limit; {
+		n, err := b.read(nil, p[:min(len(p), limit+1-got)])
+		got += n
+		if err == io.EOF {
+			return got <= limit
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
+}
+
 // Close does nothing: the server closes the client body when the handler
 // returns, and an attempt's transport closes only its own view.
 func (b *Body) Close() error { return nil }
@@ -250,9 +280,20 @@ type attemptBody struct {
 	b    *Body
 	over bool // guarded by b.mu: the transport closed it
 	pos  int  // guarded by b.mu: bytes of the body this view has read
+	// in is the client request, whose Trailer the server sets as the
+	// body ends (on the goroutine reading it); trailer the attempt's,
+	// which the transport sends after the body. nil: no trailers.
+	in      *http.Request
+	trailer http.Header
 }
 
-func (a *attemptBody) Read(p []byte) (int, error) { return a.b.read(a, p) }
+func (a *attemptBody) Read(p []byte) (int, error) {
+	n, err := a.b.read(a, p)
+	if err == io.EOF && a.trailer != nil {
+		copyTrailers(a.trailer, a.in.Trailer)
+	}
+	return n, err
+}
 
 // Close ends this attempt's reads: later ones fail, and one waiting for the
 // client is interrupted. Another attempt's view is not affected, so an

@@ -32,7 +32,9 @@ const (
 // concurrent use; the zero value is ready to use.
 type Forwarder struct {
 	// Via is this hop's pseudonym in the Via header, e.g. "duohuo", sent
-	// as "1.1 duohuo". Empty: no Via.
+	// as "1.1 duohuo" or "2 duohuo" after the protocol the message was
+	// received on: the client's for a request, the upstream's for a
+	// response. Empty: no Via.
 	Via string
 
 	bufs  sync.Pool                 // *[]byte of bufSize, reused across responses
@@ -48,7 +50,10 @@ const bufSize = 32 << 10
 // view of it, whose Close, when the transport is done with the attempt,
 // interrupts a read still waiting for the client and fails later ones, but
 // leaves an unread body for the next attempt. The headers are the
-// client's end-to-end headers plus the forwarding headers and requestID.
+// client's end-to-end headers plus the forwarding headers and requestID;
+// a request without User-Agent is sent without one. The client's trailers
+// follow the body, less the fields a trailer must not carry (RFC 9110,
+// section 6.5.1) and the hop-by-hop and forwarding ones.
 //
 // Header value slices may be shared with in and with other requests: callers
 // may replace a header's values (Set, Del, assignment, Add) but must not
@@ -59,7 +64,15 @@ func (f *Forwarder) Outbound(ctx context.Context, in *http.Request, scheme, addr
 	out.RequestURI = ""
 	out.Close = false
 	if body != nil {
-		out.Body = &attemptBody{b: body}
+		ab := &attemptBody{b: body}
+		if len(in.Trailer) > 0 || in.ContentLength < 0 {
+			// The client's trailers arrive with the end of its body
+			// (declared or not): the attempt's view copies the allowed
+			// ones then, before the transport sends them.
+			ab.in, ab.trailer = in, declaredTrailers(in.Trailer)
+			out.Trailer = ab.trailer
+		}
+		out.Body = ab
 	} else {
 		out.Body = nil
 		out.ContentLength = 0
@@ -101,6 +114,12 @@ func (f *Forwarder) Outbound(ctx context.Context, in *http.Request, scheme, addr
 	}
 	vals[2] = requestID
 	h[HeaderRequestID] = vals[2:3:3]
+	if _, ok := h["User-Agent"]; !ok {
+		// A present but empty User-Agent keeps net/http from sending
+		// its own ("Go-http-client/1.1"): a client that sent none is
+		// forwarded with none.
+		h["User-Agent"] = nil
+	}
 	out.Header = h
 	return out
 }
@@ -174,6 +193,9 @@ func (f *Forwarder) tunnel(ctx context.Context, w http.ResponseWriter, in *http.
 	copyEndToEnd(h, resp.Header)
 	h["Connection"] = []string{"Upgrade"}
 	h["Upgrade"] = resp.Header["Upgrade"]
+	if f.Via != "" {
+		h[headerVia] = f.appendVia(resp.Header[headerVia], resp.ProtoMajor)
+	}
 	head := &http.Response{StatusCode: resp.StatusCode, ProtoMajor: 1, ProtoMinor: 1, Header: h}
 	if err := head.Write(brw); err != nil {
 		return err

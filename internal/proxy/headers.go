@@ -82,3 +82,51 @@ func hasToken(vv []string, token string) bool {
 	}
 	return false
 }
+
+// notTrailers are the fields a trailer section must not carry, dropped
+// from trailers in either direction besides the hop-by-hop ones: those
+// that frame, route, authenticate or control the message, or that say how
+// to process its content, which a recipient reads from the head alone (RFC
+// 9110, section 6.5.1), and the forwarding fields this hop writes in the
+// head, which a trailer would contradict.
+var notTrailers = map[string]bool{
+	"Content-Length": true, "Content-Encoding": true, "Content-Type": true, "Content-Range": true,
+	"Host": true, "Authorization": true, "Cookie": true, "Set-Cookie": true, "Www-Authenticate": true,
+	"Cache-Control": true, "Expect": true, "Max-Forwards": true, "Pragma": true, "Range": true,
+	"Age": true, "Expires": true, "Date": true, "Location": true, "Retry-After": true, "Vary": true, "Warning": true,
+	"Forwarded": true, "X-Forwarded-For": true, "X-Forwarded-Proto": true, "X-Forwarded-Host": true,
+	"X-Real-Ip": true, "Via": true, HeaderRequestID: true,
+}
+
+// trailerAllowed reports whether a trailer field named k (canonical) may be
+// forwarded.
+func trailerAllowed(k string) bool { return !notTrailers[k] && !isHopHeader(k) }
+
+// declaredTrailers returns a trailer map for an outbound request with the
+// allowed names of in, each without a value yet: the transport declares
+// them in the head (the Trailer field) and sends them after the body.
+func declaredTrailers(in http.Header) http.Header {
+	out := make(http.Header, len(in))
+	for k := range in {
+		if trailerAllowed(k) {
+			out[k] = nil
+		}
+	}
+	return out
+}
+
+// copyTrailers copies the allowed trailer fields of src into dst, as
+// received: dst's names are set to src's values, and the undeclared
+// allowed fields src received are added.
+func copyTrailers(dst, src http.Header) {
+	for k, vv := range src {
+		if trailerAllowed(k) {
+			dst[k] = vv
+		}
+	}
+	for k, vv := range dst {
+		if vv == nil {
+			delete(dst, k) // declared, never sent
+		}
+	}
+}

@@ -44,7 +44,8 @@ var (
 //   - The body streams: each piece is flushed as it arrives when the
 //     length is unknown or the response is gRPC.
 //   - Trailers, declared or not (gRPC's grpc-status and grpc-message),
-//     follow the body over HTTP/2 and chunked HTTP/1.1.
+//     follow the body over HTTP/2 and chunked HTTP/1.1, less the fields a
+//     trailer must not carry (RFC 9110, section 6.5.1).
 //   - idle > 0: when no body byte arrives from the upstream for that long
 //     (measured to within a quarter of idle, never less) — time spent
 //     waiting for the client to take what was written does not count —
@@ -70,12 +71,16 @@ func (f *Forwarder) Respond(ctx context.Context, w http.ResponseWriter, in *http
 	h := w.Header()
 	copyEndToEnd(h, resp.Header)
 	if f.Via != "" {
-		h[headerVia] = f.appendVia(resp.Header[headerVia], in.ProtoMajor)
+		// The protocol of the hop this response was received on: the
+		// upstream's (RFC 9110, section 7.6.3).
+		h[headerVia] = f.appendVia(resp.Header[headerVia], resp.ProtoMajor)
 	}
 	if len(resp.Trailer) > 0 {
 		names := make([]string, 0, len(resp.Trailer))
 		for k := range resp.Trailer {
-			names = append(names, k)
+			if trailerAllowed(k) {
+				names = append(names, k)
+			}
 		}
 		h["Trailer"] = names
 	}
@@ -111,9 +116,34 @@ func (f *Forwarder) Respond(ctx context.Context, w http.ResponseWriter, in *http
 		return n, err
 	}
 	for k, vv := range resp.Trailer {
-		h[http.TrailerPrefix+k] = vv
+		if trailerAllowed(k) {
+			h[http.TrailerPrefix+k] = vv
+		}
 	}
 	return n, nil
+}
+
+// WriteInterim writes a 1xx interim response of the upstream (103 Early
+// Hints; RFC 9110, section 15.2) to w: its end-to-end fields, w's header
+// map left as it was for the final response. It carries no Via: the
+// transport does not tell on which protocol an interim response came, and
+// the final response has the Via. 100 Continue
+// and 101 are not interim responses to forward: net/http answers Expect
+// itself, and 101 is final. The caller makes sure no final response was
+// written and none is being written.
+func (f *Forwarder) WriteInterim(w http.ResponseWriter, code int, h http.Header) {
+	if code < 102 || code > 199 {
+		return
+	}
+	wh := w.Header()
+	saved := wh.Clone()
+	clear(wh)
+	copyEndToEnd(wh, h)
+	w.WriteHeader(code)
+	clear(wh)
+	for k, vv := range saved {
+		wh[k] = vv
+	}
 }
 
 func isGRPCHeader(h http.Header) bool {

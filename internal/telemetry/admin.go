@@ -21,6 +21,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/duohuo/duohuo/internal/connlimit"
 )
 
 // DefaultAdminAddr is where the admin server listens when
@@ -33,6 +35,12 @@ const DefaultAdminAddr = "127.0.0.1:9900"
 // request without a CORS preflight, which the admin server never grants.
 // Its value is not checked; "1" is customary.
 const HeaderAdmin = "X-Duohuo-Admin"
+
+// AdminMaxConnections is the admin listener's own budget of connections:
+// health checks, scrapes and operators get an answer while the public
+// listeners are saturated, and the admin API cannot take the file
+// descriptors they need either (docs/security.md, "Listener limits").
+const AdminMaxConnections = 256
 
 // Timeouts of the admin server. There is no write timeout because
 // /debug/pprof/profile and /debug/pprof/trace stream for as long as their
@@ -374,7 +382,7 @@ func listen(ctx context.Context, x *access) (net.Listener, error) {
 // serve makes ln the listener of new connections and serves it in a
 // goroutine. a.mu is held.
 func (a *Admin) serve(ln net.Listener) {
-	ln = &onceCloseListener{Listener: ln}
+	ln = &onceCloseListener{Listener: connlimit.New(ln, connlimit.Config{Max: AdminMaxConnections})}
 	a.ln = ln
 	srv := a.srv
 	a.serveWG.Add(1)
