@@ -359,6 +359,13 @@ func (g *Gateway) Start() error {
 	var lns []net.Listener
 	for _, lc := range g.cfg.Listeners {
 		ln, err := net.Listen("tcp", lc.Listen)
+		if err == nil {
+			var secure net.Listener
+			if secure, err = secureListener(ln, lc, g.cfg.Crypto.Suites); err != nil {
+				ln.Close()
+			}
+			ln = secure
+		}
 		if err != nil {
 			for _, l := range lns {
 				l.Close()
@@ -390,12 +397,7 @@ func (g *Gateway) Start() error {
 		g.serveWG.Add(1)
 		go func() {
 			defer g.serveWG.Done()
-			var err error
-			if lc.TLS != nil {
-				err = srv.ServeTLS(ln, lc.TLS.CertFile, lc.TLS.KeyFile)
-			} else {
-				err = srv.Serve(ln)
-			}
+			err := srv.Serve(ln)
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				g.log.Error("listener stopped", "listener", lc.Name, "err", err)
 			}
