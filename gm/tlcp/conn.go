@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +85,7 @@ type halfConn struct {
 	seq        [8]byte
 	cipher     recordCipher
 	nextCipher recordCipher
+	buf        []byte // the record being written (out only), reused
 }
 
 func (hc *halfConn) setErrorLocked(err error) error {
@@ -221,7 +223,8 @@ func (hc *halfConn) encrypt(out []byte, typ recordType, data []byte, rand io.Rea
 	case *cbcCipher:
 		bs := c.block.BlockSize()
 		ivStart := len(out)
-		out = append(out, make([]byte, bs)...)
+		out = slices.Grow(out, bs+len(data)+c.mac.Size()+bs)
+		out = out[:ivStart+bs]
 		if _, err := io.ReadFull(rand, out[ivStart:]); err != nil {
 			return nil, err
 		}
@@ -430,10 +433,11 @@ func (c *Conn) writeRecordLocked(typ recordType, data []byte) (int, error) {
 	var n int
 	for len(data) > 0 {
 		m := min(len(data), maxPlaintext)
-		rec, err := c.out.encrypt(nil, typ, data[:m], c.config.rand())
+		rec, err := c.out.encrypt(c.out.buf[:0], typ, data[:m], c.config.rand())
 		if err != nil {
 			return n, c.out.setErrorLocked(err)
 		}
+		c.out.buf = rec
 		if err := c.writeLocked(rec); err != nil {
 			return n, err
 		}
