@@ -50,7 +50,7 @@ func secureListener(ln net.Listener, lc config.Listener, suites string) (net.Lis
 	switch {
 	case tlsCfg != nil && gmCfg != nil:
 		// A client that sends nothing is dropped after the time it
-		// would have had to send its headers.
+		// would have had to send its headers (10s when that is 0).
 		hello := time.Duration(lc.ReadHeaderTimeout)
 		return tlcp.NewDualListener(ln, tlcp.DualConfig{TLCP: gmCfg, TLS: tlsCfg, HelloTimeout: hello})
 	case gmCfg != nil:
