@@ -377,6 +377,7 @@ func (g *Gateway) Start() error {
 	for i, lc := range g.cfg.Listeners {
 		srv := &http.Server{
 			Handler:           g,
+			ConnContext:       tlcpConnContext,
 			ReadHeaderTimeout: time.Duration(lc.ReadHeaderTimeout),
 			ReadTimeout:       time.Duration(lc.ReadTimeout),
 			WriteTimeout:      time.Duration(lc.WriteTimeout),
@@ -391,6 +392,9 @@ func (g *Gateway) Start() error {
 		srv.Protocols.SetHTTP1(true)
 		srv.Protocols.SetHTTP2(true)
 		srv.Protocols.SetUnencryptedHTTP2(true)
+		if lc.TLS != nil && lc.TLS.GM() {
+			srv.Handler = tlcpRequests(g)
+		}
 		ln := lns[i]
 		g.servers = append(g.servers, srv)
 		g.addrs = append(g.addrs, ln.Addr().String())

@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/duohuo/duohuo/gm/tlcp"
@@ -59,4 +61,37 @@ func secureListener(ln net.Listener, lc config.Listener, suites string) (net.Lis
 		return tls.NewListener(ln, tlsCfg), nil
 	}
 	return nil, fmt.Errorf("tls: no certificate for crypto.suites %s", suites)
+}
+
+// tlcpConnKey is the context key of a request's TLCP connection.
+type tlcpConnKey struct{}
+
+// tlcpConnContext remembers a TLCP connection in its requests' context;
+// it is an http.Server's ConnContext.
+func tlcpConnContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tlcp.Conn); ok {
+		return context.WithValue(ctx, tlcpConnKey{}, tc)
+	}
+	return ctx
+}
+
+// tlcpRequests gives requests that came over TLCP a Request.TLS, which
+// net/http sets only for crypto/tls: what reads it (X-Forwarded-Proto,
+// redirects to https) must see a secure connection. Version is TLCP's
+// 0x0101 and CipherSuite the TLCP suite, so nothing mistakes it for TLS.
+func tlcpRequests(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tc, ok := r.Context().Value(tlcpConnKey{}).(*tlcp.Conn); ok && r.TLS == nil {
+			st := tc.ConnectionState()
+			r.TLS = &tls.ConnectionState{
+				Version:            st.Version,
+				HandshakeComplete:  st.HandshakeComplete,
+				DidResume:          st.DidResume,
+				CipherSuite:        st.CipherSuite,
+				NegotiatedProtocol: st.NegotiatedProtocol,
+				ServerName:         st.ServerName,
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }

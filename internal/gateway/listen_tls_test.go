@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -80,7 +81,11 @@ func listenerCerts(t *testing.T, dir string) (string, *x509.CertPool, *smx509.Ce
 func TestOnePortServesTLCPAndTLS(t *testing.T) {
 	dir := t.TempDir()
 	tlsYAML, intlPool, gmPool := listenerCerts(t, dir)
-	up := upstream(t, "api")
+	echoProto := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "api "+r.Header.Get("X-Forwarded-Proto"))
+	}))
+	defer echoProto.Close()
+	up := echoProto.Listener.Addr().String()
 	for _, suites := range []string{"auto", "gm"} {
 		t.Run(suites, func(t *testing.T) {
 			cfg := parse(t, fmt.Sprintf(`
@@ -109,8 +114,8 @@ routes: [{name: all, service: api}]
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != 200 || string(body) != "api" {
-				t.Errorf("TLCP client: %d %q, want 200 api", resp.StatusCode, body)
+			if resp.StatusCode != 200 || string(body) != "api https" {
+				t.Errorf("TLCP client: %d %q, want 200 \"api https\"", resp.StatusCode, body)
 			}
 
 			intl := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: intlPool, MinVersion: tls.VersionTLS13}, ForceAttemptHTTP2: true}
@@ -128,7 +133,7 @@ routes: [{name: all, service: api}]
 			}
 			body, _ = io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != 200 || string(body) != "api" || resp.TLS == nil || resp.TLS.Version != tls.VersionTLS13 || resp.ProtoMajor != 2 {
+			if resp.StatusCode != 200 || string(body) != "api https" || resp.TLS == nil || resp.TLS.Version != tls.VersionTLS13 || resp.ProtoMajor != 2 {
 				t.Errorf("TLS client: %d %q over %s, want 200 api over TLS 1.3 and HTTP/2", resp.StatusCode, body, resp.Proto)
 			}
 		})
