@@ -85,7 +85,9 @@ type halfConn struct {
 	seq        [8]byte
 	cipher     recordCipher
 	nextCipher recordCipher
-	buf        []byte // the record being written (out only), reused
+	buf        []byte   // the record being written (out only), reused
+	hdr        [13]byte // MAC or AEAD header, kept here so it is not allocated
+	mac        [32]byte // the MAC computed of a CBC record
 }
 
 func (hc *halfConn) setErrorLocked(err error) error {
@@ -128,7 +130,7 @@ func (hc *halfConn) decrypt(record []byte) ([]byte, error) {
 			return nil, alertBadRecordMAC
 		}
 		copy(c.nonce[4:], payload[:explicit])
-		var ad [13]byte
+		ad := &hc.hdr
 		copy(ad[:8], hc.seq[:])
 		ad[8] = typ
 		ad[9], ad[10] = record[1], record[2]
@@ -156,7 +158,7 @@ func (hc *halfConn) decrypt(record []byte) ([]byte, error) {
 		// said (RFC 5246, section 6.2.3.2; Lucky Thirteen).
 		n := len(payload) - macSize - toRemove
 		n = subtle.ConstantTimeSelect(int(uint32(n)>>31), 0, n)
-		var hdr [13]byte
+		hdr := &hc.hdr
 		copy(hdr[:8], hc.seq[:])
 		hdr[8] = typ
 		hdr[9], hdr[10] = record[1], record[2]
@@ -165,7 +167,7 @@ func (hc *halfConn) decrypt(record []byte) ([]byte, error) {
 		c.mac.Reset()
 		c.mac.Write(hdr[:])
 		c.mac.Write(payload[:n])
-		localMAC := c.mac.Sum(nil)
+		localMAC := c.mac.Sum(hc.mac[:0])
 		c.mac.Write(payload[n:]) // equalise the work; the result is unused
 		if subtle.ConstantTimeCompare(localMAC, remoteMAC)&int(good) != 1 {
 			return nil, alertBadRecordMAC
@@ -213,7 +215,7 @@ func (hc *halfConn) encrypt(out []byte, typ recordType, data []byte, rand io.Rea
 		explicit := hc.seq[:]
 		copy(c.nonce[4:], explicit)
 		out = append(out, explicit...)
-		var ad [13]byte
+		ad := &hc.hdr
 		copy(ad[:8], hc.seq[:])
 		ad[8] = byte(typ)
 		ad[9], ad[10] = byte(VersionTLCP>>8), byte(VersionTLCP&0xff)
@@ -228,7 +230,7 @@ func (hc *halfConn) encrypt(out []byte, typ recordType, data []byte, rand io.Rea
 		if _, err := io.ReadFull(rand, out[ivStart:]); err != nil {
 			return nil, err
 		}
-		var hdr [13]byte
+		hdr := &hc.hdr
 		copy(hdr[:8], hc.seq[:])
 		hdr[8] = byte(typ)
 		hdr[9], hdr[10] = byte(VersionTLCP>>8), byte(VersionTLCP&0xff)
