@@ -591,3 +591,37 @@ func TestConfigErrors(t *testing.T) {
 		t.Error("X509KeyPair with the wrong key succeeded")
 	}
 }
+
+// clock is a settable time for Config.Time.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *clock) add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+func TestSessionsExpire(t *testing.T) {
+	a, _ := testPKI(t)
+	clk := &clock{now: time.Now()}
+	s := startServer(t, &tlcp.Config{Certificates: a.server, Time: clk.Now, SessionLifetime: time.Hour})
+	ccfg := &tlcp.Config{RootCAs: a.pool, ServerName: "localhost", Time: clk.Now, SessionLifetime: 2 * time.Hour,
+		ClientSessionCache: tlcp.NewLRUClientSessionCache(4)}
+	for i, step := range []struct {
+		advance time.Duration
+		resume  bool
+	}{{0, false}, {30 * time.Minute, true}, {61 * time.Minute, false}, {0, true}} {
+		clk.add(step.advance)
+		c, err := dial(t, s.addr(), ccfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.ConnectionState().DidResume; got != step.resume {
+			t.Errorf("connection %d, %v after the last: resumed %v, want %v", i, step.advance, got, step.resume)
+		}
+		<-s.errs
+		<-s.states
+		c.Close()
+	}
+}
