@@ -413,12 +413,16 @@ func (c *Conn) sendAlert(err alert) error {
 }
 
 func (c *Conn) sendAlertLocked(err alert) error {
+	level := byte(alertLevelError)
+	if err == alertCloseNotify {
+		level = alertLevelWarning
+	}
+	return c.sendAlertLevelLocked(level, err)
+}
+
+func (c *Conn) sendAlertLevelLocked(level byte, err alert) error {
 	if c.out.err != nil {
 		return err
-	}
-	level := byte(alertLevelError)
-	if err == alertCloseNotify || err == alertNoRenegotiation {
-		level = alertLevelWarning
 	}
 	_, writeErr := c.writeRecordLocked(recordTypeAlert, []byte{level, byte(err)})
 	if flushErr := c.flushLocked(); writeErr == nil {
@@ -577,7 +581,9 @@ func (c *Conn) handlePostHandshake() error {
 		return err
 	}
 	if _, ok := msg.(*helloRequestMsg); ok && c.isClient {
-		return c.sendAlert(alertNoRenegotiation)
+		c.out.Lock()
+		defer c.out.Unlock()
+		return c.sendAlertLevelLocked(alertLevelWarning, alertNoRenegotiation)
 	}
 	return c.in.setErrorLocked(c.sendAlert(alertNoRenegotiation))
 }

@@ -164,7 +164,7 @@ var (
 
 // fuzzConfigs returns a server and a client configuration with throwaway
 // self-signed certificates.
-func fuzzConfigs(f *testing.F) (server, client *Config) {
+func fuzzConfigs() (server, client *Config) {
 	fuzzCertsOnce.Do(func() {
 		fuzzPool = smx509.NewCertPool()
 		for range 2 {
@@ -186,7 +186,7 @@ func fuzzConfigs(f *testing.F) (server, client *Config) {
 
 // transcript records what a real client and server send each other.
 func transcript(f *testing.F, suite uint16) (fromClient, fromServer []byte) {
-	scfg, ccfg := fuzzConfigs(f)
+	scfg, ccfg := fuzzConfigs()
 	ccfg.CipherSuites = []uint16{suite}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -248,7 +248,7 @@ func (r *recorder) written() []byte {
 // records, ClientHello, Certificate, ClientKeyExchange and the rest. It
 // must end with an error (or, never in practice, succeed), not panic.
 func FuzzServerHandshake(f *testing.F) {
-	scfg, _ := fuzzConfigs(f)
+	scfg, _ := fuzzConfigs()
 	for _, s := range CipherSuites() {
 		fromClient, _ := transcript(f, s)
 		f.Add(fromClient)
@@ -262,7 +262,7 @@ func FuzzServerHandshake(f *testing.F) {
 
 // FuzzClientHandshake feeds arbitrary bytes to a client as its server.
 func FuzzClientHandshake(f *testing.F) {
-	_, ccfg := fuzzConfigs(f)
+	_, ccfg := fuzzConfigs()
 	for _, s := range CipherSuites() {
 		_, fromServer := transcript(f, s)
 		f.Add(fromServer)
