@@ -62,7 +62,8 @@ it as is (start the backends with "duohuo demo" or your own).`,
 	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:8080", "gateway address")
 	cmd.Flags().StringVar(&o.AdminListen, "admin", "127.0.0.1:9900", "admin listener address (/metrics, /healthz, /readyz, /debug/pprof/)")
 	cmd.Flags().IntVar(&o.BasePort, "base-port", 18001, "first port of the nine demo instances on 127.0.0.1")
-	cmd.Flags().BoolVar(&printConfig, "print-config", false, "print the demo's configuration and exit")
+	cmd.Flags().StringVar(&o.SecureListen, "secure-listen", "127.0.0.1:8443", "address of the gateway listener that serves TLS and TLCP on one port, with certificates made at start; empty for none")
+	cmd.Flags().BoolVar(&printConfig, "print-config", false, "print the demo's configuration and exit (without the secure listener, whose certificates exist only while the demo runs)")
 	return cmd
 }
 
@@ -74,6 +75,17 @@ func runDemo(ctx context.Context, o demo.Options, cmd *cobra.Command) error {
 	}
 	info, _ := platform.Detect(os.DirFS("/"))
 	reg := telemetry.NewRegistry(info)
+	if o.SecureListen != "" {
+		dir, err := os.MkdirTemp("", "duohuo-demo-certs-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if err := demo.WriteCerts(dir); err != nil {
+			return fmt.Errorf("demo certificates: %w", err)
+		}
+		o.CertDir = dir
+	}
 	top, err := demo.Start(o, reg, log)
 	if err != nil {
 		return err
@@ -119,12 +131,13 @@ Try:
   curl -s http://%[2]s/readyz
   curl -s http://%[2]s/v1/services/demo     # tiers, instances, health
 
+%[4]s
 Replicated state: one replica per cloud, local-first writes, converging by gossip:
   %[3]s kv --admin %[2]s put demo/kv greeting hello            # write in ctyun
   %[3]s kv --admin http://%[2]s/sites/huawei get demo/kv greeting   # read in huawei
 
 Ctrl-C stops everything.
-`, gw, admin.Addr(), selfCommand(os.Args[0], os.Executable, exec.LookPath))
+`, gw, admin.Addr(), selfCommand(os.Args[0], os.Executable, exec.LookPath), secureHelp(o, top, selfCommand(os.Args[0], os.Executable, exec.LookPath)))
 	<-ctx.Done()
 	fmt.Fprintln(out, "\nstopping")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -212,4 +225,16 @@ func (d *demoSites) close() {
 		st.Close()
 	}
 	os.RemoveAll(d.dir)
+}
+
+// secureHelp tells how to reach the secure listener, if the demo has one.
+func secureHelp(o demo.Options, top *demo.Topology, self string) string {
+	addrs := top.Gateway.Addrs()
+	if o.CertDir == "" || len(addrs) < 2 {
+		return ""
+	}
+	return fmt.Sprintf(`TLS and TLCP (national cryptography, docs/gm.md) on one port, https://%[1]s:
+  curl -sk https://%[1]s/hello                                   # TLS 1.3
+  %[2]s gm client --ca %[3]s https://%[1]s/hello   # TLCP, SM2/SM3/SM4
+`, addrs[1], self, filepath.Join(o.CertDir, demo.GMCAFile))
 }

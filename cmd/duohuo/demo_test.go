@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,7 +21,7 @@ func TestDemoWriteInOneCloudReadInAnother(t *testing.T) {
 	cmd := newDemoCmd()
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
-	cmd.SetArgs([]string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--base-port", "-1"})
+	cmd.SetArgs([]string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--base-port", "-1", "--secure-listen", "127.0.0.1:0"})
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd.SetContext(ctx)
 	done := make(chan error, 1)
@@ -39,6 +40,27 @@ func TestDemoWriteInOneCloudReadInAnother(t *testing.T) {
 	gw, admin := m[1], m[2]
 	if body := getBody(t, "http://"+gw+"/hello"); !strings.Contains(body, `"cloud":"ctyun"`) {
 		t.Errorf("GET /hello through the demo gateway = %q, want an answer from ctyun", body)
+	}
+
+	// The secure listener answers TLS 1.3 and TLCP on one port, as the
+	// banner's commands say.
+	sm := regexp.MustCompile(`gm client --ca (\S+) https://(\S+)/hello`).FindStringSubmatch(out.String())
+	if sm == nil {
+		t.Fatalf("no secure listener in the demo's output:\n%s", out.String())
+	}
+	var gmOut, gmErr bytes.Buffer
+	if code := run([]string{"gm", "client", "--ca", sm[1], "https://" + sm[2] + "/hello"}, &gmOut, &gmErr); code != exitOK || !strings.Contains(gmOut.String(), `"cloud":"ctyun"`) {
+		t.Errorf("duohuo gm client to the demo: exit %d, %q %s", code, gmOut.String(), gmErr.String())
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}}
+	defer tr.CloseIdleConnections()
+	if resp, err := (&http.Client{Transport: tr, Timeout: time.Minute}).Get("https://" + sm[2] + "/hello"); err != nil {
+		t.Errorf("TLS 1.3 to the demo's secure listener: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.TLS.Version != tls.VersionTLS13 {
+			t.Errorf("TLS to the demo's secure listener: %d over %#x", resp.StatusCode, resp.TLS.Version)
+		}
 	}
 
 	// The write the demo's banner suggests.

@@ -23,8 +23,9 @@ per problem:
   FILE:LINE:COL: path.to.key: message
 
 All problems of a file are reported at once, in file order. A valid file may
-also get warnings, after its "ok": settings that are accepted but have no
-effect yet (crypto.suites, until a TLCP listener exists):
+also get warnings, after its "ok": settings that are accepted but do not do
+all they say yet (crypto.suites gm with an upstream.tls, as connections to
+instances speak TLS 1.2/1.3):
 
   FILE:LINE:COL: path.to.key: warning: message
 

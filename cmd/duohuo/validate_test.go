@@ -15,7 +15,7 @@ func TestValidate(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.yaml")
 	suites := filepath.Join(dir, "suites.yaml")
-	if err := os.WriteFile(suites, []byte("log:\n  level: info\ncrypto:\n  suites: gm\n"), 0o600); err != nil {
+	if err := os.WriteFile(suites, []byte("log:\n  level: info\ncrypto:\n  suites: gm\nservices:\n  - name: api\n    discovery: [{static: {instances: [{addr: \"127.0.0.1:1\"}]}}]\n    upstream:\n      tls: true\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -51,12 +51,12 @@ func TestValidate(t *testing.T) {
 			wantStderr: "1 of 2 configuration files invalid",
 		},
 		{
-			name:     "crypto.suites is valid but warned about, with its place: no TLCP listener applies it",
+			name:     "crypto.suites gm with upstream.tls is valid but warned about, with its place: upstreams speak TLS",
 			args:     []string{"validate", suites},
 			wantCode: exitOK,
 			wantOut: []string{
 				regexp.QuoteMeta(suites) + `: ok$`,
-				regexp.QuoteMeta(suites) + `:4:11: crypto\.suites: warning: has no effect until a TLCP listener is configured.*not SM2/SM3/SM4$`,
+				regexp.QuoteMeta(suites) + `:9:12: services\[0\]\.upstream\.tls: warning: crypto\.suites is gm, but connections to instances speak TLS 1\.2/1\.3: duohuo has no TLCP upstreams yet$`,
 			},
 		},
 		{

@@ -37,7 +37,7 @@ type Config struct {
 	Site        Site         `yaml:"site" doc:"Where this gateway runs; instances in the same zone, region and cloud are preferred, in that order."`
 	Log         Log          `yaml:"log" doc:"Structured logging (log/slog) to standard error."`
 	Admin       Admin        `yaml:"admin" doc:"The admin HTTP API (JSON and text; there is no web console): /healthz, /readyz, /metrics, /debug/pprof/, /v1/services, /v1/faults, /v1/gray/routes (docs/gray-release.md) and, with replication, /v1/kv/ and /v1/watch/ (docs/replication.md)."`
-	Crypto      Crypto       `yaml:"crypto" doc:"Which cipher suites TLS listeners and upstream connections are to offer; not in effect yet (see suites)."`
+	Crypto      Crypto       `yaml:"crypto" doc:"Which protocols TLS listeners serve: TLS 1.2/1.3, TLCP (GB/T 38636, SM2/SM3/SM4) or both on one port (docs/gm.md)."`
 	Metrics     Metrics      `yaml:"metrics" doc:"Prometheus metrics served on the admin listener at /metrics."`
 	Listeners   []Listener   `yaml:"listeners" doc:"Where the gateway accepts client traffic. Every route is served on every listener."`
 	Services    []Service    `yaml:"services" doc:"The upstream services: where their instances come from and how they are picked."`
@@ -79,23 +79,10 @@ type Admin struct {
 	Hosts  []string `yaml:"hosts" doc:"Further host names (without port) that a request without a token may give in its Host header, besides localhost, loopback addresses and the listen host; any other is refused with 403 against DNS rebinding (docs/security.md)."`
 }
 
-// Crypto chooses cipher suites. Nothing applies it yet: duohuo has no TLCP
-// listener, and its TLS listeners and upstream connections use Go's
-// crypto/tls (TLS 1.2 and 1.3, international suites) whatever it says.
+// Crypto chooses between the international and the national (GM)
+// cryptography on listeners; see gm.go for its checks.
 type Crypto struct {
-	Suites string `yaml:"suites" default:"auto" enum:"auto,gm,international" doc:"Not in effect yet: until a TLCP listener exists, TLS listeners and upstream connections offer Go's TLS 1.2/1.3 suites whatever this says, and duohuo validate and serve warn when it is set. Meant to say: auto offers both and lets the peer choose; gm offers only SM2/SM3/SM4 (GB/T 38636 TLCP); international offers only the TLS 1.2/1.3 suites."`
-}
-
-func (cr *Crypto) validate(c *checker, path string) {
-	p := join(path, "suites")
-	if !c.written(p) {
-		return
-	}
-	msg := "has no effect until a TLCP listener is configured, and duohuo has none yet: TLS listeners and upstream connections offer Go's TLS 1.2/1.3 suites"
-	if cr.Suites == "gm" {
-		msg += ", not SM2/SM3/SM4"
-	}
-	c.warnf(p, "%s", msg)
+	Suites string `yaml:"suites" default:"auto" enum:"auto,gm,international" doc:"auto: a listener serves TLS 1.2/1.3 with cert_file and TLCP with the sign_/enc_ double certificate, both on one port when it has both (each client's ClientHello decides); gm: listeners serve only TLCP and must have the double certificate; international: listeners serve only TLS and must not have one. Upstream connections speak TLS 1.2/1.3 whatever this says."`
 }
 
 // Metrics configures what the Prometheus endpoint exports.
@@ -126,7 +113,7 @@ type Listener struct {
 	// from holding the gateway's handlers (and a rapid-reset flood from
 	// making them faster than they end).
 	HTTP2MaxConcurrentStreams int  `yaml:"http2_max_concurrent_streams" default:"128" min:"1" max:"10000" doc:"Most requests in progress at once on one HTTP/2 connection (h2 and h2c); the header list of each is bounded by max_header_bytes and its compression table by 4 KiB."`
-	TLS                       *TLS `yaml:"tls" doc:"Serve TLS (1.2 and 1.3) with this certificate; absent means plain TCP."`
+	TLS                       *TLS `yaml:"tls" doc:"Serve TLS 1.2/1.3 with cert_file, TLCP (GB/T 38636) with the sign_/enc_ double certificate, or both on this one port (crypto.suites); absent means plain TCP."`
 	// Trust no one by default, as nginx's set_real_ip_from and Envoy's
 	// xff_num_trusted_hops (0) do: a listener at the edge faces clients
 	// that write whatever they like.
@@ -134,11 +121,17 @@ type Listener struct {
 	ErrorDetail    string   `yaml:"error_detail" default:"code" enum:"code,full" doc:"What an answer the gateway made itself says in X-Duohuo-Error and its body: code, a short reason code such as no_healthy_instance (the details go to the debug log, and the services' state is on the admin API); full, the reason with its details (service, lane), for listeners only your own systems reach."`
 }
 
-// TLS names a certificate and key in PEM files. Relative paths are relative to
-// the configuration file's directory.
+// TLS names the certificates of a listener, in PEM files: an international
+// one (cert_file, key_file) for TLS 1.2/1.3, a GM double certificate (sign_,
+// enc_) for TLCP, or both. Relative paths are relative to the configuration
+// file's directory.
 type TLS struct {
-	CertFile string `yaml:"cert_file" required:"true" doc:"PEM certificate chain."`
-	KeyFile  string `yaml:"key_file" required:"true" doc:"PEM private key of the certificate."`
+	CertFile     string `yaml:"cert_file" doc:"PEM certificate chain for TLS 1.2/1.3; needs key_file."`
+	KeyFile      string `yaml:"key_file" doc:"PEM private key of cert_file."`
+	SignCertFile string `yaml:"sign_cert_file" doc:"TLCP signing certificate (SM2), PEM chain; with sign_key_file, enc_cert_file and enc_key_file the listener serves TLCP (duohuo gm cert makes them)."`
+	SignKeyFile  string `yaml:"sign_key_file" doc:"PEM SM2 private key of sign_cert_file (PKCS #8 or SEC 1)."`
+	EncCertFile  string `yaml:"enc_cert_file" doc:"TLCP encryption certificate (SM2), PEM; the key exchange uses it."`
+	EncKeyFile   string `yaml:"enc_key_file" doc:"PEM SM2 private key of enc_cert_file."`
 }
 
 // Service is one upstream service.

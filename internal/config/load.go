@@ -105,6 +105,10 @@ func (c *Config) resolvePaths(dir string) {
 		if t := c.Listeners[i].TLS; t != nil {
 			abs(&t.CertFile)
 			abs(&t.KeyFile)
+			abs(&t.SignCertFile)
+			abs(&t.SignKeyFile)
+			abs(&t.EncCertFile)
+			abs(&t.EncKeyFile)
 		}
 	}
 	for i := range c.Services {

@@ -34,30 +34,8 @@ func TestBalancerNames(t *testing.T) {
 	}
 }
 
-// TestCryptoSuitesWarns checks that crypto.suites, which nothing applies
-// yet, is accepted with a warning at its place, and that a file without it
-// (every example) gets none.
-func TestCryptoSuitesWarns(t *testing.T) {
-	for _, v := range []string{"auto", "gm", "international"} {
-		cfg, err := parse("t.yaml", []byte("log:\n  level: info\ncrypto:\n  suites: "+v+"\n"), testEnv)
-		if err != nil {
-			t.Fatalf("suites %s: %v", v, err)
-		}
-		if len(cfg.Warnings) != 1 {
-			t.Fatalf("suites %s: warnings %v, want one", v, cfg.Warnings)
-		}
-		w := cfg.Warnings[0]
-		if w.Line != 4 || w.Col != 11 || w.Path != "crypto.suites" || !strings.HasPrefix(w.Msg, "warning: has no effect until a TLCP listener is configured") {
-			t.Errorf("suites %s: warning %q at %d:%d %s", v, w.Msg, w.Line, w.Col, w.Path)
-		}
-		if gm := strings.Contains(w.Msg, "not SM2/SM3/SM4"); gm != (v == "gm") {
-			t.Errorf("suites %s: warning %q: says it is not SM2/SM3/SM4: %v", v, w.Msg, gm)
-		}
-	}
-	cfg, err := parse("t.yaml", []byte("log:\n  level: info\n"), testEnv)
-	if err != nil || cfg.Warnings != nil {
-		t.Errorf("no crypto section: %v, warnings %v, want none", err, cfg.Warnings)
-	}
+// TestExamplesHaveNoWarnings: the examples show settings that take effect.
+func TestExamplesHaveNoWarnings(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("../../examples", "*.yaml"))
 	for _, f := range files {
 		if strings.HasPrefix(filepath.Base(f), "bad") {

@@ -589,6 +589,7 @@ func (cfg *Config) validate(c *checker, _ string) {
 	for i, s := range cfg.Services {
 		c.unique(services, "services", i, "name", s.Name, "service")
 	}
+	cfg.validateCrypto(c)
 	routes := make(map[string]int, len(cfg.Routes))
 	matches := make(map[matchKey]int, len(cfg.Routes))
 	var suggestions map[string]string // unknown service → nearest known one

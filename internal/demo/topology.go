@@ -65,6 +65,13 @@ type Options struct {
 	// where traffic goes rather than how fast. Ignored with
 	// ProductDefaults. Default false.
 	Patient bool
+	// SecureListen is the address of a second gateway listener that
+	// serves TLS 1.2/1.3 and TLCP (GB/T 38636) on one port, with the
+	// certificates [WriteCerts] wrote in CertDir. Default none; both must
+	// be set.
+	SecureListen string
+	// CertDir is the directory of the secure listener's certificates.
+	CertDir string
 }
 
 func (o Options) withDefaults() Options {
@@ -106,6 +113,18 @@ admin:
 listeners:
   - name: public
     listen: {{.Listen}}
+{{- if .Secure}}
+  # TLS and TLCP on one port (docs/gm.md), with certificates made at start.
+  - name: secure
+    listen: {{.Secure.Listen}}
+    tls:
+      cert_file: {{.Secure.Dir}}/tls.crt
+      key_file: {{.Secure.Dir}}/tls.key
+      sign_cert_file: {{.Secure.Dir}}/gm-sign.crt
+      sign_key_file: {{.Secure.Dir}}/gm-sign.key
+      enc_cert_file: {{.Secure.Dir}}/gm-enc.crt
+      enc_key_file: {{.Secure.Dir}}/gm-enc.key
+{{- end}}
 services:
   - name: demo
 {{- if not .ProductDefaults}}
@@ -184,14 +203,20 @@ func ConfigYAML(o Options, addrs []string) ([]byte, error) {
 	if o.Patient {
 		every, probe, dial, try, route = "3s", "2s", "2s", "5s", "15s"
 	}
+	type secure struct{ Listen, Dir string }
+	var sec *secure
+	if o.SecureListen != "" && o.CertDir != "" {
+		sec = &secure{o.SecureListen, o.CertDir}
+	}
 	var b bytes.Buffer
 	err := configTemplate.Execute(&b, struct {
 		Admin, Listen                            string
+		Secure                                   *secure
 		Spread, ProductDefaults                  bool
 		ProbeInterval, ProbeTimeout, DialTimeout string
 		TryTimeout, RouteTimeout                 string
 		Instances                                []instance
-	}{o.AdminListen, o.Listen, o.Spread, o.ProductDefaults, every, probe, dial, try, route, ins})
+	}{o.AdminListen, o.Listen, sec, o.Spread, o.ProductDefaults, every, probe, dial, try, route, ins})
 	return b.Bytes(), err
 }
 

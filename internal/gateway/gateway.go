@@ -372,19 +372,22 @@ func (g *Gateway) Start() error {
 	if len(g.servers) > 0 {
 		return errors.New("gateway: already started")
 	}
-	var lns []net.Listener
+	var raw []net.Listener
+	closeAll := func() {
+		for _, l := range raw {
+			l.Close()
+		}
+	}
 	tlsCfgs := make([]*tls.Config, len(g.cfg.Listeners))
 	lis := make([]*listener, len(g.cfg.Listeners))
 	for i, lc := range g.cfg.Listeners {
 		li, err := listenerOf(lc)
 		if err != nil {
-			for _, l := range lns {
-				l.Close()
-			}
+			closeAll()
 			return err
 		}
 		lis[i] = li
-		if lc.TLS != nil {
+		if lc.TLS != nil && !lc.TLS.GM() {
 			tlsCfgs[i], err = serverTLSConfig(lc.TLS)
 		}
 		var ln net.Listener
@@ -392,20 +395,35 @@ func (g *Gateway) Start() error {
 			ln, err = net.Listen("tcp", lc.Listen)
 		}
 		if err != nil {
-			for _, l := range lns {
-				l.Close()
-			}
+			closeAll()
 			return fmt.Errorf("listener %q: %w", lc.Name, err)
 		}
-		lns = append(lns, ln)
+		raw = append(raw, ln)
 	}
+	// Each listener's connections are capped (clientListener), then
+	// secured: TLS by tlsListener, which checks the framing of HTTP/1.x
+	// inside; TLCP, alone or beside TLS on one port, by secureListener,
+	// whose TLCP connections gmListener checks.
 	caps := maxConnections(g.cfg.Listeners, openFileLimit())
+	lns := make([]net.Listener, len(raw))
 	for i, lc := range g.cfg.Listeners {
-		cl := g.newClientListener(lns[i], lc, caps[i])
-		var ln net.Listener = cl
-		if tlsCfgs[i] != nil {
-			ln = newTLSListener(cl, tlsCfgs[i], handshakeTimeout(lc), int(lc.MaxHeaderBytes))
+		cl := g.newClientListener(raw[i], lc, caps[i])
+		switch {
+		case lc.TLS != nil && lc.TLS.GM():
+			sl, err := secureListener(cl, lc, g.cfg.Crypto.Suites)
+			if err != nil {
+				closeAll()
+				return fmt.Errorf("listener %q: %w", lc.Name, err)
+			}
+			lns[i] = &gmListener{Listener: sl, maxHead: int(lc.MaxHeaderBytes), refused: cl.refused}
+		case tlsCfgs[i] != nil:
+			lns[i] = newTLSListener(cl, tlsCfgs[i], handshakeTimeout(lc), int(lc.MaxHeaderBytes))
+		default:
+			lns[i] = cl
 		}
+	}
+	for i, lc := range g.cfg.Listeners {
+		ln := lns[i]
 		srv := &http.Server{
 			Handler:           g,
 			ReadHeaderTimeout: time.Duration(lc.ReadHeaderTimeout),
@@ -417,6 +435,12 @@ func (g *Gateway) Start() error {
 			ConnState:         g.connState,
 			BaseContext:       lis[i].baseContext,
 			ConnContext:       connContext,
+		}
+		if lc.TLS != nil && lc.TLS.GM() {
+			srv.Handler = tlcpRequests(g)
+			srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+				return tlcpConnContext(connContext(ctx, c), c)
+			}
 		}
 		// HTTP/2 from clients: over TLS by ALPN, and in clear text with
 		// prior knowledge (h2c), as Envoy and nginx accept.
@@ -436,7 +460,7 @@ func (g *Gateway) Start() error {
 		g.serveWG.Add(1)
 		go func() {
 			defer g.serveWG.Done()
-			err := srv.Serve(ln) // TLS is ln's (tlsListener)
+			err := srv.Serve(ln) // TLS and TLCP are ln's
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				g.log.Error("listener stopped", "listener", lc.Name, "err", err)
 			}
