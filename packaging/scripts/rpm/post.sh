@@ -1,7 +1,7 @@
 # %post of the duohuo RPM ($1: 1 install, 2 upgrade).
 # The binary must run on this machine (a loong64 package on an old-world
 # LoongArch system cannot): say so now rather than at the first start.
-if ! out=$(/usr/bin/duohuo version 2>&1); then
+if ! out=$(duohuo version 2>&1); then
 	echo "duohuo: /usr/bin/duohuo does not run on this machine: $out" >&2
 	exit 1
 fi
