@@ -51,6 +51,30 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// hostEnv is the environment without the GOOS, GOARCH and emulator that
+// build/crosstest.sh sets: make packages builds tools that run here.
+func hostEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "GOOS", "GOARCH", testexec.Env:
+		default:
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// heavy leaves a test that runs whole tools over every package (lint,
+// installs) out of -short runs: build/crosstest.sh runs the suite under
+// emulation with -short, where these would check the same packages again.
+func heavy(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: the lint and install tests run in the native run only")
+	}
+}
+
 // version is the package version: the top entry of changelog.yml.
 func version(t *testing.T) (ver, rel string) {
 	t.Helper()
@@ -80,6 +104,7 @@ func packages(t *testing.T) string {
 		}
 		cleanup = append(cleanup, pkgDir)
 		cmd := exec.Command("make", "-C", "..", "packages", "DIST="+pkgDir)
+		cmd.Env = hostEnv()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			pkgErr = fmt.Errorf("make packages: %v\n%s", err, out)
 		}
@@ -104,8 +129,14 @@ func debFile(t *testing.T, dir, goarch string) string {
 // with both outputs when the program fails.
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
+	return runCmd(t, exec.Command(name, args...))
+}
+
+// runCmd runs cmd as run does.
+func runCmd(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	name, args := cmd.Args[0], cmd.Args[1:]
 	var out, errb bytes.Buffer
-	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), err, out.String(), errb.String())
@@ -263,6 +294,7 @@ var (
 )
 
 func TestLint(t *testing.T) {
+	heavy(t)
 	dir := packages(t)
 	doc, err := os.ReadFile("../docs/install.md")
 	if err != nil {
@@ -319,7 +351,7 @@ func hostBinary(t *testing.T) string {
 }
 
 func TestManPageNamesEverySubcommand(t *testing.T) {
-	help := run(t, hostBinary(t), "--help")
+	help := runCmd(t, testexec.Command(hostBinary(t), "--help"))
 	_, cmds, ok := strings.Cut(help, "Available Commands:\n")
 	if !ok {
 		t.Fatalf("duohuo --help lists no commands:\n%s", help)
@@ -364,7 +396,7 @@ func TestDefaultConfigIsValidAndOnLoopback(t *testing.T) {
 	if cfg.Admin.Token != "" || len(cfg.Services) != 0 {
 		t.Errorf("duohuo.yaml: a token or services as shipped (%d services)", len(cfg.Services))
 	}
-	if out := run(t, hostBinary(t), "validate", "duohuo.yaml"); out != "duohuo.yaml: ok\n" {
+	if out := runCmd(t, testexec.Command(hostBinary(t), "validate", "duohuo.yaml")); out != "duohuo.yaml: ok\n" {
 		t.Errorf("duohuo validate duohuo.yaml: %q", out)
 	}
 }
@@ -539,6 +571,7 @@ func checkInstall(t *testing.T, root string) {
 // --noscripts because rpm runs scriptlets chrooted into the root, which has
 // no shell. The files and their flags are what is checked here.
 func TestRPMInstallIntoEmptyRoot(t *testing.T) {
+	heavy(t)
 	needRoot(t)
 	testexec.Tool(t, "rpm", "apt-get install -y rpm")
 	if runtime.GOARCH != "amd64" {
@@ -580,6 +613,7 @@ func TestRPMInstallIntoEmptyRoot(t *testing.T) {
 // root's rpm database knows none of its (dpkg) packages; the scriptlets run
 // chrooted there, with its shell and useradd.
 func TestRPMInstallWithScripts(t *testing.T) {
+	heavy(t)
 	testexec.Tool(t, "rpm", "apt-get install -y rpm")
 	if runtime.GOARCH != "amd64" {
 		t.Skipf("installs the amd64 package; this is %s", runtime.GOARCH)
@@ -605,6 +639,7 @@ func TestRPMInstallWithScripts(t *testing.T) {
 // there as the duohuo user, answers /readyz, reloads on SIGHUP and stops on
 // SIGTERM; a reinstall keeps a changed configuration; purge removes it.
 func TestDEBInstallAndServe(t *testing.T) {
+	heavy(t)
 	curl := testexec.Tool(t, "curl", "apt-get install -y curl")
 	if runtime.GOARCH != "amd64" {
 		t.Skipf("installs the amd64 package; this is %s", runtime.GOARCH)
