@@ -22,10 +22,13 @@ tags_loong64 := purego
 
 .PHONY: help build dist packages test test-race cross-test lint clean
 
-# Packages: the version is the top entry of packaging/changelog.yml; nfpm is
-# pinned by packaging/tools/go.mod. SOURCE_DATE_EPOCH (the last commit's
-# time) makes the files' times, and so the packages, reproducible.
-PKG_VERSION ?= $(shell sed -n 's/^- semver: *//p' packaging/changelog.yml | head -n 1)
+# Packages: the version is the top entry of packaging/changelog.yml
+# (VERSION-RELEASE); nfpm is pinned by packaging/tools/go.mod.
+# SOURCE_DATE_EPOCH (the last commit's time) makes the files' times
+# reproducible. MAINTAINER goes into the packages' headers.
+PKG_VERSION ?= $(shell sed -n 's/^- semver: *\([^-]*\).*/\1/p' packaging/changelog.yml | head -n 1)
+MAINTAINER ?= duohuo maintainers <duohuo@localhost>
+export MAINTAINER
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 export SOURCE_DATE_EPOCH
 NFPM      := $(abspath $(DIST))/.tools/nfpm

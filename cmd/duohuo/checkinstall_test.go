@@ -88,7 +88,7 @@ func TestCheckInstall(t *testing.T) {
 		name     string
 		cfg      string
 		change   func(t *testing.T, root string)
-		wantCode int // -1: any (the default ports may be taken on a shared machine)
+		wantCode int      // -1: any (the default ports may be taken on a shared machine)
 		want     []string // lines of the output, as regular expressions
 	}{
 		{
