@@ -286,6 +286,8 @@ var (
 		"initial-upload-closes-no-bugs", "non-standard-dir-perm", "non-standard-file-perm",
 		"package-supports-alternative-init-but-no-init.d-script", "spelling-error-in-binary",
 	}
+	// Debian 12's lintian does not know the loong64 port yet.
+	lintianKnownLoong64 = []string{"unknown-architecture", "binary-from-other-architecture"}
 	rpmlintKnown = []string{
 		"statically-linked-binary", "position-independent-executable-suggested", "only-non-binary-in-usr-lib",
 		"non-standard-uid", "non-standard-gid", "non-standard-dir-perm", "non-readable", "no-url-tag",
@@ -300,7 +302,7 @@ func TestLint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tag := range append(slices.Clone(lintianKnown), rpmlintKnown...) {
+	for _, tag := range slices.Concat(lintianKnown, lintianKnownLoong64, rpmlintKnown) {
 		if !strings.Contains(string(doc), "`"+tag+"`") {
 			t.Errorf("docs/install.md gives no reason for the lint finding %s", tag)
 		}
@@ -312,8 +314,12 @@ func TestLint(t *testing.T) {
 			// lintian exits 1 when it reports an error; the tags decide here.
 			out, _ := exec.Command("lintian", "--tag-display-limit", "0", "-I", f).CombinedOutput()
 			re := regexp.MustCompile(`(?m)^[EWIXP]: duohuo(?: [a-z]+)?: ([a-z0-9.+-]+)`)
+			known := lintianKnown
+			if a.goarch == "loong64" {
+				known = slices.Concat(known, lintianKnownLoong64)
+			}
 			for _, m := range re.FindAllStringSubmatch(string(out), -1) {
-				if !slices.Contains(lintianKnown, m[1]) {
+				if !slices.Contains(known, m[1]) {
 					t.Errorf("lintian %s: finding %s, neither fixed nor listed:\n%s", filepath.Base(f), m[1], out)
 				}
 			}
