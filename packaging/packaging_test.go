@@ -288,7 +288,7 @@ var (
 	}
 	// Debian 12's lintian does not know the loong64 port yet.
 	lintianKnownLoong64 = []string{"unknown-architecture", "binary-from-other-architecture"}
-	rpmlintKnown = []string{
+	rpmlintKnown        = []string{
 		"statically-linked-binary", "position-independent-executable-suggested", "only-non-binary-in-usr-lib",
 		"non-standard-uid", "non-standard-gid", "non-standard-dir-perm", "non-readable", "no-url-tag",
 		"no-signature", "no-manual-page-for-binary", "manpage-not-compressed", "invalid-license",
