@@ -780,3 +780,87 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// nextVersion builds amd64 packages of version 0.99.0 whose shipped
+// duohuo.yaml differs from this one's, with the nfpm that make packages
+// used, from a copy of this directory; it returns the rpm and the deb.
+func nextVersion(t *testing.T) (rpm, deb string) {
+	t.Helper()
+	dir := packages(t)
+	nfpm := filepath.Join(dir, ".tools", "nfpm")
+	if _, err := os.Stat(nfpm); err != nil {
+		t.Fatalf("no nfpm beside the packages (make packages builds it there): %v", err)
+	}
+	binary, err := filepath.Abs(filepath.Join(dir, "duohuo-linux-amd64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	man, _ := filepath.Abs(filepath.Join(dir, "duohuo.1.gz"))
+	work := t.TempDir()
+	run(t, "cp", "-a", ".", filepath.Join(work, "packaging"))
+	appendFile(t, filepath.Join(work, "packaging", "duohuo.yaml"), "# shipped by 0.99.0\n")
+	out := filepath.Join(work, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"rpm", "deb"} {
+		cmd := exec.Command(nfpm, "package", "--config", "packaging/nfpm.yaml", "--packager", f, "--target", out+"/")
+		cmd.Dir = work
+		cmd.Env = append(hostEnv(), "ARCH=amd64", "VERSION=0.99.0", "BINARY="+binary, "MANPAGE="+man, "MAINTAINER=duohuo tests <duohuo@localhost>")
+		runCmd(t, cmd)
+	}
+	return filepath.Join(out, "duohuo-0.99.0-1.x86_64.rpm"), filepath.Join(out, "duohuo_0.99.0-1_amd64.deb")
+}
+
+// An upgrade whose package ships a new duohuo.yaml never overwrites one
+// the administrator changed: rpm puts the new one beside it as .rpmnew,
+// dpkg (told to keep the old one, as in unattended upgrades) as .dpkg-dist.
+func TestUpgradeKeepsAChangedConfiguration(t *testing.T) {
+	heavy(t)
+	testexec.Tool(t, "rpm", "apt-get install -y rpm")
+	if runtime.GOARCH != "amd64" {
+		t.Skipf("installs the amd64 package; this is %s", runtime.GOARCH)
+	}
+	ver, rel := version(t)
+	dir := packages(t)
+	nextRPM, nextDEB := nextVersion(t)
+	const mine = "# changed by the administrator\n"
+
+	t.Run("rpm", func(t *testing.T) {
+		root := installRoot(t)
+		run(t, "rpm", "--root", root, "--initdb")
+		run(t, "rpm", "--root", root, "-i", "--nodeps", rpmFile(t, dir, "x86_64"))
+		cfg := filepath.Join(root, "etc/duohuo/duohuo.yaml")
+		appendFile(t, cfg, mine)
+		out := run(t, "rpm", "--root", root, "-U", "--nodeps", nextRPM)
+		if got := run(t, "rpm", "--root", root, "-q", "--qf", "%{VERSION}\n", "duohuo"); got != "0.99.0\n" {
+			t.Errorf("after rpm -U: version %q", got)
+		}
+		if b, _ := os.ReadFile(cfg); !strings.Contains(string(b), mine) {
+			t.Errorf("rpm -U from %s-%s overwrote the changed duohuo.yaml (%s)", ver, rel, out)
+		}
+		if b, err := os.ReadFile(cfg + ".rpmnew"); err != nil || !strings.Contains(string(b), "# shipped by 0.99.0") {
+			t.Errorf("rpm -U: the new duohuo.yaml is not beside the changed one as .rpmnew: %v", err)
+		}
+		checkInstalled(t, root)
+	})
+	t.Run("deb", func(t *testing.T) {
+		root := installRoot(t)
+		run(t, "cp", debFile(t, dir, "amd64"), filepath.Join(root, "tmp/old.deb"))
+		run(t, "cp", nextDEB, filepath.Join(root, "tmp/new.deb"))
+		run(t, "chroot", root, "dpkg", "-i", "/tmp/old.deb")
+		cfg := filepath.Join(root, "etc/duohuo/duohuo.yaml")
+		appendFile(t, cfg, mine)
+		out := run(t, "chroot", root, "dpkg", "--force-confold", "-i", "/tmp/new.deb")
+		if !strings.Contains(out, "duohuo ") || strings.Contains(out, "duohuo: edit /etc/duohuo/duohuo.yaml") {
+			t.Errorf("dpkg upgrade: postinst should check the binary and not greet a first install:\n%s", out)
+		}
+		if b, _ := os.ReadFile(cfg); !strings.Contains(string(b), mine) {
+			t.Errorf("dpkg -i of 0.99.0 overwrote the changed duohuo.yaml:\n%s", out)
+		}
+		if b, err := os.ReadFile(cfg + ".dpkg-dist"); err != nil || !strings.Contains(string(b), "# shipped by 0.99.0") {
+			t.Errorf("dpkg -i: the new duohuo.yaml is not beside the changed one as .dpkg-dist: %v", err)
+		}
+		checkInstalled(t, root)
+	})
+}
