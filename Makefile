@@ -20,7 +20,18 @@ DIST      := dist
 # See docs/platforms.md.
 tags_loong64 := purego
 
-.PHONY: help build dist test test-race cross-test lint clean
+.PHONY: help build dist packages test test-race cross-test lint clean
+
+# Packages: the version is the top entry of packaging/changelog.yml
+# (VERSION-RELEASE); nfpm is pinned by packaging/tools/go.mod.
+# SOURCE_DATE_EPOCH (the last commit's time) makes the files' times
+# reproducible. MAINTAINER goes into the packages' headers.
+PKG_VERSION ?= $(shell sed -n 's/^- semver: *\([^-]*\).*/\1/p' packaging/changelog.yml | head -n 1)
+MAINTAINER ?= duohuo maintainers <duohuo@localhost>
+export MAINTAINER
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+export SOURCE_DATE_EPOCH
+NFPM      := $(abspath $(DIST))/.tools/nfpm
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -39,6 +50,16 @@ dist: ## static binaries for linux/amd64, arm64, loong64 with SHA-256 and SM3 ch
 	cd $(DIST) && sha256sum duohuo-linux-* > SHA256SUMS
 	$(GO) run ./internal/tools/sm3sum $(addprefix $(DIST)/duohuo-linux-,$(ARCHES)) | sed 's|$(DIST)/||' > $(DIST)/SM3SUMS
 	@cat $(DIST)/SHA256SUMS $(DIST)/SM3SUMS
+
+packages: dist ## RPM and DEB packages for linux/amd64, arm64, loong64 (docs/install.md)
+	$(GO) -C packaging/tools build -o $(NFPM) github.com/goreleaser/nfpm/v2/cmd/nfpm
+	gzip -9n -c packaging/duohuo.1 > $(DIST)/duohuo.1.gz
+	@set -e; for a in $(ARCHES); do for f in rpm deb; do \
+		ARCH=$$a VERSION=$(PKG_VERSION) BINARY=$(DIST)/duohuo-linux-$$a MANPAGE=$(DIST)/duohuo.1.gz \
+			$(NFPM) package --config packaging/nfpm.yaml --packager $$f --target $(DIST)/; \
+	done; done
+	cd $(DIST) && sha256sum *.rpm *.deb > PACKAGES.SHA256SUMS
+	@ls -l $(DIST)/*.rpm $(DIST)/*.deb
 
 test: ## unit tests
 	$(GO) test ./...
