@@ -29,7 +29,7 @@ var reader = kubetest.User{Name: "duohuo-gateway", Token: "duohuo-gateway-token"
 
 // cluster starts a kube-apiserver with namespace "shop", and grants reader
 // the documented Role in it.
-func cluster(t *testing.T) (*kubetest.Server, discoveryv1client.EndpointSliceInterface) {
+func cluster(t testing.TB) (*kubetest.Server, discoveryv1client.EndpointSliceInterface) {
 	t.Helper()
 	srv := kubetest.Start(t, reader)
 	ctx := t.Context()
