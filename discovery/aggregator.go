@@ -361,6 +361,17 @@ func (st *sourceState) count() {
 	st.status.Services, st.status.Instances, st.status.Held = len(st.services), n, len(st.held)
 }
 
+// SetDropGuard changes the drop guard (see AggregatorConfig: share <= 0
+// turns it off, zero reports and after mean 2 and 30s) for the reports
+// that come next; drops held already keep the timers they have.
+func (a *Aggregator) SetDropGuard(share float64, reports int, after time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.dropShare = share
+	a.dropReports = cmp.Or(reports, 2)
+	a.dropAfter = cmp.Or(after, 30*time.Second)
+}
+
 // guardDrops holds back, in next (st's new report), every service whose
 // instances drop by more than the drop share from what st serves now: the
 // current instances stay in next until the drop is confirmed. A service
@@ -368,6 +379,12 @@ func (st *sourceState) count() {
 // held.
 func (a *Aggregator) guardDrops(st *sourceState, next map[string][]Instance) {
 	if a.dropShare <= 0 {
+		// The guard was turned off (SetDropGuard): drops held before
+		// end, and the report applies as it is.
+		for svc, h := range st.held {
+			h.timer.Stop()
+			delete(st.held, svc)
+		}
 		return
 	}
 	for svc, h := range st.held {

@@ -121,3 +121,33 @@ func TestAggregatorSurvivesRegistryTrouble(t *testing.T) {
 		t.Errorf("without the guard, after an empty answer: %d instances, want 0", n)
 	}
 }
+
+// SetDropGuard changes the guard for the reports that come next; turning
+// it off ends the drops held.
+func TestSetDropGuard(t *testing.T) {
+	a := guarded(t)
+	src := start(t, a, report{"api": four()})[0]
+	if err := src.Set(report{"api": four()[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	if count(a, "api") != 4 || a.Status()[0].Held != 1 {
+		t.Fatalf("with the guard: %d instances, %d held; want 4 and 1", count(a, "api"), a.Status()[0].Held)
+	}
+	a.SetDropGuard(0, 0, 0)
+	if err := src.Set(report{"api": four()[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	if count(a, "api") != 1 || a.Status()[0].Held != 0 {
+		t.Errorf("guard off: %d instances, %d held; want 1 and 0", count(a, "api"), a.Status()[0].Held)
+	}
+	a.SetDropGuard(0.5, 0, 0)
+	if err := src.Set(report{"api": four()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Set(report{}); err != nil {
+		t.Fatal(err)
+	}
+	if count(a, "api") != 4 || a.Status()[0].Held != 1 {
+		t.Errorf("guard on again: %d instances, %d held; want 4 and 1", count(a, "api"), a.Status()[0].Held)
+	}
+}

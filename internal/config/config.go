@@ -41,6 +41,7 @@ type Config struct {
 	Metrics     Metrics      `yaml:"metrics" doc:"Prometheus metrics served on the admin listener at /metrics."`
 	Listeners   []Listener   `yaml:"listeners" doc:"Where the gateway accepts client traffic. Every route is served on every listener."`
 	Services    []Service    `yaml:"services" doc:"The upstream services: where their instances come from and how they are picked."`
+	Discovery   Discovery    `yaml:"discovery" doc:"How the instances that every service's sources report are merged (docs/discovery.md)."`
 	Replication *Replication `yaml:"replication" doc:"Run a replica of the multi-site state (CRDTs, package replica) and serve it on the admin API (/v1/kv); absent means none."`
 	Gray        Gray         `yaml:"gray" doc:"Traffic color for gray lanes: where it travels and whom to believe about it. Routes split traffic with their own gray section."`
 	Faults      Faults       `yaml:"faults" doc:"Fault injection (delays, aborts) for drills; off unless rules are given. Changeable at run time on the admin API (/v1/faults)."`
@@ -56,6 +57,18 @@ type Config struct {
 }
 
 func (c *Config) setWarnings(w Errors) { c.Warnings = w }
+
+// Discovery holds the settings of the merge of every source's reports.
+type Discovery struct {
+	DropGuard DropGuard `yaml:"drop_guard" doc:"Hold a sudden loss of many of a service's instances from one source until it is confirmed, so that a registry in trouble answering empty lists cannot empty the gateway (docs/discovery.md, Drop guard)."`
+}
+
+// DropGuard configures the aggregator's drop guard.
+type DropGuard struct {
+	Share   Percent  `yaml:"share" default:"50%" min:"0" max:"100" doc:"A report that takes away more than this share of the instances a source had for a service is held: the previous instances keep serving until the drop is confirmed. 0% turns the guard off (every report applies at once)."`
+	Reports int      `yaml:"reports" default:"2" min:"1" max:"1000" doc:"A held drop is confirmed by this many consecutive reports that keep it, the first included."`
+	After   Duration `yaml:"after" default:"30s" min:"1s" doc:"A held drop is confirmed once it has lasted this long, whatever the number of reports."`
+}
 
 // Site says where this gateway runs. A zone needs a region and a region needs a
 // cloud, because locality compares them in that order.

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -92,5 +94,62 @@ duohuo_discovery_source_shadowed_instances{source=%q} 1
 	}
 	if n, err := testutil.GatherAndCount(reg, "duohuo_discovery_source_last_success_timestamp_seconds", "duohuo_discovery_source_stale", "duohuo_discovery_source_updates_total"); err != nil || n != 6 {
 		t.Errorf("last_success, stale and updates series: %d, %v; want 2 each", n, err)
+	}
+}
+
+// discovery.drop_guard decides whether a report that takes most instances
+// away is held: by default (50%) the instances keep serving until it is
+// confirmed; with share 0% it applies at once; a reload changes it.
+func TestDropGuardFromTheConfig(t *testing.T) {
+	dir := t.TempDir()
+	a, b, c := upstream(t, "a"), upstream(t, "b"), upstream(t, "c")
+	file := dir + "/instances.yaml"
+	write := func(addrs ...string) {
+		t.Helper()
+		if err := os.WriteFile(file+".tmp", []byte(instancesFile(addrs...)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(file+".tmp", file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(a, b, c)
+	cfgText := func(share string) string {
+		return fmt.Sprintf(`
+discovery: {drop_guard: {share: "%s", reports: 1000, after: 1h}}
+listeners: [{name: public, listen: "127.0.0.1:0"}]
+services: [{name: api, discovery: [{file: {path: %q}}]}]
+routes: [{name: all, service: api}]
+`, share, file)
+	}
+	g := start(t, parse(t, cfgText("50%")), dir)
+	defer g.Shutdown(context.Background())
+	instances := func() int {
+		d, _ := g.DiscoveryDumps("api")
+		if len(d) != 1 {
+			return -1
+		}
+		return len(d[0].Published)
+	}
+	held := func() bool {
+		d, _ := g.DiscoveryDumps("api")
+		return len(d) == 1 && len(d[0].Sources) == 1 && d[0].Sources[0].Held != nil
+	}
+	eventually(t, "three instances", 10*time.Millisecond, func() bool { return instances() == 3 })
+	write(a)
+	eventually(t, "the drop held", 10*time.Millisecond, held)
+	if n := instances(); n != 3 {
+		t.Fatalf("with the guard on, %d instances published after the drop; want the 3 held", n)
+	}
+	// Off after a reload: the same drop applies at once.
+	if err := g.Reload(parse(t, cfgText("0%"))); err != nil {
+		t.Fatal(err)
+	}
+	write(a, b, c)
+	eventually(t, "three instances again", 10*time.Millisecond, func() bool { return instances() == 3 && !held() })
+	write(b)
+	eventually(t, "the drop applied", 10*time.Millisecond, func() bool { return instances() == 1 })
+	if held() {
+		t.Error("a drop is held with share 0%")
 	}
 }

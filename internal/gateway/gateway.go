@@ -107,7 +107,7 @@ func New(opts Options) (*Gateway, error) {
 		log:      log,
 		m:        newMetrics(reg, int(opts.Config.Metrics.InstanceLabels)),
 		fwd:      &proxy.Forwarder{Via: "duohuo"},
-		agg:      discovery.NewAggregator(discovery.AggregatorConfig{DropShare: dropShare}),
+		agg:      discovery.NewAggregator(dropGuardConfig(opts.Config.Discovery.DropGuard)),
 		services: map[string]*service{},
 		baseDir:  opts.BaseDir,
 		stopping: make(chan struct{}),
@@ -185,10 +185,6 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 // duohuo_config_reloads_total{result="rejected"}.
 func (g *Gateway) RefuseReload() { g.m.reloads.WithLabelValues("rejected").Inc() }
 
-// dropShare is the share of a source's instances of a service whose sudden
-// loss is held until confirmed (docs/discovery.md, "Drop guard").
-const dropShare = 0.5
-
 // hpackTableSize bounds the HTTP/2 header compression tables of a client
 // connection (RFC 7541, section 6.5.2: the default SETTINGS_HEADER_TABLE_SIZE).
 const hpackTableSize = 4096
@@ -212,6 +208,10 @@ func (g *Gateway) apply(cfg *config.Config) (*config.Config, error) {
 		return nil, errShutDown
 	}
 	g.gen++
+	// The drop guard applies to the reports of the new sources too: set
+	// before they start.
+	dg := dropGuardConfig(cfg.Discovery.DropGuard)
+	g.agg.SetDropGuard(dg.DropShare, dg.DropReports, dg.DropAfter)
 	site := discovery.Locality{Cloud: cfg.Site.Cloud, Region: cfg.Site.Region, Zone: cfg.Site.Zone}
 	sameSite := g.cfg != nil && g.cfg.Site == cfg.Site
 	next := make(map[string]*service, len(cfg.Services))

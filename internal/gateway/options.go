@@ -282,6 +282,16 @@ func nacosConfig(service, sourceName string, c *config.NacosSource) (nacos.Confi
 	}, nil
 }
 
+// dropGuardConfig maps discovery.drop_guard onto the aggregator's guard:
+// share 0% is the guard off, as the library's DropShare 0 is.
+func dropGuardConfig(d config.DropGuard) discovery.AggregatorConfig {
+	return discovery.AggregatorConfig{
+		DropShare:   d.Share.Fraction(),
+		DropReports: d.Reports,
+		DropAfter:   time.Duration(d.After),
+	}
+}
+
 // kubernetesConfig maps a kubernetes discovery source of service. As for
 // nacos, every value is passed as is.
 func kubernetesConfig(service, sourceName string, c *config.KubernetesSource) kubernetes.Config {

@@ -189,6 +189,9 @@ var optionSections = map[string]optionSection{
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(svc0(c).Discovery[0].Nacos).Elem() }},
 	"ConsulSource": {at: []string{"services[0]", "discovery[0]", "consul"}, lib: consulOf,
 		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(svc0(c).Discovery[0].Consul).Elem() }},
+	"DropGuard": {at: []string{"discovery", "drop_guard"},
+		lib:   func(_ *testing.T, c *config.Config) any { return dropGuardConfig(c.Discovery.DropGuard) },
+		value: func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Discovery.DropGuard).Elem() }},
 	"KubernetesSource": {at: []string{"services[0]", "discovery[0]", "kubernetes"},
 		lib: func(_ *testing.T, c *config.Config) any {
 			return kubernetesConfig("s", "kubernetes:s", svc0(c).Discovery[0].Kubernetes)
@@ -354,6 +357,9 @@ var optionCases = map[string]optionCase{
 	"ConsulSource.wait":          {get: func(l any) any { return l.(consul.Config).Wait }},
 	"ConsulSource.timeout":       {get: func(l any) any { return l.(consul.Config).Timeout }},
 	"ConsulSource.rate_interval": {get: func(l any) any { return l.(consul.Config).RateInterval }},
+	"DropGuard.share":            {get: func(l any) any { return l.(discovery.AggregatorConfig).DropShare }, zero: 0.0}, // 0%: off
+	"DropGuard.reports":          {get: func(l any) any { return l.(discovery.AggregatorConfig).DropReports }},
+	"DropGuard.after":            {get: func(l any) any { return l.(discovery.AggregatorConfig).DropAfter }},
 	"KubernetesSource.resync":    {get: func(l any) any { return l.(kubernetes.Config).Resync }},
 	"LocalityKeys.cloud":         {get: func(l any) any { return l.(consul.Config).LocalityKeys.Cloud }},
 	"LocalityKeys.region":        {get: func(l any) any { return l.(consul.Config).LocalityKeys.Region }},
