@@ -1,0 +1,13 @@
+// Package registry is where a service registers itself, so that gateways
+// (and its other clients) discover it: the counterpart of the discovery
+// sources. Each registry has its own subpackage, which keeps its client
+// library out of programs that do not use it:
+//
+//   - [github.com/duohuo/duohuo/registry/etcd]: a key under a prefix,
+//     attached to a lease kept alive, in the layout discovery/etcd reads.
+//
+// A registration lasts until it is closed: Close deregisters at once (a
+// graceful shutdown takes the instance out before it stops answering),
+// and a process that dies without closing is taken out by the registry
+// when its lease, check or heartbeat runs out.
+package registry
