@@ -73,7 +73,11 @@ type load struct {
 	stop       chan struct{}
 }
 
-func startLoad(url string, n int) *load {
+func startLoad(url string, n int) *load { return startPacedLoad(url, n, 0) }
+
+// startPacedLoad is startLoad with a pause after each request, so that a
+// load meant to last through a long event does not reach its bound first.
+func startPacedLoad(url string, n int, pause time.Duration) *load {
 	l := &load{by: map[string]int{}, stop: make(chan struct{})}
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 	for i := 0; i < n; i++ {
@@ -104,6 +108,13 @@ func startLoad(url string, n int) *load {
 				l.mu.Lock()
 				l.by[string(b)]++
 				l.mu.Unlock()
+				if pause > 0 {
+					select {
+					case <-l.stop:
+						return
+					case <-time.After(pause):
+					}
+				}
 			}
 		}()
 	}
