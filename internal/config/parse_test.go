@@ -488,6 +488,9 @@ func TestDefault(t *testing.T) {
 		Crypto:  Crypto{Suites: "auto"},
 		Metrics: Metrics{InstanceLabels: DefaultInstanceLabels},
 		Gray:    Gray{Header: "X-Gray-Id", BaggageKey: "gray.lane"},
+		Discovery: Discovery{DropGuard: DropGuard{
+			Share: Percent(50), Reports: 2, After: Duration(30 * time.Second),
+		}},
 	}
 	if diff := cmp.Diff(want, Default()); diff != "" {
 		t.Errorf("Default() (-want +got):\n%s", diff)
