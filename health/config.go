@@ -1,9 +1,11 @@
 package health
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -51,6 +53,12 @@ type ProbeConfig struct {
 	// connect and do not use it, so that one setting can say how a
 	// service's instances speak whatever the probe type.
 	TLS *tls.Config
+	// DialTLS, when set, makes the encrypted connections of HTTP probes
+	// instead of crypto/tls (the gateway sets it for TLCP): HTTP probes
+	// then speak HTTPS over what it returns, and TLS is not used. It must
+	// complete its handshake within ctx. gRPC probes need HTTP/2 over
+	// crypto/tls and refuse to run with it.
+	DialTLS func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Host is the Host header (the :authority of gRPC probes). Empty means
 	// the instance address.
 	Host string
@@ -242,6 +250,8 @@ func (c Config) Validate() error {
 		return bad("Probe.ExpectStatus", p.ExpectStatus, "a gRPC probe expects SERVING")
 	case p.GRPC && len(p.ExpectStatuses) != 0:
 		return bad("Probe.ExpectStatuses", p.ExpectStatuses, "a gRPC probe expects SERVING")
+	case p.GRPC && p.DialTLS != nil:
+		return bad("Probe.DialTLS", "set", "a gRPC probe needs HTTP/2 over crypto/tls")
 	case !p.GRPC && p.GRPCService != "":
 		return bad("Probe.GRPCService", p.GRPCService, "only used with GRPC")
 	case !utf8.ValidString(p.GRPCService):

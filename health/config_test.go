@@ -1,8 +1,10 @@
 package health_test
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +28,7 @@ func TestConfigValidate(t *testing.T) {
 		{"a gRPC probe of a named service over TLS", health.Config{Probe: health.ProbeConfig{GRPC: true, GRPCService: "shop.Cart", TLS: &tls.Config{}}}, ""},
 		{"an HTTP probe over TLS", health.Config{Probe: health.ProbeConfig{Path: "/healthz", TLS: &tls.Config{}}}, ""},
 		{"a gRPC probe has no path", health.Config{Probe: health.ProbeConfig{GRPC: true, Path: "/healthz"}}, "Probe.Path"},
+		{"a gRPC probe cannot run over DialTLS", health.Config{Probe: health.ProbeConfig{GRPC: true, DialTLS: func(context.Context, string, string) (net.Conn, error) { return nil, nil }}}, "Probe.DialTLS"},
 		{"a gRPC probe expects no HTTP status", health.Config{Probe: health.ProbeConfig{GRPC: true, ExpectStatus: 200}}, "Probe.ExpectStatus"},
 		{"a gRPC probe expects no HTTP statuses", health.Config{Probe: health.ProbeConfig{GRPC: true, ExpectStatuses: []health.StatusRange{{200, 299}}}}, "Probe.ExpectStatuses"},
 		{"expected statuses and ranges", health.Config{Probe: health.ProbeConfig{Path: "/", ExpectStatuses: []health.StatusRange{{200, 299}, {404, 404}}}}, ""},

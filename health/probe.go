@@ -73,7 +73,7 @@ func (t *Tracker) probe(ctx context.Context, addr netip.AddrPort) error {
 		return c.Close()
 	}
 	scheme := "http://"
-	if p.TLS != nil {
+	if p.TLS != nil || p.DialTLS != nil {
 		scheme = "https://"
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+addr.String()+p.Path, nil)

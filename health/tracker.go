@@ -147,6 +147,7 @@ func newProbeTransport(p *ProbeConfig) *http.Transport {
 	if p.TLS != nil {
 		tr.TLSClientConfig = probeTLS(p)
 	}
+	tr.DialTLSContext = p.DialTLS
 	return tr
 }
 

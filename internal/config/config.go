@@ -329,7 +329,7 @@ type Upstream struct {
 	ResponseHeaderTimeout   Duration     `yaml:"response_header_timeout" default:"0s" doc:"Deadline for response headers after the request is written; 0 means none beyond the route timeout."`
 	IdleConnTimeout         Duration     `yaml:"idle_conn_timeout" default:"90s" doc:"Idle keep-alive connections are closed after this (Go's http.DefaultTransport); 0s keeps them until the instance closes them."`
 	MaxIdleConnsPerInstance int          `yaml:"max_idle_conns_per_instance" default:"64" min:"0" max:"100000" doc:"Idle HTTP/1.1 connections kept per instance; Go's default of 2 is too small for a proxy and forces new connections under load. 0 keeps none: every HTTP/1.1 request opens a new connection, and auto then speaks HTTP/1.1 over tls too for all but gRPC. HTTP/2 connections are kept whatever this says."`
-	TLS                     *UpstreamTLS `yaml:"tls" doc:"Connect to instances with TLS 1.2/1.3: true verifies their certificates against the system's roots, a section says which CA, server name and client certificate to use; false or absent means clear text. http and grpc health checks speak TLS with the same settings."`
+	TLS                     *UpstreamTLS `yaml:"tls" doc:"Connect to instances with TLS 1.2/1.3, or TLCP with tlcp: true: true verifies their certificates against the system's roots, a section says which CA, server name and client certificate to use; false or absent means clear text. http and grpc health checks speak TLS (or TLCP) with the same settings."`
 }
 
 // UpstreamTLS is how the gateway speaks TLS to a service's instances, for
@@ -344,6 +344,16 @@ type UpstreamTLS struct {
 	InsecureSkipVerify bool   `yaml:"insecure_skip_verify" doc:"Accept any certificate the instances present, unverified: for tests only, since anyone on the path can then read and change the traffic."`
 	CertFile           string `yaml:"cert_file" doc:"PEM certificate chain the gateway presents to instances that ask for one (mutual TLS); needs key_file."`
 	KeyFile            string `yaml:"key_file" doc:"PEM private key of cert_file."`
+	TLCP               bool   `yaml:"tlcp" doc:"Speak TLCP (GB/T 38636: SM2, SM3, SM4) to the instances instead of TLS: ca_file is then the SM2 CA that signed their signing certificates, and sign_cert_file with the enc_ files the gateway's own double certificate for instances that ask for one. TLCP connections carry HTTP/1.1: not h2, h2c or gRPC (docs/gm.md)."`
+	SignCertFile       string `yaml:"sign_cert_file" doc:"With tlcp: the gateway's TLCP signing certificate (SM2, PEM chain) for instances that authenticate clients; needs sign_key_file."`
+	SignKeyFile        string `yaml:"sign_key_file" doc:"PEM SM2 private key of sign_cert_file."`
+	EncCertFile        string `yaml:"enc_cert_file" doc:"With tlcp: the gateway's TLCP encryption certificate (SM2, PEM), which the ECDHE suites need besides the signing one; needs enc_key_file and sign_cert_file."`
+	EncKeyFile         string `yaml:"enc_key_file" doc:"PEM SM2 private key of enc_cert_file."`
+}
+
+// GMFiles reports whether t names any file of a TLCP double certificate.
+func (t *UpstreamTLS) GMFiles() bool {
+	return t.SignCertFile != "" || t.SignKeyFile != "" || t.EncCertFile != "" || t.EncKeyFile != ""
 }
 
 // ClientConfig reads t's files and returns the TLS configuration of
@@ -410,12 +420,17 @@ func (t *UpstreamTLS) validate(c *checker, path string) {
 		c.errorf(join(path, "ca_file"), "has no use with insecure_skip_verify, which verifies nothing: remove one of them")
 		return
 	}
-	_, key, err := t.clientConfig(func(p string) string {
+	abs := func(p string) string {
 		if p != "" && !filepath.IsAbs(p) && c.d.dir != "" {
 			return filepath.Join(c.d.dir, p)
 		}
 		return p
-	})
+	}
+	if t.TLCP || t.GMFiles() {
+		t.validateGM(c, path, abs)
+		return
+	}
+	_, key, err := t.clientConfig(abs)
 	if err != nil {
 		c.errorf(join(path, key), "%v", err)
 	}

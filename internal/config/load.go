@@ -116,6 +116,10 @@ func (c *Config) resolvePaths(dir string) {
 			abs(&t.CAFile)
 			abs(&t.CertFile)
 			abs(&t.KeyFile)
+			abs(&t.SignCertFile)
+			abs(&t.SignKeyFile)
+			abs(&t.EncCertFile)
+			abs(&t.EncKeyFile)
 		}
 		for _, src := range c.Services[i].Discovery {
 			if src.File != nil {

@@ -276,6 +276,9 @@ func registryName(v string) bool {
 }
 
 func (s *NacosSource) validate(c *checker, path string) {
+	if s.TLS != nil && (s.TLS.TLCP || s.TLS.GMFiles()) {
+		c.errorf(join(path, "tls.tlcp"), "is for upstream.tls: nacos servers speak TLS")
+	}
 	for i, srv := range s.Servers {
 		c.checkServer(fmt.Sprintf("%s.servers[%d]", path, i), srv, true)
 	}
@@ -297,6 +300,9 @@ func (s *NacosSource) validate(c *checker, path string) {
 }
 
 func (s *ConsulSource) validate(c *checker, path string) {
+	if s.TLS != nil && (s.TLS.TLCP || s.TLS.GMFiles()) {
+		c.errorf(join(path, "tls.tlcp"), "is for upstream.tls: consul servers speak TLS")
+	}
 	if len(s.Servers) == 0 {
 		c.errorf(join(path, "servers"), "must not be empty: give at least one Consul address, or leave servers out for 127.0.0.1:8500")
 	}

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net/netip"
 	"time"
@@ -84,14 +83,15 @@ func laneBalancerConfig(c balancer.Config) balancer.Config {
 	return c
 }
 
-// healthConfig maps a service's health section. tlsCfg is the service's
-// upstream TLS (nil: clear text): http and grpc probes speak to instances
-// as attempts do.
-func healthConfig(h config.Health, tlsCfg *tls.Config) health.Config {
+// healthConfig maps a service's health section. topts are the service's
+// upstream connections (TLS, TLCP or clear text): http and grpc probes
+// speak to instances as attempts do.
+func healthConfig(h config.Health, topts proxy.TransportOptions) health.Config {
 	var c health.Config
 	a := h.Active
 	p := &c.Probe
-	p.TLS = tlsCfg
+	p.TLS = topts.TLS
+	p.DialTLS = topts.DialTLS
 	switch a.Type {
 	case "none":
 		p.Disabled = true
@@ -147,6 +147,16 @@ func healthConfig(h config.Health, tlsCfg *tls.Config) health.Config {
 // transportOptions maps a service's upstream section, reading its TLS
 // files.
 func transportOptions(u config.Upstream) (proxy.TransportOptions, error) {
+	if u.TLS != nil && u.TLS.TLCP {
+		dial, err := upstreamTLCP(u.TLS)
+		if err != nil {
+			return proxy.TransportOptions{}, fmt.Errorf("upstream.tls: %w", err)
+		}
+		u.TLS = nil
+		o, err := transportOptions(u)
+		o.DialTLS = dial
+		return o, err
+	}
 	tlsCfg, err := u.TLS.ClientConfig()
 	if err != nil {
 		return proxy.TransportOptions{}, fmt.Errorf("upstream.tls: %w", err)

@@ -83,7 +83,7 @@ func healthOf(t *testing.T, c *config.Config) any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return healthConfig(svc0(c).Health, opts.TLS)
+	return healthConfig(svc0(c).Health, opts)
 }
 
 var optionSections = map[string]optionSection{

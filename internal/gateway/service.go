@@ -94,7 +94,7 @@ func newService(sc config.Service, site discovery.Locality, agg *discovery.Aggre
 	if err != nil {
 		return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 	}
-	tracker, err := health.New(healthConfig(sc.Health, topts.TLS))
+	tracker, err := health.New(healthConfig(sc.Health, topts))
 	if err != nil {
 		return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -113,6 +114,13 @@ type TransportOptions struct {
 	// TLS, when set, is used for https upstreams. It is cloned, not
 	// changed.
 	TLS *tls.Config
+	// DialTLS, when set, makes the encrypted connections of https
+	// upstreams instead of crypto/tls: the gateway sets it for TLCP. It
+	// must complete its handshake within ctx, which also carries
+	// TLSHandshakeTimeout beyond the dial. net/http speaks HTTP/2 over
+	// *tls.Conn alone, so such connections carry HTTP/1.1: requests that
+	// need HTTP/2 (gRPC, protocol h2) are refused with [ErrProtocol].
+	DialTLS func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Transport sends upstream requests over the protocol its options chose. It
@@ -126,6 +134,9 @@ type Transport struct {
 	// h2 carries HTTP/2 only; nil in http1 mode.
 	h2  *http.Transport
 	err error // the unknown protocol, if any
+	// customTLS: https connections come from DialTLS and carry HTTP/1.1
+	// only.
+	customTLS bool
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -135,7 +146,7 @@ var _ http.RoundTripper = (*Transport)(nil)
 // Accept-Encoding through as the client sent it), protocols as
 // [TransportOptions.Protocol] says.
 func NewTransport(o TransportOptions) *Transport {
-	t := &Transport{protocol: o.Protocol}
+	t := &Transport{protocol: o.Protocol, customTLS: o.DialTLS != nil}
 	if t.protocol == "" {
 		t.protocol = ProtocolAuto
 	}
@@ -202,7 +213,19 @@ func newHTTPTransport(o TransportOptions, p http.Protocols) *http.Transport {
 		ping = 0 // net/http: zero sends no health-check pings
 	}
 	d := &net.Dialer{Timeout: def(o.DialTimeout, time.Second), KeepAlive: 30 * time.Second}
+	var dialTLS func(context.Context, string, string) (net.Conn, error)
+	if o.DialTLS != nil {
+		// net/http applies TLSHandshakeTimeout to crypto/tls only: bound
+		// the dial and the handshake together here.
+		limit := def(o.DialTimeout, time.Second) + def(o.TLSHandshakeTimeout, 3*time.Second)
+		dialTLS = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, limit)
+			defer cancel()
+			return o.DialTLS(ctx, network, addr)
+		}
+	}
 	return &http.Transport{
+		DialTLSContext:        dialTLS,
 		Protocols:             &p,
 		DialContext:           d.DialContext,
 		TLSClientConfig:       o.TLS.Clone(), // net/http sets NextProtos on it for ALPN
@@ -226,6 +249,17 @@ func newHTTPTransport(o TransportOptions, p http.Protocols) *http.Transport {
 // response is read (full duplex, as gRPC's streaming calls need). It closes
 // r.Body, as http.RoundTripper requires.
 func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.customTLS && r.URL.Scheme == "https" {
+		if t.protocol == ProtocolH2 || t.protocol == ProtocolH2C {
+			return nil, t.refuse(r, fmt.Errorf("%w: %s over TLCP: TLCP connections carry HTTP/1.1 only", ErrProtocol, t.protocol))
+		}
+		if ct := r.Header["Content-Type"]; len(ct) > 0 && IsGRPC(ct[0]) {
+			return nil, t.refuse(r, fmt.Errorf("%w: gRPC needs HTTP/2, which TLCP connections do not carry", ErrProtocol))
+		}
+		if t.h1 != nil {
+			return t.h1.RoundTrip(r)
+		}
+	}
 	switch t.protocol {
 	case ProtocolHTTP1:
 		return t.h1.RoundTrip(r)

@@ -146,6 +146,54 @@ func TestTransportRefuses(t *testing.T) {
 	}
 }
 
+// A transport whose encrypted connections come from DialTLS (TLCP) refuses
+// what needs HTTP/2 over them, without dialling, and sends the rest over
+// HTTP/1.1 on what DialTLS returns.
+func TestTransportWithDialTLS(t *testing.T) {
+	var dials atomic.Int64
+	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto)
+	}))
+	defer back.Close()
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		dials.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, network, back.Listener.Addr().String()) // clear text stands in for TLCP
+	}
+	for _, tc := range []struct{ name, protocol, contentType string }{
+		{"h2", ProtocolH2, ""},
+		{"gRPC in auto", ProtocolAuto, "application/grpc"},
+	} {
+		req, _ := http.NewRequest("POST", "https://127.0.0.1:1/", nil)
+		if tc.contentType != "" {
+			req.Header.Set("Content-Type", tc.contentType)
+		}
+		if _, err := NewTransport(TransportOptions{Protocol: tc.protocol, DialTLS: dial}).RoundTrip(req); !errors.Is(err, ErrProtocol) {
+			t.Errorf("%s over DialTLS: RoundTrip = %v, want ErrProtocol", tc.name, err)
+		}
+	}
+	if n := dials.Load(); n != 0 {
+		t.Errorf("%d dials for refused requests", n)
+	}
+	for _, protocol := range []string{ProtocolAuto, ProtocolHTTP1} {
+		tr := NewTransport(TransportOptions{Protocol: protocol, DialTLS: dial})
+		req, _ := http.NewRequest("GET", "https://127.0.0.1:1/", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s over DialTLS: %v", protocol, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		if string(b) != "HTTP/1.1" {
+			t.Errorf("%s over DialTLS: answered over %q, want HTTP/1.1", protocol, b)
+		}
+	}
+	if n := dials.Load(); n != 2 {
+		t.Errorf("%d dials through DialTLS, want 2", n)
+	}
+}
+
 // relay forwards TCP connections to an upstream and can make the ones open
 // go silent: bytes are read and dropped both ways while the sockets stay
 // open, as when packets are dropped between two clouds. Connections opened
