@@ -100,6 +100,18 @@ func TestRenderedManifestsAreAcceptedByKubeAPIServer(t *testing.T) {
 				if _, err := dyn.Resource(m.Resource).Namespace(obj.GetNamespace()).Create(ctx, obj, opts); err != nil {
 					t.Errorf("%s %s/%s refused by kube-apiserver: %v", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
 				}
+				if gvk.Kind != "Deployment" && gvk.Kind != "DaemonSet" {
+					continue
+				}
+				// The control: the same object with a misspelt field is
+				// refused, so the check above checks something.
+				bad := obj.DeepCopy()
+				if err := unstructured.SetNestedField(bad.Object, int64(3), "spec", "replicaz"); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := dyn.Resource(m.Resource).Namespace(bad.GetNamespace()).Create(ctx, bad, opts); err == nil || !strings.Contains(err.Error(), "replicaz") {
+					t.Errorf("%s with spec.replicaz: %v, want it refused naming the field", gvk.Kind, err)
+				}
 			}
 		})
 	}
