@@ -31,7 +31,7 @@ import (
 // listenerCerts writes a self-signed TLS certificate for 127.0.0.1 and a
 // GM CA's double certificate to dir, and returns the YAML of a listener's
 // tls section naming them, with the pools that trust them.
-func listenerCerts(t *testing.T, dir string) (string, *x509.CertPool, *smx509.CertPool) {
+func listenerCerts(t testing.TB, dir string) (string, *x509.CertPool, *smx509.CertPool) {
 	t.Helper()
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
