@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -99,5 +102,69 @@ func TestChaosServeRunsPopulatesAndClosesEverything(t *testing.T) {
 	}
 	if !strings.HasSuffix(out.String(), "stopped\n") {
 		t.Errorf("output %q does not end with stopped", out.String())
+	}
+}
+
+// TestChaosServeSIGTERMClosesEveryPort runs `duohuo chaos serve` as a real
+// process: a proxy made through the API listens, and after SIGTERM the
+// process exits 0 with neither the API's port nor the proxy's left open.
+func TestChaosServeSIGTERMClosesEveryPort(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "chaos", "serve", "--listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "DUOHUO_TEST_AS_MAIN=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var api string
+	select {
+	case l := <-lines:
+		m := regexp.MustCompile(`api http://(\S+)/`).FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("first line %q does not give the API address", l)
+		}
+		api = m[1]
+	case <-time.After(20 * time.Second):
+		t.Fatal("chaos serve did not start in time")
+	}
+
+	hc := &http.Client{Transport: &http.Transport{}}
+	resp, err := hc.Post("http://"+api+"/proxies", "application/json",
+		strings.NewReader(`{"name":"x","listen":"127.0.0.1:0","upstream":"127.0.0.1:1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct{ Listen string }
+	json.NewDecoder(resp.Body).Decode(&p)
+	resp.Body.Close()
+	hc.CloseIdleConnections()
+	if resp.StatusCode != http.StatusCreated || p.Listen == "" {
+		t.Fatalf("POST /proxies = %d %+v", resp.StatusCode, p)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for range lines { // until the process closes its output
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("chaos serve after SIGTERM: %v, want exit 0", err)
+	}
+	for _, addr := range []string{api, p.Listen} {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts after SIGTERM", addr)
+		}
 	}
 }
