@@ -326,7 +326,8 @@ func (w *pipe) forward(ck chunk) bool {
 	if t.delay > 0 {
 		d := t.delay
 		if t.jitter > 0 {
-			d += time.Duration(rand.Int64N(int64(2*t.jitter)+1)) - t.jitter
+			// In uint64, 2·jitter+1 cannot overflow.
+			d += time.Duration(rand.Uint64N(2*uint64(t.jitter)+1)) - t.jitter
 		}
 		due := ck.at.Add(d)
 		if due.Before(w.lastDue) {

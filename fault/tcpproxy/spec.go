@@ -140,10 +140,10 @@ func ParseToxic(s string) (Named, error) {
 		var sl Slicer
 		var n int64
 		if n, err = num(0); err == nil {
-			sl.AverageSize = int(min(max(n, -1), 1<<30))
+			sl.AverageSize = int(min(max(n, -1), MaxSliceSize+1))
 			if len(args) >= 2 {
 				if n, err = num(1); err == nil {
-					sl.SizeVariation = int(min(max(n, -1), 1<<30))
+					sl.SizeVariation = int(min(max(n, -1), MaxSliceSize+1))
 				}
 			}
 			if err == nil && len(args) == 3 {

@@ -70,7 +70,8 @@ var badToxicTests = []string{
 	"bandwidth", "bandwidth:0", "bandwidth:lots", "blackhole:1", "limit_data:-1", "reset_peer:-1s",
 	"latency:1s@sideways", "latency:1s@", "=latency:1s", "a b=blackhole",
 	"timeout:-1s", "timeout:1s:2s", "slow_close", "slow_close:-1ms", "slicer", "slicer:0", "slicer:8:9",
-	"slicer:8:-1", "slicer:8:1:-1ms", "slicer:8:1:1ms:1", "slicer:big",
+	"slicer:8:-1", "slicer:8:1:-1ms", "slicer:8:1:1ms:1", "slicer:big", "slicer:2000000000",
+	"latency:2500h", "timeout:2500h", "slow_close:2500h", "reset_peer:2500h", "slicer:8:1:2500h",
 	"latency:1s~0", "latency:1s~1.5", "latency:1s~NaN", "latency:1s@both~",
 }
 

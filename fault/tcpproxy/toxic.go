@@ -120,7 +120,7 @@ type SlowClose struct {
 // reader's handling of short reads. Several Slicer toxics in one direction:
 // the smallest AverageSize wins.
 type Slicer struct {
-	AverageSize   int           // must be > 0
+	AverageSize   int           // must be in [1, MaxSliceSize]
 	SizeVariation int           // must be in [0, AverageSize]
 	Delay         time.Duration // between pieces; must be >= 0
 }
@@ -141,7 +141,7 @@ func (t Latency) validate() error {
 	if t.Jitter > t.Delay {
 		return fmt.Errorf("tcpproxy: latency %v ± %v: jitter exceeds delay: %w", t.Delay, t.Jitter, ErrInvalidToxic)
 	}
-	return nil
+	return tooLong("latency", t.Delay)
 }
 
 func (t Bandwidth) validate() error {
@@ -164,31 +164,48 @@ func (t ResetPeer) validate() error {
 	if t.After < 0 {
 		return fmt.Errorf("tcpproxy: reset_peer after %v: negative: %w", t.After, ErrInvalidToxic)
 	}
-	return nil
+	return tooLong("reset_peer after", t.After)
 }
 
 func (t Timeout) validate() error {
 	if t.After < 0 {
 		return fmt.Errorf("tcpproxy: timeout after %v: negative: %w", t.After, ErrInvalidToxic)
 	}
-	return nil
+	return tooLong("timeout after", t.After)
 }
 
 func (t SlowClose) validate() error {
 	if t.Delay < 0 {
 		return fmt.Errorf("tcpproxy: slow_close %v: negative: %w", t.Delay, ErrInvalidToxic)
 	}
-	return nil
+	return tooLong("slow_close", t.Delay)
 }
 
 func (t Slicer) validate() error {
 	switch {
-	case t.AverageSize <= 0:
-		return fmt.Errorf("tcpproxy: slicer average size %d: must be positive: %w", t.AverageSize, ErrInvalidToxic)
+	case t.AverageSize <= 0 || t.AverageSize > MaxSliceSize:
+		return fmt.Errorf("tcpproxy: slicer average size %d: must be in [1, %d]: %w", t.AverageSize, MaxSliceSize, ErrInvalidToxic)
 	case t.SizeVariation < 0 || t.SizeVariation > t.AverageSize:
 		return fmt.Errorf("tcpproxy: slicer size variation %d: must be in [0, %d]: %w", t.SizeVariation, t.AverageSize, ErrInvalidToxic)
 	case t.Delay < 0:
 		return fmt.Errorf("tcpproxy: slicer delay %v: negative: %w", t.Delay, ErrInvalidToxic)
+	}
+	return tooLong("slicer delay", t.Delay)
+}
+
+// MaxDuration bounds every duration of a toxic (delays, jitters, timeouts),
+// so that toxics summed or drawn around cannot overflow a time.Duration.
+const MaxDuration = 100 * 24 * time.Hour
+
+// MaxSliceSize bounds [Slicer.AverageSize].
+const MaxSliceSize = 1 << 30
+
+// tooLong reports the first of ds past MaxDuration as an error.
+func tooLong(kind string, ds ...time.Duration) error {
+	for _, d := range ds {
+		if d > MaxDuration {
+			return fmt.Errorf("tcpproxy: %s %v: longer than %v: %w", kind, d, MaxDuration, ErrInvalidToxic)
+		}
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package toxiapi
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/duohuo/duohuo/fault/tcpproxy"
 )
 
 // seeds are bodies from the tests and Toxiproxy's documentation.
@@ -16,6 +18,8 @@ var seeds = []string{
 	`{"type":"limit_data","attributes":{"bytes":1e30}}`,
 	`{"type":"reset_peer","stream":"DOWNSTREAM","attributes":null}`,
 	`{"type":"slow_close","attributes":{"delay":9223372036854775807}}`,
+	`{"type":"latency","attributes":{"latency":8640000000,"jitter":8640000000}}`,
+	`{"type":"slicer","attributes":{"average_size":9223372036854775807,"size_variation":9223372036854775807}}`,
 	`{"toxicity":-1,"attributes":{"latency":5}}`,
 	`{"name":`, `[]`, `null`, ``,
 }
@@ -50,8 +54,12 @@ func FuzzDecode(f *testing.F) {
 		if e != nil {
 			return
 		}
-		if n, ok := tx.named(); ok && n.Toxic == nil {
-			t.Fatalf("decodeToxic(%q): active toxic without a tcpproxy toxic", body)
+		if n, ok := tx.named(); ok {
+			// What is set on the proxy must be a valid tcpproxy toxic:
+			// ParseToxic validates what FormatToxic writes.
+			if _, err := tcpproxy.ParseToxic(tcpproxy.FormatToxic(n)); err != nil {
+				t.Fatalf("decodeToxic(%q) maps to an invalid tcpproxy toxic: %v", body, err)
+			}
 		}
 		out, err := json.Marshal(tx.view())
 		if err != nil {

@@ -86,14 +86,14 @@ type (
 	noopAttrs struct{}
 )
 
-// millis converts a non-negative count of unit to a duration, refusing
-// negatives and values past time.Duration's range.
+// duration converts a non-negative count of unit to a duration, refusing
+// negatives and values past [tcpproxy.MaxDuration].
 func duration(field string, v int64, unit time.Duration) (time.Duration, error) {
 	if v < 0 {
 		return 0, fmt.Errorf("%s %d: negative", field, v)
 	}
-	if v > math.MaxInt64/int64(unit) {
-		return 0, fmt.Errorf("%s %d: too large", field, v)
+	if v > int64(tcpproxy.MaxDuration/unit) {
+		return 0, fmt.Errorf("%s %d: longer than %v", field, v, tcpproxy.MaxDuration)
 	}
 	return time.Duration(v) * unit, nil
 }
@@ -141,8 +141,8 @@ func (a *resetPeerAttrs) toxic() (tcpproxy.Toxic, error) {
 
 func (a *slicerAttrs) toxic() (tcpproxy.Toxic, error) {
 	switch {
-	case a.AverageSize <= 0:
-		return nil, fmt.Errorf("average_size %d: must be positive", a.AverageSize)
+	case a.AverageSize <= 0 || a.AverageSize > tcpproxy.MaxSliceSize:
+		return nil, fmt.Errorf("average_size %d: must be between 1 and %d", a.AverageSize, tcpproxy.MaxSliceSize)
 	case a.SizeVariation < 0 || a.SizeVariation > a.AverageSize:
 		return nil, fmt.Errorf("size_variation %d: must be between 0 and average_size %d", a.SizeVariation, a.AverageSize)
 	}
