@@ -23,9 +23,9 @@ func init() { subcommands = append(subcommands, newChaosCmd) }
 func newChaosCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "chaos",
-		Short: "Inject faults: a TCP fault proxy (Toxiproxy-style) in front of any server",
+		Short: "Inject faults: a TCP fault proxy (Toxiproxy-style) in front of any server, or a Toxiproxy-compatible API",
 	}
-	cmd.AddCommand(newChaosProxyCmd())
+	cmd.AddCommand(newChaosProxyCmd(), newChaosServeCmd())
 	return cmd
 }
 

@@ -71,7 +71,7 @@ func (c *conn) run() {
 
 	var v view
 	_, eff := v.load(c.p, c.seed)
-	if due, dirs := c.resetDue(eff); dirs != 0 && !due.After(time.Now()) {
+	if due, dirs, ok := c.nextCut(eff); ok && !due.After(time.Now()) {
 		c.shutdown(dirs)
 		return
 	}
@@ -86,40 +86,45 @@ func (c *conn) run() {
 	wg.Wait()
 }
 
-// resetDue returns when the earliest ResetPeer toxic of eff fires for this
-// connection, and the directions that fire then (0 if none is set).
-func (c *conn) resetDue(eff *[2]dirToxics) (time.Time, Direction) {
-	var due time.Time
-	var dirs Direction
-	for i, d := range [2]Direction{Upstream, Downstream} {
-		t := &eff[i]
-		if !t.reset {
-			continue
-		}
-		from := t.resetAt
+// nextCut returns when the earliest ResetPeer or Timeout toxic of eff fires
+// for this connection and what it does then: reset the directions in reset
+// (ResetPeer), or close both sides cleanly (Timeout, reset 0). ok is false
+// if no such toxic is set.
+func (c *conn) nextCut(eff *[2]dirToxics) (due time.Time, reset Direction, ok bool) {
+	consider := func(set time.Time, after time.Duration, dirs Direction) {
+		from := set
 		if c.start.After(from) {
 			from = c.start
 		}
-		at := from.Add(t.resetAfter)
+		at := from.Add(after)
 		switch {
-		case dirs == 0 || at.Before(due):
-			due, dirs = at, d
+		case !ok || at.Before(due):
+			due, reset, ok = at, dirs, true
 		case at.Equal(due):
-			dirs |= d
+			reset |= dirs
 		}
 	}
-	return due, dirs
+	for i, d := range [2]Direction{Upstream, Downstream} {
+		t := &eff[i]
+		if t.reset {
+			consider(t.resetAt, t.resetAfter, d)
+		}
+		if t.timeout {
+			consider(t.timeoutAt, t.timeoutAfter, 0)
+		}
+	}
+	return due, reset, ok
 }
 
-// supervise fires ResetPeer toxics, re-arming whenever the toxics change,
-// until the connection is shut down.
+// supervise fires ResetPeer and Timeout toxics, re-arming whenever the
+// toxics change, until the connection is shut down.
 func (c *conn) supervise(v *view) {
 	for {
 		snap, eff := v.load(c.p, c.seed)
 		var timer *time.Timer
 		var fire <-chan time.Time
-		due, dirs := c.resetDue(eff)
-		if dirs != 0 {
+		due, dirs, ok := c.nextCut(eff)
+		if ok {
 			timer = time.NewTimer(time.Until(due))
 			fire = timer.C
 		}
@@ -297,6 +302,9 @@ func (w *pipe) finish() {
 			return
 		}
 	}
+	if _, t := w.wtoxics(); t.slowClose > 0 && !w.c.sleep(t.slowClose) {
+		return
+	}
 	w.dst.CloseWrite()
 	if w.c.halves.Add(1) == 2 {
 		w.c.shutdown(0)
@@ -318,7 +326,8 @@ func (w *pipe) forward(ck chunk) bool {
 	if t.delay > 0 {
 		d := t.delay
 		if t.jitter > 0 {
-			d += time.Duration(rand.Int64N(int64(2*t.jitter)+1)) - t.jitter
+			// In uint64, 2·jitter+1 cannot overflow.
+			d += time.Duration(rand.Uint64N(2*uint64(t.jitter)+1)) - t.jitter
 		}
 		due := ck.at.Add(d)
 		if due.Before(w.lastDue) {
@@ -334,12 +343,7 @@ func (w *pipe) forward(ck chunk) bool {
 		b = b[:max(t.limit-w.sent, 0)]
 		limited = true
 	}
-	var ok bool
-	if t.rate > 0 {
-		ok = w.paced(b, t.rate)
-	} else {
-		ok = w.writeAll(b)
-	}
+	ok := w.sliced(b, t)
 	if ok && limited {
 		w.c.shutdown(0)
 		return false
@@ -356,6 +360,36 @@ func (w *pipe) writeAll(b []byte) bool {
 	if err != nil {
 		w.c.shutdown(0)
 		return false
+	}
+	return true
+}
+
+// sliced writes b in the pieces of the direction's Slicer, if any, each at
+// the direction's rate.
+func (w *pipe) sliced(b []byte, t *dirToxics) bool {
+	out := func(b []byte) bool {
+		if t.rate > 0 {
+			return w.paced(b, t.rate)
+		}
+		return w.writeAll(b)
+	}
+	s := t.slice
+	if s.AverageSize == 0 {
+		return out(b)
+	}
+	for first := true; len(b) > 0; first = false {
+		if !first && !w.c.sleep(s.Delay) {
+			return false
+		}
+		n := s.AverageSize
+		if s.SizeVariation > 0 {
+			n += rand.IntN(2*s.SizeVariation+1) - s.SizeVariation
+		}
+		n = min(max(n, 1), len(b))
+		if !out(b[:n]) {
+			return false
+		}
+		b = b[n:]
 	}
 	return true
 }

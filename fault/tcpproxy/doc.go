@@ -15,6 +15,9 @@
 //	p.Set("cut", tcpproxy.Both, tcpproxy.Blackhole{})       // partition: data vanishes, sockets stay open
 //	p.Set("rst", tcpproxy.Downstream, tcpproxy.ResetPeer{}) // client sees ECONNRESET
 //	p.Set("short", tcpproxy.Upstream, tcpproxy.LimitData{Bytes: 1024})
+//	p.Set("hang", tcpproxy.Downstream, tcpproxy.Timeout{After: 5 * time.Second}) // silence, then FIN
+//	p.Set("late", tcpproxy.Downstream, tcpproxy.SlowClose{Delay: time.Second})
+//	p.Set("bits", tcpproxy.Downstream, tcpproxy.Slicer{AverageSize: 64, SizeVariation: 32})
 //	p.Refuse(true)  // the port refuses new connections (ECONNREFUSED)
 //	p.ResetConns()  // RST every open connection now
 //	p.Clear()       // back to a clean wire

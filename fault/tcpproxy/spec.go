@@ -18,6 +18,9 @@ import (
 //	blackhole
 //	limit_data:1024         bytes
 //	reset_peer              reset_peer:2s (after)
+//	timeout                 timeout:5s (drop data, close after)
+//	slow_close:1s           delay of the end of stream
+//	slicer:64               slicer:64:16:1ms (average size, variation, delay)
 //	slow=latency:1s@upstream
 //
 // DIRECTION is upstream, downstream (the default, as in Toxiproxy) or both.
@@ -114,8 +117,42 @@ func ParseToxic(s string) (Named, error) {
 			r.After, err = dur(0)
 		}
 		t = r
+	case "timeout":
+		if !nargs(0, 1) {
+			return fail("timeout takes [AFTER]")
+		}
+		var to Timeout
+		if len(args) == 1 {
+			to.After, err = dur(0)
+		}
+		t = to
+	case "slow_close":
+		if !nargs(1, 1) {
+			return fail("slow_close takes DELAY")
+		}
+		var sc SlowClose
+		sc.Delay, err = dur(0)
+		t = sc
+	case "slicer":
+		if !nargs(1, 3) {
+			return fail("slicer takes AVERAGE_SIZE[:VARIATION[:DELAY]]")
+		}
+		var sl Slicer
+		var n int64
+		if n, err = num(0); err == nil {
+			sl.AverageSize = int(min(max(n, -1), MaxSliceSize+1))
+			if len(args) >= 2 {
+				if n, err = num(1); err == nil {
+					sl.SizeVariation = int(min(max(n, -1), MaxSliceSize+1))
+				}
+			}
+			if err == nil && len(args) == 3 {
+				sl.Delay, err = dur(2)
+			}
+		}
+		t = sl
 	default:
-		return fail("unknown kind %q: want latency, bandwidth, blackhole, limit_data or reset_peer", kind)
+		return fail("unknown kind %q: want latency, bandwidth, blackhole, limit_data, reset_peer, timeout, slow_close or slicer", kind)
 	}
 	if err != nil {
 		return fail("%v", err)
@@ -152,6 +189,18 @@ func FormatToxic(n Named) string {
 		b.WriteString("reset_peer")
 		if t.After != 0 {
 			b.WriteString(":" + t.After.String())
+		}
+	case Timeout:
+		b.WriteString("timeout")
+		if t.After != 0 {
+			b.WriteString(":" + t.After.String())
+		}
+	case SlowClose:
+		b.WriteString("slow_close:" + t.Delay.String())
+	case Slicer:
+		b.WriteString("slicer:" + strconv.Itoa(t.AverageSize) + ":" + strconv.Itoa(t.SizeVariation))
+		if t.Delay != 0 {
+			b.WriteString(":" + t.Delay.String())
 		}
 	}
 	b.WriteByte('@')

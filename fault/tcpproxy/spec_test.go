@@ -33,6 +33,16 @@ var parseToxicTests = []struct {
 		tcpproxy.Named{Name: "reset_peer_downstream", Direction: tcpproxy.Downstream, Toxic: tcpproxy.ResetPeer{}, Toxicity: 1}},
 	{"a third of the connections", "latency:1s@both~0.33",
 		tcpproxy.Named{Name: "latency_both", Direction: tcpproxy.Both, Toxic: tcpproxy.Latency{Delay: time.Second}, Toxicity: 0.33}},
+	{"timeout that never closes", "timeout",
+		tcpproxy.Named{Name: "timeout_downstream", Direction: tcpproxy.Downstream, Toxic: tcpproxy.Timeout{}, Toxicity: 1}},
+	{"timeout that closes", "timeout:5s@both",
+		tcpproxy.Named{Name: "timeout_both", Direction: tcpproxy.Both, Toxic: tcpproxy.Timeout{After: 5 * time.Second}, Toxicity: 1}},
+	{"slow_close", "slow_close:1s@upstream",
+		tcpproxy.Named{Name: "slow_close_upstream", Direction: tcpproxy.Upstream, Toxic: tcpproxy.SlowClose{Delay: time.Second}, Toxicity: 1}},
+	{"slicer with only an average", "slicer:64",
+		tcpproxy.Named{Name: "slicer_downstream", Direction: tcpproxy.Downstream, Toxic: tcpproxy.Slicer{AverageSize: 64}, Toxicity: 1}},
+	{"slicer in full", "sl=slicer:64:16:1ms",
+		tcpproxy.Named{Name: "sl", Direction: tcpproxy.Downstream, Toxic: tcpproxy.Slicer{AverageSize: 64, SizeVariation: 16, Delay: time.Millisecond}, Toxicity: 1}},
 	{"reset_peer later", "rst=reset_peer:2s@down",
 		tcpproxy.Named{Name: "rst", Direction: tcpproxy.Downstream, Toxic: tcpproxy.ResetPeer{After: 2 * time.Second}, Toxicity: 1}},
 }
@@ -59,6 +69,9 @@ var badToxicTests = []string{
 	"", "teleport", "latency", "latency:fast", "latency:1s:2s", "latency:-1s", "latency:1s:1s:1s",
 	"bandwidth", "bandwidth:0", "bandwidth:lots", "blackhole:1", "limit_data:-1", "reset_peer:-1s",
 	"latency:1s@sideways", "latency:1s@", "=latency:1s", "a b=blackhole",
+	"timeout:-1s", "timeout:1s:2s", "slow_close", "slow_close:-1ms", "slicer", "slicer:0", "slicer:8:9",
+	"slicer:8:-1", "slicer:8:1:-1ms", "slicer:8:1:1ms:1", "slicer:big", "slicer:2000000000",
+	"latency:2500h", "timeout:2500h", "slow_close:2500h", "reset_peer:2500h", "slicer:8:1:2500h",
 	"latency:1s~0", "latency:1s~1.5", "latency:1s~NaN", "latency:1s@both~",
 }
 

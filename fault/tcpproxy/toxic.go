@@ -47,7 +47,8 @@ func ParseDirection(s string) (Direction, error) {
 
 // Toxic is a fault applied to the data of one direction of every connection
 // through a [Proxy]. The implementations are [Latency], [Bandwidth],
-// [Blackhole], [LimitData] and [ResetPeer]; the set is closed.
+// [Blackhole], [LimitData], [ResetPeer], [Timeout], [SlowClose] and
+// [Slicer]; the set is closed.
 //
 // Toxics are values: they are copied when set and never changed afterwards.
 type Toxic interface {
@@ -95,7 +96,39 @@ type ResetPeer struct {
 	After time.Duration // must be >= 0
 }
 
+// Timeout drops all data of a direction, as [Blackhole] does, and closes
+// the connection (FIN on both sides) After the later of the connection's
+// start and the moment the toxic was set, as Toxiproxy's timeout toxic
+// does: the client sees a server that stops answering and then hangs up.
+// After 0 never closes; the data is dropped until the toxic is removed.
+// An end of stream read while it is set is held back, as for Blackhole.
+type Timeout struct {
+	After time.Duration // must be >= 0; 0 = drop data, never close
+}
+
+// SlowClose delays the end of stream (FIN) of a direction by Delay, so that
+// the reader of that direction sees the peer hang up late, as Toxiproxy's
+// slow_close toxic does. Data is not delayed. Several SlowClose toxics in one
+// direction add up.
+type SlowClose struct {
+	Delay time.Duration // must be >= 0
+}
+
+// Slicer cuts the data of a direction into pieces of AverageSize ±
+// SizeVariation bytes (uniformly drawn, at least 1), written one by one with
+// Delay between them, as Toxiproxy's slicer toxic does to exercise a
+// reader's handling of short reads. Several Slicer toxics in one direction:
+// the smallest AverageSize wins.
+type Slicer struct {
+	AverageSize   int           // must be in [1, MaxSliceSize]
+	SizeVariation int           // must be in [0, AverageSize]
+	Delay         time.Duration // between pieces; must be >= 0
+}
+
 func (t Latency) kind() string   { return "latency" }
+func (t Timeout) kind() string   { return "timeout" }
+func (t SlowClose) kind() string { return "slow_close" }
+func (t Slicer) kind() string    { return "slicer" }
 func (t Bandwidth) kind() string { return "bandwidth" }
 func (Blackhole) kind() string   { return "blackhole" }
 func (t LimitData) kind() string { return "limit_data" }
@@ -108,7 +141,7 @@ func (t Latency) validate() error {
 	if t.Jitter > t.Delay {
 		return fmt.Errorf("tcpproxy: latency %v ± %v: jitter exceeds delay: %w", t.Delay, t.Jitter, ErrInvalidToxic)
 	}
-	return nil
+	return tooLong("latency", t.Delay)
 }
 
 func (t Bandwidth) validate() error {
@@ -130,6 +163,49 @@ func (t LimitData) validate() error {
 func (t ResetPeer) validate() error {
 	if t.After < 0 {
 		return fmt.Errorf("tcpproxy: reset_peer after %v: negative: %w", t.After, ErrInvalidToxic)
+	}
+	return tooLong("reset_peer after", t.After)
+}
+
+func (t Timeout) validate() error {
+	if t.After < 0 {
+		return fmt.Errorf("tcpproxy: timeout after %v: negative: %w", t.After, ErrInvalidToxic)
+	}
+	return tooLong("timeout after", t.After)
+}
+
+func (t SlowClose) validate() error {
+	if t.Delay < 0 {
+		return fmt.Errorf("tcpproxy: slow_close %v: negative: %w", t.Delay, ErrInvalidToxic)
+	}
+	return tooLong("slow_close", t.Delay)
+}
+
+func (t Slicer) validate() error {
+	switch {
+	case t.AverageSize <= 0 || t.AverageSize > MaxSliceSize:
+		return fmt.Errorf("tcpproxy: slicer average size %d: must be in [1, %d]: %w", t.AverageSize, MaxSliceSize, ErrInvalidToxic)
+	case t.SizeVariation < 0 || t.SizeVariation > t.AverageSize:
+		return fmt.Errorf("tcpproxy: slicer size variation %d: must be in [0, %d]: %w", t.SizeVariation, t.AverageSize, ErrInvalidToxic)
+	case t.Delay < 0:
+		return fmt.Errorf("tcpproxy: slicer delay %v: negative: %w", t.Delay, ErrInvalidToxic)
+	}
+	return tooLong("slicer delay", t.Delay)
+}
+
+// MaxDuration bounds every duration of a toxic (delays, jitters, timeouts),
+// so that toxics summed or drawn around cannot overflow a time.Duration.
+const MaxDuration = 100 * 24 * time.Hour
+
+// MaxSliceSize bounds [Slicer.AverageSize].
+const MaxSliceSize = 1 << 30
+
+// tooLong reports the first of ds past MaxDuration as an error.
+func tooLong(kind string, ds ...time.Duration) error {
+	for _, d := range ds {
+		if d > MaxDuration {
+			return fmt.Errorf("tcpproxy: %s %v: longer than %v: %w", kind, d, MaxDuration, ErrInvalidToxic)
+		}
 	}
 	return nil
 }
@@ -163,15 +239,20 @@ type Named struct {
 type dirToxics struct {
 	delay, jitter time.Duration
 	rate          int64 // bytes/s, 0 = unlimited
-	blackhole     bool
+	blackhole     bool  // drop data (Blackhole or Timeout) and hold the FIN
 	limit         int64 // -1 = none
 	reset         bool
 	resetAt       time.Time // when the reset toxic was set
 	resetAfter    time.Duration
+	timeout       bool      // close the connection at timeoutAt+timeoutAfter
+	timeoutAt     time.Time // when the timeout toxic was set
+	timeoutAfter  time.Duration
+	slowClose     time.Duration // added before passing on the FIN
+	slice         Slicer        // AverageSize 0 = no slicing
 }
 
 func (d *dirToxics) none() bool {
-	return d.delay == 0 && d.rate == 0 && !d.blackhole && d.limit < 0
+	return d.delay == 0 && d.rate == 0 && !d.blackhole && d.limit < 0 && d.slice.AverageSize == 0
 }
 
 // entry is a toxic in a snapshot with what the data path needs beyond Named.
@@ -246,6 +327,17 @@ func combine(entries []entry, seed uint64) [2]dirToxics {
 			case ResetPeer:
 				if !dt.reset || e.since.Add(t.After).Before(dt.resetAt.Add(dt.resetAfter)) {
 					dt.reset, dt.resetAfter, dt.resetAt = true, t.After, e.since
+				}
+			case Timeout:
+				dt.blackhole = true
+				if t.After > 0 && (!dt.timeout || e.since.Add(t.After).Before(dt.timeoutAt.Add(dt.timeoutAfter))) {
+					dt.timeout, dt.timeoutAfter, dt.timeoutAt = true, t.After, e.since
+				}
+			case SlowClose:
+				dt.slowClose += t.Delay
+			case Slicer:
+				if dt.slice.AverageSize == 0 || t.AverageSize < dt.slice.AverageSize {
+					dt.slice = t
 				}
 			}
 		}
