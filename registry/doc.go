@@ -5,6 +5,9 @@
 //
 //   - [github.com/duohuo/duohuo/registry/etcd]: a key under a prefix,
 //     attached to a lease kept alive, in the layout discovery/etcd reads.
+//   - [github.com/duohuo/duohuo/registry/nacos]: an ephemeral Nacos
+//     instance kept alive by heartbeats (the v1 open API), as
+//     discovery/nacos reads it.
 //
 // A registration lasts until it is closed: Close deregisters at once (a
 // graceful shutdown takes the instance out before it stops answering),

@@ -29,6 +29,9 @@ type Host struct {
 	Ephemeral bool
 	Cluster   string
 	Metadata  map[string]string
+	// beat is the last heartbeat of an instance registered over the API
+	// (zero for those of Set, which never expire).
+	beat time.Time
 }
 
 // Instance returns a Host at addr ("10.0.0.1:8080") with the defaults of
@@ -59,8 +62,16 @@ type Config struct {
 	// V1Disabled answers 410 Gone on the v1 API, as a Nacos 3.x server
 	// with nacos.core.api.compatibility.client.enabled=false does.
 	V1Disabled bool
-	// Now is the server's clock for token lifetimes. If nil, time.Now.
+	// Now is the server's clock for token lifetimes and heartbeats. If
+	// nil, time.Now.
 	Now func() time.Time
+	// BeatTimeout is how long an ephemeral instance registered over the
+	// API stays healthy without a heartbeat. If zero, 15s
+	// (preserved.heart.beat.timeout).
+	BeatTimeout time.Duration
+	// DeleteTimeout is how long it stays registered without one. If zero,
+	// 30s (preserved.ip.delete.timeout).
+	DeleteTimeout time.Duration
 }
 
 // Stats counts the requests a Server answered.
@@ -69,6 +80,9 @@ type Stats struct {
 	Logins   int // successful logins
 	Rejected int // requests answered 401 or 403
 	Gone     int // requests answered 410
+	// Registrations, Beats and Deregistrations count the registration
+	// API's requests answered 200.
+	Registrations, Beats, Deregistrations int
 }
 
 type serviceKey struct{ namespace, group, name string }
@@ -97,6 +111,8 @@ type Server struct {
 // NewServer starts a Server. Close it when done.
 func NewServer(cfg Config) *Server {
 	cfg.TokenTTL = cmp.Or(cfg.TokenTTL, 18000*time.Second)
+	cfg.BeatTimeout = cmp.Or(cfg.BeatTimeout, 15*time.Second)
+	cfg.DeleteTimeout = cmp.Or(cfg.DeleteTimeout, 30*time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -108,6 +124,9 @@ func NewServer(cfg Config) *Server {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /nacos/v1/ns/instance/list", s.list)
+	mux.HandleFunc("POST /nacos/v1/ns/instance", s.register)
+	mux.HandleFunc("DELETE /nacos/v1/ns/instance", s.deregister)
+	mux.HandleFunc("PUT /nacos/v1/ns/instance/beat", s.beat)
 	// Nacos 2.x serves the login under both paths (UserController is
 	// mapped to /v1/auth and /v1/auth/users).
 	mux.HandleFunc("POST /nacos/v1/auth/login", s.login)
@@ -303,24 +322,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lastQuery = q
-	if s.cfg.Username != "" {
-		tok := cmp.Or(q.Get("accessToken"), r.Header.Get("accessToken"))
-		exp, ok := s.tokens[tok]
-		switch {
-		case tok == "":
-			s.stats.Rejected++
-			http.Error(w, "user not found!", http.StatusForbidden)
-			return
-		case !ok:
-			s.stats.Rejected++
-			http.Error(w, "token invalid!", http.StatusForbidden)
-			return
-		case !s.cfg.Now().Before(exp):
-			s.stats.Rejected++
-			http.Error(w, "token expired!", http.StatusForbidden)
-			return
-		}
+	if !s.authorizedLocked(w, r, q) {
+		return
 	}
+	s.expireLocked()
 	name := q.Get("serviceName")
 	if name == "" {
 		http.Error(w, "Param 'serviceName' is required.", http.StatusBadRequest)
@@ -398,6 +403,32 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	s.stats.Lists++
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// authorizedLocked checks the access token of a request when
+// authentication is on, answering 403 as Nacos's AuthFilter does when it is
+// missing, unknown or expired.
+func (s *Server) authorizedLocked(w http.ResponseWriter, r *http.Request, q url.Values) bool {
+	if s.cfg.Username == "" {
+		return true
+	}
+	tok := cmp.Or(q.Get("accessToken"), r.Header.Get("accessToken"))
+	exp, ok := s.tokens[tok]
+	switch {
+	case tok == "":
+		s.stats.Rejected++
+		http.Error(w, "user not found!", http.StatusForbidden)
+		return false
+	case !ok:
+		s.stats.Rejected++
+		http.Error(w, "token invalid!", http.StatusForbidden)
+		return false
+	case !s.cfg.Now().Before(exp):
+		s.stats.Rejected++
+		http.Error(w, "token expired!", http.StatusForbidden)
+		return false
+	}
+	return true
 }
 
 // protect applies Nacos's protect threshold, as
