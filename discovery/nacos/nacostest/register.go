@@ -225,4 +225,3 @@ func (s *Server) Hosts(namespace, group, name string) []Host {
 	copy(out, svc.hosts)
 	return out
 }
-
