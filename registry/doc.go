@@ -8,6 +8,9 @@
 //   - [github.com/duohuo/duohuo/registry/nacos]: an ephemeral Nacos
 //     instance kept alive by heartbeats (the v1 open API), as
 //     discovery/nacos reads it.
+//   - [github.com/duohuo/duohuo/registry/consul]: a service on a Consul
+//     agent with a TTL check passed periodically and removed by the agent
+//     once critical, as discovery/consul reads it.
 //
 // A registration lasts until it is closed: Close deregisters at once (a
 // graceful shutdown takes the instance out before it stops answering),

@@ -39,6 +39,7 @@ type Entry struct {
 	Meta           map[string]string
 	Weights        *Weights // nil: left out of the answer
 	Checks         []Check
+	agent          bool // registered through the agent API
 }
 
 // Instance returns a passing Entry at addr ("10.0.0.1:8080") on a node of
@@ -68,6 +69,10 @@ type Config struct {
 	// Token, when set, is the only ACL token accepted: requests without it
 	// in X-Consul-Token (or ?token=) answer 403 "ACL not found".
 	Token string
+	// Node, NodeAddress and Datacenter are the agent's node, which the
+	// services registered through the agent API run on. If empty,
+	// "agent-1", "127.0.0.1" and "dc1".
+	Node, NodeAddress, Datacenter string
 }
 
 // Query is one health query the server received.
@@ -97,6 +102,9 @@ type Server struct {
 	queries  []Query
 	blocked  int           // queries waiting for a change right now
 	moved    chan struct{} // closed and replaced whenever blocked changes
+	// agent holds the registrations of the agent API by service ID.
+	agent      map[string]*agentService
+	agentStats AgentStats
 }
 
 type service struct {
@@ -116,6 +124,9 @@ func NewServer(cfg Config) *Server {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/health/service/{name}", s.health)
+	mux.HandleFunc("PUT /v1/agent/service/register", s.held(s.agentRegister))
+	mux.HandleFunc("PUT /v1/agent/check/pass/{id...}", s.held(s.agentPass))
+	mux.HandleFunc("PUT /v1/agent/service/deregister/{id...}", s.held(s.agentDeregister))
 	s.http = httptest.NewServer(mux)
 	return s
 }
@@ -134,13 +145,17 @@ func (s *Server) Close() {
 	default:
 		close(s.closed)
 	}
+	for _, as := range s.agent {
+		as.stop()
+	}
 	s.mu.Unlock()
 	s.http.CloseClientConnections()
 	s.http.Close()
 }
 
 // Set registers entries as the instances of service, replacing what it
-// had, at a new index; blocked queries on it return.
+// had (but those registered through the agent API), at a new index;
+// blocked queries on it return.
 func (s *Server) Set(name string, entries ...Entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -152,6 +167,12 @@ func (s *Server) Set(name string, entries ...Entry) {
 	}
 	s.index++
 	s.services[name] = &service{entries: cp, index: s.index}
+	for _, as := range s.agent {
+		if as.name == name {
+			s.syncAgentLocked(name) // the agent's own registrations stay
+			break
+		}
+	}
 	s.wakeLocked()
 }
 
