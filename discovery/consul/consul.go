@@ -277,6 +277,18 @@ func parseServer(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// ServerURL turns a server as the config file gives it ("host:port",
+// "host" or a URL) into its base URL: a missing scheme is http, a
+// missing port 8500. The registrars of package registry/consul use it, so
+// that a server is written the same way for both.
+func ServerURL(raw string) (string, error) {
+	u, err := parseServer(raw)
+	if err != nil {
+		return "", err
+	}
+	return u.String(), nil
+}
+
 // Name implements [discovery.Source].
 func (s *Source) Name() string { return s.name }
 

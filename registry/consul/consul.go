@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/duohuo/duohuo/discovery"
+	consulsrc "github.com/duohuo/duohuo/discovery/consul"
 )
 
 // ErrConfig means a Config is unusable; Register says which field.
@@ -46,8 +47,9 @@ var ErrConfig = errors.New("registry/consul: bad config")
 
 // Config says what to register where.
 type Config struct {
-	// Agents are the Consul agents' base URLs ("http://127.0.0.1:8500");
-	// a request that fails goes to the next one.
+	// Agents are the Consul agents, as discovery/consul takes its servers
+	// ("127.0.0.1:8500", "https://consul.service:8501"); a request that
+	// fails goes to the next one.
 	Agents []string
 	// Service is the service name.
 	Service string
@@ -119,13 +121,15 @@ func Register(ctx context.Context, cfg Config) (*Registration, error) {
 	if len(cfg.Agents) == 0 {
 		return nil, fmt.Errorf("%w: Agents is empty", ErrConfig)
 	}
+	agents := make([]string, len(cfg.Agents))
 	for i, a := range cfg.Agents {
-		u, err := url.Parse(a)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("%w: Agents[%d] %q is not an http or https URL", ErrConfig, i, a)
+		u, err := consulsrc.ServerURL(a)
+		if err != nil {
+			return nil, fmt.Errorf("%w: Agents[%d]: %w", ErrConfig, i, err)
 		}
-		cfg.Agents[i] = strings.TrimSuffix(a, "/")
+		agents[i] = u
 	}
+	cfg.Agents = agents
 	if err := discovery.CheckService(cfg.Service); err != nil {
 		return nil, fmt.Errorf("%w: Service: %w", ErrConfig, err)
 	}

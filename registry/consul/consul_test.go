@@ -133,7 +133,7 @@ func TestRegisterErrors(t *testing.T) {
 		config bool // ErrConfig, else the agent's refusal
 	}{
 		{"no agent", bad(func(c *consul.Config) { c.Agents = nil }), true},
-		{"an agent that is not a URL", bad(func(c *consul.Config) { c.Agents = []string{"127.0.0.1:8500"} }), true},
+		{"an agent that is not http", bad(func(c *consul.Config) { c.Agents = []string{"ftp://127.0.0.1"} }), true},
 		{"no service", bad(func(c *consul.Config) { c.Service = "" }), true},
 		{"no address", bad(func(c *consul.Config) { c.Instance.Addr = netip.AddrPort{} }), true},
 		{"a TTL too short", bad(func(c *consul.Config) { c.TTL = time.Millisecond }), true},

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/duohuo/duohuo/discovery"
+	nacossrc "github.com/duohuo/duohuo/discovery/nacos"
 )
 
 // ErrConfig means a Config is unusable; Register says which field.
@@ -43,8 +44,9 @@ var ErrConfig = errors.New("registry/nacos: bad config")
 
 // Config says what to register where.
 type Config struct {
-	// Servers are the Nacos servers' base URLs ("http://10.0.0.9:8848");
-	// a request that fails goes to the next one.
+	// Servers are the Nacos servers, as discovery/nacos takes them
+	// ("10.0.0.9:8848", "https://nacos.example.com/nacos"; the context
+	// path defaults to /nacos); a request that fails goes to the next one.
 	Servers []string
 	// Namespace is the namespace ID; empty means "public".
 	Namespace string
@@ -102,13 +104,15 @@ func Register(ctx context.Context, cfg Config) (*Registration, error) {
 	if len(cfg.Servers) == 0 {
 		return nil, fmt.Errorf("%w: Servers is empty", ErrConfig)
 	}
+	servers := make([]string, len(cfg.Servers))
 	for i, s := range cfg.Servers {
-		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("%w: Servers[%d] %q is not an http or https URL", ErrConfig, i, s)
+		u, err := nacossrc.ServerURL(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: Servers[%d]: %w", ErrConfig, i, err)
 		}
-		cfg.Servers[i] = strings.TrimSuffix(s, "/")
+		servers[i] = u
 	}
+	cfg.Servers = servers
 	if err := discovery.CheckService(cfg.Service); err != nil {
 		return nil, fmt.Errorf("%w: Service: %w", ErrConfig, err)
 	}
@@ -171,7 +175,7 @@ func Register(ctx context.Context, cfg Config) (*Registration, error) {
 		client: &http.Client{Transport: tr, Timeout: cfg.Timeout},
 		done:   make(chan struct{}),
 	}
-	if _, err := r.call(ctx, http.MethodPost, "/nacos/v1/ns/instance", form); err != nil {
+	if _, err := r.call(ctx, http.MethodPost, "/v1/ns/instance", form); err != nil {
 		tr.CloseIdleConnections()
 		return nil, fmt.Errorf("registry/nacos: register %s in %s: %w", in.Addr, cfg.Service, err)
 	}
@@ -227,7 +231,7 @@ func (r *Registration) heartbeat(ctx context.Context) error {
 		"namespaceId": r.form["namespaceId"], "clusterName": r.form["clusterName"],
 		"ip": r.form["ip"], "port": r.form["port"], "ephemeral": {"true"}, "beat": {r.beat},
 	}
-	body, err := r.call(ctx, http.MethodPut, "/nacos/v1/ns/instance/beat", q)
+	body, err := r.call(ctx, http.MethodPut, "/v1/ns/instance/beat", q)
 	if err != nil {
 		return err
 	}
@@ -239,7 +243,7 @@ func (r *Registration) heartbeat(ctx context.Context) error {
 	}
 	if ans.Code == 20404 { // NamingResponseCode.RESOURCE_NOT_FOUND
 		r.log.Info("nacos no longer knows the instance; registering it again", "service", r.cfg.Service)
-		if _, err := r.call(ctx, http.MethodPost, "/nacos/v1/ns/instance", r.form); err != nil {
+		if _, err := r.call(ctx, http.MethodPost, "/v1/ns/instance", r.form); err != nil {
 			return fmt.Errorf("register again: %w", err)
 		}
 	}
@@ -253,7 +257,7 @@ func (r *Registration) Close(ctx context.Context) error {
 	r.cancel()
 	<-r.done
 	defer r.client.CloseIdleConnections()
-	if _, err := r.call(ctx, http.MethodDelete, "/nacos/v1/ns/instance", r.form); err != nil {
+	if _, err := r.call(ctx, http.MethodDelete, "/v1/ns/instance", r.form); err != nil {
 		return fmt.Errorf("registry/nacos: deregister %s from %s: %w", r.cfg.Instance.Addr, r.cfg.Service, err)
 	}
 	return nil
@@ -320,7 +324,7 @@ func (r *Registration) accessToken(ctx context.Context, idx int, renew bool) (st
 	if tok != "" && !renew && time.Until(exp) > time.Minute {
 		return tok, nil
 	}
-	body, code, err := r.do(ctx, http.MethodPost, r.cfg.Servers[idx]+"/nacos/v1/auth/login",
+	body, code, err := r.do(ctx, http.MethodPost, r.cfg.Servers[idx]+"/v1/auth/login",
 		url.Values{"username": {r.cfg.Username}, "password": {r.cfg.Password}}, "")
 	if err != nil {
 		return "", fmt.Errorf("login: %w", err)

@@ -167,7 +167,7 @@ func TestRegisterErrors(t *testing.T) {
 		config bool // ErrConfig, else a server's refusal
 	}{
 		{"no server", bad(func(c *nacos.Config) { c.Servers = nil }), true},
-		{"a server that is not a URL", bad(func(c *nacos.Config) { c.Servers = []string{"10.0.0.1:8848"} }), true},
+		{"a server that is not http", bad(func(c *nacos.Config) { c.Servers = []string{"ftp://10.0.0.1"} }), true},
 		{"no service", bad(func(c *nacos.Config) { c.Service = "" }), true},
 		{"no address", bad(func(c *nacos.Config) { c.Instance.Addr = netip.AddrPort{} }), true},
 		{"a heartbeat too rare", bad(func(c *nacos.Config) { c.Interval = time.Minute }), true},
