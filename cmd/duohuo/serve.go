@@ -166,6 +166,13 @@ func serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	log.Info("serving", "admin", admin.Addr(), "listeners", g.Addrs(), "config", o.path)
+	// Registered once the listeners serve; deregistered first on shutdown.
+	selfReg, err := startRegistration(cfg, log)
+	if err != nil {
+		admin.Shutdown(context.Background())
+		g.Shutdown(context.Background())
+		return usagef("%v", err)
+	}
 	if o.started != nil {
 		o.started(admin.Addr(), g.Addrs())
 	}
@@ -245,6 +252,13 @@ func serve(ctx context.Context, o serveOptions) error {
 	log.Info("shutting down", "drain_timeout", o.drain)
 	dctx, cancel := context.WithTimeout(context.Background(), o.drain)
 	defer cancel()
+	// Out of the registry before the listeners stop, so that clients
+	// that discover this gateway move on while it still answers.
+	rctx, rcancel := context.WithTimeout(dctx, 5*time.Second)
+	if err := selfReg.Close(rctx); err != nil {
+		log.Warn("deregistration failed; the registry removes this gateway when its lease, check or heartbeats run out", "err", err)
+	}
+	rcancel()
 	gerr := g.Shutdown(dctx)
 	aerr := admin.Shutdown(dctx)
 	if err := errors.Join(gerr, aerr); err != nil {

@@ -37,13 +37,6 @@ func (c *checker) errorf(path, format string, args ...any) {
 	c.d.errorf(path, format, args...)
 }
 
-// warnf reports a setting at path that is valid but does not do what its
-// documentation says yet. Warnings do not make the file invalid.
-func (c *checker) warnf(path, format string, args ...any) {
-	p := c.d.placeOf(path)
-	c.d.warns = append(c.d.warns, &Error{File: c.d.file, Line: p.line, Col: p.col, Path: path, Msg: "warning: " + fmt.Sprintf(format, args...)})
-}
-
 // written reports whether path was written in the file.
 func (c *checker) written(path string) bool {
 	_, ok := c.d.place(path)

@@ -33,19 +33,20 @@ import (
 // by it afterwards; callers that share one between goroutines must not modify
 // it either.
 type Config struct {
-	Version     int          `yaml:"version" default:"1" min:"1" max:"1" doc:"Schema version of this file; only 1 exists."`
-	Site        Site         `yaml:"site" doc:"Where this gateway runs; instances in the same zone, region and cloud are preferred, in that order."`
-	Log         Log          `yaml:"log" doc:"Structured logging (log/slog) to standard error."`
-	Admin       Admin        `yaml:"admin" doc:"The admin HTTP API (JSON and text; there is no web console): /healthz, /readyz, /metrics, /debug/pprof/, /v1/services, /v1/faults, /v1/gray/routes (docs/gray-release.md) and, with replication, /v1/kv/ and /v1/watch/ (docs/replication.md)."`
-	Crypto      Crypto       `yaml:"crypto" doc:"Which protocols TLS listeners serve: TLS 1.2/1.3, TLCP (GB/T 38636, SM2/SM3/SM4) or both on one port (docs/gm.md)."`
-	Metrics     Metrics      `yaml:"metrics" doc:"Prometheus metrics served on the admin listener at /metrics."`
-	Listeners   []Listener   `yaml:"listeners" doc:"Where the gateway accepts client traffic. Every route is served on every listener."`
-	Services    []Service    `yaml:"services" doc:"The upstream services: where their instances come from and how they are picked."`
-	Discovery   Discovery    `yaml:"discovery" doc:"How the instances that every service's sources report are merged (docs/discovery.md)."`
-	Replication *Replication `yaml:"replication" doc:"Run a replica of the multi-site state (CRDTs, package replica) and serve it on the admin API (/v1/kv); absent means none."`
-	Gray        Gray         `yaml:"gray" doc:"Traffic color for gray lanes: where it travels and whom to believe about it. Routes split traffic with their own gray section."`
-	Faults      Faults       `yaml:"faults" doc:"Fault injection (delays, aborts) for drills; off unless rules are given. Changeable at run time on the admin API (/v1/faults)."`
-	Routes      []Route      `yaml:"routes" doc:"How a request is matched to a service, first match wins, in file order."`
+	Version      int           `yaml:"version" default:"1" min:"1" max:"1" doc:"Schema version of this file; only 1 exists."`
+	Site         Site          `yaml:"site" doc:"Where this gateway runs; instances in the same zone, region and cloud are preferred, in that order."`
+	Log          Log           `yaml:"log" doc:"Structured logging (log/slog) to standard error."`
+	Admin        Admin         `yaml:"admin" doc:"The admin HTTP API (JSON and text; there is no web console): /healthz, /readyz, /metrics, /debug/pprof/, /v1/services, /v1/faults, /v1/gray/routes (docs/gray-release.md) and, with replication, /v1/kv/ and /v1/watch/ (docs/replication.md)."`
+	Crypto       Crypto        `yaml:"crypto" doc:"Which protocols TLS listeners serve: TLS 1.2/1.3, TLCP (GB/T 38636, SM2/SM3/SM4) or both on one port (docs/gm.md)."`
+	Metrics      Metrics       `yaml:"metrics" doc:"Prometheus metrics served on the admin listener at /metrics."`
+	Listeners    []Listener    `yaml:"listeners" doc:"Where the gateway accepts client traffic. Every route is served on every listener."`
+	Services     []Service     `yaml:"services" doc:"The upstream services: where their instances come from and how they are picked."`
+	Discovery    Discovery     `yaml:"discovery" doc:"How the instances that every service's sources report are merged (docs/discovery.md)."`
+	Replication  *Replication  `yaml:"replication" doc:"Run a replica of the multi-site state (CRDTs, package replica) and serve it on the admin API (/v1/kv); absent means none."`
+	Registration *Registration `yaml:"registration" doc:"Register this gateway in a registry (etcd, Nacos or Consul) once it serves, so that its own clients discover it, and deregister it first on shutdown (docs/discovery.md, Self-registration); absent means none."`
+	Gray         Gray          `yaml:"gray" doc:"Traffic color for gray lanes: where it travels and whom to believe about it. Routes split traffic with their own gray section."`
+	Faults       Faults        `yaml:"faults" doc:"Fault injection (delays, aborts) for drills; off unless rules are given. Changeable at run time on the admin API (/v1/faults)."`
+	Routes       []Route       `yaml:"routes" doc:"How a request is matched to a service, first match wins, in file order."`
 
 	// Warnings are the settings of the file that are valid but do not do
 	// what their documentation says yet, each with its place and a
@@ -663,3 +664,60 @@ type Hedge struct {
 	Delay      Duration `yaml:"delay" default:"0s" doc:"A fixed wait before hedging instead of the percentile; 0 uses the percentile."`
 	MinSamples int      `yaml:"min_samples" default:"100" min:"1" max:"1000000" doc:"Latencies the route must have seen (over about 20s) before the percentile is trusted; no hedging until then."`
 }
+
+// Registration is where duohuo serve registers the gateway itself: one of
+// etcd, nacos and consul. Settings take effect at start: a reload that
+// changes them is applied at the next restart.
+type Registration struct {
+	Service string              `yaml:"service" required:"true" doc:"Service name the gateway registers under, which its clients discover."`
+	Address string              `yaml:"address" doc:"host:port at which clients reach this gateway; empty means the first listener's listen address, which must then name a host (not 0.0.0.0, [::] or an empty host)."`
+	Weight  int                 `yaml:"weight" default:"100" min:"1" max:"10000" doc:"Weight registered, in duohuo's units (100 is Nacos's 1.0 and Consul's 1)."`
+	Labels  map[string]string   `yaml:"labels" doc:"Labels registered with the instance (Nacos metadata, Consul service meta, etcd labels). The site's cloud, region and zone are always registered."`
+	Etcd    *EtcdRegistration   `yaml:"etcd" doc:"Register under discovery/etcd's key layout, on a lease kept alive."`
+	Nacos   *NacosRegistration  `yaml:"nacos" doc:"Register as an ephemeral Nacos instance kept alive by heartbeats."`
+	Consul  *ConsulRegistration `yaml:"consul" doc:"Register on a Consul agent with a TTL check."`
+}
+
+// EtcdRegistration registers under a prefix of an etcd cluster.
+type EtcdRegistration struct {
+	Endpoints    []string     `yaml:"endpoints" required:"true" doc:"etcd client URLs, e.g. https://10.0.0.1:2379."`
+	Prefix       string       `yaml:"prefix" default:"/duohuo/instances/" doc:"Key prefix discovery/etcd reads; the key is <prefix><service>/<address>."`
+	TTL          Duration     `yaml:"ttl" default:"10s" min:"2s" max:"1h" doc:"Lease time to live: how long the key outlives a gateway that dies without deregistering."`
+	Username     string       `yaml:"username" doc:"etcd user; empty means none."`
+	PasswordEnv  string       `yaml:"password_env" doc:"Environment variable that holds the etcd password; needs username, excludes password_file."`
+	PasswordFile string       `yaml:"password_file" doc:"File whose content (trailing newline removed) is the etcd password; relative to this file's directory; needs username, excludes password_env."`
+	TLS          *UpstreamTLS `yaml:"tls" doc:"How the etcd servers are verified and the client certificate, for https endpoints."`
+}
+
+// NacosRegistration registers in Nacos over its v1 open API.
+type NacosRegistration struct {
+	Servers      []string     `yaml:"servers" required:"true" doc:"Nacos servers, tried in order, as for a nacos discovery source: 10.0.0.1:8848, https://nacos.example.com/nacos."`
+	Namespace    string       `yaml:"namespace" default:"public" doc:"Namespace ID."`
+	Group        string       `yaml:"group" default:"DEFAULT_GROUP" doc:"Group of the service."`
+	Cluster      string       `yaml:"cluster" default:"DEFAULT" doc:"Nacos cluster of the instance."`
+	Username     string       `yaml:"username" doc:"Log in with this user; empty means no login."`
+	PasswordEnv  string       `yaml:"password_env" doc:"Environment variable that holds the password; needs username, excludes password_file."`
+	PasswordFile string       `yaml:"password_file" doc:"File whose content (trailing newline removed) is the password; relative to this file's directory; needs username, excludes password_env."`
+	Interval     Duration     `yaml:"interval" default:"5s" min:"100ms" max:"10s" doc:"Time between heartbeats (the Nacos clients' 5s); the server marks an instance unhealthy after 15s without one and removes it after 30s."`
+	TLS          *UpstreamTLS `yaml:"tls" doc:"How https servers are verified."`
+}
+
+// ConsulRegistration registers on a Consul agent.
+type ConsulRegistration struct {
+	Agents          []string     `yaml:"agents" default:"[127.0.0.1:8500]" doc:"Consul agents, usually the local one, tried in order: 127.0.0.1:8500, https://consul.service:8501."`
+	Tags            []string     `yaml:"tags" doc:"Tags of the registered service."`
+	TokenEnv        string       `yaml:"token_env" doc:"Environment variable that holds the ACL token (needs service:write); excludes token_file."`
+	TokenFile       string       `yaml:"token_file" doc:"File whose content (trailing newline removed) is the ACL token; relative to this file's directory; excludes token_env."`
+	TTL             Duration     `yaml:"ttl" default:"15s" min:"1s" max:"1h" doc:"TTL of the check the gateway passes every third of it; the service turns critical when the gateway stops."`
+	DeregisterAfter Duration     `yaml:"deregister_after" default:"1m" min:"1m" doc:"How long the check may stay critical before the agent removes the service (DeregisterCriticalServiceAfter; Consul's least is 1m)."`
+	TLS             *UpstreamTLS `yaml:"tls" doc:"How https agents are verified."`
+}
+
+// Password returns the etcd password from password_env or password_file.
+func (r *EtcdRegistration) Password() (string, error) { return secret(r.PasswordEnv, r.PasswordFile) }
+
+// Password returns the Nacos password from password_env or password_file.
+func (r *NacosRegistration) Password() (string, error) { return secret(r.PasswordEnv, r.PasswordFile) }
+
+// Token returns the Consul ACL token from token_env or token_file.
+func (r *ConsulRegistration) Token() (string, error) { return secret(r.TokenEnv, r.TokenFile) }

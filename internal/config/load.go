@@ -111,6 +111,24 @@ func (c *Config) resolvePaths(dir string) {
 			abs(&t.EncKeyFile)
 		}
 	}
+	if r := c.Registration; r != nil {
+		for _, t := range []*UpstreamTLS{etcdTLS(r.Etcd), nacosTLS(r.Nacos), consulTLS(r.Consul)} {
+			if t != nil {
+				abs(&t.CAFile)
+				abs(&t.CertFile)
+				abs(&t.KeyFile)
+			}
+		}
+		if r.Etcd != nil {
+			abs(&r.Etcd.PasswordFile)
+		}
+		if r.Nacos != nil {
+			abs(&r.Nacos.PasswordFile)
+		}
+		if r.Consul != nil {
+			abs(&r.Consul.TokenFile)
+		}
+	}
 	for i := range c.Services {
 		if t := c.Services[i].Upstream.TLS; t != nil {
 			abs(&t.CAFile)

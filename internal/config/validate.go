@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -596,6 +597,11 @@ func (cfg *Config) validate(c *checker, _ string) {
 		c.unique(services, "services", i, "name", s.Name, "service")
 	}
 	cfg.validateCrypto(c)
+	if r := cfg.Registration; r != nil && r.Address == "" {
+		if _, msg := cfg.registrationAddress(); msg != "" {
+			c.errorf("registration.address", "%s", msg)
+		}
+	}
 	routes := make(map[string]int, len(cfg.Routes))
 	matches := make(map[matchKey]int, len(cfg.Routes))
 	var suggestions map[string]string // unknown service → nearest known one
@@ -666,4 +672,129 @@ func closest(s string, names map[string]int) string {
 		return ""
 	}
 	return best
+}
+
+func (r *Registration) validate(c *checker, path string) {
+	n := 0
+	for _, set := range []bool{r.Etcd != nil, r.Nacos != nil, r.Consul != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		c.errorf(path, "needs exactly one of etcd, nacos and consul (%d given)", n)
+	}
+	if r.Address != "" {
+		c.checkHostPort(join(path, "address"), r.Address, false)
+		if h, _, err := net.SplitHostPort(r.Address); err == nil && wildcardHost(h) {
+			c.errorf(join(path, "address"), "%q is not an address clients can reach: name this gateway's host or IP", r.Address)
+		}
+	}
+	if !registryName(r.Service) || strings.ContainsAny(r.Service, "/?#@") {
+		c.errorf(join(path, "service"), "%q has spaces around it, control characters or one of / ? # @", r.Service)
+	}
+	for _, t := range []*UpstreamTLS{etcdTLS(r.Etcd), nacosTLS(r.Nacos), consulTLS(r.Consul)} {
+		if t != nil && (t.TLCP || t.GMFiles()) {
+			c.errorf(path, "tls.tlcp is for upstream.tls: registries speak TLS")
+		}
+	}
+	if e := r.Etcd; e != nil {
+		for i, ep := range e.Endpoints {
+			c.checkServer(fmt.Sprintf("%s.etcd.endpoints[%d]", path, i), ep, false)
+		}
+		if strings.Trim(e.Prefix, "/") == "" {
+			c.errorf(join(path, "etcd.prefix"), "%q is empty or the whole keyspace", e.Prefix)
+		}
+		if e.Username == "" && (e.PasswordEnv != "" || e.PasswordFile != "") {
+			c.errorf(join(path, "etcd.username"), "is required with a password")
+		}
+		c.checkSecret(join(path, "etcd"), "password_env", e.PasswordEnv, "password_file", e.PasswordFile)
+	}
+	if nr := r.Nacos; nr != nil {
+		for i, srv := range nr.Servers {
+			c.checkServer(fmt.Sprintf("%s.nacos.servers[%d]", path, i), srv, true)
+		}
+		for key, v := range map[string]string{"namespace": nr.Namespace, "group": nr.Group, "cluster": nr.Cluster} {
+			if !registryName(v) || strings.Contains(v, "@@") || (key == "cluster" && strings.Contains(v, ",")) {
+				c.errorf(join(path, "nacos."+key), "%q has spaces around it, control characters, \"@@\" or a comma", v)
+			}
+		}
+		if nr.Username == "" && (nr.PasswordEnv != "" || nr.PasswordFile != "") {
+			c.errorf(join(path, "nacos.username"), "is required with a password")
+		}
+		c.checkSecret(join(path, "nacos"), "password_env", nr.PasswordEnv, "password_file", nr.PasswordFile)
+	}
+	if cr := r.Consul; cr != nil {
+		if len(cr.Agents) == 0 {
+			c.errorf(join(path, "consul.agents"), "must not be empty: give the local agent, or leave agents out for 127.0.0.1:8500")
+		}
+		for i, a := range cr.Agents {
+			c.checkServer(fmt.Sprintf("%s.consul.agents[%d]", path, i), a, false)
+		}
+		for i, t := range cr.Tags {
+			if t == "" || !registryName(t) {
+				c.errorf(fmt.Sprintf("%s.consul.tags[%d]", path, i), "%q is empty or has spaces around it or control characters", t)
+			}
+		}
+		c.checkSecret(join(path, "consul"), "token_env", cr.TokenEnv, "token_file", cr.TokenFile)
+	}
+}
+
+func etcdTLS(e *EtcdRegistration) *UpstreamTLS {
+	if e == nil {
+		return nil
+	}
+	return e.TLS
+}
+
+func nacosTLS(n *NacosRegistration) *UpstreamTLS {
+	if n == nil {
+		return nil
+	}
+	return n.TLS
+}
+
+func consulTLS(c *ConsulRegistration) *UpstreamTLS {
+	if c == nil {
+		return nil
+	}
+	return c.TLS
+}
+
+// wildcardHost reports whether host is empty or an unspecified address,
+// which a listener binds but a client cannot dial.
+func wildcardHost(host string) bool {
+	if host == "" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsUnspecified()
+}
+
+// RegistrationAddress returns the address the gateway registers: address,
+// or else the first listener's. It fails when neither names a host that
+// clients can dial.
+func (cfg *Config) RegistrationAddress() (string, error) {
+	addr, msg := cfg.registrationAddress()
+	if msg != "" {
+		return "", errors.New("registration.address: " + msg)
+	}
+	return addr, nil
+}
+
+func (cfg *Config) registrationAddress() (addr, msg string) {
+	r := cfg.Registration
+	switch {
+	case r == nil:
+		return "", "no registration"
+	case r.Address != "":
+		return r.Address, ""
+	case len(cfg.Listeners) == 0:
+		return "", "is required without a listener"
+	}
+	l := cfg.Listeners[0].Listen
+	if h, p, err := net.SplitHostPort(l); err != nil || wildcardHost(h) || p == "0" {
+		return "", fmt.Sprintf("is required: the first listener listens on %q, which clients cannot dial as it is", l)
+	}
+	return l, ""
 }
