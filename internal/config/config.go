@@ -46,6 +46,7 @@ type Config struct {
 	Gray        Gray         `yaml:"gray" doc:"Traffic color for gray lanes: where it travels and whom to believe about it. Routes split traffic with their own gray section."`
 	Faults      Faults       `yaml:"faults" doc:"Fault injection (delays, aborts) for drills; off unless rules are given. Changeable at run time on the admin API (/v1/faults)."`
 	Routes      []Route      `yaml:"routes" doc:"How a request is matched to a service, first match wins, in file order."`
+	RateLimits  []RateLimit  `yaml:"rate_limits" doc:"Local flow control: limits on the requests of routes, as a whole or per key (token bucket, sliding window, concurrency), applied after routing (docs/flow-control.md). Shown on the admin API (/v1/ratelimits)."`
 
 	// Warnings are the settings of the file that are valid but do not do
 	// what their documentation says yet, each with its place and a
