@@ -93,5 +93,8 @@ func (c *Concurrency) Done(t Ticket) {
 // InFlight returns the slots taken now.
 func (c *Concurrency) InFlight() int { return int(c.inflight.Load()) }
 
+// Waiting returns the calls blocked in Wait now.
+func (c *Concurrency) Waiting() int { return int(c.waiters.Load()) }
+
 // Max returns the limit.
 func (c *Concurrency) Max() int { return int(c.max) }
