@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"math"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,5 +139,29 @@ func BenchmarkKeyedChurn(b *testing.B) {
 	for b.Loop() {
 		k.Get(ks[i%len(ks)]).Allow()
 		i++
+	}
+}
+
+// Baselines from the same run: what a decision is made of, a monotonic
+// clock reading and an uncontended mutex.
+
+func BenchmarkBaselineClock(b *testing.B) {
+	base := time.Now()
+	b.ReportAllocs()
+	var d time.Duration
+	for b.Loop() {
+		d += time.Since(base)
+	}
+	_ = d
+}
+
+func BenchmarkBaselineMutex(b *testing.B) {
+	var mu sync.Mutex
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		mu.Lock()
+		n++
+		mu.Unlock()
 	}
 }
