@@ -149,6 +149,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	admin.Handle("/v1/faults", g.FaultsHandler())
 	admin.Handle("/v1/faults/", g.FaultsHandler())
 	admin.Handle("/v1/gray/", g.GrayHandler())
+	admin.Handle("/v1/ratelimits", g.RateLimitsHandler())
 	if rep != nil {
 		admin.Handle("/v1/kv/", replica.Handler(rep))
 		admin.Handle("/v1/watch/", replica.Handler(rep))

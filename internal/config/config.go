@@ -36,7 +36,7 @@ type Config struct {
 	Version      int           `yaml:"version" default:"1" min:"1" max:"1" doc:"Schema version of this file; only 1 exists."`
 	Site         Site          `yaml:"site" doc:"Where this gateway runs; instances in the same zone, region and cloud are preferred, in that order."`
 	Log          Log           `yaml:"log" doc:"Structured logging (log/slog) to standard error."`
-	Admin        Admin         `yaml:"admin" doc:"The admin HTTP API (JSON and text; there is no web console): /healthz, /readyz, /metrics, /debug/pprof/, /v1/services, /v1/faults, /v1/gray/routes (docs/gray-release.md) and, with replication, /v1/kv/ and /v1/watch/ (docs/replication.md)."`
+	Admin        Admin         `yaml:"admin" doc:"The admin HTTP API (JSON and text; there is no web console): /healthz, /readyz, /metrics, /debug/pprof/, /v1/services, /v1/faults, /v1/gray/routes (docs/gray-release.md), /v1/ratelimits (docs/flow-control.md) and, with replication, /v1/kv/ and /v1/watch/ (docs/replication.md)."`
 	Crypto       Crypto        `yaml:"crypto" doc:"Which protocols TLS listeners serve: TLS 1.2/1.3, TLCP (GB/T 38636, SM2/SM3/SM4) or both on one port (docs/gm.md)."`
 	Metrics      Metrics       `yaml:"metrics" doc:"Prometheus metrics served on the admin listener at /metrics."`
 	Listeners    []Listener    `yaml:"listeners" doc:"Where the gateway accepts client traffic. Every route is served on every listener."`
@@ -47,6 +47,7 @@ type Config struct {
 	Gray         Gray          `yaml:"gray" doc:"Traffic color for gray lanes: where it travels and whom to believe about it. Routes split traffic with their own gray section."`
 	Faults       Faults        `yaml:"faults" doc:"Fault injection (delays, aborts) for drills; off unless rules are given. Changeable at run time on the admin API (/v1/faults)."`
 	Routes       []Route       `yaml:"routes" doc:"How a request is matched to a service, first match wins, in file order."`
+	RateLimits   []RateLimit   `yaml:"rate_limits" doc:"Local flow control: limits on the requests of routes, as a whole or per key (token bucket, sliding window, concurrency), applied after routing (docs/flow-control.md). Shown on the admin API (/v1/ratelimits)."`
 
 	// Warnings are the settings of the file that are valid but do not do
 	// what their documentation says yet, each with its place and a

@@ -638,6 +638,7 @@ func (cfg *Config) validate(c *checker, _ string) {
 			matches[key] = i
 		}
 	}
+	cfg.validateRateLimits(c)
 }
 
 // matchKey is what makes two routes match the same requests.

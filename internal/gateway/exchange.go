@@ -234,6 +234,10 @@ type exchange struct {
 	overrun     atomic.Bool // the route's max_duration passed
 	heldOutcome Outcome
 	prev        *Outcome // the last failed attempt without an answer
+
+	slots     [2]slot // concurrency slots held (ratelimit.go), given back when run ends
+	nslots    int
+	moreSlots []slot // beyond the first two
 }
 
 // run drives one request. It returns true when the engine must end the
@@ -275,6 +279,12 @@ func (g *Gateway) runIn(x *exchange, ctx context.Context, req Request, up Upstre
 	x.route()
 	defer x.record()
 	defer x.stopTimer()
+	if len(x.rt.limits) > 0 { // rate_limits (ratelimit.go): 429 or a wait
+		defer x.release()
+		if !x.admit() {
+			return false
+		}
+	}
 	if x.rt.breaker != nil {
 		tk, err := x.rt.breaker.Allow()
 		if err != nil { // the route's circuit is open: straight to the fallback

@@ -244,7 +244,7 @@ func (g *Gateway) apply(cfg *config.Config) (*config.Config, error) {
 			oldRoutes[rt.name] = rt
 		}
 	}
-	t := &table{routes: make([]*route, 0, len(cfg.Routes))}
+	t := &table{routes: make([]*route, 0, len(cfg.Routes)), limits: compileLimits(cfg.RateLimits, g.m, g.table.Load())}
 	for _, rc := range cfg.Routes {
 		svc, ok := next[rc.Service]
 		if !ok { // config.Load checks this; a hand-built Config may not
@@ -254,6 +254,7 @@ func (g *Gateway) apply(cfg *config.Config) (*config.Config, error) {
 		if err != nil {
 			return fail(err)
 		}
+		rt.limits = limitsFor(t.limits, rc)
 		t.routes = append(t.routes, rt)
 	}
 	prop, err := newPropagator(cfg.Gray)

@@ -32,6 +32,7 @@ type metrics struct {
 	breakerTransitions *prometheus.CounterVec // kind, to
 	faults             *prometheus.CounterVec // rule, kind
 	hedges             prometheus.Counter
+	ratelimit          *prometheus.CounterVec // rule, result
 
 	// instanceLabels bounds the distinct instance label values: the first
 	// maxInstances instances seen get their own, the rest share "other".
@@ -111,6 +112,10 @@ func newMetrics(reg prometheus.Registerer, maxInstances int) *metrics {
 			Name: "duohuo_hedges_total",
 			Help: "Second tries sent while the first was still waiting: after the route's hedge delay, or after the adaptive per-try timeout (those are also counted in duohuo_retries_total).",
 		}),
+		ratelimit: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duohuo_ratelimit_decisions_total",
+			Help: "Decisions of the rate_limits rules, by rule and result: allowed (at once), rejected (429), queued (admitted after a wait), timeout (over the limit for longer than max_wait: 429).",
+		}, []string{"rule", "result"}),
 		maxInstances: maxInstances,
 		instSeen:     map[string]struct{}{},
 	}
@@ -119,7 +124,7 @@ func newMetrics(reg prometheus.Registerer, maxInstances int) *metrics {
 	m.reloads.WithLabelValues("applied")
 	m.reloads.WithLabelValues("rejected")
 	reg.MustRegister(m.requests, m.duration, m.attempts, m.retries, m.ejections, m.healthy, m.instances, m.active, m.refused, m.acceptErrors, m.framing, m.reloads,
-		m.fallbacks, m.breakerTransitions, m.faults, m.hedges)
+		m.fallbacks, m.breakerTransitions, m.faults, m.hedges, m.ratelimit)
 	return m
 }
 

@@ -375,6 +375,18 @@ var optionsNotMapped = map[string]string{
 	"Admin.listen":            "the admin server's address, given to internal/telemetry by cmd/duohuo",
 	"Crypto.suites":           "not applied yet (no TLCP listener); config warns when it is set",
 	"Metrics.instance_labels": "the gateway's own series limit (newMetrics), not a library config",
+	// rate_limits rules are compiled by newLimitRule (ratelimit.go) into
+	// package ratelimit's limiters; ratelimit_test.go checks each kind
+	// and action against the running gateway.
+	"RateLimit.burst":       "newLimitRule: 0 is one second's worth of the rate (TestRateLimitBurst gives it)",
+	"RateLimit.warm_up":     "newLimitRule: BucketConfig.WarmUp, whose 0 is no ramp as the doc says",
+	"RateLimit.cold_factor": "newLimitRule: BucketConfig.ColdFactor",
+	"RateLimit.window":      "newLimitRule: WindowConfig.Window; 0 with requests 0 is no window",
+	"RateLimit.requests":    "newLimitRule: WindowConfig.Requests",
+	"RateLimit.concurrency": "newLimitRule: NewConcurrency; 0 is no concurrency limit (another kind is set)",
+	"RateLimit.max_keys":    "newLimitRule: NewKeyed's bound",
+	"RateLimit.action":      "the exchange's admit (ratelimit.go): reject or queue",
+	"RateLimit.max_wait":    "the exchange's admit (ratelimit.go): how long a queued request waits",
 	// http.Server fields set in Gateway.Start; their doc tags say what
 	// net/http does with 0, which is what they get.
 	"Listener.read_header_timeout":          "http.Server.ReadHeaderTimeout, set in Gateway.Start",

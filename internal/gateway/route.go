@@ -46,6 +46,7 @@ type route struct {
 	breakerCfg    config.Breaker
 	series        *seriesCache
 	retriesMetric interface{ Inc() }
+	limits        []*limitRule // rate_limits that apply, in file order
 }
 
 // retryOn is the set of failures a route retries.
@@ -267,7 +268,8 @@ func segmentPrefix(path, prefix string) bool {
 
 // table is an immutable routing snapshot.
 type table struct {
-	routes []*route // in file order; first match wins
+	routes []*route     // in file order; first match wins
+	limits []*limitRule // every rate_limits rule, in file order
 }
 
 func (t *table) match(r request.View) *route {
