@@ -373,8 +373,22 @@ var optionsNotMapped = map[string]string{
 	"Log.level":               "slog handler made by cmd/duohuo (internal/telemetry)",
 	"Log.format":              "slog handler made by cmd/duohuo (internal/telemetry)",
 	"Admin.listen":            "the admin server's address, given to internal/telemetry by cmd/duohuo",
-	"Crypto.suites":           "not applied yet (no TLCP listener); config warns when it is set",
+	"Crypto.suites":           "read by secureListener (listen_tls.go) and by the config checks of listeners and upstream.tls",
 	"Metrics.instance_labels": "the gateway's own series limit (newMetrics), not a library config",
+	// registration is mapped by cmd/duohuo (register.go) onto the
+	// registry/etcd, registry/nacos and registry/consul configs, whose
+	// zero values are the same defaults; TestServeRegistersItself runs
+	// each against its registry.
+	"Registration.weight":                 "cmd/duohuo: discovery.Instance.Weight of the registered gateway",
+	"EtcdRegistration.prefix":             "cmd/duohuo: registry/etcd Config.Prefix",
+	"EtcdRegistration.ttl":                "cmd/duohuo: registry/etcd Config.TTL",
+	"NacosRegistration.namespace":         "cmd/duohuo: registry/nacos Config.Namespace",
+	"NacosRegistration.group":             "cmd/duohuo: registry/nacos Config.Group",
+	"NacosRegistration.cluster":           "cmd/duohuo: registry/nacos Config.Cluster",
+	"NacosRegistration.interval":          "cmd/duohuo: registry/nacos Config.Interval",
+	"ConsulRegistration.agents":           "cmd/duohuo: registry/consul Config.Agents",
+	"ConsulRegistration.ttl":              "cmd/duohuo: registry/consul Config.TTL",
+	"ConsulRegistration.deregister_after": "cmd/duohuo: registry/consul Config.DeregisterAfter",
 	// rate_limits rules are compiled by newLimitRule (ratelimit.go) into
 	// package ratelimit's limiters; ratelimit_test.go checks each kind
 	// and action against the running gateway.
