@@ -3,6 +3,7 @@ package gateway
 import (
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -32,6 +33,7 @@ type metrics struct {
 	breakerTransitions *prometheus.CounterVec // kind, to
 	faults             *prometheus.CounterVec // rule, kind
 	hedges             prometheus.Counter
+	slo                *sloSet // the SLIs (slo.go); off until configured
 
 	// instanceLabels bounds the distinct instance label values: the first
 	// maxInstances instances seen get their own, the rest share "other".
@@ -113,13 +115,14 @@ func newMetrics(reg prometheus.Registerer, maxInstances int) *metrics {
 		}),
 		maxInstances: maxInstances,
 		instSeen:     map[string]struct{}{},
+		slo:          &sloSet{},
 	}
 	// Both outcomes exist from the start, so that a dashboard or alert on
 	// rejected reloads sees 0, not nothing.
 	m.reloads.WithLabelValues("applied")
 	m.reloads.WithLabelValues("rejected")
 	reg.MustRegister(m.requests, m.duration, m.attempts, m.retries, m.ejections, m.healthy, m.instances, m.active, m.refused, m.acceptErrors, m.framing, m.reloads,
-		m.fallbacks, m.breakerTransitions, m.faults, m.hedges)
+		m.fallbacks, m.breakerTransitions, m.faults, m.hedges, m.slo)
 	return m
 }
 
@@ -149,6 +152,8 @@ func (m *metrics) instanceLabel(id string) string {
 type routeSeries struct {
 	codes    [len(codeClasses)]prometheus.Counter
 	duration prometheus.Observer
+	sli      *sloSeries    // nil: no slo section
+	slow     time.Duration // the latency SLI's threshold; 0: none
 }
 
 // seriesCache is a copy-on-write map from cloud to the route's series: reads
@@ -166,6 +171,7 @@ func (c *seriesCache) get(cloud string) *routeSeries {
 	}
 	return c.byCloud.LoadOrMake(cloud, func() *routeSeries {
 		s := &routeSeries{duration: c.m.duration.WithLabelValues(c.route, c.service, cloud)}
+		s.sli, s.slow = c.m.slo.get(sloKey{c.route, c.service, cloud})
 		for i, cl := range codeClasses {
 			s.codes[i] = c.m.requests.WithLabelValues(c.route, c.service, cloud, cl)
 		}
