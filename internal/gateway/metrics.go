@@ -42,6 +42,11 @@ type metrics struct {
 	instSeen     map[string]struct{}
 }
 
+// requestDurationBuckets are the bounds of duohuo_request_duration_seconds;
+// the latency SLO's threshold must be one for the generated rules
+// (slo_rules.go).
+var requestDurationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
 // codeClasses are the values of the code label, indexed by status/100; 0
 // stands for "no response" (the gateway answered itself or the client left).
 var codeClasses = [6]string{"none", "1xx", "2xx", "3xx", "4xx", "5xx"}
@@ -55,7 +60,7 @@ func newMetrics(reg prometheus.Registerer, maxInstances int) *metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "duohuo_request_duration_seconds",
 			Help:    "Time from receiving a client request to the end of its response, by route, service and cloud of the instance that answered.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			Buckets: requestDurationBuckets,
 		}, []string{"route", "service", "cloud"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "duohuo_upstream_attempts_total",
