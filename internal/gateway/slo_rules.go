@@ -301,7 +301,7 @@ func dashboard(window string) grafanaDashboard {
 		Templating: map[string]any{"list": []any{
 			map[string]any{"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Data source"},
 			map[string]any{"name": "service", "type": "query", "datasource": ds, "label": "Service",
-				"query": map[string]any{"query": "label_values(duohuo_requests_total, service)", "refId": "service"},
+				"query":      map[string]any{"query": "label_values(duohuo_requests_total, service)", "refId": "service"},
 				"definition": "label_values(duohuo_requests_total, service)",
 				"multi":      true, "includeAll": true, "allValue": ".*", "refresh": 2},
 		}},
