@@ -39,7 +39,7 @@ type Config struct {
 	Version     int          `yaml:"version" default:"1" min:"1" max:"1" doc:"Schema version of this file; only 1 exists."`
 	Site        Site         `yaml:"site" doc:"Where this gateway runs; instances in the same zone, region and cloud are preferred, in that order."`
 	Log         Log          `yaml:"log" doc:"Structured logging (log/slog) to standard error."`
-	Admin       Admin        `yaml:"admin" doc:"The admin HTTP API (JSON and text; there is no web console): /healthz, /readyz, /metrics, /debug/pprof/, /v1/services, /v1/faults, /v1/gray/routes (docs/gray-release.md) and, with replication, /v1/kv/ and /v1/watch/ (docs/replication.md)."`
+	Admin       Admin        `yaml:"admin" doc:"The admin HTTP API (JSON and text; there is no web console): /healthz, /readyz, /metrics, /debug/pprof/, /v1/services, /v1/faults, /v1/gray/routes (docs/gray-release.md), /v1/health with an slo section (docs/observability.md) and, with replication, /v1/kv/ and /v1/watch/ (docs/replication.md)."`
 	Crypto      Crypto       `yaml:"crypto" doc:"Which protocols TLS listeners serve: TLS 1.2/1.3, TLCP (GB/T 38636, SM2/SM3/SM4) or both on one port (docs/gm.md)."`
 	Metrics     Metrics      `yaml:"metrics" doc:"Prometheus metrics served on the admin listener at /metrics."`
 	Listeners   []Listener   `yaml:"listeners" doc:"Where the gateway accepts client traffic. Every route is served on every listener."`
