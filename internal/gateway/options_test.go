@@ -369,12 +369,30 @@ var optionCases = map[string]optionCase{
 // optionsNotMapped are the keys with a default or a meaningful zero that no
 // mapping function in this package turns into a library config, and why.
 var optionsNotMapped = map[string]string{
-	"Config.version":          "the file format's version; nothing to map",
-	"Log.level":               "slog handler made by cmd/duohuo (internal/telemetry)",
-	"Log.format":              "slog handler made by cmd/duohuo (internal/telemetry)",
-	"Admin.listen":            "the admin server's address, given to internal/telemetry by cmd/duohuo",
-	"Crypto.suites":           "not applied yet (no TLCP listener); config warns when it is set",
-	"Metrics.instance_labels": "the gateway's own series limit (newMetrics), not a library config",
+	// The slo section maps through config.SLO.Availability, Latency and
+	// ScoreConfig (internal/config TestSLODefaults) into package slo,
+	// whose zero values mean the same defaults; latency_threshold 0s
+	// turns the latency SLI off (TestHealthScoresServicesAndClouds).
+	"SLO.objective":            "slo.Objective.Target by config.SLO.Availability",
+	"SLO.period":               "slo.Objective.Period by config.SLO.Availability and Latency",
+	"SLO.latency_threshold":    "the gateway's latency SLI threshold (slo.go); 0s: no latency SLI",
+	"SLO.latency_objective":    "slo.Objective.Target by config.SLO.Latency",
+	"SLOScore.window":          "the window of the score's inputs (slo.go)",
+	"SLOScore.max_burn":        "slo.ScoreConfig.MaxBurn by config.SLO.ScoreConfig",
+	"SLOScore.max_drift":       "slo.ScoreConfig.MaxDrift by config.SLO.ScoreConfig",
+	"SLOScore.min_requests":    "the requests a cloud needs for its P99 to count (slo.go)",
+	"SLOScore.max_replica_lag": "slo.ScoreConfig.MaxLag by config.SLO.ScoreConfig",
+	"SLOWeights.availability":  "slo.Weights by config.SLO.ScoreConfig; 0 leaves the input out",
+	"SLOWeights.latency":       "slo.Weights by config.SLO.ScoreConfig; 0 leaves the input out",
+	"SLOWeights.drift":         "slo.Weights by config.SLO.ScoreConfig; 0 leaves the input out",
+	"SLOWeights.lease":         "slo.Weights by config.SLO.ScoreConfig; 0 leaves the input out",
+	"SLOWeights.replica_lag":   "slo.Weights by config.SLO.ScoreConfig; 0 leaves the input out",
+	"Config.version":           "the file format's version; nothing to map",
+	"Log.level":                "slog handler made by cmd/duohuo (internal/telemetry)",
+	"Log.format":               "slog handler made by cmd/duohuo (internal/telemetry)",
+	"Admin.listen":             "the admin server's address, given to internal/telemetry by cmd/duohuo",
+	"Crypto.suites":            "not applied yet (no TLCP listener); config warns when it is set",
+	"Metrics.instance_labels":  "the gateway's own series limit (newMetrics), not a library config",
 	// http.Server fields set in Gateway.Start; their doc tags say what
 	// net/http does with 0, which is what they get.
 	"Listener.read_header_timeout":          "http.Server.ReadHeaderTimeout, set in Gateway.Start",
