@@ -52,9 +52,18 @@ type sloSet struct {
 	mu     sync.Mutex // serialises configure with the creation of series
 }
 
-// configure applies the slo section (nil: off). Series whose period or
-// window changed get new counters or histograms: their history restarts.
-func (s *sloSet) configure(c *config.SLO) {
+// configure applies the slo section (nil: off) and the routing table t
+// (nil: keep every series). Series whose period or window changed get new
+// counters or histograms: their history restarts. The series of a route
+// that t no longer has, or that now goes to another service, are dropped.
+func (s *sloSet) configure(c *config.SLO, t *table) {
+	if t != nil {
+		live := map[[2]string]bool{}
+		for _, rt := range t.routes {
+			live[[2]string{rt.name, rt.svc.name}] = true
+		}
+		s.series.DeleteFunc(func(k sloKey, _ *sloSeries) bool { return !live[[2]string{k.route, k.service}] })
+	}
 	if c == nil {
 		s.cfg.Store(nil)
 		return

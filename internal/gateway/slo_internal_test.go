@@ -15,7 +15,7 @@ func TestSLOObserveDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var s sloSet
-	s.configure(cfg.SLO)
+	s.configure(cfg.SLO, nil)
 	ss, threshold := s.get(sloKey{"r", "api", "c1"})
 	if ss == nil || threshold != 250*time.Millisecond {
 		t.Fatalf("get = %v, %v: want series and the default 250ms threshold", ss, threshold)
@@ -27,19 +27,24 @@ func TestSLOObserveDoesNotAllocate(t *testing.T) {
 	// A reload that changes the period restarts the counters; one
 	// that does not keeps them.
 	before := ss.avail.Load()
-	s.configure(cfg.SLO)
+	s.configure(cfg.SLO, nil)
 	if ss.avail.Load() != before {
 		t.Error("the same slo section replaced the counters")
 	}
 	next := *cfg.SLO
 	next.Period = config.Duration(48 * time.Hour)
 	next.Alerts = []config.SLOAlert{{Severity: "page", Long: config.Duration(time.Hour), Short: config.Duration(5 * time.Minute), Burn: 14.4}}
-	s.configure(&next)
+	s.configure(&next, nil)
 	if ss.avail.Load() == before {
 		t.Error("a new period kept the old counters")
 	}
-	s.configure(nil)
+	s.configure(nil, nil)
 	if got, _ := s.get(sloKey{"r", "api", "c2"}); got != nil {
 		t.Errorf("with the section gone, get returned %v, want nil", got)
+	}
+	// A route that is gone takes its series with it.
+	s.configure(cfg.SLO, &table{routes: []*route{{name: "other", svc: &service{name: "api"}}}})
+	if _, ok := s.series.Load(sloKey{"r", "api", "c1"}); ok {
+		t.Error("the series of a removed route were kept")
 	}
 }
