@@ -102,6 +102,7 @@ func runDemo(ctx context.Context, o demo.Options, cmd *cobra.Command) error {
 		admin.Handle("/v1/services/", top.Gateway.AdminHandler())
 		admin.Handle("/v1/discovery", top.Gateway.AdminHandler())
 		admin.Handle("/v1/discovery/", top.Gateway.AdminHandler())
+		admin.Handle("/v1/health", top.Gateway.AdminHandler())
 		admin.Handle("/v1/faults", top.Gateway.FaultsHandler())
 		admin.Handle("/v1/faults/", top.Gateway.FaultsHandler())
 		admin.Handle("/v1/gray/", top.Gateway.GrayHandler())

@@ -146,6 +146,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	admin.Handle("/v1/services/", g.AdminHandler())
 	admin.Handle("/v1/discovery", g.AdminHandler())
 	admin.Handle("/v1/discovery/", g.AdminHandler())
+	admin.Handle("/v1/health", g.AdminHandler())
 	admin.Handle("/v1/faults", g.FaultsHandler())
 	admin.Handle("/v1/faults/", g.FaultsHandler())
 	admin.Handle("/v1/gray/", g.GrayHandler())

@@ -5,10 +5,13 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/duohuo/duohuo/gray"
+	"github.com/duohuo/duohuo/slo"
 )
 
 // The schema of duohuo.yaml. Each field carries, besides its yaml key:
@@ -48,6 +51,7 @@ type Config struct {
 	Faults       Faults        `yaml:"faults" doc:"Fault injection (delays, aborts) for drills; off unless rules are given. Changeable at run time on the admin API (/v1/faults)."`
 	Routes       []Route       `yaml:"routes" doc:"How a request is matched to a service, first match wins, in file order."`
 	RateLimits   []RateLimit   `yaml:"rate_limits" doc:"Local flow control: limits on the requests of routes, as a whole or per key (token bucket, sliding window, concurrency), applied after routing (docs/flow-control.md). Shown on the admin API (/v1/ratelimits)."`
+	SLO          *SLO          `yaml:"slo" doc:"Service level objectives evaluated in the gateway: availability and latency SLIs per route and cloud, burn-rate alerts and a health score per service and cloud, on /metrics (duohuo_slo_*) and /v1/health (docs/observability.md); absent means none are kept."`
 
 	// Warnings are the settings of the file that are valid but do not do
 	// what their documentation says yet, each with its place and a
@@ -722,3 +726,81 @@ func (r *NacosRegistration) Password() (string, error) { return secret(r.Passwor
 
 // Token returns the Consul ACL token from token_env or token_file.
 func (r *ConsulRegistration) Token() (string, error) { return secret(r.TokenEnv, r.TokenFile) }
+
+// SLO configures the service level objectives of every service (package
+// slo): an availability SLI (a request is good unless its answer is a 5xx
+// or no answer at all) and a latency SLI (good when answered within
+// latency_threshold), counted per route and cloud from each request's
+// final answer, with multiwindow burn-rate alerts and a health score.
+type SLO struct {
+	Objective        Percent    `yaml:"objective" default:"99.9%" min:"50" max:"99.9999" doc:"Share of requests that must be answered without a 5xx over the period (the availability SLO)."`
+	Period           Duration   `yaml:"period" default:"720h" min:"1h" max:"2160h" doc:"Period of the error budget, in hours (720h is 30 days); the counters keep one-hour buckets over it."`
+	LatencyThreshold Duration   `yaml:"latency_threshold" default:"250ms" doc:"A request answered within this, body included, is good for the latency SLI; 0s turns the latency SLI off. duohuo slo rules needs one of the bounds of duohuo_request_duration_seconds (docs/observability.md)."`
+	LatencyObjective Percent    `yaml:"latency_objective" default:"99%" min:"50" max:"99.9999" doc:"Share of requests that must be answered within latency_threshold over the period (the latency SLO)."`
+	Alerts           []SLOAlert `yaml:"alerts" doc:"Multiwindow burn-rate alerts on both SLOs; empty means the SRE Workbook's for 30 days: page on 1h and 5m above 14.4, page on 6h and 30m above 6, ticket on 3d (72h) and 6h above 1."`
+	Score            SLOScore   `yaml:"score" doc:"How the health score of a service and of each of its clouds is made (docs/observability.md, Health score)."`
+}
+
+// SLOAlert fires while the error ratio over both windows is above burn ×
+// the error budget (1 − objective).
+type SLOAlert struct {
+	Severity string   `yaml:"severity" required:"true" enum:"page,ticket" doc:"page for someone now, ticket for the next working day; the severity label of the generated alert."`
+	Long     Duration `yaml:"long" required:"true" min:"1m" doc:"Long window: the burn must have lasted this long; at most the period. Up to 6h in whole minutes, beyond in whole hours (the counters' buckets)."`
+	Short    Duration `yaml:"short" required:"true" min:"1m" doc:"Short window, usually a twelfth of long: the alert ends soon after the burn does."`
+	Burn     float64  `yaml:"burn" required:"true" min:"0.01" max:"100000" doc:"Burn rate: how many times faster than the period allows the budget goes (14.4 spends 2% of 30 days in 1h)."`
+}
+
+// SLOScore says how the health score is made: a weighted mean of
+// sub-scores between 0 and 1, over the inputs that are present.
+type SLOScore struct {
+	Window        Duration   `yaml:"window" default:"5m" min:"1m" max:"6h" doc:"Window of the score's inputs: the burn rates and the P99 per cloud."`
+	MaxBurn       float64    `yaml:"max_burn" default:"14.4" min:"0.01" max:"100000" doc:"Burn rate at which the availability and latency sub-scores reach 0 (linear from 1 at no errors)."`
+	MaxDrift      float64    `yaml:"max_drift" default:"1" min:"0.01" max:"1000" doc:"Relative P99 drift, (p99 − best cloud's p99) / best cloud's p99, at which the drift sub-score reaches 0; 1 is a P99 twice the best cloud's."`
+	MinRequests   int        `yaml:"min_requests" default:"20" min:"1" max:"1000000000" doc:"Requests a cloud needs in the window for its P99 to count in the drift."`
+	MaxReplicaLag Duration   `yaml:"max_replica_lag" default:"1s" min:"1ms" doc:"Replica lag still scored 1; the sub-score falls to 0 at twice it."`
+	Weights       SLOWeights `yaml:"weights" doc:"Relative weights of the inputs; an input of weight 0 is left out."`
+}
+
+// SLOWeights are the relative weights of the health score's inputs. The
+// defaults of lease, drift and availability are the design's 0.4, 0.4, 0.2.
+type SLOWeights struct {
+	Availability float64 `yaml:"availability" default:"0.2" min:"0" max:"1000" doc:"Weight of the availability burn rate."`
+	Latency      float64 `yaml:"latency" default:"0.2" min:"0" max:"1000" doc:"Weight of the latency burn rate."`
+	Drift        float64 `yaml:"drift" default:"0.4" min:"0" max:"1000" doc:"Weight of the cross-cloud P99 drift."`
+	Lease        float64 `yaml:"lease" default:"0.4" min:"0" max:"1000" doc:"Weight of the lock lease keep-alive success, where a lease is held."`
+	ReplicaLag   float64 `yaml:"replica_lag" default:"0.2" min:"0" max:"1000" doc:"Weight of the replica lag, where the replicated state is kept."`
+}
+
+// Availability returns the availability objective as an slo.Objective.
+func (s *SLO) Availability() slo.Objective {
+	return slo.Objective{Target: fraction(s.Objective), Period: time.Duration(s.Period), Alerts: s.alerts()}
+}
+
+// fraction returns p as a fraction rounded to 12 decimals: 99.9% is 0.999,
+// not 99.9/100 = 0.9990000000000001.
+func fraction(p Percent) float64 { return math.Round(p.Fraction()*1e12) / 1e12 }
+
+// Latency returns the latency objective as an slo.Objective.
+func (s *SLO) Latency() slo.Objective {
+	return slo.Objective{Target: fraction(s.LatencyObjective), Period: time.Duration(s.Period), Alerts: s.alerts()}
+}
+
+// alerts returns the configured alerts, nil (slo.DefaultAlerts) when none.
+func (s *SLO) alerts() []slo.Alert {
+	var out []slo.Alert
+	for _, a := range s.Alerts {
+		out = append(out, slo.Alert{Severity: a.Severity, Long: time.Duration(a.Long), Short: time.Duration(a.Short), Burn: a.Burn})
+	}
+	return out
+}
+
+// ScoreConfig returns the score section as an slo.ScoreConfig.
+func (s *SLO) ScoreConfig() slo.ScoreConfig {
+	w := s.Score.Weights
+	return slo.ScoreConfig{
+		Weights:  slo.Weights{Availability: w.Availability, Latency: w.Latency, Drift: w.Drift, Lease: w.Lease, ReplicaLag: w.ReplicaLag},
+		MaxBurn:  s.Score.MaxBurn,
+		MaxDrift: s.Score.MaxDrift,
+		MaxLag:   time.Duration(s.Score.MaxReplicaLag),
+	}
+}

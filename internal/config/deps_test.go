@@ -9,7 +9,8 @@ import (
 // TestDependencies keeps the package on the standard library, its two YAML
 // parsers (go.yaml.in/yaml/v3 reads files, goccy/go-yaml says where a file
 // that does not parse is wrong) and duohuo's pure packages (fault and gray,
-// whose syntax the file uses, and request and discovery, which they need,
+// whose syntax the file uses, slo, whose objectives it checks, and request
+// and discovery, which they need,
 // and internal/yamlsplit, which cuts large files): the configuration
 // format must not pull the gateway's heavy dependencies into every tool
 // that reads it.
@@ -20,6 +21,7 @@ func TestDependencies(t *testing.T) {
 		"github.com/duohuo/duohuo/color",
 		"github.com/duohuo/duohuo/discovery",
 		"github.com/duohuo/duohuo/request",
+		"github.com/duohuo/duohuo/slo",
 		"github.com/duohuo/duohuo/internal/yamlsplit",
 		"github.com/duohuo/duohuo/internal/httpjson",
 		"github.com/goccy/go-yaml/...",

@@ -11,9 +11,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/duohuo/duohuo/fault"
 	"github.com/duohuo/duohuo/gray"
+	"github.com/duohuo/duohuo/slo"
 )
 
 // namePattern is what listener, service and route names look like: they
@@ -566,6 +568,57 @@ func (f *FaultRule) validate(c *checker, path string) {
 	if _, err := fault.ParseSpec(f.Spec); err != nil {
 		c.errorf(join(path, "spec"), "%v", err)
 	}
+}
+
+func (s *SLO) validate(c *checker, path string) {
+	for i, a := range s.Alerts {
+		p := fmt.Sprintf("%s.alerts[%d]", path, i)
+		// The counters answer windows in whole buckets: minutes up to
+		// 6h, hours beyond.
+		for _, w := range []struct {
+			key string
+			d   Duration
+		}{{"long", a.Long}, {"short", a.Short}} {
+			d := time.Duration(w.d)
+			if d <= 6*time.Hour && d%time.Minute != 0 || d > 6*time.Hour && d%time.Hour != 0 {
+				c.errorf(join(p, w.key), "%s: write whole minutes up to 6h and whole hours beyond, the buckets the windows are counted in", w.d)
+			}
+		}
+	}
+	for _, o := range []struct {
+		key string
+		obj slo.Objective
+	}{{"objective", s.Availability()}, {"latency_objective", s.Latency()}} {
+		if err := o.obj.Validate(); err != nil {
+			msg := strings.TrimPrefix(err.Error(), slo.ErrObjective.Error()+": ")
+			if i := alertIndex(msg); i >= 0 && len(s.Alerts) > 0 {
+				c.errorf(fmt.Sprintf("%s.alerts[%d]", path, i), "with %s %s: %s", o.key, map[string]Percent{"objective": s.Objective, "latency_objective": s.LatencyObjective}[o.key], msg)
+			} else {
+				c.errorf(join(path, o.key), "%s", msg)
+			}
+		}
+	}
+	if w := s.Score.Weights; w == (SLOWeights{}) {
+		c.errorf(join(path, "score.weights"), "every weight is 0: give at least one input a weight above 0")
+	}
+}
+
+// alertIndex returns i from an slo validation message "alerts[i]: …", -1
+// for any other.
+func alertIndex(msg string) int {
+	rest, ok := strings.CutPrefix(msg, "alerts[")
+	if !ok {
+		return -1
+	}
+	n, _, ok := strings.Cut(rest, "]")
+	if !ok {
+		return -1
+	}
+	i, err := strconv.Atoi(n)
+	if err != nil {
+		return -1
+	}
+	return i
 }
 
 func (b *Backoff) validate(c *checker, path string) {

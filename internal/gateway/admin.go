@@ -113,9 +113,12 @@ func (s *service) status(sources []discovery.SourceStatus) ServiceStatus {
 //	GET /v1/discovery         every service: what each source says, and why
 //	                          each instance is published or not
 //	GET /v1/discovery/{name}  one service
+//	GET /v1/health            every service and cloud: health score, its
+//	                          inputs, SLO burn rates, alerts firing
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	g.discoveryHandlers(mux)
+	mux.HandleFunc("GET /v1/health", g.healthHandler)
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, g.Services())
 	})

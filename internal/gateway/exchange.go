@@ -357,10 +357,15 @@ func (x *exchange) route() {
 
 // record counts the answered request in the route's (and lane's) series.
 func (x *exchange) record() {
-	d := time.Since(x.start).Seconds()
+	now := time.Now()
+	el := now.Sub(x.start)
+	d := el.Seconds()
 	s := x.rt.series.get(x.cloud)
 	s.codes[codeIndex(x.status)].Inc()
 	s.duration.Observe(d)
+	if s.sli != nil { // the SLIs see what the client saw: once per request
+		s.sli.observe(now, x.status, el, s.slow)
+	}
 	if x.ln != nil {
 		ls := x.ln.seriesFor(x.g.gm, x.rt.name, x.gd.Index, x.gd.Subset)
 		ls.codes[codeIndex(x.status)].Inc()

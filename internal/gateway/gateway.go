@@ -291,6 +291,7 @@ func (g *Gateway) apply(cfg *config.Config) (*config.Config, error) {
 		g.mu.Unlock()
 		return fail(errShutDown)
 	}
+	g.m.slo.configure(cfg.SLO, t) // before the table: its routes' series read it
 	g.table.Store(t)
 	prev, old := g.cfg, g.services
 	g.services, g.cfg = next, cfg

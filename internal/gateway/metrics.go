@@ -3,6 +3,7 @@ package gateway
 import (
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -33,6 +34,7 @@ type metrics struct {
 	faults             *prometheus.CounterVec // rule, kind
 	hedges             prometheus.Counter
 	ratelimit          *prometheus.CounterVec // rule, result
+	slo                *sloSet                // the SLIs (slo.go); off until configured
 
 	// instanceLabels bounds the distinct instance label values: the first
 	// maxInstances instances seen get their own, the rest share "other".
@@ -40,6 +42,11 @@ type metrics struct {
 	instMu       sync.Mutex // guards instSeen
 	instSeen     map[string]struct{}
 }
+
+// requestDurationBuckets are the bounds of duohuo_request_duration_seconds;
+// the latency SLO's threshold must be one for the generated rules
+// (slo_rules.go).
+var requestDurationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 // codeClasses are the values of the code label, indexed by status/100; 0
 // stands for "no response" (the gateway answered itself or the client left).
@@ -54,7 +61,7 @@ func newMetrics(reg prometheus.Registerer, maxInstances int) *metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "duohuo_request_duration_seconds",
 			Help:    "Time from receiving a client request to the end of its response, by route, service and cloud of the instance that answered.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			Buckets: requestDurationBuckets,
 		}, []string{"route", "service", "cloud"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "duohuo_upstream_attempts_total",
@@ -118,13 +125,14 @@ func newMetrics(reg prometheus.Registerer, maxInstances int) *metrics {
 		}, []string{"rule", "result"}),
 		maxInstances: maxInstances,
 		instSeen:     map[string]struct{}{},
+		slo:          &sloSet{},
 	}
 	// Both outcomes exist from the start, so that a dashboard or alert on
 	// rejected reloads sees 0, not nothing.
 	m.reloads.WithLabelValues("applied")
 	m.reloads.WithLabelValues("rejected")
 	reg.MustRegister(m.requests, m.duration, m.attempts, m.retries, m.ejections, m.healthy, m.instances, m.active, m.refused, m.acceptErrors, m.framing, m.reloads,
-		m.fallbacks, m.breakerTransitions, m.faults, m.hedges, m.ratelimit)
+		m.fallbacks, m.breakerTransitions, m.faults, m.hedges, m.ratelimit, m.slo)
 	return m
 }
 
@@ -154,6 +162,8 @@ func (m *metrics) instanceLabel(id string) string {
 type routeSeries struct {
 	codes    [len(codeClasses)]prometheus.Counter
 	duration prometheus.Observer
+	sli      *sloSeries    // nil: no slo section
+	slow     time.Duration // the latency SLI's threshold; 0: none
 }
 
 // seriesCache is a copy-on-write map from cloud to the route's series: reads
@@ -171,6 +181,7 @@ func (c *seriesCache) get(cloud string) *routeSeries {
 	}
 	return c.byCloud.LoadOrMake(cloud, func() *routeSeries {
 		s := &routeSeries{duration: c.m.duration.WithLabelValues(c.route, c.service, cloud)}
+		s.sli, s.slow = c.m.slo.get(sloKey{c.route, c.service, cloud})
 		for i, cl := range codeClasses {
 			s.codes[i] = c.m.requests.WithLabelValues(c.route, c.service, cloud, cl)
 		}

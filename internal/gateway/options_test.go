@@ -401,6 +401,24 @@ var optionsNotMapped = map[string]string{
 	"RateLimit.max_keys":    "newLimitRule: NewKeyed's bound",
 	"RateLimit.action":      "the exchange's admit (ratelimit.go): reject or queue",
 	"RateLimit.max_wait":    "the exchange's admit (ratelimit.go): how long a queued request waits",
+	// The slo section maps through config.SLO.Availability, Latency and
+	// ScoreConfig (internal/config TestSLODefaults) into package slo,
+	// whose zero values mean the same defaults; latency_threshold 0s
+	// turns the latency SLI off (TestHealthScoresServicesAndClouds).
+	"SLO.objective":            "slo.Objective.Target by config.SLO.Availability",
+	"SLO.period":               "slo.Objective.Period by config.SLO.Availability and Latency",
+	"SLO.latency_threshold":    "the gateway's latency SLI threshold (slo.go); 0s: no latency SLI",
+	"SLO.latency_objective":    "slo.Objective.Target by config.SLO.Latency",
+	"SLOScore.window":          "the window of the score's inputs (slo.go)",
+	"SLOScore.max_burn":        "slo.ScoreConfig.MaxBurn by config.SLO.ScoreConfig",
+	"SLOScore.max_drift":       "slo.ScoreConfig.MaxDrift by config.SLO.ScoreConfig",
+	"SLOScore.min_requests":    "the requests a cloud needs for its P99 to count (slo.go)",
+	"SLOScore.max_replica_lag": "slo.ScoreConfig.MaxLag by config.SLO.ScoreConfig",
+	"SLOWeights.availability":  "slo.Weights by config.SLO.ScoreConfig; 0 leaves the input out",
+	"SLOWeights.latency":       "slo.Weights by config.SLO.ScoreConfig; 0 leaves the input out",
+	"SLOWeights.drift":         "slo.Weights by config.SLO.ScoreConfig; 0 leaves the input out",
+	"SLOWeights.lease":         "slo.Weights by config.SLO.ScoreConfig; 0 leaves the input out",
+	"SLOWeights.replica_lag":   "slo.Weights by config.SLO.ScoreConfig; 0 leaves the input out",
 	// http.Server fields set in Gateway.Start; their doc tags say what
 	// net/http does with 0, which is what they get.
 	"Listener.read_header_timeout":          "http.Server.ReadHeaderTimeout, set in Gateway.Start",
