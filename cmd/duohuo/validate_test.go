@@ -51,13 +51,13 @@ func TestValidate(t *testing.T) {
 			wantStderr: "1 of 2 configuration files invalid",
 		},
 		{
-			name:     "crypto.suites gm with upstream.tls is valid but warned about, with its place: upstreams speak TLS",
+			name:     "crypto.suites gm with a TLS upstream is refused with its place: under gm upstreams speak TLCP",
 			args:     []string{"validate", suites},
-			wantCode: exitOK,
+			wantCode: exitUsage,
 			wantOut: []string{
-				regexp.QuoteMeta(suites) + `: ok$`,
-				regexp.QuoteMeta(suites) + `:9:12: services\[0\]\.upstream\.tls: warning: crypto\.suites is gm, but connections to instances speak TLS 1\.2/1\.3: duohuo has no TLCP upstreams yet$`,
+				regexp.QuoteMeta(suites) + `:9:12: services\[0\]\.upstream\.tls: crypto\.suites is gm, so connections to instances speak only TLCP: set tlcp: true .*$`,
 			},
+			wantStderr: "1 of 1 configuration files invalid",
 		},
 		{
 			name:       "missing file is a usage error",
