@@ -9,13 +9,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/duohuo/duohuo/internal/testexec"
 )
 
 func TestChaosServeUsageErrors(t *testing.T) {
@@ -109,7 +110,7 @@ func TestChaosServeRunsPopulatesAndClosesEverything(t *testing.T) {
 // process: a proxy made through the API listens, and after SIGTERM the
 // process exits 0 with neither the API's port nor the proxy's left open.
 func TestChaosServeSIGTERMClosesEveryPort(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "chaos", "serve", "--listen", "127.0.0.1:0")
+	cmd := testexec.Command(os.Args[0], "chaos", "serve", "--listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "DUOHUO_TEST_AS_MAIN=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/duohuo/duohuo/internal/config"
+	"github.com/duohuo/duohuo/internal/testexec"
 	"go.uber.org/goleak"
 )
 
@@ -68,7 +68,7 @@ func writeConfig(t *testing.T, text string) string {
 // and SIGTERM shuts it down cleanly with exit code 0.
 func TestServeMetricsAndSIGTERM(t *testing.T) {
 	cfg := writeConfig(t, serveConfig)
-	cmd := exec.Command(os.Args[0], "serve", "-c", cfg, "--drain-timeout", "5s")
+	cmd := testexec.Command(os.Args[0], "serve", "-c", cfg, "--drain-timeout", "5s")
 	cmd.Env = append(os.Environ(), "DUOHUO_TEST_AS_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

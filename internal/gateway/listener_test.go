@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,6 +21,7 @@ import (
 	"github.com/duohuo/duohuo/internal/config"
 	"github.com/duohuo/duohuo/internal/gateway"
 	"github.com/duohuo/duohuo/internal/telemetry"
+	"github.com/duohuo/duohuo/internal/testexec"
 )
 
 // closedByServer reports whether the server closes c without answering.
@@ -121,7 +121,7 @@ func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 const floodChildEnv = "DUOHUO_TEST_FLOOD_CHILD"
 
 func TestAdminAnswersWhileThePublicListenerIsFlooded(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd := testexec.Command(os.Args[0], "-test.run=^$") // through the emulator, under build/crosstest.sh
 	cmd.Env = append(os.Environ(), floodChildEnv+"=1")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
