@@ -20,8 +20,9 @@ import (
 )
 
 // sloConfig: service api has a fast instance in cloud c1 and one that
-// takes 60 ms in c2, picked in turn; service broken answers 500. The
-// latency threshold is 30 ms.
+// takes 250 ms in c2, picked in turn; service broken answers 500. The
+// latency threshold is 100 ms: far from both, so that a slow machine
+// (or an emulator) does not move c1 over it.
 const sloConfig = `
 listeners: [{name: public, listen: "127.0.0.1:0"}]
 services:
@@ -38,7 +39,7 @@ routes:
   - {name: broken, service: broken, match: {path_prefix: /broken}}
 slo:
   objective: 99.9%%
-  latency_threshold: 30ms
+  latency_threshold: 100ms
   score: {min_requests: 5}
 `
 
@@ -70,7 +71,7 @@ func getHealth(t *testing.T, admin string) (int, gateway.HealthStatus) {
 }
 
 func TestHealthScoresServicesAndClouds(t *testing.T) {
-	fast, slow := timedUpstream(t, 0, 200), timedUpstream(t, 60*time.Millisecond, 200)
+	fast, slow := timedUpstream(t, 0, 200), timedUpstream(t, 250*time.Millisecond, 200)
 	bad := timedUpstream(t, 0, 500)
 	reg := prometheus.NewRegistry()
 	cfg := parse(t, fmt.Sprintf(sloConfig, fast, slow, bad))
@@ -120,7 +121,7 @@ func TestHealthScoresServicesAndClouds(t *testing.T) {
 	if c1.Cloud != "c1" || c2.Cloud != "c2" || c1.Requests+c2.Requests != 40 || c1.Requests < 10 || c2.Requests < 10 {
 		t.Fatalf("clouds %s (%d requests), %s (%d), want c1 and c2 sharing 40", c1.Cloud, c1.Requests, c2.Cloud, c2.Requests)
 	}
-	// (c1 answers at once; only a stall of 60ms on a loaded machine
+	// (c1 answers at once; only a stall of 250ms on a loaded machine
 	// could make it the slower cloud.)
 	if d := c2.Inputs["p99_drift"]; !(d > 0) || c1.Inputs["p99_drift"] != 0 {
 		t.Errorf("drifts c1 %v, c2 %v: want 0 for the fastest cloud and above 0 for the slow one", c1.Inputs["p99_drift"], d)
