@@ -25,6 +25,7 @@ func newDrillCmd() *cobra.Command {
 		scenarios string
 		reportDir string
 		strict    bool
+		open      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "drill",
@@ -58,7 +59,10 @@ In blackhole and brownout every demo instance sits behind a TCP fault proxy
 defaults, and the proxies count what arrives from the gateway per 100ms: the
 report gives the time of the last attempt to the faulty cloud after the
 fault and the time until traffic left it (its share below 10%).
-The report is written as report.json and report.md under --report.
+The report is written as report.json, report.md and report.html (one
+self-contained page with a timeline per scenario: success rate, p50 and
+p99, each cloud's share, the fault shaded and the recovery marked) under
+--report; --open prints the page's file:// URL last, for a browser.
 
 --target URL sends the same open-loop load to your own gateway instead. With
 no --fault-proxy no fault is injected (break things yourself and read the
@@ -134,7 +138,12 @@ whenever the drill stops (Ctrl-C, error), and counts their new connections.
 			if err := rep.WriteSummary(out); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "\nReport: %s, %s\n", filepath.Join(reportDir, "report.md"), filepath.Join(reportDir, "report.json"))
+			fmt.Fprintf(out, "\nReport: %s, %s, %s\n", filepath.Join(reportDir, "report.html"), filepath.Join(reportDir, "report.md"), filepath.Join(reportDir, "report.json"))
+			if open {
+				if abs, err := filepath.Abs(filepath.Join(reportDir, "report.html")); err == nil {
+					fmt.Fprintf(out, "Open: file://%s\n", abs)
+				}
+			}
 			if runErr != nil {
 				return runErr
 			}
@@ -148,13 +157,14 @@ whenever the drill stops (Ctrl-C, error), and counts their new connections.
 	f.StringVar(&scenarios, "scenario", "all", "scenarios to run: all, or names/letters separated by commas (steady,failover,mixed,slow,errors,flap,blackhole,brownout or a-h)")
 	f.DurationVar(&o.Duration, "duration", 30*time.Second, "measured length of each scenario (4s to 1h)")
 	f.IntVar(&o.Rate, "rate", 200, "requests per second, sent on schedule")
-	f.StringVar(&reportDir, "report", "", "directory for report.json and report.md (default ./drill-report-<UTC time>)")
+	f.StringVar(&reportDir, "report", "", "directory for report.json, report.md and report.html (default ./drill-report-<UTC time>)")
 	f.DurationVar(&o.ServiceTime, "service-time", 5*time.Millisecond, "time each demo instance takes to answer (0 for none)")
 	f.DurationVar(&o.CrossCloudRTT, "cross-cloud-rtt", 20*time.Millisecond, "latency added to instances outside the gateway's cloud (0 for none)")
 	f.StringVar(&o.Target, "target", "", "send the load to this URL (your own gateway) instead of the demo; no fault unless --fault-proxy is given")
 	f.StringArrayVar(&o.FaultProxies, "fault-proxy", nil, "with --target: admin URL of a duohuo chaos proxy in front of an instance of one cloud, which blackhole and brownout break (repeatable)")
 	f.DurationVar(&o.PerTryTimeout, "per-try-timeout", time.Second, "per-try timeout the blackhole's p99 target allows for when the gateway reports none")
 	f.BoolVar(&strict, "strict", false, "exit 1 when a scenario misses its target")
+	f.BoolVar(&open, "open", false, "print the file:// URL of report.html to open in a browser")
 	return cmd
 }
 
@@ -165,6 +175,7 @@ func writeReport(dir string, rep *drill.Report) error {
 	}{
 		{"report.json", func(f *os.File) error { return rep.WriteJSON(f) }},
 		{"report.md", func(f *os.File) error { return rep.WriteMarkdown(f) }},
+		{"report.html", func(f *os.File) error { return rep.WriteHTML(f) }},
 	} {
 		f, err := os.Create(filepath.Join(dir, w.name))
 		if err != nil {

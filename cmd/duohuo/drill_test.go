@@ -39,16 +39,16 @@ func TestDrillRefusesBadFlagsWithExit2(t *testing.T) {
 	}
 }
 
-// A short real drill: progress lines, the summary on stdout, and both
+// A short real drill: progress lines, the summary on stdout, and the three
 // report files.
 func TestDrillWritesItsReports(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "rep")
 	var out, errb bytes.Buffer
-	args := []string{"drill", "--scenario", "a", "--duration", "4s", "--rate", "50", "--report", dir}
+	args := []string{"drill", "--scenario", "a", "--duration", "4s", "--rate", "50", "--report", dir, "--open"}
 	if code := run(args, &out, &errb); code != exitOK {
 		t.Fatalf("duohuo %v exit = %d, stderr %q", args, code, errb.String())
 	}
-	for _, want := range []string{"duohuo drill: 1 scenario(s), 50 rps, 4s each", "  steady ", "| a | steady | steady | 200 |", "report.md"} {
+	for _, want := range []string{"duohuo drill: 1 scenario(s), 50 rps, 4s each", "  steady ", "| a | steady | steady | 200 |", "report.md", "Open: file://" + filepath.Join(dir, "report.html")} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out.String())
 		}
@@ -67,5 +67,9 @@ func TestDrillWritesItsReports(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	if err != nil || !strings.Contains(string(md), "## (a) steady:") {
 		t.Errorf("report.md = %q, %v; want the scenario's section", md, err)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil || !strings.Contains(string(page), "<svg") || !strings.Contains(string(page), `id="steady"`) {
+		t.Errorf("report.html: %v; want the scenario's timeline", err)
 	}
 }

@@ -132,7 +132,11 @@ type Window struct {
 	At          time.Duration `json:"at_ns"` // start, from the start of the run
 	Requests    int           `json:"requests"`
 	SuccessRate float64       `json:"success_rate"`
+	P50         time.Duration `json:"p50_ns"`
 	P99         time.Duration `json:"p99_ns"`
+	// ByCloud counts the window's successful answers by the cloud that
+	// gave them.
+	ByCloud map[string]int `json:"by_cloud,omitempty"`
 }
 
 // Windows splits samples into consecutive one-second windows from the
@@ -142,7 +146,7 @@ func Windows(samples []Sample) []Window {
 	for from := time.Duration(0); len(samples) > 0; from += time.Second {
 		w := between(samples, from, from+time.Second)
 		s := Summarize(w)
-		out = append(out, Window{At: from, Requests: s.Requests, SuccessRate: s.SuccessRate, P99: s.P99})
+		out = append(out, Window{At: from, Requests: s.Requests, SuccessRate: s.SuccessRate, P50: s.P50, P99: s.P99, ByCloud: s.ByCloud})
 		samples = samples[len(w):]
 	}
 	return out

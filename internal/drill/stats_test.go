@@ -99,9 +99,9 @@ func TestTimeToLatency(t *testing.T) {
 func TestWindowsSplitTheRunBySecond(t *testing.T) {
 	got := Windows(run(2500*time.Millisecond, 1*time.Second, 1100*time.Millisecond))
 	want := []Window{
-		{At: 0, Requests: 100, SuccessRate: 1, P99: time.Millisecond},
-		{At: time.Second, Requests: 100, SuccessRate: 0.9, P99: time.Millisecond},
-		{At: 2 * time.Second, Requests: 50, SuccessRate: 1, P99: time.Millisecond},
+		{At: 0, Requests: 100, SuccessRate: 1, P50: time.Millisecond, P99: time.Millisecond, ByCloud: map[string]int{"ctyun": 100}},
+		{At: time.Second, Requests: 100, SuccessRate: 0.9, P50: time.Millisecond, P99: time.Millisecond, ByCloud: map[string]int{"ctyun": 90}},
+		{At: 2 * time.Second, Requests: 50, SuccessRate: 1, P50: time.Millisecond, P99: time.Millisecond, ByCloud: map[string]int{"ctyun": 50}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Windows mismatch (-want +got):\n%s", diff)
