@@ -194,7 +194,7 @@ func ParseKeyRing(text string) (*KeyRing, error) {
 					return nil, fmt.Errorf("gm: key ring line %d: active: %w", ln+1, err)
 				}
 				if active >= 0 {
-					return nil, fmt.Errorf("gm: key ring line %d: a second active:", ln+1)
+					return nil, fmt.Errorf("gm: key ring line %d: a second active line", ln+1)
 				}
 				active = int(id)
 				continue
