@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/duohuo/duohuo/audit"
+	"github.com/duohuo/duohuo/gm"
 )
 
 // FuzzVerify feeds arbitrary bytes to the JSON-lines reader: it must not
@@ -80,5 +81,35 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 		t.Fatalf("Next did not end on %d bytes", len(data))
+	})
+}
+
+// FuzzVerifySealed feeds changed sealed logs to Verify with the keys: it
+// must not panic, every failure is a ChainError of a known kind, and a
+// change to any byte is caught.
+func FuzzVerifySealed(f *testing.F) {
+	keys, _ := gm.ParseKeyRing("1:000102030405060708090a0b0c0d0e0f")
+	path, _ := writeLog(f, 3, audit.Options{AtRest: keys})
+	valid, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint(0), byte(1))
+	f.Add(uint(len(valid)/2), byte('A'))
+	f.Add(uint(40), byte('2'))
+	f.Fuzz(func(t *testing.T, pos uint, b byte) {
+		data := bytes.Clone(valid)
+		i := int(pos % uint(len(data)))
+		if data[i] == b {
+			return
+		}
+		data[i] = b
+		_, err := audit.Verify(bytes.NewReader(data), audit.VerifyOptions{AtRest: keys})
+		if err == nil {
+			t.Fatalf("byte %d changed to %q: Verify with keys accepted it", i, b)
+		}
+		if _, ok := errors.AsType[*audit.ChainError](err); !ok {
+			t.Fatalf("Verify = %v, want a *ChainError", err)
+		}
 	})
 }

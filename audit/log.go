@@ -32,6 +32,12 @@ type Options struct {
 	// copy it off the machine, and [Verify] with it detects records lost
 	// from the end of the log.
 	HeadFile string
+	// AtRest, if set, seals each record's contents (the fields from Method
+	// to Revision) with SM4-GCM under the ring's active key, and writes the
+	// key id beside them (see [Record].Sealed). The chain covers the sealed
+	// form: [Verify] checks the file without the keys, and with them
+	// ([VerifyOptions].AtRest) also opens every record.
+	AtRest *gm.KeyRing
 	// NoSync skips the fsync after each batch. By default a batch is synced
 	// before the next is taken, so a crash loses at most the queue.
 	NoSync bool
@@ -233,7 +239,7 @@ func (l *Log) run() {
 // the file never holds a chain with a hole).
 func (l *Log) writeBatch(w *bufio.Writer, head Head, batch []Record) (Head, bool) {
 	for i := range batch {
-		line, h, err := encodeRecord(&batch[i], head, l.opts.Key)
+		line, h, err := encodeRecord(&batch[i], head, l.opts.Key, l.opts.AtRest)
 		if err != nil {
 			return l.fail(head, err, len(batch)-i)
 		}
@@ -277,14 +283,22 @@ func (l *Log) fail(head Head, err error, lost int) (Head, bool) {
 // encodeRecord sets r's Seq and Prev from head and returns the line to
 // write (with its newline) and the new head. The hash covers the line's
 // bytes up to the hash field, with the object closed: body = {…"prev":"…"}
-// and line = {…"prev":"…","hash":"<hex of H(body)>"}.
-func encodeRecord(r *Record, head Head, key []byte) ([]byte, Head, error) {
+// and line = {…"prev":"…","hash":"<hex of H(body)>"}. With ring, the body
+// is the sealed form of r.
+func encodeRecord(r *Record, head Head, key []byte, ring *gm.KeyRing) ([]byte, Head, error) {
 	r.Seq = head.Seq + 1
 	r.Prev = head.Hash
 	if r.Prev == "" {
 		r.Prev = ZeroHash
 	}
-	body, err := json.Marshal(r)
+	r.KeyID, r.Sealed = 0, nil
+	var body []byte
+	var err error
+	if ring != nil {
+		body, err = sealBody(r, ring)
+	} else {
+		body, err = json.Marshal(r)
+	}
 	if err != nil {
 		return nil, head, fmt.Errorf("encode record %d: %w", r.Seq, err)
 	}

@@ -37,6 +37,14 @@ type Record struct {
 	LatencyMicros int64 `json:"latency_us"`
 	// Revision is the store revision in the response header, if any.
 	Revision int64 `json:"revision,omitempty"`
+	// KeyID and Sealed are set, by a Log with [Options].AtRest, in place
+	// of the fields from Method to Revision: Sealed is those fields as
+	// JSON, sealed with SM4-GCM under key KeyID of a [gm.KeyRing] and bound
+	// to the record's Seq and Prev (see [Unseal]). Seq, Time and Prev stay
+	// clear, and the chain covers the sealed form, so [Verify] checks a
+	// sealed log without the keys. Both are absent from a clear record.
+	KeyID  uint8  `json:"key_id,omitempty"`
+	Sealed []byte `json:"sealed,omitempty"`
 	// Prev is the hex SM3 hash of the previous record (set by Log); the
 	// first record of a chain carries the chain's start (64 zeros by
 	// default).
@@ -68,6 +76,9 @@ var (
 	ErrMalformed = errors.New("audit: malformed record")
 	// ErrTruncated: the chain ends before its anchored head.
 	ErrTruncated = errors.New("audit: chain truncated")
+	// ErrKeyMissing: a record is sealed with a key that the key ring given
+	// to [Verify] or [Unseal] does not hold.
+	ErrKeyMissing = errors.New("audit: sealed with a key not given")
 	// ErrTorn: the last line has no newline, as a crash in the middle of a
 	// write leaves it. It wraps ErrMalformed. [Open] removes such a line
 	// and records that it did.

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/duohuo/duohuo/gm"
 )
 
 // MaxLineLen bounds one record line; longer lines are malformed.
@@ -20,7 +22,7 @@ type ChainError struct {
 	Line   int    // 1-based line in the file; 0 for the end of the file
 	Offset int64  // byte offset of the start of that line (the file size for the end)
 	Record uint64 // the record number (Seq) expected there
-	Err    error  // the kind: ErrTampered, ErrMissing, ErrMalformed, ErrTruncated
+	Err    error  // the kind: ErrTampered, ErrMissing, ErrMalformed, ErrTruncated, ErrKeyMissing
 	Detail string
 }
 
@@ -47,6 +49,8 @@ func kindName(err error) string {
 		return "truncated"
 	case ErrTorn:
 		return "torn"
+	case ErrKeyMissing:
+		return "key missing"
 	}
 	return "broken"
 }
@@ -167,6 +171,11 @@ type VerifyOptions struct {
 	// Start, if set, is the head of the chain this file continues (the last
 	// head of the previous file after a rotation).
 	Start Head
+	// AtRest, if set, opens every sealed record (see [Unseal]) after its
+	// hash and link are checked: contents that do not open are reported as
+	// [ErrTampered], a key the ring lacks as [ErrKeyMissing]. Nil: sealed
+	// records are checked as they are, which needs no key.
+	AtRest *gm.KeyRing
 	// Anchor, if set, is a head recorded outside the file (see
 	// [Options].HeadFile). The chain must contain record Anchor.Seq with
 	// hash Anchor.Hash; a chain that ends before it is truncated.
@@ -176,6 +185,7 @@ type VerifyOptions struct {
 // Report is the result of a successful [Verify].
 type Report struct {
 	Records uint64 // records read
+	Sealed  uint64 // of them, sealed at rest (opened, with [VerifyOptions].AtRest)
 	Head    Head   // the last record's seq and hash (opts.Start if none)
 }
 
@@ -216,6 +226,20 @@ func Verify(r io.Reader, opts VerifyOptions) (Report, error) {
 		case rec.Prev != head.Hash:
 			return rep, &ChainError{Line: rd.Line(), Offset: rd.Offset(), Record: expect, Err: ErrTampered,
 				Detail: "prev does not match the previous record's hash (a record before it was edited or replaced)"}
+		}
+		if rec.Sealed != nil && opts.AtRest != nil {
+			if err := Unseal(&rec, opts.AtRest); err != nil {
+				kind := ErrTampered
+				for _, k := range []error{ErrKeyMissing, ErrMalformed} {
+					if errors.Is(err, k) {
+						kind = k
+					}
+				}
+				return rep, &ChainError{Line: rd.Line(), Offset: rd.Offset(), Record: expect, Err: kind, Detail: err.Error()}
+			}
+			rep.Sealed++
+		} else if rec.Sealed != nil {
+			rep.Sealed++
 		}
 		head = Head{Seq: rec.Seq, Hash: hash}
 		rep.Records++

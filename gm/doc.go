@@ -6,7 +6,11 @@
 //   - SM4 (GB/T 32907-2016) in GCM mode (RFC 8998): [NewSM4GCM], [SealSM4GCM],
 //     [OpenSM4GCM];
 //   - SM2 (GB/T 32918-2016) signatures with the SM3 digest and the default
-//     user ID: [GenerateKey], [PrivateKey.Sign], [PublicKey.Verify].
+//     user ID: [GenerateKey], [PrivateKey.Sign], [PublicKey.Verify];
+//   - data at rest: a [KeyRing] of SM4-128 keys with ids, one active, whose
+//     [KeyRing.Seal] and [KeyRing.Open] make and check self-describing
+//     SM4-GCM blobs bound to their place, read from a private key file
+//     ([LoadKeyRing]) or text ([ParseKeyRing]).
 //
 // Usage:
 //
@@ -16,6 +20,8 @@
 //	priv, err := gm.GenerateKey()
 //	sig, err := priv.Sign(msg)
 //	ok := priv.Public().Verify(msg, sig)
+//	ring, err := gm.LoadKeyRing("/etc/duohuo/at-rest.keys")
+//	blob, err := ring.Seal(nil, value, []byte("objects/name"))
 //
 // # Building for LoongArch under emulation
 //

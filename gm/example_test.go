@@ -25,3 +25,27 @@ func Example() {
 	// gm: sm4-gcm: message authentication failed
 	// true
 }
+
+func ExampleKeyRing() {
+	// Key 1 is retired, key 2 (the highest id) is active.
+	ring, err := gm.ParseKeyRing(`
+1:000102030405060708090a0b0c0d0e0f
+2:f0e0d0c0b0a090807060504030201000
+`)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sealed, _ := ring.Seal(nil, []byte("card 6222 0000"), []byte("objects/payments"))
+	id, _ := gm.SealedKeyID(sealed)
+	fmt.Println("sealed with key", id, "stale:", ring.Stale(sealed))
+
+	plain, err := ring.Open(nil, sealed, []byte("objects/payments"))
+	fmt.Printf("%s %v\n", plain, err)
+	_, err = ring.Open(nil, sealed, []byte("objects/orders")) // moved elsewhere
+	fmt.Println(err)
+	// Output:
+	// sealed with key 2 stale: false
+	// card 6222 0000 <nil>
+	// gm: sm4-gcm: message authentication failed
+}

@@ -44,3 +44,59 @@ func FuzzOpenSM4GCM(f *testing.F) {
 		}
 	})
 }
+
+// FuzzKeyRingOpen: opening arbitrary bytes never panics and fails only with
+// ErrSealedFormat, ErrUnknownKey or ErrOpen, leaving dst as it was; a blob
+// that opens was sealed for that place; and flipping any bit of a sealed
+// blob is caught.
+func FuzzKeyRingOpen(f *testing.F) {
+	ring, _ := gm.ParseKeyRing("1:000102030405060708090a0b0c0d0e0f\n2:f0e0d0c0b0a090807060504030201000")
+	sealed, _ := ring.Seal(nil, []byte("payload"), []byte("objects/kv"))
+	f.Add(sealed, []byte("objects/kv"), uint(0))
+	f.Add(sealed[:gm.SealOverhead], []byte(nil), uint(9))
+	f.Add([]byte{1, 0}, []byte("log/1"), uint(3))
+	f.Add([]byte{1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, []byte{}, uint(17))
+	f.Fuzz(func(t *testing.T, data, place []byte, bit uint) {
+		dst := []byte("dst")
+		out, err := ring.Open(dst, data, place)
+		switch {
+		case err == nil:
+			if !bytes.Equal(place, []byte("objects/kv")) {
+				t.Fatalf("Open(%x) opened for place %q", data, place)
+			}
+		case errors.Is(err, gm.ErrSealedFormat), errors.Is(err, gm.ErrUnknownKey), errors.Is(err, gm.ErrOpen):
+			if string(out) != "dst" {
+				t.Fatalf("Open failed with %v and returned %q, want dst unchanged", err, out)
+			}
+		default:
+			t.Fatalf("Open(%x) = %v, want one of the documented errors", data, err)
+		}
+		flipped := bytes.Clone(sealed)
+		flipped[(bit/8)%uint(len(flipped))] ^= 1 << (bit % 8)
+		if _, err := ring.Open(nil, flipped, []byte("objects/kv")); err == nil {
+			t.Fatalf("Open with bit %d flipped succeeded", bit)
+		}
+	})
+}
+
+// FuzzParseKeyRing: any text either is refused with an error that quotes no
+// key, or gives a ring whose active key seals blobs that it opens.
+func FuzzParseKeyRing(f *testing.F) {
+	f.Add("1:000102030405060708090a0b0c0d0e0f")
+	f.Add("# ring\n1:000102030405060708090a0b0c0d0e0f\n2:MDEyMzQ1Njc4OWFiY2RlZg==\nactive:1\n")
+	f.Add("1:MDEyMzQ1Njc4OWFiY2RlZg,2:000102030405060708090a0b0c0d0e0f")
+	f.Add("active:")
+	f.Fuzz(func(t *testing.T, text string) {
+		r, err := gm.ParseKeyRing(text)
+		if err != nil {
+			return
+		}
+		sealed, err := r.Seal(nil, []byte("x"), []byte("p"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := r.Open(nil, sealed, []byte("p")); err != nil || string(got) != "x" {
+			t.Fatalf("a ring parsed from %q does not open its own blob: %q, %v", text, got, err)
+		}
+	})
+}

@@ -87,6 +87,16 @@ type Config struct {
 	// encrypt: to rotate, add the new key to OldKeys everywhere, then make
 	// it SecretKey everywhere, then drop the old one.
 	OldKeys [][]byte
+	// AtRest, if set, encrypts and authenticates the values the store
+	// writes to its file: object states, log entries and the states of
+	// kind conflicts (see [Sealer] and docs/replication.md, "Encryption at
+	// rest"); *gm.KeyRing is the SM4-GCM one. A file written without it
+	// opens with it (clear records read as they are, and the store seals
+	// them again at once, as it does records of a retired key); a sealed
+	// record that does not open is quarantined. Nil: values are written
+	// clear, and a file holding sealed records does not open ([ErrNoKeys]).
+	// Replication is not affected: SecretKey encrypts the wire.
+	AtRest Sealer
 	// Network selects the timing preset; zero is NetworkLAN.
 	Network Network
 	// AntiEntropyInterval is how often this site compares its state with a

@@ -2,6 +2,7 @@ package replica_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/duohuo/duohuo/crdt"
+	"github.com/duohuo/duohuo/gm"
 	"github.com/duohuo/duohuo/internal/testexec"
 	"github.com/duohuo/duohuo/replica"
 )
@@ -20,6 +22,7 @@ const (
 	crashChildEnv = "DUOHUO_REPLICA_CRASH_CHILD_DIR"
 	crashJoinEnv  = "DUOHUO_REPLICA_CRASH_JOIN" // a peer to replicate with, if set
 	crashPortEnv  = "DUOHUO_REPLICA_CRASH_PORT" // the port to bind when replicating
+	crashKeysEnv  = "DUOHUO_REPLICA_CRASH_KEYS" // an at-rest key ring, if set
 )
 
 // crashChild runs in a subprocess: it prints "id <replica id>" (and, when
@@ -28,6 +31,14 @@ const (
 // acknowledgment, until the parent kills the process (or 60s pass).
 func crashChild(dir string) int {
 	cfg := replica.Config{Name: "crash", Dir: dir, CheckpointEvery: 200}
+	if keys := os.Getenv(crashKeysEnv); keys != "" {
+		ring, err := gm.ParseKeyRing(keys)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		cfg.AtRest = ring
+	}
 	if join := os.Getenv(crashJoinEnv); join != "" {
 		port, _ := strconv.Atoi(os.Getenv(crashPortEnv))
 		cfg.BindAddr, cfg.BindPort, cfg.Join = "127.0.0.1", port, []string{join}
@@ -114,15 +125,41 @@ func runAndKill(t *testing.T, dir string, n int, env ...string) killedChild {
 // every acknowledged write is there and the replica id is kept; three
 // times over the same directory.
 func TestNoAcknowledgedWriteLostOnKill(t *testing.T) {
+	testKills(t, "")
+}
+
+// TestNoAcknowledgedWriteLostOnKillSealed is the same with encryption at
+// rest, and checks that the file never holds a written value in clear.
+func TestNoAcknowledgedWriteLostOnKillSealed(t *testing.T) {
+	testKills(t, atRestKey1)
+}
+
+func testKills(t *testing.T, keys string) {
 	dir := t.TempDir()
 	var acked []string
 	ids := map[string]bool{}
 	for round := range 3 {
-		k := runAndKill(t, dir, 300+round*100)
+		k := runAndKill(t, dir, 300+round*100, crashKeysEnv+"="+keys)
 		acked = append(acked, k.acked...)
 		ids[k.id] = true
+		if keys != "" {
+			file := storeFile(t, dir)
+			for _, k := range acked {
+				if bytes.Contains(file, []byte(k)) {
+					t.Fatalf("round %d: the store file holds the written value %s in clear", round, k)
+				}
+			}
+		}
 
-		s := openAlone(t, dir)
+		var s *replica.Store
+		if keys != "" {
+			s, _ = openSealed(t, dir, keyRing(t, keys))
+		} else {
+			s = openAlone(t, dir)
+		}
+		if q := s.Quarantined(); len(q) != 0 {
+			t.Errorf("round %d: quarantined after kill -9: %+v", round, q)
+		}
 		ids[s.Replica().String()] = true
 		m := getMap(t, s, "kv")
 		for _, k := range acked {

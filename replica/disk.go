@@ -69,6 +69,13 @@ type disk struct {
 	// quarantined lists the records held in quarantine (quarantine.go);
 	// fresh, those this open moved there.
 	quarantined, fresh []Quarantined
+	// sealer, if not nil, seals the values written (atrest.go); stale
+	// counts the records recovery found clear or under a retired key, which
+	// the first checkpoint seals again.
+	sealer Sealer
+	stale  int
+	// scratch is the committer's buffer for log entries before sealing.
+	scratch []byte
 }
 
 // openDisk opens or creates the store file in dir and recovers the objects.
@@ -79,7 +86,11 @@ type disk struct {
 //
 // It also returns the keys of objects changed by the log: they are dirty,
 // for the log may only be emptied once they are checkpointed.
-func openDisk(dir string) (*disk, map[string]crdt.Object, *kindTable, map[string]struct{}, error) {
+//
+// With a Sealer, sealed values are opened and clear ones read as they are
+// (atrest.go); a sealed value that does not open is quarantined. Without
+// one, a sealed value fails the open with ErrNoKeys and changes nothing.
+func openDisk(dir string, sealer Sealer) (*disk, map[string]crdt.Object, *kindTable, map[string]struct{}, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("replica: create data dir: %w", err)
 	}
@@ -88,7 +99,7 @@ func openDisk(dir string) (*disk, map[string]crdt.Object, *kindTable, map[string
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("replica: open %s: %w", path, err)
 	}
-	d := &disk{db: db}
+	d := &disk{db: db, sealer: sealer}
 	objs := make(map[string]crdt.Object)
 	kinds := newKindTable()
 	dirty := make(map[string]struct{})
@@ -140,12 +151,24 @@ func openDisk(dir string) (*disk, map[string]crdt.Object, *kindTable, map[string
 			bad = append(bad, badRecord{bucket: bucketMeta, key: keyAddrs, err: err})
 		}
 		if err := objects.ForEach(func(k, v []byte) error {
-			o, err := crdt.Decode(v)
+			v, stale, err := d.unseal(bucketObjects, k, v, 0)
+			if errors.Is(err, ErrNoKeys) {
+				return err
+			}
+			var o crdt.Object
+			if err == nil {
+				o, err = crdt.Decode(v)
+			}
 			if err != nil {
 				bad = append(bad, badRecord{bucket: bucketObjects, key: k, object: string(k), err: err})
 				return nil
 			}
 			objs[string(k)] = o
+			if stale {
+				// Written again, sealed, by the first checkpoint.
+				dirty[string(k)] = struct{}{}
+				d.stale++
+			}
 			return nil
 		}); err != nil {
 			return err
@@ -164,7 +187,15 @@ func openDisk(dir string) (*disk, map[string]crdt.Object, *kindTable, map[string
 			return err
 		}
 		if err := asides.ForEach(func(k, v []byte) error {
-			key, a, err := decodeAside(k, v)
+			v, stale, err := d.unseal(bucketAside, k, v, asideClear)
+			if errors.Is(err, ErrNoKeys) {
+				return err
+			}
+			var key string
+			var a *aside
+			if err == nil {
+				key, a, err = decodeAside(k, v)
+			}
 			if err != nil {
 				bad = append(bad, badRecord{bucket: bucketAside, key: k, object: key, err: err})
 				return nil
@@ -173,12 +204,25 @@ func openDisk(dir string) (*disk, map[string]crdt.Object, *kindTable, map[string
 				kinds.aside[key] = make(map[crdt.Kind]*aside)
 			}
 			kinds.aside[key][a.obj.Kind()] = a
+			if stale {
+				kinds.dirty[key] = struct{}{}
+				d.stale++
+			}
 			return nil
 		}); err != nil {
 			return err
 		}
 		if err := log.ForEach(func(k, v []byte) error {
-			key, birth, delta, err := parseLogEntry(v)
+			v, stale, err := d.unseal(bucketLog, k, v, 0)
+			if errors.Is(err, ErrNoKeys) {
+				return err
+			}
+			var key string
+			var birth crdt.Stamp
+			var delta crdt.Object
+			if err == nil {
+				key, birth, delta, err = parseLogEntry(v)
+			}
 			if err != nil {
 				bad = append(bad, badRecord{bucket: bucketLog, key: k, object: key, err: err})
 				return nil
@@ -203,6 +247,9 @@ func openDisk(dir string) (*disk, map[string]crdt.Object, *kindTable, map[string
 			}
 			d.logged++
 			dirty[key] = struct{}{}
+			if stale {
+				d.stale++ // the checkpoint that empties the log
+			}
 			return nil
 		}); err != nil {
 			return err
@@ -222,6 +269,10 @@ func openDisk(dir string) (*disk, map[string]crdt.Object, *kindTable, map[string
 		d.quarantined = readQuarantine(tx)
 		return nil
 	})
+	if errors.Is(err, ErrNoKeys) {
+		db.Close()
+		return nil, nil, nil, nil, fmt.Errorf("%w (replica.Config.AtRest; the file %s is left as it was)", ErrNoKeys, path)
+	}
 	if err != nil {
 		db.Close()
 		return nil, nil, nil, nil, fmt.Errorf("replica: recover %s: %w", path, err)
@@ -315,8 +366,18 @@ func (d *disk) append(recs []record, clock crdt.Timestamp) error {
 			if err != nil {
 				return err
 			}
-			// A fresh buffer per entry: bbolt keeps the slice until commit.
-			if err := log.Put(binary.BigEndian.AppendUint64(nil, seq), appendLogEntry(nil, r.key, r.birth, r.delta)); err != nil {
+			k := logKey(seq)
+			var v []byte
+			if d.sealer == nil {
+				// A fresh buffer per entry: bbolt keeps the slice until commit.
+				v = appendLogEntry(nil, r.key, r.birth, r.delta)
+			} else {
+				d.scratch = appendLogEntry(d.scratch[:0], r.key, r.birth, r.delta)
+				if v, err = d.seal(bucketLog, k, nil, d.scratch); err != nil {
+					return err
+				}
+			}
+			if err := log.Put(k, v); err != nil {
 				return err
 			}
 		}
@@ -344,6 +405,10 @@ func (d *disk) checkpoint(cp checkpointData) error {
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		objects, births, asides := tx.Bucket(bucketObjects), tx.Bucket(bucketBirths), tx.Bucket(bucketAside)
 		for k, v := range cp.states {
+			v, err := d.seal(bucketObjects, []byte(k), nil, v)
+			if err != nil {
+				return err
+			}
 			if err := objects.Put([]byte(k), v); err != nil {
 				return err
 			}
@@ -363,7 +428,10 @@ func (d *disk) checkpoint(cp checkpointData) error {
 			for kind := crdt.KindGCounter; kind <= crdt.KindORMap; kind++ {
 				var err error
 				if v, ok := m[kind]; ok {
-					err = asides.Put(asideKey(k, kind), v)
+					ak := asideKey(k, kind)
+					if v, err = d.seal(bucketAside, ak, v[:asideClear], v[asideClear:]); err == nil {
+						err = asides.Put(ak, v)
+					}
 				} else {
 					err = asides.Delete(asideKey(k, kind))
 				}

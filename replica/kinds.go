@@ -248,6 +248,10 @@ func asideKey(key string, k crdt.Kind) []byte {
 	return append(append([]byte(key), 0), byte(k))
 }
 
+// asideClear is how many bytes of a conflicts value stay clear with
+// encryption at rest: the birth and the time.
+const asideClear = 24
+
 // encodeAside is an aside state's value in the conflicts bucket: the
 // birth, the Unix milliseconds it was set aside, the encoded state.
 func encodeAside(a *aside) []byte {

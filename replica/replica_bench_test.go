@@ -12,33 +12,45 @@ import (
 	"time"
 
 	"github.com/duohuo/duohuo/crdt"
+	"github.com/duohuo/duohuo/gm"
 	"github.com/duohuo/duohuo/replica"
 	"github.com/duohuo/duohuo/replica/replicatest"
 )
 
 // BenchmarkUpdate measures acknowledged (fsynced) local writes: one writer
-// pays an fsync per write; many writers share fsyncs (group commit).
+// pays an fsync per write; many writers share fsyncs (group commit). Each
+// runs with values written clear and sealed at rest (SM4-GCM, gm.KeyRing),
+// side by side.
 func BenchmarkUpdate(b *testing.B) {
+	ring, err := gm.ParseKeyRing("1:000102030405060708090a0b0c0d0e0f")
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, p := range []int{1, 16} {
-		b.Run(fmt.Sprintf("parallelism=%d", p), func(b *testing.B) {
-			s, err := replica.Open(context.Background(), replica.Config{Name: "bench", Dir: b.TempDir()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			var n atomic.Int64
-			b.ReportAllocs()
-			b.SetParallelism(p) // p × GOMAXPROCS writers
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					k := fmt.Sprintf("key-%d", n.Add(1))
-					if err := s.Update(context.Background(), "kv", func(tx *replica.Txn) error { tx.Put(k, []byte("0123456789abcdef0123456789abcdef")); return nil }); err != nil {
-						b.Error(err)
-						return
-					}
+		for _, mode := range []struct {
+			name   string
+			sealer replica.Sealer
+		}{{"clear", nil}, {"sm4", ring}} {
+			b.Run(fmt.Sprintf("parallelism=%d/at-rest=%s", p, mode.name), func(b *testing.B) {
+				s, err := replica.Open(context.Background(), replica.Config{Name: "bench", Dir: b.TempDir(), AtRest: mode.sealer})
+				if err != nil {
+					b.Fatal(err)
 				}
+				defer s.Close()
+				var n atomic.Int64
+				b.ReportAllocs()
+				b.SetParallelism(p) // p × GOMAXPROCS writers
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						k := fmt.Sprintf("key-%d", n.Add(1))
+						if err := s.Update(context.Background(), "kv", func(tx *replica.Txn) error { tx.Put(k, []byte("0123456789abcdef0123456789abcdef")); return nil }); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
 			})
-		})
+		}
 	}
 }
 

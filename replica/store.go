@@ -80,7 +80,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	d, objs, kinds, dirty, err := openDisk(cfg.Dir)
+	d, objs, kinds, dirty, err := openDisk(cfg.Dir, cfg.AtRest)
 	if err != nil {
 		return nil, err
 	}
@@ -487,6 +487,7 @@ func (s *Store) committer() {
 	defer s.wg.Done()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	s.reseal()
 	for {
 		var batch []*commit
 		var retry <-chan time.Time
@@ -524,6 +525,26 @@ func (s *Store) committer() {
 			}
 		}
 	}
+}
+
+// reseal checkpoints at once when recovery found records clear or sealed
+// with a key other than the active one (Config.AtRest): the checkpoint
+// writes their objects sealed with the active key and empties the log, so
+// that a retired key is needed no more once it succeeds (on failure it is
+// retried as after a failed commit). It runs on the committer goroutine
+// before the first batch.
+func (s *Store) reseal() {
+	if s.disk.stale == 0 {
+		return
+	}
+	n := s.disk.stale
+	if err := s.checkpoint(); err != nil {
+		s.failed = true
+		s.log.Error("replica: at rest: sealing records again with the active key failed; retried every second", "records", n, "err", err)
+		return
+	}
+	s.disk.stale = 0
+	s.log.Info("replica: at rest: records that were clear or sealed with a retired key are now sealed with the active key", "records", n, "dir", s.cfg.Dir)
 }
 
 func (s *Store) commitBatch(batch []*commit) {

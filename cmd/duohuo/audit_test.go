@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/duohuo/duohuo/audit"
+	"github.com/duohuo/duohuo/gm"
 )
 
 // writeAuditLog writes n records with a head file and returns both paths.
@@ -99,5 +100,53 @@ func TestAuditVerifyJSON(t *testing.T) {
 	}
 	if got.OK || got.Records != 1 || got.Break.Record != 2 {
 		t.Errorf("JSON = %+v, want not ok, 1 record intact, break at record 2", got)
+	}
+}
+
+func TestAuditSealed(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "at-rest.keys")
+	os.WriteFile(keysFile, []byte("1:000102030405060708090a0b0c0d0e0f\n"), 0o600)
+	otherKeys := filepath.Join(dir, "other.keys")
+	os.WriteFile(otherKeys, []byte("2:f0e0d0c0b0a090807060504030201000\n"), 0o600)
+	openKeys := filepath.Join(dir, "open.keys")
+	os.WriteFile(openKeys, []byte("1:000102030405060708090a0b0c0d0e0f\n"), 0o644)
+	ring, err := gm.LoadKeyRing(keysFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "audit.jsonl")
+	l, err := audit.Open(logPath, audit.Options{AtRest: ring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		l.Append(audit.Record{Time: time.Unix(int64(i), 0).UTC(), Method: "/etcdserverpb.KV/Put", Key: "/config/secret-name", Outcome: "OK"})
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"verify without keys checks the chain", []string{"audit", "verify", logPath}, exitOK, "3 records (3 sealed, not opened"},
+		{"verify with keys opens every record", []string{"audit", "verify", "--keys", keysFile, logPath}, exitOK, "3 records (3 sealed, all opened)"},
+		{"verify with a ring that lacks the key", []string{"audit", "verify", "--keys", otherKeys, logPath}, exitRuntime, "record 1 (line 1): key missing"},
+		{"a key file others may read is refused", []string{"audit", "verify", "--keys", openKeys, logPath}, exitUsage, "chmod 600"},
+		{"show with keys prints the contents", []string{"audit", "show", "--keys", keysFile, logPath}, exitOK, `"key":"/config/secret-name"`},
+		{"show without keys prints them sealed", []string{"audit", "show", logPath}, exitOK, `"sealed":"`},
+		{"show with a ring that lacks the key", []string{"audit", "show", "--keys", otherKeys, logPath}, exitRuntime, "line 1: audit: sealed with a key not given"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(tt.args, &out, &errb)
+			if code != tt.wantCode || !strings.Contains(out.String()+errb.String(), tt.want) {
+				t.Errorf("duohuo %s: exit %d, stdout %q, stderr %q; want exit %d mentioning %q",
+					strings.Join(tt.args, " "), code, out.String(), errb.String(), tt.wantCode, tt.want)
+			}
+		})
 	}
 }

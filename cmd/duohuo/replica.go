@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/duohuo/duohuo/gm"
 	"github.com/duohuo/duohuo/internal/config"
 	"github.com/duohuo/duohuo/replica"
 )
@@ -51,6 +53,13 @@ func openReplica(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 	c.ProbeTimeout = time.Duration(rc.ProbeTimeout)
 	c.SuspicionMult = rc.SuspicionMult
 	c.MaxClockOffset = time.Duration(rc.MaxClockOffset)
+	if rc.AtRest != nil {
+		ring, err := loadAtRestRing(rc.AtRest)
+		if err != nil {
+			return nil, fmt.Errorf("replication.at_rest: %w", err)
+		}
+		c.AtRest = ring
+	}
 	if c.ProbeInterval > 0 && c.ProbeTimeout >= c.ProbeInterval {
 		return nil, fmt.Errorf("replication.probe_timeout: %v must be below probe_interval %v", c.ProbeTimeout, c.ProbeInterval)
 	}
@@ -66,6 +75,24 @@ func openReplica(ctx context.Context, cfg *config.Config, reg prometheus.Registe
 		}
 	}
 	return replica.Open(ctx, c)
+}
+
+// loadAtRestRing reads the SM4 key ring of replication.at_rest from its
+// file (refused unless private to its owner) or its environment variable.
+func loadAtRestRing(a *config.AtRest) (*gm.KeyRing, error) {
+	file, env := a.Source()
+	if file != "" {
+		return gm.LoadKeyRing(file)
+	}
+	v := os.Getenv(env)
+	if v == "" {
+		return nil, fmt.Errorf("environment variable %s is not set or empty: it must hold the at-rest key ring", env)
+	}
+	ring, err := gm.ParseKeyRing(v)
+	if err != nil {
+		return nil, fmt.Errorf("environment variable %s: %w", env, err)
+	}
+	return ring, nil
 }
 
 func splitHostPort(s string) (string, int, error) {

@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/duohuo/duohuo/internal/config"
+	"github.com/duohuo/duohuo/replica"
 )
 
 // serve with a replication peer that accepts connections and never answers
@@ -95,5 +99,44 @@ func TestOpenReplicaTimings(t *testing.T) {
 	}
 	if err := rep.Close(); err != nil {
 		t.Error(err)
+	}
+}
+
+// replication.at_rest gives the store its key ring, from a private file or
+// an environment variable; a store sealed that way opens only with it, and
+// a bad ring stops the replica (not serve) with the field's name.
+func TestOpenReplicaAtRest(t *testing.T) {
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "at-rest.keys")
+	os.WriteFile(keys, []byte("1:000102030405060708090a0b0c0d0e0f\n"), 0o600)
+	cfg := &config.Config{Replication: &config.Replication{Dir: filepath.Join(dir, "data"), AtRest: &config.AtRest{KeysFile: keys}}}
+	rep, err := openReplica(context.Background(), cfg, nil, nil)
+	if err != nil {
+		t.Fatalf("openReplica with keys_file = %v", err)
+	}
+	if err := rep.Update(context.Background(), "kv", func(tx *replica.Txn) error { tx.Put("k", []byte("sealed-in-the-file")); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	rep.Close()
+	if b, _ := os.ReadFile(filepath.Join(dir, "data", "replica.db")); bytes.Contains(b, []byte("sealed-in-the-file")) {
+		t.Fatal("the value is in the store file in clear")
+	}
+
+	t.Setenv("TEST_AT_REST_KEYS", "1:000102030405060708090a0b0c0d0e0f,2:f0e0d0c0b0a090807060504030201000")
+	cfg.Replication.AtRest = &config.AtRest{KeysEnv: "TEST_AT_REST_KEYS"}
+	rep, err = openReplica(context.Background(), cfg, nil, nil)
+	if err != nil {
+		t.Fatalf("openReplica with keys_env = %v", err)
+	}
+	rep.Close()
+
+	cfg.Replication.AtRest = nil
+	if _, err := openReplica(context.Background(), cfg, nil, nil); !errors.Is(err, replica.ErrNoKeys) {
+		t.Errorf("openReplica of a sealed store without at_rest = %v, want ErrNoKeys", err)
+	}
+	t.Setenv("TEST_AT_REST_KEYS", "1:short")
+	cfg.Replication.AtRest = &config.AtRest{KeysEnv: "TEST_AT_REST_KEYS"}
+	if _, err := openReplica(context.Background(), cfg, nil, nil); err == nil || !strings.Contains(err.Error(), "replication.at_rest: environment variable TEST_AT_REST_KEYS: gm: key ring line 1") {
+		t.Errorf("openReplica with a bad ring = %v, want an error naming replication.at_rest and the variable", err)
 	}
 }

@@ -166,5 +166,8 @@ func (c *Config) resolvePaths(dir string) {
 	}
 	if c.Replication != nil {
 		abs(&c.Replication.Dir)
+		if a := c.Replication.AtRest; a != nil {
+			abs(&a.KeysFile)
+		}
 	}
 }
