@@ -256,6 +256,7 @@ func (g *Gateway) apply(cfg *config.Config) (*config.Config, error) {
 		}
 		t.routes = append(t.routes, rt)
 	}
+	t.index = newRouteIndex(t.routes)
 	prop, err := newPropagator(cfg.Gray)
 	if err != nil {
 		return fail(fmt.Errorf("gray: %w", err))
