@@ -26,21 +26,27 @@ import (
 // configuration anyone can load.
 type routeIndex struct {
 	routes    []*route
-	any       *pathIndex            // routes that match every host; nil: none
-	exact     map[string]*pathIndex // by host, lower case
-	suffix    map[string]*pathIndex // by host suffix, ".example.com"
-	suffixMax int                   // length of the longest key of suffix
+	any       group            // routes that match every host
+	exact     map[string]group // by host, lower case
+	suffix    map[string]group // by host suffix, ".example.com"
+	suffixMax int              // length of the longest key of suffix
+
+	// The path tries of every group share one arena of nodes and one
+	// map of edges, so that a table of 100,000 hosts is not 100,000
+	// tries of little maps. Node 0 is "no node".
+	nodes []pathNode
+	edges map[edge]int32 // (node, segment) → child node
+	more  [][]int32      // the routes of a node past its first, by pathNode.more
 }
 
-// pathIndex holds the path prefixes of one host group.
-type pathIndex struct {
-	// slash lists the routes whose prefix is "/", in file order. "/"
-	// takes every path that starts with "/" (and not "*"), which the
-	// segment rule alone would not say: "/" split on slashes is two
-	// empty segments, which would take only "/" and "//...".
-	slash []int32
-	root  pathNode
-	min   int32 // lowest route number in slash and the trie
+// group holds the path prefixes of one host group: the trie root, and the
+// routes whose prefix is "/". "/" takes every path that starts with "/"
+// (and not "*"), which the segment rule alone would not say: "/" split on
+// slashes is two empty segments, which would take only "/" and "//...".
+type group struct {
+	root  int32 // node of the trie; 0: no trie
+	slash int32 // node holding the "/" routes; 0: none
+	min   int32 // lowest route number of the group; noRoute: empty
 }
 
 // pathNode is the node of a path trie reached by the segments of a
@@ -49,9 +55,30 @@ type pathIndex struct {
 // (p == P, or p starts with P+"/") exactly when P's segments are the first
 // segments of p's.
 type pathNode struct {
-	routes   []int32 // routes whose prefix ends here, in file order
-	children map[string]*pathNode
-	min      int32 // lowest route number here and below: a walk stops early
+	first int32 // lowest route whose prefix ends here; noRoute: none
+	more  int32 // index in routeIndex.more of the others, in file order, plus 1; 0: none
+	min   int32 // lowest route number here and below: a walk stops early
+	kids  kids
+	// The only child, when kids is oneKid: most nodes have one (the
+	// empty segment before a path's first slash under every root, a
+	// shared "/api"), and a string comparison is cheaper than hashing.
+	seg string
+	kid int32
+}
+
+// kids says where a node's children are.
+type kids uint8
+
+const (
+	noKids   kids = iota
+	oneKid        // pathNode.seg, pathNode.kid
+	manyKids      // routeIndex.edges
+)
+
+// edge names a child: the segment under a node.
+type edge struct {
+	node int32
+	seg  string
 }
 
 // noRoute is the route number of no route: above every real one.
@@ -59,73 +86,120 @@ const noRoute = int32(1<<31 - 1)
 
 // newRouteIndex builds the index of routes, which are in file order.
 func newRouteIndex(routes []*route) *routeIndex {
-	x := &routeIndex{routes: routes}
+	x := &routeIndex{
+		routes: routes,
+		any:    group{min: noRoute},
+		nodes:  make([]pathNode, 1, 1+len(routes)),
+		edges:  map[edge]int32{},
+	}
+	hosts := 0
+	for _, rt := range routes {
+		if rt.host != "" {
+			hosts++
+		}
+	}
+	if hosts > 0 {
+		x.exact = make(map[string]group, hosts)
+	}
 	for i, rt := range routes {
 		n := int32(i)
-		var pi *pathIndex
 		switch {
 		case rt.host != "":
-			if x.exact == nil {
-				x.exact = map[string]*pathIndex{}
+			g, ok := x.exact[rt.host]
+			if !ok {
+				g = group{min: noRoute}
 			}
-			pi = x.exact[rt.host]
-			if pi == nil {
-				pi = newPathIndex()
-				x.exact[rt.host] = pi
-			}
+			x.exact[rt.host] = x.add(g, rt.pathPrefix, n)
 		case rt.hostSuffix != "":
 			if x.suffix == nil {
-				x.suffix = map[string]*pathIndex{}
+				x.suffix = map[string]group{}
 			}
-			pi = x.suffix[rt.hostSuffix]
-			if pi == nil {
-				pi = newPathIndex()
-				x.suffix[rt.hostSuffix] = pi
+			g, ok := x.suffix[rt.hostSuffix]
+			if !ok {
+				g = group{min: noRoute}
 				x.suffixMax = max(x.suffixMax, len(rt.hostSuffix))
 			}
+			x.suffix[rt.hostSuffix] = x.add(g, rt.pathPrefix, n)
 		default:
-			if x.any == nil {
-				x.any = newPathIndex()
-			}
-			pi = x.any
+			x.any = x.add(x.any, rt.pathPrefix, n)
 		}
-		pi.add(rt.pathPrefix, n)
 	}
 	return x
 }
 
-func newPathIndex() *pathIndex {
-	return &pathIndex{min: noRoute, root: pathNode{min: noRoute}}
+// node adds a node and returns its number.
+func (x *routeIndex) node(n int32) int32 {
+	x.nodes = append(x.nodes, pathNode{first: noRoute, min: n})
+	return int32(len(x.nodes) - 1)
 }
 
-// add files route n under prefix. Routes are added in file order, so
-// every list stays sorted and a node's min is its first route's or below.
-func (pi *pathIndex) add(prefix string, n int32) {
-	pi.min = min(pi.min, n)
+// add files route n under prefix in g, and returns g. Routes are added
+// in file order, so every node's routes stay sorted, and its min is its
+// first route's or below.
+func (x *routeIndex) add(g group, prefix string, n int32) group {
+	g.min = min(g.min, n)
 	if prefix == "/" {
-		pi.slash = append(pi.slash, n)
-		return
+		if g.slash == 0 {
+			g.slash = x.node(n)
+		}
+		x.file(g.slash, n)
+		return g
 	}
-	node := &pi.root
-	node.min = min(node.min, n)
+	if g.root == 0 {
+		g.root = x.node(n)
+	}
+	at := g.root
+	x.nodes[at].min = min(x.nodes[at].min, n)
 	for {
 		seg, rest, more := strings.Cut(prefix, "/")
-		child := node.children[seg]
-		if child == nil {
-			if node.children == nil {
-				node.children = map[string]*pathNode{}
-			}
-			child = &pathNode{min: n}
-			node.children[seg] = child
-		}
-		node = child
-		node.min = min(node.min, n)
+		at = x.child(at, seg, n)
+		x.nodes[at].min = min(x.nodes[at].min, n)
 		if !more {
 			break
 		}
 		prefix = rest
 	}
-	node.routes = append(node.routes, n)
+	x.file(at, n)
+	return g
+}
+
+// child returns the child of node at under seg, added for route n when
+// there was none.
+func (x *routeIndex) child(at int32, seg string, n int32) int32 {
+	nd := &x.nodes[at]
+	switch nd.kids {
+	case noKids:
+		c := x.node(n)
+		nd = &x.nodes[at] // x.node may have moved the arena
+		nd.kids, nd.seg, nd.kid = oneKid, seg, c
+		return c
+	case oneKid:
+		if nd.seg == seg {
+			return nd.kid
+		}
+		x.edges[edge{at, nd.seg}] = nd.kid
+		nd.kids, nd.seg, nd.kid = manyKids, "", 0
+	}
+	c, ok := x.edges[edge{at, seg}]
+	if !ok {
+		c = x.node(n)
+		x.edges[edge{at, seg}] = c
+	}
+	return c
+}
+
+// file adds route n, above every route the node has, to the node's routes.
+func (x *routeIndex) file(at, n int32) {
+	nd := &x.nodes[at]
+	switch {
+	case nd.first == noRoute:
+		nd.first = n
+	case nd.more == 0:
+		x.more = append(x.more, []int32{n})
+		nd.more = int32(len(x.more))
+	default:
+		x.more[nd.more-1] = append(x.more[nd.more-1], n)
+	}
 }
 
 // match returns the route r takes, nil when none does. A nil index takes
@@ -138,8 +212,8 @@ func (x *routeIndex) match(r request.View) *route {
 	best := noRoute
 	if x.exact != nil || x.suffix != nil {
 		h := r.Host()
-		if pi := x.exact[h]; pi != nil {
-			best = pi.lookup(x.routes, p, m, best)
+		if g, ok := x.exact[h]; ok {
+			best = x.lookup(g, p, m, best)
 		}
 		if x.suffix != nil {
 			// A suffix starts with its dot (".example.com" from
@@ -149,42 +223,46 @@ func (x *routeIndex) match(r request.View) *route {
 				if h[i] != '.' {
 					continue
 				}
-				if pi := x.suffix[h[i:]]; pi != nil {
-					best = pi.lookup(x.routes, p, m, best)
+				if g, ok := x.suffix[h[i:]]; ok {
+					best = x.lookup(g, p, m, best)
 				}
 			}
 		}
 	}
-	if x.any != nil {
-		best = x.any.lookup(x.routes, p, m, best)
-	}
+	best = x.lookup(x.any, p, m, best)
 	if best == noRoute {
 		return nil
 	}
 	return x.routes[best]
 }
 
-// lookup returns the lowest route number below best whose prefix takes
-// path p and whose methods take m; best when there is none.
-func (pi *pathIndex) lookup(routes []*route, p, m string, best int32) int32 {
-	if pi.min >= best {
+// lookup returns the lowest route number below best of group g whose
+// prefix takes path p and whose methods take m; best when there is none.
+func (x *routeIndex) lookup(g group, p, m string, best int32) int32 {
+	if g.min >= best {
 		return best
 	}
-	if len(pi.slash) > 0 && strings.HasPrefix(p, "/") {
-		best = firstMethod(routes, pi.slash, m, best)
+	if g.slash != 0 && strings.HasPrefix(p, "/") {
+		best = x.take(g.slash, m, best)
 	}
-	node := &pi.root
+	at := g.root
 	// Each step consumes one segment of p: the walk is linear in the
 	// path's length, however many slashes it has.
-	for node.min < best && node.children != nil {
-		seg, rest, more := strings.Cut(p, "/")
-		node = node.children[seg]
-		if node == nil {
+	for at != 0 {
+		nd := &x.nodes[at]
+		if nd.kids == noKids || nd.min >= best {
 			break
 		}
-		if len(node.routes) > 0 {
-			best = firstMethod(routes, node.routes, m, best)
+		seg, rest, more := strings.Cut(p, "/")
+		if nd.kids == oneKid {
+			if nd.seg != seg {
+				break
+			}
+			at = nd.kid
+		} else if at = x.edges[edge{at, seg}]; at == 0 {
+			break
 		}
+		best = x.take(at, m, best)
 		if !more {
 			break
 		}
@@ -193,14 +271,24 @@ func (pi *pathIndex) lookup(routes []*route, p, m string, best int32) int32 {
 	return best
 }
 
-// firstMethod returns the first route number of list (sorted) below best
-// whose methods take m; best when there is none.
-func firstMethod(routes []*route, list []int32, m string, best int32) int32 {
-	for _, n := range list {
+// take returns the first route of node at below best whose methods take
+// m; best when there is none.
+func (x *routeIndex) take(at int32, m string, best int32) int32 {
+	nd := &x.nodes[at]
+	if nd.first >= best {
+		return best
+	}
+	if x.routes[nd.first].takesMethod(m) {
+		return nd.first
+	}
+	if nd.more == 0 {
+		return best
+	}
+	for _, n := range x.more[nd.more-1] {
 		if n >= best {
 			break
 		}
-		if routes[n].takesMethod(m) {
+		if x.routes[n].takesMethod(m) {
 			return n
 		}
 	}
