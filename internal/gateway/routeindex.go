@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/duohuo/duohuo/request"
@@ -15,8 +16,8 @@ import (
 //
 // Routes are grouped by how they match the host, as Envoy picks a virtual
 // host before a route: an exact host (a hash lookup), a host suffix (a hash
-// lookup for each dot of the request's host that is close enough to its end
-// to start the longest suffix configured) and no host. In each group a
+// lookup for each length of suffix configured, where the request's host has
+// a dot that far from its end) and no host. In each group a
 // trie over the path's segments, in the manner of nginx's prefix tree and
 // APISIX's radix tree, holds the path prefixes: a walk down the request's
 // path visits every prefix that takes it on a segment boundary, and no
@@ -29,7 +30,7 @@ type routeIndex struct {
 	any       group            // routes that match every host
 	exact     map[string]group // by host, lower case
 	suffix    map[string]group // by host suffix, ".example.com"
-	suffixMax int              // length of the longest key of suffix
+	suffixLen []int            // the lengths of the keys of suffix, each once
 
 	// The path tries of every group share one arena of nodes and one
 	// map of edges, so that a table of 100,000 hosts is not 100,000
@@ -117,7 +118,9 @@ func newRouteIndex(routes []*route) *routeIndex {
 			g, ok := x.suffix[rt.hostSuffix]
 			if !ok {
 				g = group{min: noRoute}
-				x.suffixMax = max(x.suffixMax, len(rt.hostSuffix))
+				if !slices.Contains(x.suffixLen, len(rt.hostSuffix)) {
+					x.suffixLen = append(x.suffixLen, len(rt.hostSuffix))
+				}
 			}
 			x.suffix[rt.hostSuffix] = x.add(g, rt.pathPrefix, n)
 		default:
@@ -215,14 +218,12 @@ func (x *routeIndex) match(r request.View) *route {
 		if g, ok := x.exact[h]; ok {
 			best = x.lookup(g, p, m, best)
 		}
-		if x.suffix != nil {
-			// A suffix starts with its dot (".example.com" from
-			// "*.example.com"), so only the dots of h can start one,
-			// and none further from the end than the longest suffix.
-			for i := max(0, len(h)-x.suffixMax); i < len(h); i++ {
-				if h[i] != '.' {
-					continue
-				}
+		// A suffix starts with its dot (".example.com" from
+		// "*.example.com"): h can end in one of length n only if it
+		// has a dot n bytes from its end. One hash per length
+		// configured, however long h is or however many dots it has.
+		for _, n := range x.suffixLen {
+			if i := len(h) - n; i >= 0 && h[i] == '.' {
 				if g, ok := x.suffix[h[i:]]; ok {
 					best = x.lookup(g, p, m, best)
 				}
