@@ -7,8 +7,9 @@
 # route and one with ROUTES routes: /r/0 ... /r/<ROUTES-2> and then /64,
 # the path wrk asks for. Then, ROUNDS times, in alternating order, each
 # gateway is warmed up for 2 s and measured with
-# `wrk -t1 -cCONNS -dDURATION`. Prints every run, the medians and the
-# median of per-round ratios; raw output goes to bench/results/routes/
+# `wrk -t1 -cCONNS -dDURATION`, and its user + system CPU time per request
+# read from /proc. Prints every run, the medians and the medians of
+# per-round ratios; raw output goes to bench/results/routes/
 # (ignored by git). Loopback only; about ROUNDS × 2 × (DURATION + 2 s).
 # Not run by CI.
 #
@@ -127,46 +128,62 @@ done
 	echo "command: ROUTES=$routes ROUNDS=$rounds DURATION=$duration CONNS=$conns${BEFORE:+ BEFORE=$BEFORE} bench/routes.sh"
 } > "$out/machine.txt"
 
-# measure WHO PORT ROUND: a warm-up, then the measured run; prints RPS.
+# cputicks PID: the user + system CPU time of a process, in clock ticks.
+cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+# measure WHO PORT ROUND PID: a warm-up, then the measured run; prints
+# RPS and the gateway's own CPU µs per request (the steadier figure on a
+# shared machine, as in bench/run.sh).
 measure() {
-	local url=http://127.0.0.1:$2/64
+	local url=http://127.0.0.1:$2/64 t0 t1
 	wrk -t1 -c"$conns" -d2s "$url" > /dev/null
+	t0=$(cputicks "$4")
 	wrk -t1 -c"$conns" -d"$duration" --latency "$url" > "$out/$1-$3.txt"
+	t1=$(cputicks "$4")
 	if grep -q 'Non-2xx' "$out/$1-$3.txt"; then
 		echo "routes: $1 answered non-2xx in round $3; see $out/$1-$3.txt" >&2
 		exit 1
 	fi
-	awk '/Requests\/sec/ {print $2}' "$out/$1-$3.txt"
+	awk -v t="$((t1 - t0))" -v hz="$hz" '
+		/requests in/ {n = $1} /Requests\/sec/ {rps = $2}
+		END {printf "%s %.1f\n", rps, t / hz * 1e6 / n}' "$out/$1-$3.txt"
 }
 
 : > "$out/rounds.txt"
 k=${#who[@]}
 for ((r = 1; r <= rounds; r++)); do
 	# Each round starts with the next contestant: A B C, B C A, C A B.
-	declare -A rps=()
+	declare -A rps=() cpu=()
 	for ((j = 0; j < k; j++)); do
 		c=$(((r - 1 + j) % k))
-		rps[${who[c]}]=$(measure "${who[c]}" "${ports[c]}" "$r")
+		res=$(measure "${who[c]}" "${ports[c]}" "$r" "${pids[c + 1]}")
+		read -r rps[${who[c]}] cpu[${who[c]}] <<< "$res"
 	done
-	line="round $r: 1 route ${rps[one]} req/s, $routes routes ${rps[many]} req/s, ratio $(awk -v a="${rps[one]}" -v b="${rps[many]}" 'BEGIN {printf "%.3f", b / a}')"
+	line="round $r: 1 route ${rps[one]} req/s ${cpu[one]} us/req, $routes routes ${rps[many]} req/s ${cpu[many]} us/req"
 	if [[ -n ${rps[before]:-} ]]; then
-		line+=", before $routes routes ${rps[before]} req/s, ratio $(awk -v a="${rps[one]}" -v b="${rps[before]}" 'BEGIN {printf "%.3f", b / a}')"
+		line+=", before $routes routes ${rps[before]} req/s ${cpu[before]} us/req"
 	fi
 	echo "$line" | tee -a "$out/rounds.txt"
-	unset rps
+	unset rps cpu
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 
-# Medians over rounds of each figure and of the per-round ratios.
+# Medians over rounds of each figure, and of the per-round ratios to the
+# one-route gateway (RPS ×, CPU per request ×).
 awk -v n="$routes" '
-	{one[NR] = $5; many[NR] = $9; ratio[NR] = $12; if (NF >= 19) {bef[NR] = $16; bratio[NR] = $19}}
+	{
+		one[NR] = $5; onec[NR] = $7; many[NR] = $11; manyc[NR] = $13
+		ratio[NR] = $11 / $5; cratio[NR] = $13 / $7
+		if (NF >= 20) {bef[NR] = $18; befc[NR] = $20; bratio[NR] = $18 / $5; bcratio[NR] = $20 / $7}
+	}
 	function median(a, k,   i, j, t) {
 		for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) {t = a[i]; a[i] = a[j]; a[j] = t}
 		return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
 	}
 	END {
-		printf "median: 1 route %.0f req/s, %d routes %.0f req/s, ratio of rounds %.3f", median(one, NR), n, median(many, NR), median(ratio, NR)
-		if (length(bef)) printf "; before: %d routes %.0f req/s, ratio of rounds %.3f", n, median(bef, NR), median(bratio, NR)
+		printf "median of %d rounds: 1 route %.0f req/s %.1f us/req; %d routes %.0f req/s %.1f us/req, RPS x%.3f, CPU/req x%.3f", NR, median(one, NR), median(onec, NR), n, median(many, NR), median(manyc, NR), median(ratio, NR), median(cratio, NR)
+		if (length(bef)) printf "; before: %d routes %.0f req/s %.1f us/req, RPS x%.3f, CPU/req x%.3f", n, median(bef, NR), median(befc, NR), median(bratio, NR), median(bcratio, NR)
 		printf "\n"
 	}
 ' "$out/rounds.txt" | tee -a "$out/rounds.txt"
