@@ -17,11 +17,11 @@ import (
 // Routes are grouped by how they match the host, as Envoy picks a virtual
 // host before a route: an exact host (a hash lookup), a host suffix (a hash
 // lookup for each length of suffix configured, where the request's host has
-// a dot that far from its end) and no host. In each group a
-// trie over the path's segments, in the manner of nginx's prefix tree and
-// APISIX's radix tree, holds the path prefixes: a walk down the request's
-// path visits every prefix that takes it on a segment boundary, and no
-// other. A route's methods are checked on those candidates only.
+// a dot that far from its end) and no host. In each group a trie over the
+// path's segments, in the manner of nginx's prefix tree and APISIX's radix
+// tree, holds the path prefixes: a walk down the request's path visits
+// every prefix that takes it on a segment boundary, and no other. A
+// route's methods are checked on those candidates only.
 //
 // The route numbers are int32: a table of more than 2^31 routes is not a
 // configuration anyone can load.
