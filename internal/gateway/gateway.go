@@ -257,6 +257,7 @@ func (g *Gateway) apply(cfg *config.Config) (*config.Config, error) {
 		rt.limits = limitsFor(t.limits, rc)
 		t.routes = append(t.routes, rt)
 	}
+	t.index = newRouteIndex(t.routes)
 	prop, err := newPropagator(cfg.Gray)
 	if err != nil {
 		return fail(fmt.Errorf("gray: %w", err))

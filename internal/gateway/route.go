@@ -154,8 +154,6 @@ func parseRetryOn(list []string) retryOn {
 func compileRoute(rc config.Route, svc *service, m *metrics, old *route) (*route, error) {
 	rt := &route{
 		name:        rc.Name,
-		pathPrefix:  rc.Match.PathPrefix,
-		methods:     rc.Match.Methods,
 		allowTrace:  rc.AllowTrace,
 		bufferMax:   int(rc.RequestBuffering.MaxBytes),
 		svc:         svc,
@@ -170,23 +168,12 @@ func compileRoute(rc config.Route, svc *service, m *metrics, old *route) (*route
 		backoffBase: time.Duration(rc.Retry.Backoff.Base),
 		backoffMax:  time.Duration(rc.Retry.Backoff.Max),
 	}
-	if rt.pathPrefix == "" {
-		rt.pathPrefix = "/"
-	}
-	if len(rt.pathPrefix) > 1 {
-		rt.pathPrefix = strings.TrimSuffix(rt.pathPrefix, "/")
-	}
+	rt.setMatch(rc.Match)
 	rt.escaped = parseEscapedPath(rc.EscapedPath)
 	for _, u := range rc.Upgrades {
 		if !strings.EqualFold(u, "h2c") { // config.Load refuses it; a hand-built Config may not
 			rt.upgrades = append(rt.upgrades, u)
 		}
-	}
-	h := strings.ToLower(rc.Match.Host)
-	if strings.HasPrefix(h, "*.") {
-		rt.hostSuffix = h[1:]
-	} else {
-		rt.host = h
 	}
 	// A route that keeps its name and budget settings keeps its budget
 	// window across reloads, so a reload cannot reset a retry storm's brake.
@@ -230,6 +217,28 @@ func compileRoute(rc config.Route, svc *service, m *metrics, old *route) (*route
 	return rt, nil
 }
 
+// setMatch sets the route's host, host suffix, path prefix and methods
+// from m, in the forms the routing index and matches compare.
+func (rt *route) setMatch(m config.Match) {
+	rt.pathPrefix = m.PathPrefix
+	if rt.pathPrefix == "" {
+		rt.pathPrefix = "/"
+	}
+	if len(rt.pathPrefix) > 1 {
+		rt.pathPrefix = strings.TrimSuffix(rt.pathPrefix, "/")
+	}
+	rt.methods = m.Methods
+	h := strings.ToLower(m.Host)
+	if strings.HasPrefix(h, "*.") {
+		rt.hostSuffix = h[1:]
+	} else {
+		rt.host = h
+	}
+}
+
+// matches reports whether the route takes r: the rule the routing index
+// (routeindex.go) applies to every route at once. Requests are routed
+// through the index; the tests compare it with this, route by route.
 func (rt *route) matches(r request.View) bool {
 	if rt.host != "" || rt.hostSuffix != "" {
 		h := r.Host()
@@ -240,19 +249,21 @@ func (rt *route) matches(r request.View) bool {
 			return false
 		}
 	}
-	if !segmentPrefix(r.Path(), rt.pathPrefix) {
-		return false
+	return segmentPrefix(r.Path(), rt.pathPrefix) && rt.takesMethod(r.Method())
+}
+
+// takesMethod reports whether the route's methods take m: any method when
+// the route lists none.
+func (rt *route) takesMethod(m string) bool {
+	if len(rt.methods) == 0 {
+		return true
 	}
-	if len(rt.methods) > 0 {
-		m := r.Method()
-		for _, x := range rt.methods {
-			if x == m {
-				return true
-			}
+	for _, x := range rt.methods {
+		if x == m {
+			return true
 		}
-		return false
 	}
-	return true
+	return false
 }
 
 // segmentPrefix reports whether path starts with prefix on a segment
@@ -270,13 +281,12 @@ func segmentPrefix(path, prefix string) bool {
 type table struct {
 	routes []*route     // in file order; first match wins
 	limits []*limitRule // every rate_limits rule, in file order
+	index  *routeIndex  // of routes, built with the table (newRouteIndex)
 }
 
+// match returns the first route in file order that takes r, nil when none
+// does, through the index (routeindex.go). Safe for concurrent use;
+// allocation-free.
 func (t *table) match(r request.View) *route {
-	for _, rt := range t.routes {
-		if rt.matches(r) {
-			return rt
-		}
-	}
-	return nil
+	return t.index.match(r)
 }
