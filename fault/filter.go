@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"strconv"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,6 +89,16 @@ type Options struct {
 // that can be replaced at any time. It is off (injects nothing) until a
 // Table with rules is set.
 //
+// The table comes in two layers. [Filter.Update] sets the file's layer
+// (what a configuration file says, applied again on every reload);
+// [Filter.SetRule], [Filter.DeleteRule] and [Filter.Replace] change the
+// run-time layer (the admin API's changes, a drill's faults), which a
+// reload of the file's layer keeps: a run-time rule replaces the file's
+// rule of its name, a deleted file rule stays deleted, and [Filter.Revert]
+// drops every run-time change. The rules in force are the run-time rules,
+// in the order they were set, then the file's rules that were neither
+// replaced nor deleted.
+//
 // All methods are safe for concurrent use. [Filter.Decide] reads an
 // immutable snapshot through an atomic pointer and takes no lock; the
 // methods that change the table serialise among themselves.
@@ -96,16 +107,20 @@ type Filter struct {
 	obs     Observer
 	trusted func(netip.Addr) bool // nil: no one
 
-	table  atomic.Pointer[Table] // never nil after New
+	table  atomic.Pointer[Table] // in force; never nil after New
 	active atomic.Int64          // faults in progress, for MaxActive
 	counts [numKinds]atomic.Uint64
 
-	mu sync.Mutex // serialises read-modify-write of table
+	mu        sync.Mutex      // serialises changes; guards the fields below
+	file      Table           // the file's layer
+	runtime   []Rule          // rules set at run time, in order
+	removed   map[string]bool // file rules deleted at run time
+	maxActive *int            // MaxActive set at run time (Replace), nil: the file's
 }
 
 // New returns a Filter with an empty table.
 func New(opts Options) *Filter {
-	f := &Filter{rand: opts.Rand, obs: opts.Observer, trusted: opts.TrustedPeer}
+	f := &Filter{rand: opts.Rand, obs: opts.Observer, trusted: opts.TrustedPeer, removed: map[string]bool{}}
 	if f.rand == nil {
 		f.rand = rand.Float64
 	}
@@ -113,59 +128,141 @@ func New(opts Options) *Filter {
 	return f
 }
 
-// Update validates t and, if it is valid, makes it the filter's table;
-// requests already decided are not affected. On error the previous table
-// stays in force.
+// Update validates t and, if it is valid, makes it the file's layer;
+// run-time changes stay in force over it (see [Filter]). Requests already
+// decided are not affected. On error nothing changes.
 func (f *Filter) Update(t Table) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	c := t.clone()
 	f.mu.Lock()
-	f.table.Store(&c)
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	f.file = t.clone()
+	f.publishLocked()
 	return nil
 }
 
-// Table returns a copy of the current table.
+// Replace makes t the table in force, as a run-time change: its rules
+// become the run-time layer, the file's rules are deleted at run time, and
+// its MaxActive replaces the file's. A later [Filter.Update] of the file's
+// layer changes nothing in force until [Filter.Revert].
+func (f *Filter) Replace(t Table) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := t.clone()
+	f.runtime = c.Rules
+	clear(f.removed)
+	for _, r := range f.file.Rules {
+		f.removed[r.Name] = true
+	}
+	m := c.MaxActive
+	f.maxActive = &m
+	f.publishLocked()
+	return nil
+}
+
+// Revert drops every run-time change: the file's layer is in force again.
+func (f *Filter) Revert() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.runtime, f.maxActive = nil, nil
+	clear(f.removed)
+	f.publishLocked()
+}
+
+// publishLocked stores the table in force, made from the two layers.
+func (f *Filter) publishLocked() {
+	t := Table{MaxActive: f.file.MaxActive}
+	if f.maxActive != nil {
+		t.MaxActive = *f.maxActive
+	}
+	names := make(map[string]bool, len(f.runtime))
+	for _, r := range f.runtime {
+		t.Rules = append(t.Rules, r)
+		names[r.Name] = true
+	}
+	for _, r := range f.file.Rules {
+		if !names[r.Name] && !f.removed[r.Name] {
+			t.Rules = append(t.Rules, r)
+		}
+	}
+	c := t.clone()
+	f.table.Store(&c)
+}
+
+// Table returns a copy of the table in force.
 func (f *Filter) Table() Table { return f.table.Load().clone() }
 
-// SetRule adds r, or replaces the rule of the same name in place.
+// Changes lists the run-time layer: the names of the rules set at run
+// time, and of the file's rules deleted at run time, both sorted.
+func (f *Filter) Changes() (set, deleted []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.runtime {
+		set = append(set, r.Name)
+	}
+	for name := range f.removed {
+		deleted = append(deleted, name)
+	}
+	slices.Sort(set)
+	slices.Sort(deleted)
+	return set, deleted
+}
+
+// SetRule adds r to the run-time layer, or replaces the rule of the same
+// name there in place; a file rule of that name is overridden until
+// [Filter.Revert].
 func (f *Filter) SetRule(r Rule) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	t := f.table.Load().clone()
+	c := Table{Rules: []Rule{r}}.clone().Rules[0]
 	replaced := false
-	for i := range t.Rules {
-		if t.Rules[i].Name == r.Name {
-			t.Rules[i], replaced = r, true
+	for i := range f.runtime {
+		if f.runtime[i].Name == r.Name {
+			f.runtime[i], replaced = c, true
 			break
 		}
 	}
 	if !replaced {
-		t.Rules = append(t.Rules, r)
+		f.runtime = append(f.runtime, c)
 	}
-	t = t.clone()
-	f.table.Store(&t)
+	delete(f.removed, r.Name)
+	f.publishLocked()
 	return nil
 }
 
-// DeleteRule removes the rule called name, or returns [ErrNoRule].
+// DeleteRule takes the rule called name out of force, or returns
+// [ErrNoRule]: a run-time rule is removed, a file rule is deleted at run
+// time (it stays out across reloads until [Filter.Revert]).
 func (f *Filter) DeleteRule(name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	t := f.table.Load().clone()
-	for i := range t.Rules {
-		if t.Rules[i].Name == name {
-			t.Rules = append(t.Rules[:i], t.Rules[i+1:]...)
-			f.table.Store(&t)
-			return nil
+	found := false
+	for i := range f.runtime {
+		if f.runtime[i].Name == name {
+			f.runtime = slices.Delete(f.runtime, i, i+1)
+			found = true
+			break
 		}
 	}
-	return ErrNoRule
+	for _, r := range f.file.Rules {
+		if r.Name == name {
+			f.removed[name] = true
+			found = true
+			break
+		}
+	}
+	if !found {
+		return ErrNoRule
+	}
+	f.publishLocked()
+	return nil
 }
 
 // Decision is what the filter decided for one request. The zero Decision

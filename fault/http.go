@@ -125,7 +125,11 @@ const maxAdminBody = 1 << 20
 func (f *Filter) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/faults", func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Write(w, http.StatusOK, f.Table())
+		httpjson.Write(w, http.StatusOK, f.view())
+	})
+	mux.HandleFunc("POST /v1/faults/revert", func(w http.ResponseWriter, r *http.Request) {
+		f.Revert()
+		httpjson.Write(w, http.StatusOK, f.view())
 	})
 	mux.HandleFunc("PUT /v1/faults", func(w http.ResponseWriter, r *http.Request) {
 		body, ok := readBody(w, r)
@@ -134,7 +138,7 @@ func (f *Filter) AdminHandler() http.Handler {
 		}
 		t, err := ParseTable(body)
 		if err == nil {
-			err = f.Update(t)
+			err = f.Replace(t)
 		}
 		if err != nil {
 			httpjson.Error(w, http.StatusBadRequest, err)
@@ -143,8 +147,8 @@ func (f *Filter) AdminHandler() http.Handler {
 		httpjson.Write(w, http.StatusOK, f.Table())
 	})
 	mux.HandleFunc("DELETE /v1/faults", func(w http.ResponseWriter, r *http.Request) {
-		f.Update(Table{})
-		httpjson.Write(w, http.StatusOK, f.Table())
+		f.Replace(Table{})
+		httpjson.Write(w, http.StatusOK, f.view())
 	})
 	mux.HandleFunc("GET /v1/faults/{name}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
@@ -186,9 +190,29 @@ func (f *Filter) AdminHandler() http.Handler {
 			httpjson.Error(w, http.StatusNotFound, fmt.Errorf("rule %q: %w", name, err))
 			return
 		}
-		httpjson.Write(w, http.StatusOK, f.Table())
+		httpjson.Write(w, http.StatusOK, f.view())
 	})
 	return mux
+}
+
+// tableView is the table in force as the admin API shows it, with which of
+// its rules were set at run time and which of the file's were deleted:
+// what a reload of the file keeps and what POST /v1/faults/revert undoes.
+type tableView struct {
+	Table
+	SetAtRunTime     []string `json:"set_at_run_time"`
+	DeletedAtRunTime []string `json:"deleted_at_run_time"`
+}
+
+func (f *Filter) view() tableView {
+	set, deleted := f.Changes()
+	if set == nil {
+		set = []string{}
+	}
+	if deleted == nil {
+		deleted = []string{}
+	}
+	return tableView{Table: f.Table(), SetAtRunTime: set, DeletedAtRunTime: deleted}
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {

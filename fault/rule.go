@@ -98,10 +98,18 @@ func validName(s string) error {
 //	  {"name": "flaky-api", "host": "api.example.com",
 //	   "spec": {"abort": {"status": 503, "percent": 5}, "header_trigger": true}}]}
 func ParseTable(data []byte) (Table, error) {
-	var t Table
-	if err := decodeObject(data, &t); err != nil {
+	// The admin API's GET answer also says which rules are run-time
+	// changes; those two lists are accepted and ignored, so that what
+	// GET gave can be PUT back.
+	var v struct {
+		Table
+		SetAtRunTime     []string `json:"set_at_run_time"`
+		DeletedAtRunTime []string `json:"deleted_at_run_time"`
+	}
+	if err := decodeObject(data, &v); err != nil {
 		return Table{}, err
 	}
+	t := v.Table
 	if err := t.Validate(); err != nil {
 		return Table{}, err
 	}

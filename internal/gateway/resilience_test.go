@@ -272,10 +272,10 @@ routes:
 	}
 }
 
-// A fault rule set through the admin API survives a reload that changes
-// something else; a reload that changes the file's fault rules replaces
-// the table with them.
-func TestRuntimeFaultsSurviveUnrelatedReloads(t *testing.T) {
+// A fault rule set through the admin API survives reloads, also those that
+// change the file's fault rules (which apply beside it); POST
+// /v1/faults/revert drops the run-time rules.
+func TestRuntimeFaultsSurviveReloads(t *testing.T) {
 	a := upstream(t, "a")
 	cfg := fmt.Sprintf(`
 listeners: [{name: public, listen: "127.0.0.1:0"}]
@@ -313,7 +313,18 @@ faults:
 	if code, _, _ := get(t, base+"/file"); code != 429 {
 		t.Errorf("GET /file after the file added a rule = %d, want its 429", code)
 	}
+	if code, _, _ := get(t, base+"/drill"); code != 418 {
+		t.Errorf("GET /drill after the file's rules changed = %d, want 418: a reload keeps the run-time rules", code)
+	}
+	resp, err = http.Post(admin.URL+"/v1/faults/revert", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if code, _, _ := get(t, base+"/drill"); code != 200 {
-		t.Errorf("GET /drill after the file's rules changed = %d, want 200: the file's table replaces the run-time one", code)
+		t.Errorf("GET /drill after a revert = %d, want 200", code)
+	}
+	if code, _, _ := get(t, base+"/file"); code != 429 {
+		t.Errorf("GET /file after a revert = %d, want the file's 429", code)
 	}
 }
