@@ -3,8 +3,8 @@ package fault
 import (
 	"math/rand/v2"
 	"net/netip"
-	"strconv"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
