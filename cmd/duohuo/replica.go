@@ -19,6 +19,8 @@ import (
 
 	"github.com/duohuo/duohuo/gm"
 	"github.com/duohuo/duohuo/internal/config"
+	"github.com/duohuo/duohuo/internal/gateway"
+	"github.com/duohuo/duohuo/internal/graysync"
 	"github.com/duohuo/duohuo/replica"
 )
 
@@ -155,5 +157,22 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 func replicaUnavailable(err error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "replicated store not started: "+err.Error(), http.StatusServiceUnavailable)
+	})
+}
+
+// startGraySync replicates the gateway's run-time gray policies through the
+// replica, counting what it writes and reads in
+// duohuo_gray_sync_total{direction,result}.
+func startGraySync(g *gateway.Gateway, rep *replica.Store, reg prometheus.Registerer, log *slog.Logger) (*graysync.Sync, error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "duohuo_gray_sync_total",
+		Help: "Gray policy registers written to the replica (direction out) and read from other sites (in), by result: ok, invalid, unknown_route, replaced_local, error.",
+	}, []string{"direction", "result"})
+	if err := reg.Register(c); err != nil {
+		return nil, fmt.Errorf("gray sync metrics: %w", err)
+	}
+	return graysync.Start(graysync.Config{
+		Gray: g.GrayStore(), Replica: rep, Routes: g.RouteNames, Logger: log,
+		Observe: func(direction, result string) { c.WithLabelValues(direction, result).Inc() },
 	})
 }

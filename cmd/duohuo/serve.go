@@ -168,6 +168,17 @@ func serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	log.Info("serving", "admin", admin.Addr(), "listeners", g.Addrs(), "config", o.path)
+	// Run-time gray policies reach every gateway of every site through
+	// the replica (docs/gray-release.md, Across sites).
+	if rep != nil {
+		grayRepl, err := startGraySync(g, rep, reg, log)
+		if err != nil {
+			admin.Shutdown(context.Background())
+			g.Shutdown(context.Background())
+			return err
+		}
+		defer grayRepl.Close()
+	}
 	// Registered once the listeners serve; deregistered first on shutdown.
 	selfReg, err := startRegistration(cfg, log)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -132,5 +133,52 @@ func TestServeReportsKindConflicts(t *testing.T) {
 	code, body := getCode(t, "http://"+admin+"/readyz")
 	if code != 200 || !strings.Contains(body, "degraded: replica: 1 kind conflict(s)") {
 		t.Errorf("/readyz = %d %q, want 200 naming the kind conflict", code, body)
+	}
+}
+
+// Two duohuo serve sites replicating to each other: a gray policy applied
+// through one site's admin API is live on the other, with who made it.
+func TestServeReplicatesGrayPolicies(t *testing.T) {
+	port := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	a, b := port(), port()
+	site := func(name, bind, join string) string {
+		text := serveConfig + "replication:\n  name: " + name + "\n  dir: " + t.TempDir() + "\n  network: local\n  bind: " + bind + "\n"
+		if join != "" {
+			text += "  join: [" + join + "]\n"
+		}
+		admin, _, _ := startServe(t, writeConfig(t, text), nil)
+		return "http://" + admin
+	}
+	adminA, adminB := site("a", a, ""), site("b", b, a)
+	req, _ := http.NewRequest(http.MethodPut, adminA+"/v1/gray/routes/all",
+		strings.NewReader(`{"subsets": [{"name": "v2", "labels": {"version": "v2"}}], "rules": [{"name": "canary", "subset": "v2", "user_hash": {"header": "x-user-id", "percent": 7}}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Duohuo-Admin", "1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT gray policy on site a = %d %s", resp.StatusCode, body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, got := getCode(t, adminB+"/v1/gray/routes/all")
+		if code == 200 && strings.Contains(got, `"percent": 7`) && strings.Contains(got, "site:a") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("site b never had the policy: %d %s", code, got)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -236,6 +236,13 @@ func (g *Gateway) GrayHandler() http.Handler {
 	return gray.NewHandler(g.gray, gray.HandlerConfig{Routes: g.routeNames})
 }
 
+// GrayStore returns the store of the gray policies, for what replicates
+// them between gateways (internal/graysync).
+func (g *Gateway) GrayStore() *gray.Store { return g.gray }
+
+// RouteNames returns the names of the live routes, in file order.
+func (g *Gateway) RouteNames() []string { return g.routeNames() }
+
 // routeNames returns the names of the live routes.
 func (g *Gateway) routeNames() []string {
 	t := g.table.Load()
