@@ -20,6 +20,7 @@ import (
 	"github.com/duohuo/duohuo/gm"
 	"github.com/duohuo/duohuo/internal/config"
 	"github.com/duohuo/duohuo/internal/gateway"
+	"github.com/duohuo/duohuo/internal/globallimit"
 	"github.com/duohuo/duohuo/internal/graysync"
 	"github.com/duohuo/duohuo/replica"
 )
@@ -175,4 +176,12 @@ func startGraySync(g *gateway.Gateway, rep *replica.Store, reg prometheus.Regist
 		Gray: g.GrayStore(), Replica: rep, Routes: g.RouteNames, Logger: log,
 		Observe: func(direction, result string) { c.WithLabelValues(direction, result).Inc() },
 	})
+}
+
+// globalCounters gives the gateway the replica-backed counters of its
+// global rate limits.
+type globalCounters struct{ s *globallimit.Shared }
+
+func (g globalCounters) Counter(name string, flush time.Duration) gateway.GlobalCounter {
+	return g.s.Counter(name, flush)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/duohuo/duohuo/internal/config"
 	"github.com/duohuo/duohuo/internal/gateway"
+	"github.com/duohuo/duohuo/internal/globallimit"
 	"github.com/duohuo/duohuo/internal/reload"
 	"github.com/duohuo/duohuo/internal/telemetry"
 	"github.com/duohuo/duohuo/platform"
@@ -130,7 +131,18 @@ func serve(ctx context.Context, o serveOptions) error {
 			defer rep.Close()
 		}
 	}
-	g, err := gateway.New(gateway.Options{Config: cfg, BaseDir: filepath.Dir(o.path), Registerer: reg, Logger: log})
+	// Global rate limits share their counts through the replica; without
+	// it they admit only their share.
+	var global gateway.GlobalCounters
+	if rep != nil {
+		gl, err := globallimit.Start(rep, log, nil)
+		if err != nil {
+			return fmt.Errorf("global limits: %w", err)
+		}
+		defer gl.Close()
+		global = globalCounters{gl}
+	}
+	g, err := gateway.New(gateway.Options{Config: cfg, BaseDir: filepath.Dir(o.path), Registerer: reg, Logger: log, Global: global})
 	if err != nil {
 		return fmt.Errorf("start gateway: %w", err)
 	}

@@ -11,20 +11,28 @@ import (
 // RateLimit is one local flow-control rule (docs/flow-control.md): a limit
 // on the requests of some routes, as a whole or per key.
 type RateLimit struct {
-	Name        string   `yaml:"name" required:"true" doc:"Unique name, used in metrics (duohuo_ratelimit_decisions_total{rule}), logs and the admin API (/v1/ratelimits)."`
-	Routes      []string `yaml:"routes" doc:"Names of the routes the rule applies to; with services, the rule applies to the routes of both. Both empty: every route."`
-	Services    []string `yaml:"services" doc:"Names of services: the rule applies to every route that sends to one of them."`
-	Key         RateKey  `yaml:"key" doc:"What gets a limit of its own: header:NAME, cookie:NAME or query:NAME (its value; requests without one share the empty key), client_ip (the peer's address, or X-Real-IP as set by a listener's trusted proxy), gray_lane (the request's gray subset). Empty: one limit for all the rule's requests."`
-	Rate        Rate     `yaml:"rate" doc:"A token bucket: requests per unit, e.g. 100/s, 6000/m or 5/100ms. Excludes window and concurrency."`
-	Burst       int      `yaml:"burst" default:"0" min:"0" max:"100000000" doc:"With rate: the bucket's size, how many requests a bucket that has been full admits at once. 0 means one second's worth of the rate (at least 1)."`
-	WarmUp      Duration `yaml:"warm_up" default:"0s" max:"1h" doc:"With rate: the cold-start ramp (Sentinel's warm-up): a cold limit (at start, or after about this long unused) admits rate/cold_factor and rises to rate over this long while kept busy. 0s: none."`
-	ColdFactor  float64  `yaml:"cold_factor" default:"3" min:"1.1" max:"100" doc:"With warm_up: how many times slower a cold limit is (Sentinel's coldFactor 3)."`
-	Window      Duration `yaml:"window" default:"0s" max:"24h" doc:"A sliding window: its length, with requests. Excludes rate and concurrency."`
-	Requests    int      `yaml:"requests" default:"0" min:"0" max:"1000000000" doc:"With window: how many requests the sliding window admits."`
-	Concurrency int      `yaml:"concurrency" default:"0" min:"0" max:"10000000" doc:"A concurrency limit: requests in flight at once (until their response ends). Excludes rate and window."`
-	MaxKeys     int      `yaml:"max_keys" default:"10000" min:"1" max:"10000000" doc:"With key: the most keys tracked; beyond, the key used least recently is forgotten and starts fresh when it comes back."`
-	Action      string   `yaml:"action" default:"reject" enum:"reject,queue" doc:"What happens to a request over the limit: reject answers 429 with Retry-After (gRPC: RESOURCE_EXHAUSTED); queue holds it until the limit admits it, for up to max_wait, then rejects it."`
-	MaxWait     Duration `yaml:"max_wait" default:"1s" max:"1m" doc:"With action queue: the longest a request is held."`
+	Name        string       `yaml:"name" required:"true" doc:"Unique name, used in metrics (duohuo_ratelimit_decisions_total{rule}), logs and the admin API (/v1/ratelimits)."`
+	Routes      []string     `yaml:"routes" doc:"Names of the routes the rule applies to; with services, the rule applies to the routes of both. Both empty: every route."`
+	Services    []string     `yaml:"services" doc:"Names of services: the rule applies to every route that sends to one of them."`
+	Key         RateKey      `yaml:"key" doc:"What gets a limit of its own: header:NAME, cookie:NAME or query:NAME (its value; requests without one share the empty key), client_ip (the peer's address, or X-Real-IP as set by a listener's trusted proxy), gray_lane (the request's gray subset). Empty: one limit for all the rule's requests."`
+	Rate        Rate         `yaml:"rate" doc:"A token bucket: requests per unit, e.g. 100/s, 6000/m or 5/100ms. Excludes window and concurrency."`
+	Burst       int          `yaml:"burst" default:"0" min:"0" max:"100000000" doc:"With rate: the bucket's size, how many requests a bucket that has been full admits at once. 0 means one second's worth of the rate (at least 1)."`
+	WarmUp      Duration     `yaml:"warm_up" default:"0s" max:"1h" doc:"With rate: the cold-start ramp (Sentinel's warm-up): a cold limit (at start, or after about this long unused) admits rate/cold_factor and rises to rate over this long while kept busy. 0s: none."`
+	ColdFactor  float64      `yaml:"cold_factor" default:"3" min:"1.1" max:"100" doc:"With warm_up: how many times slower a cold limit is (Sentinel's coldFactor 3)."`
+	Window      Duration     `yaml:"window" default:"0s" max:"24h" doc:"A sliding window: its length, with requests. Excludes rate and concurrency."`
+	Requests    int          `yaml:"requests" default:"0" min:"0" max:"1000000000" doc:"With window: how many requests the sliding window admits."`
+	Concurrency int          `yaml:"concurrency" default:"0" min:"0" max:"10000000" doc:"A concurrency limit: requests in flight at once (until their response ends). Excludes rate and window."`
+	MaxKeys     int          `yaml:"max_keys" default:"10000" min:"1" max:"10000000" doc:"With key: the most keys tracked; beyond, the key used least recently is forgotten and starts fresh when it comes back."`
+	Action      string       `yaml:"action" default:"reject" enum:"reject,queue" doc:"What happens to a request over the limit: reject answers 429 with Retry-After (gRPC: RESOURCE_EXHAUSTED); queue holds it until the limit admits it, for up to max_wait, then rejects it."`
+	MaxWait     Duration     `yaml:"max_wait" default:"1s" max:"1m" doc:"With action queue: the longest a request is held."`
+	Global      *GlobalLimit `yaml:"global" doc:"Make the rate a limit of all the sites together, not of this gateway: each site counts what it admits per second and learns the others' counts through the replica (needs replication); while it does not hear from every site, it admits only its share (docs/flow-control.md, Global limits). Only with rate and no key."`
+}
+
+// GlobalLimit makes a rate a limit across sites.
+type GlobalLimit struct {
+	Sites int      `yaml:"sites" required:"true" min:"2" max:"64" doc:"How many sites share the limit (one gateway each); a site that hears from fewer than sites-1 others in the last two seconds is cut off and admits only its share."`
+	Share Percent  `yaml:"share" default:"0%" min:"0" max:"100" doc:"The share of the rate this site admits while cut off from the others; 0% means an even share, 1/sites. No side of a partition admits the whole limit unless this says so."`
+	Flush Duration `yaml:"flush" default:"50ms" min:"10ms" max:"1s" doc:"How often this site's count is written to the replica: the others learn it this much later, plus the replication lag, which bounds the overshoot (docs/flow-control.md)."`
 }
 
 func (r *RateLimit) validate(c *checker, path string) {
@@ -64,6 +72,16 @@ func (r *RateLimit) validate(c *checker, path string) {
 		}
 		if r.WarmUp != 0 {
 			c.errorf(join(path, "warm_up"), "has no use without rate")
+		}
+	}
+	if r.Global != nil {
+		switch {
+		case r.Rate.Requests == 0:
+			c.errorf(join(path, "global"), "needs rate: a global limit is requests per second of all the sites together")
+		case r.Key.Kind != "":
+			c.errorf(join(path, "global"), "cannot be keyed: remove key, or make the limit local")
+		case r.Action == "queue":
+			c.errorf(join(path, "action"), "queue is not available with global: a global limit rejects")
 		}
 	}
 	if r.Action == "queue" && r.MaxWait == 0 {

@@ -650,6 +650,11 @@ func (cfg *Config) validate(c *checker, _ string) {
 		c.unique(services, "services", i, "name", s.Name, "service")
 	}
 	cfg.validateCrypto(c)
+	for i, rl := range cfg.RateLimits {
+		if rl.Global != nil && (cfg.Replication == nil || cfg.Replication.Bind == "") {
+			c.errorf(fmt.Sprintf("rate_limits[%d].global", i), "needs replication with a bind address: the sites learn each other's counts through the replica")
+		}
+	}
 	if r := cfg.Registration; r != nil && r.Address == "" {
 		if _, msg := cfg.registrationAddress(); msg != "" {
 			c.errorf("registration.address", "%s", msg)

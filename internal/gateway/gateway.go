@@ -44,6 +44,11 @@ type Options struct {
 	// that has not answered by then (a slow resolver) fills the service
 	// when it does. 0 means 5s.
 	FirstReportWait time.Duration
+	// Global shares the counts of the rate_limits rules with global
+	// between the sites (internal/globallimit over the replica). Nil: such
+	// a rule admits only its share of the rate, as a site cut off from the
+	// others does.
+	Global GlobalCounters
 }
 
 // Gateway is the data plane of `duohuo serve`: an http.Handler that routes
@@ -57,6 +62,7 @@ type Gateway struct {
 	agg *discovery.Aggregator
 
 	table  atomic.Pointer[table] // the live routing snapshot
+	global GlobalCounters        // nil: global limits admit their share
 	faults *fault.Filter         // fault injection, off unless configured
 	gray   *gray.Store           // gray policies per route, versioned
 	color  atomic.Pointer[color.Propagator]
@@ -110,6 +116,7 @@ func New(opts Options) (*Gateway, error) {
 		agg:      discovery.NewAggregator(dropGuardConfig(opts.Config.Discovery.DropGuard)),
 		services: map[string]*service{},
 		baseDir:  opts.BaseDir,
+		global:   opts.Global,
 		stopping: make(chan struct{}),
 
 		firstReport: cmp.Or(opts.FirstReportWait, defaultFirstReportWait),
@@ -244,7 +251,7 @@ func (g *Gateway) apply(cfg *config.Config) (*config.Config, error) {
 			oldRoutes[rt.name] = rt
 		}
 	}
-	t := &table{routes: make([]*route, 0, len(cfg.Routes)), limits: compileLimits(cfg.RateLimits, g.m, g.table.Load())}
+	t := &table{routes: make([]*route, 0, len(cfg.Routes)), limits: compileLimits(cfg.RateLimits, g.m, g.table.Load(), g.global)}
 	for _, rc := range cfg.Routes {
 		svc, ok := next[rc.Service]
 		if !ok { // config.Load checks this; a hand-built Config may not

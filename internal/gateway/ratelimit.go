@@ -10,6 +10,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,7 +39,76 @@ type limitRule struct {
 	isWindow bool
 	isConc   bool
 
+	global *globalLimit // with rate: a limit of all the sites together
+
 	allowed, rejected, queued, timedOut prometheus.Counter
+}
+
+// GlobalCounters gives the shared counters of global rate limits: what
+// each site admitted in each one-second window (internal/globallimit
+// implements it over the replica).
+type GlobalCounters interface {
+	Counter(name string, flush time.Duration) GlobalCounter
+}
+
+// GlobalCounter is one global limit's count at this site and what the
+// others said. Safe for concurrent use.
+type GlobalCounter interface {
+	// Add counts n requests admitted here in window (Unix seconds).
+	Add(window, n int64)
+	// Own returns what this site admitted in window.
+	Own(window int64) int64
+	// Others returns what the other sites admitted in window as last
+	// heard, and how many of them were heard from in this window or the
+	// one before.
+	Others(window int64) (n int64, sites int)
+}
+
+// globalLimit admits a request while the sites together, as this site
+// knows them, admitted fewer than the rate in the current second; while
+// it hears from fewer than sites-1 others, only its share.
+type globalLimit struct {
+	c     GlobalCounter // nil: always cut off
+	rate  float64       // per second, all the sites together
+	sites int
+	share float64 // of rate, while cut off
+	now   func() time.Time
+
+	mu  sync.Mutex                    // makes a decision and its count one step
+	own struct{ window, count int64 } // without c
+}
+
+// admit decides for one request and counts it when admitted; wait is the
+// time to the next window.
+func (g *globalLimit) admit() (ok bool, wait time.Duration) {
+	now := g.now()
+	w := now.Unix()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var own, others int64
+	heard := 0
+	if g.c != nil {
+		own = g.c.Own(w)
+		others, heard = g.c.Others(w)
+	} else if g.own.window == w {
+		own = g.own.count
+	}
+	limit := g.rate
+	if heard < g.sites-1 {
+		limit, others = g.rate*g.share, 0
+	}
+	if float64(own+others+1) > limit {
+		return false, time.Unix(w+1, 0).Sub(now)
+	}
+	if g.c != nil {
+		g.c.Add(w, 1)
+	} else {
+		if g.own.window != w {
+			g.own.window, g.own.count = w, 0
+		}
+		g.own.count++
+	}
+	return true, 0
 }
 
 // The results of duohuo_ratelimit_decisions_total.
@@ -51,13 +121,22 @@ const (
 
 // newLimitRule compiles c; old, when not nil, is the running rule of the
 // same name, kept as it is if c did not change.
-func newLimitRule(c config.RateLimit, m *metrics, old *limitRule) *limitRule {
+func newLimitRule(c config.RateLimit, m *metrics, old *limitRule, gc GlobalCounters) *limitRule {
 	if old != nil && reflect.DeepEqual(old.cfg, c) {
 		return old
 	}
 	r := &limitRule{cfg: c, name: c.Name, key: c.Key.Kind, keyName: c.Key.Name, queue: c.Action == "queue", maxWait: time.Duration(c.MaxWait)}
 	keyed := r.key != ""
 	switch {
+	case c.Global != nil:
+		share := c.Global.Share.Fraction()
+		if share == 0 {
+			share = 1 / float64(c.Global.Sites)
+		}
+		r.global = &globalLimit{rate: c.Rate.PerSecond(), sites: c.Global.Sites, share: share, now: time.Now}
+		if gc != nil {
+			r.global.c = gc.Counter(c.Name, time.Duration(c.Global.Flush))
+		}
 	case c.Rate.Requests > 0:
 		bc := ratelimit.BucketConfig{Rate: c.Rate.PerSecond(), Burst: c.Burst, WarmUp: time.Duration(c.WarmUp), ColdFactor: c.ColdFactor}
 		if bc.Burst == 0 {
@@ -94,7 +173,7 @@ func newLimitRule(c config.RateLimit, m *metrics, old *limitRule) *limitRule {
 
 // compileLimits compiles the file's rules, keeping the unchanged ones of
 // the running table t (nil at the first apply).
-func compileLimits(cfg []config.RateLimit, m *metrics, t *table) []*limitRule {
+func compileLimits(cfg []config.RateLimit, m *metrics, t *table, gc GlobalCounters) []*limitRule {
 	old := map[string]*limitRule{}
 	if t != nil {
 		for _, r := range t.limits {
@@ -103,7 +182,7 @@ func compileLimits(cfg []config.RateLimit, m *metrics, t *table) []*limitRule {
 	}
 	out := make([]*limitRule, 0, len(cfg))
 	for _, c := range cfg {
-		out = append(out, newLimitRule(c, m, old[c.Name]))
+		out = append(out, newLimitRule(c, m, old[c.Name], gc))
 	}
 	return out
 }
@@ -170,6 +249,12 @@ func (x *exchange) admit() bool {
 			ok = x.admitConc(r)
 			if !ok && x.status == 499 {
 				return false
+			}
+		} else if r.global != nil {
+			if ok, wait = r.global.admit(); ok {
+				r.allowed.Inc()
+			} else {
+				r.rejected.Inc()
 			}
 		} else {
 			maxWait := time.Duration(0)

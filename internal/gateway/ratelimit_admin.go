@@ -26,6 +26,20 @@ type RateLimitStatus struct {
 	// Of a rule with a key: the keys tracked, and the bound.
 	Keys    *int `json:"keys_tracked,omitempty"`
 	MaxKeys int  `json:"max_keys,omitempty"`
+	// Of a global rule: this second's counts.
+	Global *GlobalLimitStatus `json:"global,omitempty"`
+}
+
+// GlobalLimitStatus is a global limit's state at this site, for the
+// current one-second window.
+type GlobalLimitStatus struct {
+	Sites      int     `json:"sites"`       // sharing the limit, as configured
+	Heard      int     `json:"sites_heard"` // other sites heard from in the last two seconds
+	CutOff     bool    `json:"cut_off"`     // heard from fewer than sites-1: admitting only the share
+	Share      float64 `json:"share"`       // of the rate while cut off
+	Own        int64   `json:"admitted_here"`
+	Others     int64   `json:"admitted_elsewhere"`
+	Replicated bool    `json:"replicated"` // false: no replica, always cut off
 }
 
 // RateLimits returns the state of every rate_limits rule, in file order.
@@ -52,6 +66,16 @@ func (g *Gateway) RateLimits() []RateLimitStatus {
 			s.Kind, s.Limit = "rate", c.Rate.String()
 		}
 		switch {
+		case r.global != nil:
+			g := r.global
+			w := g.now().Unix()
+			gs := &GlobalLimitStatus{Sites: g.sites, Share: g.share, Replicated: g.c != nil}
+			if g.c != nil {
+				gs.Own = g.c.Own(w)
+				gs.Others, gs.Heard = g.c.Others(w)
+			}
+			gs.CutOff = gs.Heard < g.sites-1
+			s.Kind, s.Global = "global rate", gs
 		case r.bucket != nil:
 			tok, rate := r.bucket.Tokens(), r.bucket.CurrentRate()
 			s.Tokens, s.Rate = &tok, &rate
