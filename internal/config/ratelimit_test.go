@@ -243,3 +243,39 @@ func FuzzParseRateLimits(f *testing.F) {
 		}
 	})
 }
+
+// TestGlobalRateLimit: a global limit needs a rate, no key, rejects, and
+// replication with a bind address.
+func TestGlobalRateLimit(t *testing.T) {
+	const repl = "replication: {dir: /tmp/r, bind: \"127.0.0.1:7946\"}\n"
+	for _, tc := range []struct {
+		name, yaml, path, msg string // path "" means valid
+	}{
+		{"a global rate with replication", repl + "rate_limits: [{name: g, rate: 1000/s, global: {sites: 3}}]", "", ""},
+		{"without replication", "rate_limits: [{name: g, rate: 1000/s, global: {sites: 3}}]", "rate_limits[0].global", "needs replication"},
+		{"a replica without bind", "replication: {dir: /tmp/r}\nrate_limits: [{name: g, rate: 1000/s, global: {sites: 3}}]", "rate_limits[0].global", "needs replication"},
+		{"a window", repl + "rate_limits: [{name: g, window: 1s, requests: 10, global: {sites: 3}}]", "rate_limits[0].global", "needs rate"},
+		{"a key", repl + "rate_limits: [{name: g, rate: 10/s, key: client_ip, global: {sites: 3}}]", "rate_limits[0].global", "cannot be keyed"},
+		{"queue", repl + "rate_limits: [{name: g, rate: 10/s, action: queue, global: {sites: 3}}]", "rate_limits[0].action", "not available with global"},
+		{"one site", repl + "rate_limits: [{name: g, rate: 10/s, global: {sites: 1}}]", "rate_limits[0].global.sites", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parse("t.yaml", []byte(rateLimitBase+tc.yaml+"\n"), testEnv)
+			if tc.path == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g := cfg.RateLimits[0].Global; g == nil || g.Sites != 3 || g.Flush != Duration(50*time.Millisecond) || g.Share != 0 {
+					t.Errorf("global %+v, want sites 3, flush 50ms, share 0%%", g)
+				}
+				return
+			}
+			for _, e := range errorsOf(t, err) {
+				if e.Path == tc.path && strings.Contains(e.Msg, tc.msg) {
+					return
+				}
+			}
+			t.Errorf("errors %v, want one at %s containing %q", err, tc.path, tc.msg)
+		})
+	}
+}
