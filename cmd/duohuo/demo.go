@@ -42,7 +42,8 @@ The gateway prefers the local cloud and fails over to the others when it fails.
 it as is (start the backends with "duohuo demo" or your own).`,
 		Example: `  duohuo demo
   curl -s localhost:8080/hello
-  duohuo demo --print-config > demo.yaml`,
+  duohuo demo --print-config > demo.yaml
+  duohuo demo --otlp 127.0.0.1:4317   # traces to a local collector or Jaeger`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
@@ -63,6 +64,7 @@ it as is (start the backends with "duohuo demo" or your own).`,
 	cmd.Flags().StringVar(&o.AdminListen, "admin", "127.0.0.1:9900", "admin listener address (/metrics, /healthz, /readyz, /debug/pprof/)")
 	cmd.Flags().IntVar(&o.BasePort, "base-port", 18001, "first port of the nine demo instances on 127.0.0.1")
 	cmd.Flags().StringVar(&o.SecureListen, "secure-listen", "127.0.0.1:8443", "address of the gateway listener that serves TLS and TLCP on one port, with certificates made at start; empty for none")
+	cmd.Flags().StringVar(&o.OTLP, "otlp", "", "send every request's trace to this OTLP receiver: host:port over gRPC in cleartext (e.g. 127.0.0.1:4317), or http://host:4318 over OTLP/HTTP")
 	cmd.Flags().BoolVar(&printConfig, "print-config", false, "print the demo's configuration and exit (without the secure listener, whose certificates exist only while the demo runs)")
 	return cmd
 }

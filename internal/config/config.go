@@ -52,6 +52,7 @@ type Config struct {
 	Routes       []Route       `yaml:"routes" doc:"How a request is matched to a service, first match wins, in file order."`
 	RateLimits   []RateLimit   `yaml:"rate_limits" doc:"Local flow control: limits on the requests of routes, as a whole or per key (token bucket, sliding window, concurrency), applied after routing (docs/flow-control.md). Shown on the admin API (/v1/ratelimits)."`
 	SLO          *SLO          `yaml:"slo" doc:"Service level objectives evaluated in the gateway: availability and latency SLIs per route and cloud, burn-rate alerts and a health score per service and cloud, on /metrics (duohuo_slo_*) and /v1/health (docs/observability.md); absent means none are kept."`
+	Tracing      *Tracing      `yaml:"tracing" doc:"OpenTelemetry traces over OTLP: a span per request and per upstream attempt, with the routing decisions as duohuo.* attributes (docs/observability.md, Traces); absent means no tracing and no cost. Read at start: a reload does not change it."`
 
 	// Warnings are the settings of the file that are valid but do not do
 	// what their documentation says yet, each with its place and a

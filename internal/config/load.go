@@ -111,6 +111,11 @@ func (c *Config) resolvePaths(dir string) {
 			abs(&t.EncKeyFile)
 		}
 	}
+	if tr := c.Tracing; tr != nil && tr.TLS != nil {
+		abs(&tr.TLS.CAFile)
+		abs(&tr.TLS.CertFile)
+		abs(&tr.TLS.KeyFile)
+	}
 	if r := c.Registration; r != nil {
 		for _, t := range []*UpstreamTLS{etcdTLS(r.Etcd), nacosTLS(r.Nacos), consulTLS(r.Consul)} {
 			if t != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"text/template"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,6 +73,10 @@ type Options struct {
 	SecureListen string
 	// CertDir is the directory of the secure listener's certificates.
 	CertDir string
+	// OTLP, when set, sends every request's trace to this OTLP receiver:
+	// host:port over OTLP/gRPC in cleartext (a collector's 4317), or an
+	// http:// or https:// URL over OTLP/HTTP (4318). Default none.
+	OTLP string
 }
 
 func (o Options) withDefaults() Options {
@@ -217,7 +222,20 @@ func ConfigYAML(o Options, addrs []string) ([]byte, error) {
 		TryTimeout, RouteTimeout                 string
 		Instances                                []instance
 	}{o.AdminListen, o.Listen, sec, o.Spread, o.ProductDefaults, every, probe, dial, try, route, ins})
+	if o.OTLP != "" {
+		b.WriteString(tracingSection(o.OTLP))
+	}
 	return b.Bytes(), err
+}
+
+// tracingSection is the demo's tracing section for endpoint: every request
+// sampled, so that each one shows in the trace viewer.
+func tracingSection(endpoint string) string {
+	// A Go quoted string is a YAML double-quoted one.
+	if strings.Contains(endpoint, "://") {
+		return "# Every request's trace, to an OTLP/HTTP receiver.\ntracing: {endpoint: " + strconv.Quote(endpoint) + ", protocol: http, sample_ratio: 1}\n"
+	}
+	return "# Every request's trace, to an OTLP/gRPC receiver in cleartext.\ntracing: {endpoint: " + strconv.Quote(endpoint) + ", insecure: true, sample_ratio: 1}\n"
 }
 
 // DefaultAddrs returns the backend addresses for o.BasePort.

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -54,5 +55,31 @@ func TestSpreadPutsEveryCloudInOneTier(t *testing.T) {
 		if ts.Total != want {
 			t.Errorf("tier %d has %d instances, want %d", tier, ts.Total, want)
 		}
+	}
+}
+
+// --otlp adds a tracing section that samples every request: a host:port
+// over OTLP/gRPC in cleartext, a URL over OTLP/HTTP.
+func TestConfigWithOTLP(t *testing.T) {
+	for _, tt := range []struct{ endpoint, protocol string }{
+		{"127.0.0.1:4317", "grpc"},
+		{"http://127.0.0.1:4318", "http"},
+	} {
+		o := Options{OTLP: tt.endpoint}
+		y, err := ConfigYAML(o, DefaultAddrs(o))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Parse("demo.yaml", y)
+		if err != nil {
+			t.Fatalf("--otlp %s: %v", tt.endpoint, err)
+		}
+		tr := cfg.Tracing
+		if tr == nil || tr.Endpoint != tt.endpoint || tr.Protocol != tt.protocol || tr.SampleRatio != 1 {
+			t.Errorf("--otlp %s: tracing = %+v, want %s over %s at ratio 1", tt.endpoint, tr, tt.endpoint, tt.protocol)
+		}
+	}
+	if y, _ := ConfigYAML(Options{}, DefaultAddrs(Options{})); strings.Contains(string(y), "tracing:") {
+		t.Error("the demo traces without --otlp")
 	}
 }

@@ -45,7 +45,17 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		e.trace.Got1xxResponse = e.interim // set before any attempt: hedges share it
 	}
 	w.Header().Set(proxy.HeaderRequestID, e.id)
+	var rt *reqTrace
+	if g.trace != nil {
+		rt = reqTraceFrom(r.Context())
+	}
+	if rt != nil {
+		e.x.tr = rt
+	}
 	abort := g.runIn(&e.x, r.Context(), e, e, e)
+	if rt != nil {
+		rt.exchanged(&e.x)
+	}
 	// Reused only when nothing can still reach it: no body (a
 	// transport may still read one after the handler returned), no
 	// read ahead, and the core says its timer and hedges are done.
@@ -176,6 +186,9 @@ func (e *httpExchange) Send(ctx context.Context, svc *service, in *discovery.Ins
 	}
 	ctx = httptrace.WithClientTrace(ctx, &e.trace)
 	out := e.g.fwd.Outbound(ctx, e.r, svc.scheme, hostPort(in.Addr), e.id, e.body)
+	if e.x.tr != nil {
+		e.g.trace.inject(ctx, out.Header) // the attempt's span: traceparent for the instance
+	}
 	resp, err := svc.tr.RoundTrip(out)
 	if err != nil {
 		return nil, classifySendError(err)

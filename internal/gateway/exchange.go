@@ -95,6 +95,36 @@ type begin struct {
 // Sender learns that the request was sent whole.
 type Sender interface{ RequestSent() }
 
+// tracer follows one request for its trace (tracing.go): the core tells it
+// each attempt and the decisions its own fields do not keep; what they
+// keep (route, lane, outcome) it reads when the request ends. nil: the
+// request is not traced, and the core calls nothing. It must not block;
+// attempt and note may be called from a hedge's goroutine.
+type tracer interface {
+	// attempt starts the span of attempt a, the resend'th resend of the
+	// request (0: the first try), racing the current one when hedge is
+	// set, and returns the context to send it with.
+	attempt(ctx context.Context, x *exchange, a *attempt, resend int, hedge bool) context.Context
+	// note records a decision of the request.
+	note(k note, v string)
+}
+
+// attemptSpan is the span of one attempt; done ends it with the attempt's
+// outcome (from service.report, once).
+type attemptSpan interface{ done(o Outcome) }
+
+// note names a decision a tracer is told about.
+type note uint8
+
+// The decisions the exchange's fields do not keep.
+const (
+	noteFallback     note = iota // the route's fallback answered: "stale" or "static"
+	noteLaneFallback             // the lane had no instance: v is the lane given up for the baseline
+	noteRouteOpen                // the route's breaker is open
+	noteBudgetSpent              // a retry was wanted but the retry budget was spent: v is the reason
+	noteReply                    // the gateway answered itself: v is the reason
+)
+
 // AttemptError is an attempt failure an engine has classified.
 type AttemptError struct {
 	Class Class
@@ -180,11 +210,13 @@ type attempt struct {
 	// Guarded by exchange.mu once the attempt may race a hedge.
 	resp     Response
 	err      error
-	headed   bool // the response head arrived in time
-	late     bool // it outlived its per-try deadline; a hedge may race it
-	timedOut bool // a deadline cancelled it
-	lost     bool // another try won; it was cancelled
-	done     bool // Send returned
+	headed   bool        // the response head arrived in time
+	late     bool        // it outlived its per-try deadline; a hedge may race it
+	avoided  bool        // picked while the request avoided a locality tier
+	span     attemptSpan // nil: not traced
+	timedOut bool        // a deadline cancelled it
+	lost     bool        // another try won; it was cancelled
+	done     bool        // Send returned
 }
 
 // exchange is one client request on its way through the core.
@@ -238,6 +270,8 @@ type exchange struct {
 	slots     [2]slot // concurrency slots held (ratelimit.go), given back when run ends
 	nslots    int
 	moreSlots []slot // beyond the first two
+
+	tr tracer // nil: not traced; set by the engine before runIn
 }
 
 // run drives one request. It returns true when the engine must end the
@@ -252,8 +286,8 @@ func (g *Gateway) run(ctx context.Context, req Request, up Upstream, out Respond
 func (g *Gateway) runIn(x *exchange, ctx context.Context, req Request, up Upstream, out Responder) (abort bool) {
 	// A reused exchange keeps its stopped timer and its fire func (both
 	// bound to x): no allocation for either.
-	timer, fire := x.timer, x.fireFn
-	*x = exchange{g: g, req: req, up: up, out: out, ctx: ctx, start: time.Now(), cloud: "none", timer: timer, fireFn: fire}
+	timer, fire, tr := x.timer, x.fireFn, x.tr
+	*x = exchange{g: g, req: req, up: up, out: out, ctx: ctx, start: time.Now(), cloud: "none", timer: timer, fireFn: fire, tr: tr}
 	x.rt = g.table.Load().match(req)
 	if x.rt == nil {
 		g.m.requests.WithLabelValues("", "", "none", codeClasses[4]).Inc()
@@ -261,9 +295,11 @@ func (g *Gateway) runIn(x *exchange, ctx context.Context, req Request, up Upstre
 			// No route opted in to escaped slashes or dots: refused as
 			// a route that rejects them would (its decoded form may
 			// have left a route's prefix).
+			x.status = 400
 			out.Reply(400, "escaped path")
 			return false
 		}
+		x.status = 404
 		out.Reply(404, "no route")
 		return false
 	}
@@ -288,6 +324,7 @@ func (g *Gateway) runIn(x *exchange, ctx context.Context, req Request, up Upstre
 	if x.rt.breaker != nil {
 		tk, err := x.rt.breaker.Allow()
 		if err != nil { // the route's circuit is open: straight to the fallback
+			x.note(noteRouteOpen, "")
 			x.fail(503, "route circuit open")
 			return false
 		}
@@ -478,7 +515,9 @@ func (x *exchange) pick() (*attempt, int, string) {
 			// Every candidate left has an open circuit: use them anyway.
 			if p, err = x.bal.Pick(x.req, x.seen.exclude()); err == nil {
 				x.seen.add(p.Instance.ID)
-				return x.newAttempt(p), 0, ""
+				a := x.newAttempt(p)
+				a.avoided = x.seen.avoiding
+				return a, 0, ""
 			}
 		}
 		if err != nil && x.gr != nil && errors.Is(err, balancer.ErrNoInstance) {
@@ -486,6 +525,7 @@ func (x *exchange) pick() (*attempt, int, string) {
 			// request (permissive), or nothing does (strict).
 			if fb, ok := x.gr.Fallback(x.gd); ok {
 				x.g.gm.fallbacks.WithLabelValues(x.rt.name, x.gd.Subset).Inc()
+				x.note(noteLaneFallback, x.gd.Subset)
 				x.gd, x.bal = fb, x.ln.bals[fb.Index]
 				x.out.SetHeader(color.ServedHeader, x.gd.Subset)
 				continue
@@ -514,6 +554,7 @@ func (x *exchange) pick() (*attempt, int, string) {
 			a.tk = tk
 		}
 		x.seen.add(p.Instance.ID)
+		a.avoided = x.seen.avoiding
 		return a, 0, ""
 	}
 }
@@ -538,6 +579,7 @@ func (x *exchange) send(a *attempt) (*attempt, Outcome) {
 	a.ctx, a.cancel = context.WithCancel(x.ctx)
 	x.mu.Lock()
 	x.tries++
+	resend := x.tries - 1
 	x.primary, x.hedge = a, nil
 	now := time.Now()
 	// The attempt's own deadlines start when it has sent the request
@@ -547,6 +589,9 @@ func (x *exchange) send(a *attempt) (*attempt, Outcome) {
 	x.checkAt, x.checkEvery = time.Time{}, 0
 	x.mu.Unlock()
 	a.t0 = now
+	if x.tr != nil {
+		a.ctx = x.tr.attempt(a.ctx, x, a, resend, false)
+	}
 	resp, err := x.up.Send(a.ctx, x.svc, a.pick.Instance)
 	x.mu.Lock()
 	a.done, a.resp, a.err = true, resp, err
@@ -753,7 +798,11 @@ func (x *exchange) fire() {
 		return
 	}
 	x.tries++
+	resend := x.tries - 1
 	h.ctx, h.cancel = context.WithCancel(x.ctx)
+	if x.tr != nil {
+		h.ctx = x.tr.attempt(h.ctx, x, h, resend, true)
+	}
 	x.hedge = h
 	x.hedgeRes = make(chan *attempt, 1)
 	x.armLocked()
@@ -855,7 +904,11 @@ func (x *exchange) retry(a *attempt, o Outcome) bool {
 		(!o.Reached || x.req.Idempotent() || x.req.GRPC() && o.Status == 503 && x.rt.retryOn&retryUnavailable != 0) &&
 		x.up.Replayable() && x.ctx.Err() == nil
 	x.mu.Unlock()
-	if !again || !x.rt.budget.AllowRetry() {
+	if !again {
+		return false
+	}
+	if !x.rt.budget.AllowRetry() {
+		x.note(noteBudgetSpent, o.Class.String())
 		return false
 	}
 	if a.resp != nil {
@@ -974,7 +1027,15 @@ func (x *exchange) fail(status int, why string) {
 		return
 	}
 	x.status = status
+	x.note(noteReply, why)
 	x.out.Reply(status, why)
+}
+
+// note tells the tracer, if any, about decision k.
+func (x *exchange) note(k note, v string) {
+	if x.tr != nil {
+		x.tr.note(k, v)
+	}
 }
 
 // fallback answers from the route's fallback: stale, then static.
@@ -986,12 +1047,14 @@ func (x *exchange) fallback() (int, bool) {
 	if fb.stale != nil && (x.req.Method() == "GET" || x.req.Method() == "HEAD") {
 		if st, ok := x.out.Stale(fb.stale); ok {
 			x.g.m.fallbacks.WithLabelValues(x.rt.name, "stale").Inc()
+			x.note(noteFallback, "stale")
 			return st, true
 		}
 	}
 	if s := fb.static; s != nil {
 		x.out.Static(staticReply{Status: s.Status, ContentType: s.ContentType, Body: s.Body})
 		x.g.m.fallbacks.WithLabelValues(x.rt.name, "static").Inc()
+		x.note(noteFallback, "static")
 		return s.Status, true
 	}
 	return 0, false

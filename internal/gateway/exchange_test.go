@@ -502,6 +502,9 @@ func TestExchangeIsEngineNeutral(t *testing.T) {
 			if strings.HasPrefix(p, "net/http") || strings.Contains(p, "internal/proxy") || strings.Contains(p, "fasthttp") {
 				t.Errorf("%s imports %s: the exchange core must not depend on an HTTP engine", f, p)
 			}
+			if strings.HasPrefix(p, "go.opentelemetry.io") {
+				t.Errorf("%s imports %s: the exchange core reaches tracing through its tracer interface only", f, p)
+			}
 		}
 	}
 }

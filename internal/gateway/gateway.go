@@ -68,6 +68,7 @@ type Gateway struct {
 	color  atomic.Pointer[color.Propagator]
 	gm     *grayMetrics
 	entry  http.Handler // faults, then serve
+	trace  *tracing     // nil: no tracing section (tracing.go); set by New, never changed
 
 	// reloadMu serialises New's first configuration and Reloads, which
 	// build the next configuration's services without holding mu: the
@@ -134,10 +135,19 @@ func New(opts Options) (*Gateway, error) {
 		p := g.color.Load()
 		return p != nil && p.TrustsPeer(a)
 	}})
+	tr, err := newTracing(opts.Config.Tracing, reg, log)
+	if err != nil {
+		g.agg.Close()
+		g.endTunnel()
+		g.endReload()
+		return nil, err
+	}
+	g.trace = tr
 	g.gray = gray.NewStore(gray.StoreConfig{})
 	g.gm = newGrayMetrics(reg)
 	g.entry = g.faults.Handler(http.HandlerFunc(g.serve))
 	if _, err := g.apply(opts.Config); err != nil {
+		g.trace.shutdown(context.Background())
 		g.agg.Close()
 		g.endTunnel()
 		g.endReload()
@@ -559,6 +569,10 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		s.close()
 	}
 	g.agg.Close()
+	// The spans of the last requests, within what is left of ctx.
+	if e := g.trace.shutdown(ctx); e != nil {
+		err = errors.Join(err, fmt.Errorf("tracing: %w", e))
+	}
 	return err
 }
 

@@ -101,6 +101,10 @@ func (t *tried) contains(id string) bool {
 // filter, off unless configured, runs.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	normalizeURL(r.URL)
+	if g.trace != nil {
+		g.trace.serve(w, r, g.entry)
+		return
+	}
 	g.entry.ServeHTTP(w, r)
 }
 

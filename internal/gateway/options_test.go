@@ -389,6 +389,15 @@ var optionsNotMapped = map[string]string{
 	"ConsulRegistration.agents":           "cmd/duohuo: registry/consul Config.Agents",
 	"ConsulRegistration.ttl":              "cmd/duohuo: registry/consul Config.TTL",
 	"ConsulRegistration.deregister_after": "cmd/duohuo: registry/consul Config.DeregisterAfter",
+	// tracing is mapped by newTracing (tracing.go) onto the OpenTelemetry
+	// SDK and exporters; tracing_test.go runs it against an OTLP receiver.
+	"Tracing.protocol":             "newExporter: otlptracegrpc or otlptracehttp",
+	"Tracing.timeout":              "newExporter: WithTimeout and the retries' MaxElapsedTime; exportQueue's per-export bound",
+	"Tracing.queue_size":           "newExportQueue: the channel's capacity (TestTracingDeadReceiver counts what it drops)",
+	"Tracing.batch_size":           "newExportQueue: spans per export",
+	"Tracing.sample_ratio":         "newTracing: ParentBased(TraceIDRatioBased(ratio)); TestTracingKeepsErrorsAtZeroRatio runs 0",
+	"Tracing.always_sample_errors": "newTracing: the sampler's RecordOnly and reqTrace.finish (TestTracingKeepsErrorsAtZeroRatio)",
+	"Tracing.service_name":         "newTracing: the resource's service.name",
 	// rate_limits rules are compiled by newLimitRule (ratelimit.go) into
 	// package ratelimit's limiters; ratelimit_test.go checks each kind
 	// and action against the running gateway.

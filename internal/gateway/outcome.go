@@ -207,4 +207,7 @@ func (s *service) report(a *attempt, o Outcome, rt *route) {
 		rt.latencies.Observe(o.Latency)
 	}
 	s.attemptSeries(a.pick.Instance)[o.attemptResult()].Inc()
+	if a.span != nil {
+		a.span.done(o)
+	}
 }
