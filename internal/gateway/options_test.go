@@ -398,6 +398,8 @@ var optionsNotMapped = map[string]string{
 	"Tracing.sample_ratio":         "newTracing: ParentBased(TraceIDRatioBased(ratio)); TestTracingKeepsErrorsAtZeroRatio runs 0",
 	"Tracing.always_sample_errors": "newTracing: the sampler's RecordOnly and reqTrace.finish (TestTracingKeepsErrorsAtZeroRatio)",
 	"Tracing.service_name":         "newTracing: the resource's service.name",
+	"GlobalLimit.share":            "newLimitRule: globalLimit.share; 0% is 1/sites (TestGlobalLimitAcrossSites checks the share of a cut-off site)",
+	"GlobalLimit.flush":            "newLimitRule: the counter's flush interval (internal/globallimit)",
 	// rate_limits rules are compiled by newLimitRule (ratelimit.go) into
 	// package ratelimit's limiters; ratelimit_test.go checks each kind
 	// and action against the running gateway.
