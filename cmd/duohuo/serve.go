@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duohuo/duohuo/internal/config"
+	"github.com/duohuo/duohuo/internal/console"
 	"github.com/duohuo/duohuo/internal/gateway"
 	"github.com/duohuo/duohuo/internal/reload"
 	"github.com/duohuo/duohuo/internal/telemetry"
@@ -135,13 +136,23 @@ func serve(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("start gateway: %w", err)
 	}
 	admin, err := telemetry.NewAdmin(telemetry.AdminOptions{
-		Addr: cfg.Admin.Listen, Token: cfg.Admin.Token, Registry: reg, Logger: log, Ready: g.Ready,
-		Degraded: replicaDegraded(rep, repErr),
+		Addr: cfg.Admin.Listen, Token: cfg.Admin.Token, ReadOnlyToken: cfg.Admin.ReadOnlyToken, Registry: reg, Logger: log, Ready: g.Ready,
+		Degraded: replicaDegraded(rep, repErr), OwnAuth: console.OwnsAuth,
 	})
 	if err != nil {
 		g.Shutdown(context.Background())
 		return usagef("admin: %v", err)
 	}
+	// The web console on /ui/ (docs/console.md); closed before the admin
+	// listener shuts down, which would otherwise wait for its event streams.
+	con, err := console.New(console.Options{Admin: admin.Handler(), Token: cfg.Admin.Token, ReadOnlyToken: cfg.Admin.ReadOnlyToken,
+		Services: g.Services, Gatherer: reg, Site: console.SiteName(cfg.Site.Cloud, cfg.Site.Region, cfg.Site.Zone), Logger: log})
+	if err != nil {
+		g.Shutdown(context.Background())
+		return err
+	}
+	defer con.Close()
+	con.Mount(admin)
 	admin.Handle("/v1/services", g.AdminHandler())
 	admin.Handle("/v1/services/", g.AdminHandler())
 	admin.Handle("/v1/discovery", g.AdminHandler())
@@ -193,7 +204,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		logWarnings(log, next)
 		// The admin part first: a new address that cannot be bound refuses
 		// the whole reload, before the gateway changes.
-		change, err := admin.Prepare(ctx, telemetry.AdminAccess{Addr: next.Admin.Listen, Token: next.Admin.Token, Hosts: next.Admin.Hosts})
+		change, err := admin.Prepare(ctx, telemetry.AdminAccess{Addr: next.Admin.Listen, Token: next.Admin.Token, ReadOnlyToken: next.Admin.ReadOnlyToken, Hosts: next.Admin.Hosts})
 		if err != nil {
 			g.RefuseReload()
 			log.Error("config reload refused: the admin listener cannot move; the running config keeps serving",
@@ -208,6 +219,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		}
 		oldAddr := admin.Addr()
 		change.Commit()
+		con.SetTokens(next.Admin.Token, next.Admin.ReadOnlyToken)
 		if change.Moves() {
 			log.Info("admin listener moved", "from", oldAddr, "to", admin.Addr())
 		}
@@ -262,6 +274,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	rcancel()
 	gerr := g.Shutdown(dctx)
+	con.Close()
 	aerr := admin.Shutdown(dctx)
 	if err := errors.Join(gerr, aerr); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
