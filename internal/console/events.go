@@ -51,8 +51,8 @@ type InstanceSnapshot struct {
 	SuccessRate float64 `json:"success_rate"`
 	Breaker     string  `json:"breaker,omitempty"`
 	Reason      string  `json:"reason,omitempty"`
-	RPS         float64 `json:"rps"`          // attempts per second
-	FailRatio   float64 `json:"fail_ratio"`   // of the attempts, failed
+	RPS         float64 `json:"rps"`        // attempts per second
+	FailRatio   float64 `json:"fail_ratio"` // of the attempts, failed
 	Version     string  `json:"version,omitempty"`
 }
 

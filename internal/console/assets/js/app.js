@@ -53,6 +53,7 @@ function render() {
 
 async function show() {
   if (!session) return;
+  if (session.site) $("site").textContent = t("site", { site: session.site });
   const p = page();
   for (const q of pages) $("page-" + q).hidden = q !== p;
   for (const a of $("nav").querySelectorAll("a")) {

@@ -43,7 +43,7 @@ function cloud(name, regions) {
 function instance(i) {
   return h("tr", { class: "inst-" + i.status, "data-instance": i.id, "data-status": i.status, title: i.reason || null },
     h("td", {}, i.id, h("div", { class: "muted" }, (i.zone || "–") + (i.version ? " · " + i.version : ""))),
-    h("td", {}, badge(i.status, t("status." + i.status)), i.reason ? h("div", { class: "muted" }, i.reason) : null),
+    h("td", {}, badge(i.status, t("status." + i.status)), i.reason ? h("div", { class: "muted reason" }, i.reason) : null),
     h("td", { class: "num" }, i.weight),
     h("td", { class: "num" }, i.latency_ms ? fmt(i.latency_ms, 2) + " ms" : "–"),
     h("td", { class: "num" }, pct(i.success_rate)),
