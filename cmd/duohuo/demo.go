@@ -118,6 +118,9 @@ func runDemo(ctx context.Context, o demo.Options, cmd *cobra.Command) error {
 		err = admin.Start(ctx)
 	}
 	if err != nil {
+		if con != nil {
+			con.Close()
+		}
 		top.Shutdown(context.Background())
 		return fmt.Errorf("admin listener: %w", err)
 	}
@@ -152,8 +155,8 @@ Ctrl-C stops everything.
 	fmt.Fprintln(out, "\nstopping")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	con.Close() // its sampler reads the gateway's services
 	top.Shutdown(sctx)
-	con.Close()
 	return admin.Shutdown(sctx)
 }
 

@@ -170,10 +170,12 @@ func serve(ctx context.Context, o serveOptions) error {
 		admin.Handle("/v1/watch/", replicaUnavailable(repErr))
 	}
 	if err := admin.Start(ctx); err != nil {
+		con.Close()
 		g.Shutdown(context.Background())
 		return fmt.Errorf("admin listener: %w", err)
 	}
 	if err := g.Start(); err != nil {
+		con.Close()
 		admin.Shutdown(context.Background())
 		g.Shutdown(context.Background())
 		return err
@@ -182,6 +184,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	// Registered once the listeners serve; deregistered first on shutdown.
 	selfReg, err := startRegistration(cfg, log)
 	if err != nil {
+		con.Close()
 		admin.Shutdown(context.Background())
 		g.Shutdown(context.Background())
 		return usagef("%v", err)
@@ -273,8 +276,8 @@ func serve(ctx context.Context, o serveOptions) error {
 		log.Warn("deregistration failed; the registry removes this gateway when its lease, check or heartbeats run out", "err", err)
 	}
 	rcancel()
+	con.Close() // its sampler reads the gateway's services
 	gerr := g.Shutdown(dctx)
-	con.Close()
 	aerr := admin.Shutdown(dctx)
 	if err := errors.Join(gerr, aerr); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
