@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/duohuo/duohuo/internal/console"
 	"github.com/duohuo/duohuo/internal/demo"
 	"github.com/duohuo/duohuo/internal/telemetry"
 	"github.com/duohuo/duohuo/platform"
@@ -98,8 +99,15 @@ func runDemo(ctx context.Context, o demo.Options, cmd *cobra.Command) error {
 		return err
 	}
 	defer sites.close()
-	admin, err := telemetry.NewAdmin(telemetry.AdminOptions{Addr: o.AdminListen, Registry: reg, Logger: log, Ready: top.Gateway.Ready})
+	admin, err := telemetry.NewAdmin(telemetry.AdminOptions{Addr: o.AdminListen, Registry: reg, Logger: log, Ready: top.Gateway.Ready, OwnAuth: console.OwnsAuth})
+	var con *console.Console
 	if err == nil {
+		con, err = console.New(console.Options{Admin: admin.Handler(), Services: top.Gateway.Services, Gatherer: reg,
+			Site: console.SiteName(demo.Clouds[0].Name, demo.Clouds[0].Region, ""), Logger: log})
+	}
+	if err == nil {
+		defer con.Close()
+		con.Mount(admin)
 		admin.Handle("/v1/services", top.Gateway.AdminHandler())
 		admin.Handle("/v1/services/", top.Gateway.AdminHandler())
 		admin.Handle("/v1/discovery", top.Gateway.AdminHandler())
@@ -112,6 +120,9 @@ func runDemo(ctx context.Context, o demo.Options, cmd *cobra.Command) error {
 		err = admin.Start(ctx)
 	}
 	if err != nil {
+		if con != nil {
+			con.Close()
+		}
 		top.Shutdown(context.Background())
 		return fmt.Errorf("admin listener: %w", err)
 	}
@@ -133,6 +144,7 @@ Try:
   curl -s http://%[2]s/metrics | grep duohuo_
   curl -s http://%[2]s/readyz
   curl -s http://%[2]s/v1/services/demo     # tiers, instances, health
+  open http://%[2]s/ui/                     # the web console (docs/console.md)
 
 %[4]s
 Replicated state: one replica per cloud, local-first writes, converging by gossip:
@@ -145,6 +157,7 @@ Ctrl-C stops everything.
 	fmt.Fprintln(out, "\nstopping")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	con.Close() // its sampler reads the gateway's services
 	top.Shutdown(sctx)
 	return admin.Shutdown(sctx)
 }

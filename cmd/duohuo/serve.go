@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duohuo/duohuo/internal/config"
+	"github.com/duohuo/duohuo/internal/console"
 	"github.com/duohuo/duohuo/internal/gateway"
 	"github.com/duohuo/duohuo/internal/globallimit"
 	"github.com/duohuo/duohuo/internal/reload"
@@ -147,13 +148,23 @@ func serve(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("start gateway: %w", err)
 	}
 	admin, err := telemetry.NewAdmin(telemetry.AdminOptions{
-		Addr: cfg.Admin.Listen, Token: cfg.Admin.Token, Registry: reg, Logger: log, Ready: g.Ready,
-		Degraded: replicaDegraded(rep, repErr),
+		Addr: cfg.Admin.Listen, Token: cfg.Admin.Token, ReadOnlyToken: cfg.Admin.ReadOnlyToken, Registry: reg, Logger: log, Ready: g.Ready,
+		Degraded: replicaDegraded(rep, repErr), OwnAuth: console.OwnsAuth,
 	})
 	if err != nil {
 		g.Shutdown(context.Background())
 		return usagef("admin: %v", err)
 	}
+	// The web console on /ui/ (docs/console.md); closed before the admin
+	// listener shuts down, which would otherwise wait for its event streams.
+	con, err := console.New(console.Options{Admin: admin.Handler(), Token: cfg.Admin.Token, ReadOnlyToken: cfg.Admin.ReadOnlyToken,
+		Services: g.Services, Gatherer: reg, Site: console.SiteName(cfg.Site.Cloud, cfg.Site.Region, cfg.Site.Zone), Logger: log})
+	if err != nil {
+		g.Shutdown(context.Background())
+		return err
+	}
+	defer con.Close()
+	con.Mount(admin)
 	admin.Handle("/v1/services", g.AdminHandler())
 	admin.Handle("/v1/services/", g.AdminHandler())
 	admin.Handle("/v1/discovery", g.AdminHandler())
@@ -171,10 +182,12 @@ func serve(ctx context.Context, o serveOptions) error {
 		admin.Handle("/v1/watch/", replicaUnavailable(repErr))
 	}
 	if err := admin.Start(ctx); err != nil {
+		con.Close()
 		g.Shutdown(context.Background())
 		return fmt.Errorf("admin listener: %w", err)
 	}
 	if err := g.Start(); err != nil {
+		con.Close()
 		admin.Shutdown(context.Background())
 		g.Shutdown(context.Background())
 		return err
@@ -194,6 +207,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	// Registered once the listeners serve; deregistered first on shutdown.
 	selfReg, err := startRegistration(cfg, log)
 	if err != nil {
+		con.Close()
 		admin.Shutdown(context.Background())
 		g.Shutdown(context.Background())
 		return usagef("%v", err)
@@ -216,7 +230,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		logWarnings(log, next)
 		// The admin part first: a new address that cannot be bound refuses
 		// the whole reload, before the gateway changes.
-		change, err := admin.Prepare(ctx, telemetry.AdminAccess{Addr: next.Admin.Listen, Token: next.Admin.Token, Hosts: next.Admin.Hosts})
+		change, err := admin.Prepare(ctx, telemetry.AdminAccess{Addr: next.Admin.Listen, Token: next.Admin.Token, ReadOnlyToken: next.Admin.ReadOnlyToken, Hosts: next.Admin.Hosts})
 		if err != nil {
 			g.RefuseReload()
 			log.Error("config reload refused: the admin listener cannot move; the running config keeps serving",
@@ -231,6 +245,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		}
 		oldAddr := admin.Addr()
 		change.Commit()
+		con.SetTokens(next.Admin.Token, next.Admin.ReadOnlyToken)
 		if change.Moves() {
 			log.Info("admin listener moved", "from", oldAddr, "to", admin.Addr())
 		}
@@ -284,6 +299,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		log.Warn("deregistration failed; the registry removes this gateway when its lease, check or heartbeats run out", "err", err)
 	}
 	rcancel()
+	con.Close() // its sampler reads the gateway's services
 	gerr := g.Shutdown(dctx)
 	aerr := admin.Shutdown(dctx)
 	if err := errors.Join(gerr, aerr); err != nil {

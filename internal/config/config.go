@@ -39,7 +39,7 @@ type Config struct {
 	Version      int           `yaml:"version" default:"1" min:"1" max:"1" doc:"Schema version of this file; only 1 exists."`
 	Site         Site          `yaml:"site" doc:"Where this gateway runs; instances in the same zone, region and cloud are preferred, in that order."`
 	Log          Log           `yaml:"log" doc:"Structured logging (log/slog) to standard error."`
-	Admin        Admin         `yaml:"admin" doc:"The admin HTTP API (JSON and text; there is no web console): /healthz, /readyz, /metrics, /debug/pprof/, /v1/services, /v1/faults, /v1/gray/routes (docs/gray-release.md), /v1/ratelimits (docs/flow-control.md) and, with replication, /v1/kv/ and /v1/watch/ (docs/replication.md)."`
+	Admin        Admin         `yaml:"admin" doc:"The admin HTTP API (JSON and text) and the web console on /ui/ (docs/console.md): /healthz, /readyz, /metrics, /debug/pprof/, /v1/services, /v1/faults, /v1/gray/routes (docs/gray-release.md), /v1/ratelimits (docs/flow-control.md) and, with replication, /v1/kv/ and /v1/watch/ (docs/replication.md)."`
 	Crypto       Crypto        `yaml:"crypto" doc:"Which protocols TLS listeners serve: TLS 1.2/1.3, TLCP (GB/T 38636, SM2/SM3/SM4) or both on one port (docs/gm.md)."`
 	Metrics      Metrics       `yaml:"metrics" doc:"Prometheus metrics served on the admin listener at /metrics."`
 	Listeners    []Listener    `yaml:"listeners" doc:"Where the gateway accepts client traffic. Every route is served on every listener."`
@@ -94,9 +94,10 @@ type Log struct {
 // Admin configures the admin API. It listens on loopback by default because it
 // can change routing; listening anywhere else requires a token.
 type Admin struct {
-	Listen string   `yaml:"listen" default:"127.0.0.1:9900" doc:"host:port of the admin API; loopback unless a token is set. A reload that changes it binds the new address before closing the old one, and is refused if the new address cannot be bound."`
-	Token  string   `yaml:"token" doc:"Bearer token required on every admin request; write ${DUOHUO_ADMIN_TOKEN} to keep it out of the file. Required when listen is not a loopback address. A reload applies a new token at once and refuses the old one."`
-	Hosts  []string `yaml:"hosts" doc:"Further host names (without port) that a request without a token may give in its Host header, besides localhost, loopback addresses and the listen host; any other is refused with 403 against DNS rebinding (docs/security.md)."`
+	Listen        string   `yaml:"listen" default:"127.0.0.1:9900" doc:"host:port of the admin API; loopback unless a token is set. A reload that changes it binds the new address before closing the old one, and is refused if the new address cannot be bound."`
+	Token         string   `yaml:"token" doc:"Bearer token required on every admin request; write ${DUOHUO_ADMIN_TOKEN} to keep it out of the file. Required when listen is not a loopback address. A reload applies a new token at once and refuses the old one."`
+	ReadOnlyToken string   `yaml:"read_only_token" doc:"A second bearer token that may read the admin API and the web console (GET) but not change anything; needs token and must differ from it. Write ${DUOHUO_ADMIN_READ_ONLY_TOKEN} to keep it out of the file."`
+	Hosts         []string `yaml:"hosts" doc:"Further host names (without port) that a request without a token may give in its Host header, besides localhost, loopback addresses and the listen host; any other is refused with 403 against DNS rebinding (docs/security.md)."`
 }
 
 // Crypto chooses between the international and the national (GM)

@@ -93,6 +93,11 @@ func (a *Admin) validate(c *checker, path string) {
 			c.errorf(fmt.Sprintf("%s[%d]", join(path, "hosts"), i), "%q is not a host name: give the name alone, without scheme or port (e.g. duohuo-admin.internal)", h)
 		}
 	}
+	if a.ReadOnlyToken != "" && a.Token == "" {
+		c.errorf(join(path, "read_only_token"), "a read-only token needs admin.token: without a token every loopback request may change the gateway")
+	} else if a.ReadOnlyToken != "" && a.ReadOnlyToken == a.Token {
+		c.errorf(join(path, "read_only_token"), "the read-only token is the same as admin.token: give it another value")
+	}
 	host, ok := c.checkHostPort(join(path, "listen"), a.Listen, true)
 	if !ok || a.Token != "" {
 		return

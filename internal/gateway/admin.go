@@ -38,6 +38,10 @@ type InstanceStatus struct {
 	LatencyMs   float64 `json:"latency_ms"`
 	SuccessRate float64 `json:"success_rate"`
 	Reason      string  `json:"reason,omitempty"`
+	// Breaker is the instance's circuit breaker state (closed, open,
+	// half_open); empty when the service has no breakers or the instance
+	// has not been called yet.
+	Breaker string `json:"breaker,omitempty"`
 }
 
 // Running reports whether cfg is the configuration the gateway runs: after
@@ -79,6 +83,12 @@ func (s *service) status(sources []discovery.SourceStatus) ServiceStatus {
 	for _, h := range s.tracker.Snapshot() {
 		states[h.ID] = h
 	}
+	breakers := map[string]bool{}
+	if s.breaker != nil {
+		for _, k := range s.breaker.Keys() {
+			breakers[k] = true
+		}
+	}
 	if v := s.agg.View(s.name); v != nil {
 		ss.Revision = v.Revision
 		for _, in := range v.Instances {
@@ -89,6 +99,9 @@ func (s *service) status(sources []discovery.SourceStatus) ServiceStatus {
 				is.LatencyMs = float64(h.Latency.Microseconds()) / 1000
 				is.SuccessRate = h.SuccessRate
 				is.Reason = h.Reason
+			}
+			if breakers[in.ID] {
+				is.Breaker = s.breaker.Get(in.ID).State().String()
 			}
 			ss.Instances = append(ss.Instances, is)
 		}

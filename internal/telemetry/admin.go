@@ -59,6 +59,8 @@ var (
 	ErrStarted = errors.New("telemetry: admin server already started")
 	// ErrNotStarted: Prepare was called before Start or after Shutdown.
 	ErrNotStarted = errors.New("telemetry: admin server not serving")
+	// ErrReadOnlyToken: a read-only token without a token, or equal to it.
+	ErrReadOnlyToken = errors.New("telemetry: admin read-only token needs a token and must differ from it")
 )
 
 // AdminOptions configures [NewAdmin]. The zero value is valid: loopback
@@ -71,6 +73,16 @@ type AdminOptions struct {
 	// Token, when set, is required as "Authorization: Bearer <Token>" on
 	// every path except /healthz and /readyz.
 	Token string
+	// ReadOnlyToken, when set next to Token, is a second bearer token
+	// that may read (GET, HEAD, OPTIONS) but not change: a change with it
+	// is refused with 403. It needs Token and must differ from it.
+	ReadOnlyToken string
+	// OwnAuth, if set, reports the requests whose handler authenticates
+	// them itself (the web console's login page and session cookie, see
+	// internal/console): the token is not required of them. The Host
+	// check without a token and the cross-site checks of changes still
+	// apply. It is called on every request and must be quick.
+	OwnAuth func(r *http.Request) bool
 	// Hosts lists further names (without port) that a request without a
 	// token may give in its Host header, besides "localhost", loopback
 	// addresses and Addr's host; any other Host is refused with 403 as a
@@ -96,9 +108,10 @@ type AdminOptions struct {
 // it. Its fields mean what the fields of the same name in [AdminOptions]
 // mean.
 type AdminAccess struct {
-	Addr  string
-	Token string
-	Hosts []string
+	Addr          string
+	Token         string
+	ReadOnlyToken string
+	Hosts         []string
 }
 
 // access is the immutable snapshot of the checks a request goes through,
@@ -107,6 +120,8 @@ type access struct {
 	addr   string              // the configured address, as given
 	token  bool                // a token is required
 	tokenH [sha256.Size]byte   // SHA-256 of the token, compared in constant time
+	ro     bool                // a read-only token is accepted too
+	roH    [sha256.Size]byte   // SHA-256 of the read-only token
 	hosts  map[string]struct{} // lower-case names allowed in Host without a token
 }
 
@@ -121,9 +136,15 @@ func newAccess(ac AdminAccess) (*access, error) {
 	if ac.Token == "" && !isLoopbackHost(host) {
 		return nil, fmt.Errorf("admin address %q: %w; set a token or listen on 127.0.0.1", ac.Addr, ErrInsecureBind)
 	}
+	if ac.ReadOnlyToken != "" && (ac.Token == "" || ac.ReadOnlyToken == ac.Token) {
+		return nil, ErrReadOnlyToken
+	}
 	x := &access{addr: ac.Addr, token: ac.Token != "", hosts: map[string]struct{}{"localhost": {}}}
 	if x.token {
 		x.tokenH = sha256.Sum256([]byte(ac.Token))
+	}
+	if ac.ReadOnlyToken != "" {
+		x.ro, x.roH = true, sha256.Sum256([]byte(ac.ReadOnlyToken))
 	}
 	if host != "" {
 		x.hosts[strings.ToLower(host)] = struct{}{}
@@ -157,7 +178,7 @@ func NewAdmin(opts AdminOptions) (*Admin, error) {
 	if opts.Addr == "" {
 		opts.Addr = DefaultAdminAddr
 	}
-	x, err := newAccess(AdminAccess{Addr: opts.Addr, Token: opts.Token, Hosts: opts.Hosts})
+	x, err := newAccess(AdminAccess{Addr: opts.Addr, Token: opts.Token, ReadOnlyToken: opts.ReadOnlyToken, Hosts: opts.Hosts})
 	if err != nil {
 		return nil, err
 	}
@@ -210,6 +231,8 @@ func (a *Admin) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h
 // or not, to a change (any method but GET, HEAD and OPTIONS) with a
 // foreign Origin or a cross-site or same-site Sec-Fetch-Site; and, without
 // a token, to a change with neither [HeaderAdmin] nor a JSON Content-Type.
+// With the read-only token, a change is refused with 403. The requests that
+// [AdminOptions.OwnAuth] claims go without the token to their handler.
 func (a *Admin) Handler() http.Handler { return a.handler }
 
 func (a *Admin) readyz(w http.ResponseWriter, _ *http.Request) {
@@ -252,19 +275,27 @@ func (a *Admin) guard(next http.Handler) http.Handler {
 			return
 		}
 		x := a.access.Load()
-		if x.token {
-			if !x.validToken(r.Header.Get("Authorization")) {
+		readOnly := false
+		if x.token && (a.opts.OwnAuth == nil || !a.opts.OwnAuth(r)) {
+			switch x.rights(r.Header.Get("Authorization")) {
+			case rightsNone:
 				w.Header().Set("WWW-Authenticate", `Bearer realm="duohuo admin"`)
 				http.Error(w, "unauthorized", http.StatusUnauthorized)
 				return
+			case rightsRead:
+				readOnly = true
 			}
-		} else if !x.knownHost(r.Host) {
+		} else if !x.token && !x.knownHost(r.Host) {
 			refuse(w, fmt.Sprintf("admin: Host %q is not a name of this admin server (a DNS rebinding attempt?); use 127.0.0.1 or localhost, or list the name in admin.hosts", r.Host))
 			return
 		}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 			next.ServeHTTP(w, r)
+			return
+		}
+		if readOnly {
+			refuse(w, fmt.Sprintf("admin: %s refused: the read-only token may read but not change", r.Method))
 			return
 		}
 		if o := r.Header.Get("Origin"); o != "" && !sameOrigin(o, r.Host) {
@@ -285,16 +316,30 @@ func (a *Admin) guard(next http.Handler) http.Handler {
 
 func refuse(w http.ResponseWriter, msg string) { http.Error(w, msg, http.StatusForbidden) }
 
-// validToken checks an Authorization header value. The auth scheme is
-// case-insensitive (RFC 9110, section 11.1). Both sides are hashed first so
-// that the constant-time compare does not leak the token's length.
-func (x *access) validToken(header string) bool {
+// What a bearer token allows.
+const (
+	rightsNone = iota
+	rightsRead
+	rightsWrite
+)
+
+// rights checks an Authorization header value against the token and the
+// read-only token. The auth scheme is case-insensitive (RFC 9110, section
+// 11.1). Both sides are hashed first so that the constant-time compare
+// does not leak the token's length.
+func (x *access) rights(header string) int {
 	scheme, tok, ok := strings.Cut(header, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
+		return rightsNone
 	}
 	h := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	return subtle.ConstantTimeCompare(h[:], x.tokenH[:]) == 1
+	if subtle.ConstantTimeCompare(h[:], x.tokenH[:]) == 1 {
+		return rightsWrite
+	}
+	if x.ro && subtle.ConstantTimeCompare(h[:], x.roH[:]) == 1 {
+		return rightsRead
+	}
+	return rightsNone
 }
 
 // knownHost reports whether a Host header names this server: a loopback

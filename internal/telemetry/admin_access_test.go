@@ -343,3 +343,51 @@ func TestAdminPrepareNeedsAServingAdmin(t *testing.T) {
 		t.Errorf("Prepare after Shutdown = %v, want ErrNotStarted", err)
 	}
 }
+
+// The read-only token reads everything the token reads and changes
+// nothing; paths whose handler authenticates itself (the web console) are
+// reached without a token but keep the cross-site checks.
+func TestAdminReadOnlyTokenAndOwnAuth(t *testing.T) {
+	const token, ro = "s3cret-token", "read-only-token"
+	var calls atomic.Int64
+	ownAuth := func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/ui/") }
+	_, base := startAdmin(t, telemetry.AdminOptions{Token: token, ReadOnlyToken: ro, OwnAuth: ownAuth}, func(a *telemetry.Admin) {
+		mountState(&calls)(a)
+		a.Handle("/ui/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "console") }))
+	})
+	c := client(t)
+	tests := []struct {
+		name         string
+		method, path string
+		header       map[string]string
+		wantCode     int
+	}{
+		{"GET with the read-only token", "GET", "/v1/state", map[string]string{"Authorization": "Bearer " + ro}, 200},
+		{"GET /metrics with the read-only token", "GET", "/metrics", map[string]string{"Authorization": "Bearer " + ro}, 200},
+		{"POST with the read-only token", "POST", "/v1/state", map[string]string{"Authorization": "Bearer " + ro, "Content-Type": "application/json"}, 403},
+		{"POST with the token", "POST", "/v1/state", map[string]string{"Authorization": "Bearer " + token}, 200},
+		{"GET with neither", "GET", "/v1/state", nil, 401},
+		{"console page without a token", "GET", "/ui/", nil, 200},
+		{"console POST from the console's own origin", "POST", "/ui/api/x", map[string]string{"Sec-Fetch-Site": "same-origin"}, 200},
+		{"console POST from another site", "POST", "/ui/api/x", map[string]string{"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}, 403},
+		{"a path beside the console still needs the token", "GET", "/uix", nil, 401},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if code, body := send(t, c, tc.method, base+tc.path, "", tc.header, "{}"); code != tc.wantCode {
+				t.Errorf("%s %s (%v) = %d %q, want %d", tc.method, tc.path, tc.header, code, body, tc.wantCode)
+			}
+		})
+	}
+}
+
+func TestAdminReadOnlyTokenNeedsAToken(t *testing.T) {
+	for _, o := range []telemetry.AdminOptions{
+		{Addr: "127.0.0.1:0", ReadOnlyToken: "ro"},
+		{Addr: "127.0.0.1:0", Token: "same", ReadOnlyToken: "same"},
+	} {
+		if _, err := telemetry.NewAdmin(o); !errors.Is(err, telemetry.ErrReadOnlyToken) {
+			t.Errorf("NewAdmin(token %q, read-only %q) = %v, want ErrReadOnlyToken", o.Token, o.ReadOnlyToken, err)
+		}
+	}
+}
