@@ -40,6 +40,7 @@ import (
 
 	"github.com/duohuo/duohuo/discovery"
 	consulsrc "github.com/duohuo/duohuo/discovery/consul"
+	"github.com/duohuo/duohuo/registry"
 )
 
 // ErrConfig means a Config is unusable; Register says which field.
@@ -146,18 +147,7 @@ func Register(ctx context.Context, cfg Config) (*Registration, error) {
 	id := cmp.Or(in.ID, cfg.Service+"-"+in.Addr.String())
 
 	d := definition{ID: id, Name: cfg.Service, Tags: cfg.Tags, Address: in.Addr.Addr().Unmap().String(), Port: int(in.Addr.Port())}
-	d.Meta = map[string]string{}
-	for k, v := range in.Metadata {
-		d.Meta[k] = v
-	}
-	for k, v := range in.Labels {
-		d.Meta[k] = v
-	}
-	for k, v := range map[string]string{"cloud": in.Locality.Cloud, "region": in.Locality.Region, "zone": in.Locality.Zone} {
-		if v != "" {
-			d.Meta[k] = v
-		}
-	}
+	d.Meta = registry.Metadata(in)
 	w := int(max(1, math.Round(float64(in.Weight)/float64(discovery.DefaultWeight))))
 	d.Weights.Passing, d.Weights.Warning = w, w
 	d.Check.CheckID = "service:" + id
@@ -168,16 +158,13 @@ func Register(ctx context.Context, cfg Config) (*Registration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry/consul: %w", err)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
-	tr.TLSClientConfig = cfg.TLS.Clone()
 	r := &Registration{
 		cfg: cfg, id: id, body: body, log: cmp.Or(cfg.Logger, slog.Default()),
-		client: &http.Client{Transport: tr, Timeout: cfg.Timeout},
+		client: registry.HTTPClient(cfg.TLS, cfg.Timeout),
 		done:   make(chan struct{}),
 	}
 	if _, err := r.call(ctx, "/v1/agent/service/register", body); err != nil {
-		tr.CloseIdleConnections()
+		r.client.CloseIdleConnections()
 		return nil, fmt.Errorf("registry/consul: register %s: %w", id, err)
 	}
 	var kctx context.Context

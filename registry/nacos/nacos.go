@@ -37,6 +37,7 @@ import (
 
 	"github.com/duohuo/duohuo/discovery"
 	nacossrc "github.com/duohuo/duohuo/discovery/nacos"
+	"github.com/duohuo/duohuo/registry"
 )
 
 // ErrConfig means a Config is unusable; Register says which field.
@@ -127,20 +128,8 @@ func Register(ctx context.Context, cfg Config) (*Registration, error) {
 	cfg.Timeout = cmp.Or(cfg.Timeout, 3*time.Second)
 	cfg.Cluster = cmp.Or(cfg.Cluster, "DEFAULT")
 
-	// Nacos has one metadata map, which discovery/nacos reads as labels:
-	// both go there, labels over metadata.
-	meta := map[string]string{}
-	for k, v := range in.Metadata {
-		meta[k] = v
-	}
-	for k, v := range in.Labels {
-		meta[k] = v
-	}
-	for k, v := range map[string]string{"cloud": in.Locality.Cloud, "region": in.Locality.Region, "zone": in.Locality.Zone} {
-		if v != "" {
-			meta[k] = v
-		}
-	}
+	// Nacos has one metadata map, which discovery/nacos reads as labels.
+	meta := registry.Metadata(in)
 	metaJSON, err := json.Marshal(meta)
 	if err != nil {
 		return nil, fmt.Errorf("registry/nacos: %w", err)
@@ -167,16 +156,13 @@ func Register(ctx context.Context, cfg Config) (*Registration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry/nacos: %w", err)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
-	tr.TLSClientConfig = cfg.TLS.Clone()
 	r := &Registration{
 		cfg: cfg, form: form, beat: string(beat), log: cmp.Or(cfg.Logger, slog.Default()),
-		client: &http.Client{Transport: tr, Timeout: cfg.Timeout},
+		client: registry.HTTPClient(cfg.TLS, cfg.Timeout),
 		done:   make(chan struct{}),
 	}
 	if _, err := r.call(ctx, http.MethodPost, "/v1/ns/instance", form); err != nil {
-		tr.CloseIdleConnections()
+		r.client.CloseIdleConnections()
 		return nil, fmt.Errorf("registry/nacos: register %s in %s: %w", in.Addr, cfg.Service, err)
 	}
 	var kctx context.Context
