@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -151,11 +152,30 @@ func htmlTimeline(s ScenarioReport) chart {
 		c.Ticks = append(c.Ticks, tick{Pos: x(float64(i)), Label: fmt.Sprintf("%ds", i)})
 	}
 	if latMax > 0 {
+		// Labels inside the latency band: the top one below its edge, the
+		// bottom one above, so that they stay clear of the other bands'.
 		for _, f := range []float64{0, 0.5, 1} {
-			c.LatTicks = append(c.LatTicks, tick{Pos: c.Top + band + band*(1-f), Label: ms(time.Duration(f * float64(latMax)))})
+			pos := c.Top + band + band*(1-f)
+			switch f {
+			case 1:
+				pos += 12
+			case 0:
+				pos -= 3
+			default:
+				pos += 4
+			}
+			c.LatTicks = append(c.LatTicks, tick{Pos: pos, Label: axisMS(time.Duration(f * float64(latMax)))})
 		}
 	}
 	return c
+}
+
+// axisMS writes a latency for an axis: "250ms", "1.5ms", "2s".
+func axisMS(d time.Duration) string {
+	if d >= time.Second {
+		return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+	}
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', -1, 64) + "ms"
 }
 
 // niceDuration rounds d up to 1, 2 or 5 times a power of ten milliseconds
@@ -177,6 +197,7 @@ func niceDuration(d time.Duration) time.Duration {
 var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
 	"pct":  pct,
 	"ms":   ms,
+	"axis": axisMS,
 	"dur":  dur,
 	"add":  func(a, b float64) float64 { return a + b },
 	"half": func(a float64) float64 { return a / 2 },
@@ -214,7 +235,7 @@ svg{width:100%;height:auto;background:#fff;border:1px solid #d8dde3;border-radiu
 <line x1="{{$c.Left}}" x2="{{add $c.Left $c.PlotW}}" y1="{{third $c 2}}" y2="{{third $c 2}}" stroke="#d8dde3"/>
 <rect x="{{$c.Left}}" y="{{$c.Top}}" width="{{$c.PlotW}}" height="{{$c.PlotH}}" fill="none" stroke="#aab3bd"/>
 <text x="6" y="{{add $c.Top 12}}" font-size="11" fill="#5b6570">100%</text>
-<text x="6" y="{{third $c 1}}" font-size="11" fill="#5b6570">90%</text>
+<text x="6" y="{{add (third $c 1) -3}}" font-size="11" fill="#5b6570">90%</text>
 {{range $c.LatTicks}}<text x="6" y="{{.Pos}}" font-size="11" fill="#5b6570">{{.Label}}</text>{{end}}
 <text x="6" y="{{add (third $c 2) 12}}" font-size="11" fill="#5b6570">share</text>
 {{range $c.Areas}}<polygon points="{{.Points}}" fill="{{.Color}}" fill-opacity="0.75"><title>{{.Cloud}}</title></polygon>{{end}}
@@ -224,7 +245,7 @@ svg{width:100%;height:auto;background:#fff;border:1px solid #d8dde3;border-radiu
 {{if ge $c.Recovered 0.0}}<line x1="{{$c.Recovered}}" x2="{{$c.Recovered}}" y1="{{$c.Top}}" y2="{{add $c.Top $c.PlotH}}" stroke="#0a7a3b" stroke-dasharray="4 3"/><text x="{{add $c.Recovered 4}}" y="{{add $c.Top 12}}" font-size="11" fill="#0a7a3b">{{$c.RecoveredText}}</text>{{end}}
 {{range $c.Ticks}}<text x="{{.Pos}}" y="{{add $c.Top (add $c.PlotH 16)}}" font-size="11" fill="#5b6570" text-anchor="middle">{{.Label}}</text>{{end}}
 </svg>
-<p class="legend"><span><i class="sw" style="background:#0a7a3b"></i>success rate (90–100%)</span><span><i class="sw" style="background:#56b4e9"></i>p50</span><span><i class="sw" style="background:#d55e00"></i>p99 (0–{{ms $c.LatencyMax}})</span>{{range $c.Areas}}<span><i class="sw" style="background:{{.Color}}"></i>{{.Cloud}}</span>{{end}}<span><i class="sw" style="background:#f6dedc"></i>fault</span></p>
+<p class="legend"><span><i class="sw" style="background:#0a7a3b"></i>success rate (90–100%)</span><span><i class="sw" style="background:#56b4e9"></i>p50</span><span><i class="sw" style="background:#d55e00"></i>p99 (0–{{axis $c.LatencyMax}})</span>{{range $c.Areas}}<span><i class="sw" style="background:{{.Color}}"></i>{{.Cloud}}</span>{{end}}<span><i class="sw" style="background:#f6dedc"></i>fault</span></p>
 {{else}}<p class="muted">no requests measured</p>{{end}}
 {{if .S.Checks}}<table><tr><th>check</th><th>target</th><th>got</th><th></th></tr>
 {{range .S.Checks}}<tr><td>{{.What}}</td><td>{{.Target}}</td><td>{{.Got}}</td><td>{{if .Pass}}<span class="pass">pass</span>{{else}}<span class="fail">fail</span>{{end}}</td></tr>

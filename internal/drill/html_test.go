@@ -2,10 +2,16 @@ package drill
 
 import (
 	"bytes"
+	"context"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/duohuo/duohuo/internal/testexec"
 	"golang.org/x/net/html"
 )
 
@@ -99,5 +105,48 @@ func TestNiceDuration(t *testing.T) {
 		if got := niceDuration(d); got != want {
 			t.Errorf("niceDuration(%v) = %v, want %v", d, got, want)
 		}
+	}
+}
+
+// The HTML report renders in a real browser (Debian's chromium, headless)
+// to a page of the expected size. DUOHUO_DRILL_SCREENSHOT=FILE keeps the
+// picture (docs/images/drill-report.png is made so).
+func TestHTMLRendersInChromium(t *testing.T) {
+	if os.Getenv(testexec.Env) != "" {
+		t.Skip("under emulation (build/crosstest.sh): chromium is the build machine's; the native run renders the page")
+	}
+	bin := testexec.Tool(t, "chromium", "apt-get install -y chromium")
+	dir := t.TempDir()
+	page := filepath.Join(dir, "report.html")
+	f, err := os.Create(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sampleReport().WriteHTML(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	shot := os.Getenv("DUOHUO_DRILL_SCREENSHOT")
+	if shot == "" {
+		shot = filepath.Join(dir, "report.png")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+		"--user-data-dir="+filepath.Join(dir, "profile"), "--window-size=1000,1100", "--screenshot="+shot, "file://"+page)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("the screenshot is not a PNG: %v", err)
+	}
+	if cfg.Width != 1000 || cfg.Height != 1100 || len(b) < 20_000 {
+		t.Errorf("screenshot %dx%d, %d bytes: want 1000x1100 with a drawn page (a blank one is a few KB)", cfg.Width, cfg.Height, len(b))
 	}
 }
