@@ -107,15 +107,29 @@ type Filter struct {
 	obs     Observer
 	trusted func(netip.Addr) bool // nil: no one
 
-	table  atomic.Pointer[Table] // in force; never nil after New
+	table  atomic.Pointer[published] // in force; never nil after New
 	active atomic.Int64          // faults in progress, for MaxActive
 	counts [numKinds]atomic.Uint64
 
 	mu        sync.Mutex      // serialises changes; guards the fields below
 	file      Table           // the file's layer
-	runtime   []Rule          // rules set at run time, in order
+	runtime   []timedRule     // rules set at run time, in order
 	removed   map[string]bool // file rules deleted at run time
 	maxActive *int            // MaxActive set at run time (Replace), nil: the file's
+	expiry    *time.Timer     // fires at the earliest run-time rule's expiry
+}
+
+// published is the table in force, with each rule's expiry (zero: none).
+type published struct {
+	Table
+	expires  []time.Time // by rule index
+	expiring bool        // some rule expires: Decide reads the clock
+}
+
+// timedRule is a run-time rule and when it expires (zero: never).
+type timedRule struct {
+	Rule
+	expires time.Time
 }
 
 // New returns a Filter with an empty table.
@@ -124,7 +138,7 @@ func New(opts Options) *Filter {
 	if f.rand == nil {
 		f.rand = rand.Float64
 	}
-	f.table.Store(&Table{})
+	f.table.Store(&published{})
 	return f
 }
 
@@ -146,14 +160,25 @@ func (f *Filter) Update(t Table) error {
 // become the run-time layer, the file's rules are deleted at run time, and
 // its MaxActive replaces the file's. A later [Filter.Update] of the file's
 // layer changes nothing in force until [Filter.Revert].
-func (f *Filter) Replace(t Table) error {
+func (f *Filter) Replace(t Table) error { return f.ReplaceFor(t, 0) }
+
+// ReplaceFor is [Filter.Replace] with rules that expire after ttl (0:
+// never). MaxActive and the deleted file rules stay until [Filter.Revert].
+func (f *Filter) ReplaceFor(t Table, ttl time.Duration) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := t.clone()
-	f.runtime = c.Rules
+	f.runtime = f.runtime[:0]
+	for _, r := range c.Rules {
+		tr := timedRule{Rule: r}
+		if ttl > 0 {
+			tr.expires = time.Now().Add(ttl)
+		}
+		f.runtime = append(f.runtime, tr)
+	}
 	clear(f.removed)
 	for _, r := range f.file.Rules {
 		f.removed[r.Name] = true
@@ -173,28 +198,69 @@ func (f *Filter) Revert() {
 	f.publishLocked()
 }
 
-// publishLocked stores the table in force, made from the two layers.
+// publishLocked stores the table in force, made from the two layers,
+// after dropping the run-time rules that expired, and arms the timer of the
+// next expiry.
 func (f *Filter) publishLocked() {
+	now := time.Now()
+	var next time.Time
+	kept := f.runtime[:0]
+	for _, r := range f.runtime {
+		if !r.expires.IsZero() && !now.Before(r.expires) {
+			continue // expired: gone, and a file rule it replaced is back
+		}
+		if !r.expires.IsZero() && (next.IsZero() || r.expires.Before(next)) {
+			next = r.expires
+		}
+		kept = append(kept, r)
+	}
+	f.runtime = kept
+	if f.expiry != nil {
+		f.expiry.Stop()
+		f.expiry = nil
+	}
+	if !next.IsZero() {
+		f.expiry = time.AfterFunc(next.Sub(now), func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.publishLocked()
+		})
+	}
 	t := Table{MaxActive: f.file.MaxActive}
 	if f.maxActive != nil {
 		t.MaxActive = *f.maxActive
 	}
+	var expires []time.Time
 	names := make(map[string]bool, len(f.runtime))
 	for _, r := range f.runtime {
-		t.Rules = append(t.Rules, r)
+		t.Rules = append(t.Rules, r.Rule)
+		expires = append(expires, r.expires)
 		names[r.Name] = true
 	}
 	for _, r := range f.file.Rules {
 		if !names[r.Name] && !f.removed[r.Name] {
 			t.Rules = append(t.Rules, r)
+			expires = append(expires, time.Time{})
 		}
 	}
-	c := t.clone()
-	f.table.Store(&c)
+	f.table.Store(&published{Table: t.clone(), expires: expires, expiring: !next.IsZero()})
 }
 
 // Table returns a copy of the table in force.
-func (f *Filter) Table() Table { return f.table.Load().clone() }
+func (f *Filter) Table() Table { return f.table.Load().Table.clone() }
+
+// Expiries returns when each expiring run-time rule ends, by name.
+func (f *Filter) Expiries() map[string]time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]time.Time{}
+	for _, r := range f.runtime {
+		if !r.expires.IsZero() {
+			out[r.Name] = r.expires
+		}
+	}
+	return out
+}
 
 // Changes lists the run-time layer: the names of the rules set at run
 // time, and of the file's rules deleted at run time, both sorted.
@@ -214,14 +280,22 @@ func (f *Filter) Changes() (set, deleted []string) {
 
 // SetRule adds r to the run-time layer, or replaces the rule of the same
 // name there in place; a file rule of that name is overridden until
-// [Filter.Revert].
-func (f *Filter) SetRule(r Rule) error {
+// [Filter.Revert]. It lasts until it is changed; see [Filter.SetRuleFor].
+func (f *Filter) SetRule(r Rule) error { return f.SetRuleFor(r, 0) }
+
+// SetRuleFor is [Filter.SetRule] for a rule that expires after ttl (0:
+// never): it is then removed, and a file rule it replaced is back, as a
+// fault injected for a drill must not outlive the drill.
+func (f *Filter) SetRuleFor(r Rule, ttl time.Duration) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := Table{Rules: []Rule{r}}.clone().Rules[0]
+	c := timedRule{Rule: Table{Rules: []Rule{r}}.clone().Rules[0]}
+	if ttl > 0 {
+		c.expires = time.Now().Add(ttl)
+	}
 	replaced := false
 	for i := range f.runtime {
 		if f.runtime[i].Name == r.Name {
@@ -303,10 +377,17 @@ func (f *Filter) Decide(r request.View) Decision {
 	var host string
 	hostRead := false
 	var rule *Rule
+	var now time.Time
+	if t.expiring {
+		now = time.Now() // read only when a rule expires
+	}
 	for i := range t.Rules {
 		ru := &t.Rules[i]
 		if !ru.matchesPath(method, path) {
 			continue
+		}
+		if t.expiring && !t.expires[i].IsZero() && !now.Before(t.expires[i]) {
+			continue // expired; the timer is about to remove it
 		}
 		if ru.Host != "" {
 			if !hostRead {

@@ -113,10 +113,13 @@ const maxAdminBody = 1 << 20
 //
 //	GET    /v1/faults         the Table as JSON
 //	PUT    /v1/faults         replace the Table (body: Table JSON, see ParseTable)
+//	                          for ?ttl= (default DefaultTTL, at most MaxTTL)
 //	DELETE /v1/faults         remove every rule (fault injection off)
 //	GET    /v1/faults/{name}  one Rule
 //	PUT    /v1/faults/{name}  add or replace one Rule (body: Rule JSON; its name
 //	                          may be left out, and must match {name} if given)
+//	                          for ?ttl= (default DefaultTTL, at most MaxTTL)
+//	POST   /v1/faults/revert  drop every run-time change
 //	DELETE /v1/faults/{name}  remove one Rule
 //
 // Successful changes answer 200 with the resulting Table or Rule. Invalid
@@ -136,9 +139,13 @@ func (f *Filter) AdminHandler() http.Handler {
 		if !ok {
 			return
 		}
-		t, err := ParseTable(body)
+		ttl, err := ttlParam(r)
+		var t Table
 		if err == nil {
-			err = f.Replace(t)
+			t, err = ParseTable(body)
+		}
+		if err == nil {
+			err = f.ReplaceFor(t, ttl)
 		}
 		if err != nil {
 			httpjson.Error(w, http.StatusBadRequest, err)
@@ -166,8 +173,11 @@ func (f *Filter) AdminHandler() http.Handler {
 		if !ok {
 			return
 		}
+		ttl, err := ttlParam(r)
 		var rule Rule
-		err := decodeObject(body, &rule)
+		if err == nil {
+			err = decodeObject(body, &rule)
+		}
 		switch {
 		case err != nil:
 		case rule.Name == "":
@@ -176,7 +186,7 @@ func (f *Filter) AdminHandler() http.Handler {
 			err = fmt.Errorf("%w: body names rule %q, path names %q", ErrInvalidSpec, rule.Name, name)
 		}
 		if err == nil {
-			err = f.SetRule(rule)
+			err = f.SetRuleFor(rule, ttl)
 		}
 		if err != nil {
 			httpjson.Error(w, http.StatusBadRequest, err)
@@ -200,8 +210,31 @@ func (f *Filter) AdminHandler() http.Handler {
 // what a reload of the file keeps and what POST /v1/faults/revert undoes.
 type tableView struct {
 	Table
-	SetAtRunTime     []string `json:"set_at_run_time"`
-	DeletedAtRunTime []string `json:"deleted_at_run_time"`
+	SetAtRunTime     []string             `json:"set_at_run_time"`
+	DeletedAtRunTime []string             `json:"deleted_at_run_time"`
+	Expires          map[string]time.Time `json:"expires"` // the run-time rules' ends
+}
+
+// DefaultTTL is how long a rule set through the admin API lasts without a
+// ttl parameter: a fault injected for a drill must not outlive it because
+// someone forgot to remove it.
+const DefaultTTL = time.Hour
+
+// MaxTTL is the longest ttl the admin API accepts.
+const MaxTTL = 24 * time.Hour
+
+// ttlParam reads ?ttl= (a Go duration, 1s to MaxTTL), DefaultTTL when
+// absent.
+func ttlParam(r *http.Request) (time.Duration, error) {
+	v := r.URL.Query().Get("ttl")
+	if v == "" {
+		return DefaultTTL, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second || d > MaxTTL {
+		return 0, fmt.Errorf("%w: ttl %q: want a duration from 1s to %v, e.g. ttl=10m", ErrInvalidSpec, v, MaxTTL)
+	}
+	return d, nil
 }
 
 func (f *Filter) view() tableView {
@@ -212,7 +245,7 @@ func (f *Filter) view() tableView {
 	if deleted == nil {
 		deleted = []string{}
 	}
-	return tableView{Table: f.Table(), SetAtRunTime: set, DeletedAtRunTime: deleted}
+	return tableView{Table: f.Table(), SetAtRunTime: set, DeletedAtRunTime: deleted, Expires: f.Expiries()}
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {

@@ -2,8 +2,12 @@ package fault_test
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/duohuo/duohuo/fault"
 )
@@ -78,5 +82,67 @@ func TestRunTimeChangesSurviveReloads(t *testing.T) {
 	}
 	if err := f.DeleteRule("nope"); !errors.Is(err, fault.ErrNoRule) {
 		t.Errorf("DeleteRule(nope) = %v, want ErrNoRule", err)
+	}
+}
+
+// A run-time rule set for a time goes by itself when it ends, and the
+// file's rule it replaced is back; through the admin API every change has
+// a ttl, an hour unless it says otherwise.
+func TestRunTimeRulesExpire(t *testing.T) {
+	f := fault.New(fault.Options{})
+	if err := f.Update(fault.Table{Rules: []fault.Rule{rule("a", "abort=503@1%")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetRuleFor(rule("a", "abort=500@100%"), 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetRuleFor(rule("drill", "delay=1ms@1%"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if exp := f.Expiries(); len(exp) != 2 {
+		t.Fatalf("Expiries = %v, want a and drill", exp)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tb := f.Table()
+		if len(tb.Rules) == 2 && tb.Rules[1].Name == "a" && tb.Rules[1].Spec.Abort.Status == 503 {
+			break // drill, then the file's a
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the expired run-time a is still in force: %+v", tb.Rules)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if exp := f.Expiries(); len(exp) != 1 {
+		t.Errorf("Expiries after a ended = %v, want drill only", exp)
+	}
+
+	srv := httptest.NewServer(f.AdminHandler())
+	defer srv.Close()
+	put := func(url, body string) int {
+		req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := put(srv.URL+"/v1/faults/x", `{"spec": "abort=503@1%"}`); code != 200 {
+		t.Fatalf("PUT without ttl = %d", code)
+	}
+	if end := f.Expiries()["x"]; time.Until(end) < 59*time.Minute || time.Until(end) > time.Hour {
+		t.Errorf("a rule set without ttl ends at %v, want in an hour", end)
+	}
+	for _, bad := range []string{"0s", "forever", "48h", "-1m"} {
+		if code := put(srv.URL+"/v1/faults/y?ttl="+bad, `{"spec": "abort=503@1%"}`); code != 400 {
+			t.Errorf("PUT with ttl=%s = %d, want 400", bad, code)
+		}
+	}
+	if code := put(srv.URL+"/v1/faults?ttl=2m", `{"rules": [{"name": "z", "spec": "abort=503@1%"}]}`); code != 200 {
+		t.Fatalf("PUT table with ttl = %d", code)
+	}
+	if end := f.Expiries()["z"]; time.Until(end) > 2*time.Minute || time.Until(end) < time.Minute {
+		t.Errorf("z ends at %v, want in 2 minutes", end)
 	}
 }

@@ -99,12 +99,13 @@ func validName(s string) error {
 //	   "spec": {"abort": {"status": 503, "percent": 5}, "header_trigger": true}}]}
 func ParseTable(data []byte) (Table, error) {
 	// The admin API's GET answer also says which rules are run-time
-	// changes; those two lists are accepted and ignored, so that what
-	// GET gave can be PUT back.
+	// changes and when they expire; those fields are accepted and
+	// ignored, so that what GET gave can be PUT back.
 	var v struct {
 		Table
-		SetAtRunTime     []string `json:"set_at_run_time"`
-		DeletedAtRunTime []string `json:"deleted_at_run_time"`
+		SetAtRunTime     []string          `json:"set_at_run_time"`
+		DeletedAtRunTime []string          `json:"deleted_at_run_time"`
+		Expires          map[string]string `json:"expires"`
 	}
 	if err := decodeObject(data, &v); err != nil {
 		return Table{}, err
