@@ -108,7 +108,7 @@ type Filter struct {
 	trusted func(netip.Addr) bool // nil: no one
 
 	table  atomic.Pointer[published] // in force; never nil after New
-	active atomic.Int64          // faults in progress, for MaxActive
+	active atomic.Int64              // faults in progress, for MaxActive
 	counts [numKinds]atomic.Uint64
 
 	mu        sync.Mutex      // serialises changes; guards the fields below
