@@ -391,11 +391,13 @@ func (s *service) attemptSeries(in *discovery.Instance) *attemptSeries {
 	})
 }
 
+// removeSources takes the service's sources out of the aggregator. The
+// list itself is left as it is: it is written once, when the service is
+// built, so that the admin API may read it while the service closes.
 func (s *service) removeSources() {
 	for _, n := range s.sources {
 		s.agg.Remove(n)
 	}
-	s.sources = nil
 }
 
 // close stops the service: its sync loop, sources, probes and idle
