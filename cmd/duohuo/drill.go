@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -21,11 +23,12 @@ var errChecksFailed = errors.New("drill: some targets were missed (see the check
 
 func newDrillCmd() *cobra.Command {
 	var (
-		o         drill.Options
-		scenarios string
-		reportDir string
-		strict    bool
-		open      bool
+		o           drill.Options
+		scenarios   string
+		reportDir   string
+		strict      bool
+		open        bool
+		allowRemote bool
 	)
 	cmd := &cobra.Command{
 		Use:   "drill",
@@ -97,6 +100,17 @@ whenever the drill stops (Ctrl-C, error), and counts their new connections.
 			if len(o.FaultProxies) > 0 && o.Target == "" {
 				return usagef("--fault-proxy needs --target: the demo topology has fault proxies of its own")
 			}
+			// A drill sends load and breaks things: only at this machine
+			// unless the operator says otherwise.
+			if !allowRemote {
+				for flag, list := range map[string][]string{"--target": {o.Target}, "--fault-proxy": o.FaultProxies} {
+					for _, u := range list {
+						if u != "" && !loopbackURL(u) {
+							return usagef("%s %s: not a loopback address; a drill sends load and injects faults, so a remote target needs --allow-remote", flag, u)
+						}
+					}
+				}
+			}
 			// The flags say 0 for none; Options says it with a negative value.
 			for _, d := range []*time.Duration{&o.ServiceTime, &o.CrossCloudRTT} {
 				if *d == 0 {
@@ -165,6 +179,7 @@ whenever the drill stops (Ctrl-C, error), and counts their new connections.
 	f.DurationVar(&o.PerTryTimeout, "per-try-timeout", time.Second, "per-try timeout the blackhole's p99 target allows for when the gateway reports none")
 	f.BoolVar(&strict, "strict", false, "exit 1 when a scenario misses its target")
 	f.BoolVar(&open, "open", false, "print the file:// URL of report.html to open in a browser")
+	f.BoolVar(&allowRemote, "allow-remote", false, "allow a --target or --fault-proxy that is not on loopback (a drill loads and breaks what it is pointed at)")
 	return cmd
 }
 
@@ -190,4 +205,20 @@ func writeReport(dir string, rep *drill.Report) error {
 		}
 	}
 	return nil
+}
+
+// loopbackURL reports whether u names a loopback host: localhost, 127/8
+// or ::1. What is not an http(s) URL with a host passes: the drill's own
+// checks refuse it with the reason.
+func loopbackURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return true
+	}
+	h := p.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.IsLoopback()
 }

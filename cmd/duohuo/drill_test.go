@@ -23,6 +23,8 @@ func TestDrillRefusesBadFlagsWithExit2(t *testing.T) {
 		{"stray argument", []string{"drill", "now"}, "unknown command"},
 		{"target that is not a URL", []string{"drill", "--target", "localhost:8080", "--report", "/dev/null/x"}, `target "localhost:8080": want an http:// or https:// URL`},
 		{"fault proxy without a target", []string{"drill", "--scenario", "blackhole", "--fault-proxy", "http://127.0.0.1:8474"}, "--fault-proxy needs --target"},
+		{"a remote target", []string{"drill", "--target", "http://10.1.2.3:8080/"}, "--target http://10.1.2.3:8080/: not a loopback address; a drill sends load and injects faults, so a remote target needs --allow-remote"},
+		{"a remote fault proxy", []string{"drill", "--scenario", "blackhole", "--target", "http://[::1]:8080/", "--fault-proxy", "http://chaos.example.com:8474"}, "--fault-proxy http://chaos.example.com:8474: not a loopback address"},
 		{"fault proxy that is not a URL", []string{"drill", "--target", "http://127.0.0.1:8080/", "--fault-proxy", "127.0.0.1:8474", "--report", "/dev/null/x"}, `fault proxy "127.0.0.1:8474": want the http:// URL`},
 		{"fault proxies with no scenario that uses them", []string{"drill", "--scenario", "a,b", "--target", "http://127.0.0.1:8080/", "--fault-proxy", "http://127.0.0.1:8474", "--report", "/dev/null/x"}, "none of the scenarios breaks the network"},
 		{"zero per-try timeout", []string{"drill", "--per-try-timeout", "0s"}, "--per-try-timeout 0s: must be positive"},
