@@ -82,7 +82,10 @@ func TestTrafficResetPeer(t *testing.T) {
 	srv := startBackend(t, echo)
 	c, _ := newClient(t)
 	p := mustCreate(t, c, "p", srv.Addr())
-	addToxic(t, p, "reset_peer", "downstream", tclient.Attributes{"timeout": 0})
+	// After 50ms: an immediate reset races with the accept, and under an
+	// emulator (build/crosstest.sh loong64) the client may then read a
+	// plain end of stream.
+	addToxic(t, p, "reset_peer", "downstream", tclient.Attributes{"timeout": 50})
 	// The reset may come before the dial returns.
 	conn, err := net.Dial("tcp", p.Listen)
 	if err == nil {
