@@ -200,7 +200,6 @@ var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
 	"axis": axisMS,
 	"dur":  dur,
 	"add":  func(a, b float64) float64 { return a + b },
-	"half": func(a float64) float64 { return a / 2 },
 	"third": func(c chart, k int) float64 {
 		return c.Top + c.PlotH/3*float64(k)
 	},

@@ -192,13 +192,18 @@ func TestGlobalLimitAcrossSites(t *testing.T) {
 	}
 	// Site 0 alone: its share, a third, whatever it is offered.
 	p.Isolate(sites[0].addr, sites[1].addr, sites[2].addr)
-	time.Sleep(2500 * time.Millisecond) // the others' counts age out: two windows
+	// The others' counts age out after two windows: wait for the site to
+	// say it is cut off.
+	deadline := time.Now().Add(20 * time.Second)
+	for !sites[0].g.RateLimits()[0].Global.CutOff {
+		if time.Now().After(deadline) {
+			t.Fatal("site 0 never found itself cut off")
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval of a bounded wait
+	}
 	ok, _, windows = offer(sites[:1], 200, 2*time.Second)
 	if ok[0] > windows*33 {
 		t.Errorf("the cut-off site admitted %d in %d windows, want at most its share, 33 a window", ok[0], windows)
-	}
-	if st := sites[0].g.RateLimits()[0]; !st.Global.CutOff {
-		t.Errorf("the cut-off site's state %+v, want cut_off", st.Global)
 	}
 }
 

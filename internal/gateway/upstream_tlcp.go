@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"github.com/emmansun/gmsm/smx509"
 
@@ -56,6 +57,6 @@ func upstreamTLCP(t *config.UpstreamTLS) (func(ctx context.Context, network, add
 	}
 	// The net.Dialer carries no timeout: proxy.Transport bounds the dial
 	// and the handshake together through ctx.
-	d := &tlcp.Dialer{NetDialer: &net.Dialer{KeepAlive: 30e9}, Config: cfg}
+	d := &tlcp.Dialer{NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}, Config: cfg}
 	return d.DialContext, nil
 }
